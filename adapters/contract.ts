@@ -1,0 +1,228 @@
+// The origin-tagging contract every CRM adapter implements.
+//
+// Adapters never import from src/ and never let an SDK type past this file's types:
+// the sync engine sees only what is declared here. Every record we create in a CRM
+// carries an origin tag (HubSpot: the contact property `lead_source_system`;
+// Salesforce: `Lead_Source_System__c`; Zoho: a picklist field) whose value is the
+// platform's tag. Changes that arrive carrying our tag on creation are our own echo.
+
+export type CrmProvider = 'HUBSPOT' | 'SALESFORCE' | 'ZOHO';
+
+/** The lead fields kept in sync, in the platform's vocabulary. null means "no value". */
+export interface LeadFields {
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  phone: string | null;
+  company: string | null;
+  /** HubSpot lifecycle stage, Salesforce Status, Zoho Lead_Status. */
+  status: string | null;
+}
+
+export const SYNCED_FIELDS: readonly (keyof LeadFields)[] = [
+  'email',
+  'firstName',
+  'lastName',
+  'phone',
+  'company',
+  'status',
+];
+
+/** A CRM record as the engine sees it. */
+export interface CrmRecord {
+  externalId: string;
+  fields: LeadFields;
+  /** Value of the origin-tag property/field; null when empty. */
+  originTag: string | null;
+  createdAt: Date | null;
+  updatedAt: Date | null;
+  archived?: boolean;
+}
+
+/** One lead the engine wants written to the CRM. */
+export interface OutboundLead {
+  /** The platform's lead id: the idempotency key of the write. */
+  localId: string;
+  fields: LeadFields;
+  /** Known CRM id (from the identity map), when the lead is already linked. */
+  externalId: string | null;
+}
+
+export type WriteAction = 'created' | 'updated' | 'linked';
+
+export type WriteResult =
+  | { localId: string; ok: true; externalId: string; action: WriteAction; record?: CrmRecord }
+  | { localId: string; ok: false; error: CrmError };
+
+export type ChangeKind = 'created' | 'updated' | 'deleted' | 'merged' | 'restored';
+
+/** A normalised change notification parsed from a webhook. */
+export interface ChangeEvent {
+  /** Stable across redeliveries of the same change: the inbox's idempotency key. */
+  dedupeKey: string;
+  /** The CRM account the change belongs to (HubSpot portalId, Salesforce org id, ...). */
+  accountId: string;
+  kind: ChangeKind;
+  externalId: string;
+  occurredAt: Date;
+  /** For single-property changes (HubSpot propertyChange): the CRM property name. */
+  property?: string | null;
+  /** For merges: the record that survives and the records merged into it. */
+  mergedIds?: string[];
+  /** The CRM's own description of who made the change (e.g. CRM_UI, API, INTEGRATION). */
+  changeSource?: string | null;
+  /** Set when the notification itself proves the change was ours (e.g. a client id). */
+  ownOrigin?: boolean;
+  /** The record as carried by the notification, when the CRM sends it. */
+  record?: CrmRecord | null;
+}
+
+/** A raw webhook request, as received (the raw body is needed for signatures). */
+export interface WebhookRequest {
+  method: string;
+  /** The PUBLIC URL the CRM called (scheme, host, path, query). */
+  url: string;
+  headers: Record<string, string | undefined>;
+  rawBody: Buffer;
+  now?: Date;
+}
+
+/** What verification needs; each CRM uses its part. */
+export interface WebhookSecrets {
+  /** HubSpot: the app's client secret. */
+  clientSecret?: string | null;
+  /** HubSpot: accept v1/v2 signatures too (off by default). */
+  allowLegacySignatures?: boolean;
+  /** Zoho: the channel's token and id. */
+  channelToken?: string | null;
+  channelId?: string | null;
+  /** Salesforce: the organization id the message must carry. */
+  accountId?: string | null;
+}
+
+export interface ParsedWebhook {
+  events: ChangeEvent[];
+  /** Accounts named by the payload, used to route it to integrations. */
+  accountIds: string[];
+}
+
+/** Stateless webhook handling of one CRM: parse, verify, acknowledge. */
+export interface WebhookCodec {
+  provider: CrmProvider;
+  /** Throws CrmError VALIDATION when the body is not a well-formed notification. */
+  parse(req: WebhookRequest): ParsedWebhook;
+  /** Throws CrmError SIGNATURE_INVALID when the request is not authentic or is stale. */
+  verify(req: WebhookRequest, secrets: WebhookSecrets): void;
+  /** The body and content type to answer once the events are persisted. */
+  acknowledge(): { status: number; contentType: string; body: string };
+}
+
+export interface Page {
+  records: CrmRecord[];
+  /** Cursor of the next page, null at the end. */
+  nextCursor: string | null;
+}
+
+export interface ProvisionReport {
+  /** The origin field/property exists now (created now or already there). */
+  originFieldReady: boolean;
+  originFieldCreated: boolean;
+  /** Subscription id, when the adapter could register the webhook subscription itself. */
+  subscriptionId: string | null;
+  events: string[];
+  expiresAt: Date | null;
+  /** What an administrator must still configure on the CRM side, if anything. */
+  manualSteps: string[];
+}
+
+export interface ProvisionOptions {
+  /** The URL the CRM must call (public base URL + the provider's webhook path). */
+  webhookUrl: string;
+  /** Values the origin field must accept: our tag plus the CRM's own values. */
+  tagValues: string[];
+}
+
+/** A connection to one CRM account. All methods throw CrmError only. */
+export interface CrmClient {
+  readonly provider: CrmProvider;
+  /** The CRM-side name of the origin-tag property/field. */
+  readonly originField: string;
+  /** Creates the origin field if missing, registers webhooks where the API allows. */
+  provision(opts: ProvisionOptions): Promise<ProvisionReport>;
+  /** Reads records by id (batched internally); ids that do not exist are absent from the result. */
+  readRecords(ids: string[]): Promise<CrmRecord[]>;
+  /**
+   * Writes leads. Linked leads (externalId set) are updated; the others are matched by
+   * email and linked, or created carrying `originTag`. Never creates a duplicate on
+   * retry. One result per input, in input order.
+   */
+  pushLeads(leads: OutboundLead[], originTag: string): Promise<WriteResult[]>;
+  /** One page of every record, in a stable order. */
+  listPage(cursor: string | null, pageSize: number): Promise<Page>;
+  /** Records changed since an opaque cursor, oldest first; ties on time are not lost. */
+  changesSince(cursor: string | null, limit: number): Promise<Page>;
+}
+
+export type CrmErrorCode =
+  | 'RATE_LIMITED'
+  | 'AUTH_EXPIRED'
+  | 'PERMISSION'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'VALIDATION'
+  | 'SIGNATURE_INVALID'
+  | 'NETWORK'
+  | 'UPSTREAM';
+
+const RETRYABLE: ReadonlySet<CrmErrorCode> = new Set(['RATE_LIMITED', 'NETWORK', 'UPSTREAM', 'AUTH_EXPIRED']);
+
+export interface CrmErrorOptions {
+  provider?: CrmProvider;
+  status?: number;
+  retryAfterMs?: number;
+  /** For CONFLICT: the id of the record that already exists. */
+  existingId?: string;
+  cause?: unknown;
+  retryable?: boolean;
+}
+
+/** The only error type adapters throw. `code` is stable; messages are for humans. */
+export class CrmError extends Error {
+  readonly code: CrmErrorCode;
+  readonly provider?: CrmProvider;
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+  readonly existingId?: string;
+  readonly retryable: boolean;
+
+  constructor(code: CrmErrorCode, message: string, opts: CrmErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'CrmError';
+    this.code = code;
+    this.provider = opts.provider;
+    this.status = opts.status;
+    this.retryAfterMs = opts.retryAfterMs;
+    this.existingId = opts.existingId;
+    this.retryable = opts.retryable ?? RETRYABLE.has(code);
+  }
+}
+
+export function isCrmError(e: unknown): e is CrmError {
+  return e instanceof CrmError;
+}
+
+/** Trims and lower-cases an email; null for empty. Case and spaces never make a new person. */
+export function normaliseEmail(email: string | null | undefined): string | null {
+  const v = (email ?? '').trim().toLowerCase();
+  return v === '' ? null : v;
+}
+
+/** True when a record carries the platform's own origin tag. */
+export function hasOwnOrigin(record: Pick<CrmRecord, 'originTag'>, platformTag: string): boolean {
+  return (record.originTag ?? '').trim().toLowerCase() === platformTag.toLowerCase();
+}
+
+/** An empty field set, for building records. */
+export function emptyFields(): LeadFields {
+  return { email: null, firstName: null, lastName: null, phone: null, company: null, status: null };
+}

@@ -1,0 +1,67 @@
+// The database: PGlite (embedded Postgres, data directory on disk) when DATABASE_URL is
+// unset, a real PostgreSQL when it is set. Both through Prisma 7 driver adapters.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client.ts';
+import { applyMigrations } from './migrate.ts';
+
+export { PrismaClient };
+export type Db = PrismaClient;
+
+export interface Database {
+  prisma: PrismaClient;
+  kind: 'pglite' | 'postgres';
+  appliedMigrations: string[];
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  dataDir: string;
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+}
+
+export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  let factory: SqlMigrationAwareDriverAdapterFactory;
+  let closeDriver: () => Promise<void>;
+  let kind: Database['kind'];
+  if (opts.databaseUrl) {
+    factory = new PrismaPg({ connectionString: opts.databaseUrl, max: 10 });
+    closeDriver = async () => {};
+    kind = 'postgres';
+  } else {
+    const dir = path.join(opts.dataDir, 'pglite');
+    await mkdir(dir, { recursive: true });
+    const pg = new PGlite(dir);
+    await pg.waitReady;
+    factory = new PrismaPGlite(pg);
+    closeDriver = () => pg.close();
+    kind = 'pglite';
+  }
+  let appliedMigrations: string[] = [];
+  if (opts.migrate !== false) {
+    if (kind === 'postgres') {
+      // The schema engine opens its own pool; give it a separate factory and close it.
+      const migrationFactory = new PrismaPg({ connectionString: opts.databaseUrl!, max: 2 });
+      appliedMigrations = await applyMigrations(migrationFactory);
+    } else {
+      appliedMigrations = await applyMigrations(factory);
+    }
+  }
+  const prisma = new PrismaClient({ adapter: factory });
+  await prisma.$connect();
+  return {
+    prisma,
+    kind,
+    appliedMigrations,
+    async close() {
+      await prisma.$disconnect();
+      await closeDriver();
+    },
+  };
+}
