@@ -133,6 +133,8 @@ export interface ProvisionReport {
   expiresAt: Date | null;
   /** What an administrator must still configure on the CRM side, if anything. */
   manualSteps: string[];
+  /** Settings to persist on the integration and hand back to connect() next time. */
+  settings: Record<string, unknown>;
 }
 
 export interface ProvisionOptions {
@@ -140,6 +142,10 @@ export interface ProvisionOptions {
   webhookUrl: string;
   /** Values the origin field must accept: our tag plus the CRM's own values. */
   tagValues: string[];
+  /** A secret the engine generated for CRMs that echo a token back (Zoho's channel token). */
+  webhookToken: string;
+  /** A stable channel id the engine generated, for CRMs that need one (Zoho). */
+  channelId: string;
 }
 
 /** A connection to one CRM account. All methods throw CrmError only. */
@@ -161,6 +167,43 @@ export interface CrmClient {
   listPage(cursor: string | null, pageSize: number): Promise<Page>;
   /** Records changed since an opaque cursor, oldest first; ties on time are not lost. */
   changesSince(cursor: string | null, limit: number): Promise<Page>;
+  /** Undoes what provision() registered (webhook subscriptions, channels); keeps the origin field. */
+  unprovision?(): Promise<void>;
+}
+
+/** Minimal structured logger an adapter may use (pino fits). */
+export interface AdapterLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export type Credentials = Record<string, string | undefined>;
+
+/** Everything needed to talk to one CRM account. */
+export interface ConnectionOptions {
+  /** API base: HubSpot basePath, Salesforce instance URL, Zoho api_domain. */
+  baseUrl: string;
+  accountId: string;
+  /** accessToken, refreshToken, clientId, clientSecret, accountsUrl, expiresAt (ISO) ... */
+  credentials: Credentials;
+  /** What provision() returned earlier (field API names, channel ids, ...). */
+  settings: Record<string, unknown>;
+  /** Called after an OAuth refresh so the caller can persist the new credentials. */
+  onCredentialsChanged?: (credentials: Credentials) => Promise<void> | void;
+  logger?: AdapterLogger;
+  /** Client-side request budget; the adapter's provider default when absent. */
+  rateLimit?: { requests: number; perMs: number };
+}
+
+/** One CRM: how to connect, how its webhooks look, where they arrive. */
+export interface CrmAdapter {
+  provider: CrmProvider;
+  /** Path of the webhook route below the public base URL, e.g. /api/v1/webhooks/hubspot. */
+  webhookPath: string;
+  codec: WebhookCodec;
+  connect(opts: ConnectionOptions): CrmClient;
 }
 
 export type CrmErrorCode =

@@ -1,0 +1,85 @@
+// The service functions the API layers (GraphQL and the REST shim) call. Both layers
+// call the same functions with the caller's organization id; nothing here knows
+// about HTTP or GraphQL.
+import type { CrmProvider, ProvisionReport, WebhookRequest } from '../../adapters/contract.ts';
+import type { ImportJob, Integration, Lead } from '../generated/prisma/client.ts';
+
+export type { WebhookRequest };
+
+export interface CreateLeadInput {
+  email: string;
+  firstName?: string | null;
+  lastName?: string | null;
+  phone?: string | null;
+  company?: string | null;
+  status?: string | null;
+}
+
+export interface UpdateLeadInput {
+  id: string;
+  email?: string | null;
+  firstName?: string | null;
+  lastName?: string | null;
+  phone?: string | null;
+  company?: string | null;
+  status?: string | null;
+}
+
+export interface CreateIntegrationInput {
+  provider: CrmProvider;
+  name: string;
+  /** HubSpot portal id, Salesforce organization id, Zoho org id. */
+  accountId: string;
+  /** API base URL; the provider's public API host when absent. */
+  apiBaseUrl?: string | null;
+  accessToken: string;
+  refreshToken?: string | null;
+  clientId?: string | null;
+  /** HubSpot: overrides HUBSPOT_CLIENT_SECRET for this integration's webhooks. */
+  clientSecret?: string | null;
+  /** Zoho: the accounts host of the integration's data centre. */
+  accountsUrl?: string | null;
+  autoSync?: boolean | null;
+}
+
+export interface WebhookStatus {
+  integrationId: string;
+  provider: CrmProvider;
+  enabled: boolean;
+  subscriptionId: string | null;
+  events: string[];
+  expiresAt: Date | null;
+  totalReceived: number;
+  lastReceivedAt: Date | null;
+  created: number;
+  updated: number;
+  skipped: number;
+  failed: number;
+  pending: number;
+}
+
+export interface EnableWebhooksResult {
+  status: WebhookStatus;
+  provision: Omit<ProvisionReport, 'settings'>;
+  webhookUrl: string;
+}
+
+export interface WebhookResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export interface SyncService {
+  createLead(organizationId: string, input: CreateLeadInput): Promise<Lead>;
+  updateLead(organizationId: string, input: UpdateLeadInput): Promise<Lead>;
+  createIntegration(organizationId: string, input: CreateIntegrationInput): Promise<Integration>;
+  enableWebhooks(organizationId: string, integrationId: string): Promise<EnableWebhooksResult>;
+  disableWebhooks(organizationId: string, integrationId: string): Promise<WebhookStatus>;
+  webhookStatus(organizationId: string, integrationId: string): Promise<WebhookStatus>;
+  /** Starts an import and returns its job at once; progress is published on 'import.progress'. */
+  importFromCrm(organizationId: string, integrationId: string): Promise<ImportJob>;
+  importJob(organizationId: string, jobId: string): Promise<ImportJob>;
+  /** Verifies, persists and acknowledges a webhook; processing happens afterwards. */
+  receiveWebhook(provider: string, req: WebhookRequest): Promise<WebhookResponse>;
+}
