@@ -167,6 +167,8 @@ export interface CrmClient {
   listPage(cursor: string | null, pageSize: number): Promise<Page>;
   /** Records changed since an opaque cursor, oldest first; ties on time are not lost. */
   changesSince(cursor: string | null, limit: number): Promise<Page>;
+  /** A changesSince cursor that starts at `time` (the poll starts from when webhooks were enabled). */
+  cursorAt?(time: Date): string;
   /** Undoes what provision() registered (webhook subscriptions, channels); keeps the origin field. */
   unprovision?(): Promise<void>;
 }

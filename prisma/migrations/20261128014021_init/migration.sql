@@ -91,6 +91,7 @@ CREATE TABLE "CrmLink" (
     "lastPushedAt" TIMESTAMP(3),
     "lastPulledHash" TEXT,
     "remoteUpdatedAt" TIMESTAMP(3),
+    "remoteDeletedAt" TIMESTAMP(3),
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updatedAt" TIMESTAMP(3) NOT NULL,
 
@@ -157,7 +158,10 @@ CREATE TABLE "ImportJob" (
     "failed" INTEGER NOT NULL DEFAULT 0,
     "cursor" TEXT,
     "error" TEXT,
+    "lockedBy" TEXT,
+    "lockedUntil" TIMESTAMP(3),
     "startedAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" TIMESTAMP(3) NOT NULL,
     "finishedAt" TIMESTAMP(3),
 
     CONSTRAINT "ImportJob_pkey" PRIMARY KEY ("id")

@@ -1,0 +1,354 @@
+// Applying what a CRM says about one record to the platform's leads. Used by the
+// webhook inbox, the import and the reconciling poll, so all three follow the same
+// rules:
+//   matching      CRM id link first, then normalised email; one lead per person.
+//   own origin    a record carrying our tag that we do not know yet is our own
+//                 create coming back: never a new lead (linked if the lead exists).
+//   echo          a record whose synced fields hash to what we last pushed is the
+//                 echo of our own write: dropped.
+//   conflicts     last writer wins by modification time; a poll or import never
+//                 overwrites fresher data (remote time older than what we hold).
+import { hasOwnOrigin, type ChangeEvent, type CrmRecord, type LeadFields } from '../../adapters/contract.ts';
+import { Prisma, type Integration, type Lead, type PrismaClient } from '../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+import type { PubSub } from '../pubsub.ts';
+import { canonicalFields, changedFields, fieldsHash } from './fields.ts';
+import { enqueueForOtherIntegrations } from './outbox.ts';
+
+export type ApplyOutcome =
+  | 'created'
+  | 'updated'
+  | 'linked'
+  | 'unchanged'
+  | 'deleted'
+  | 'merged'
+  | 'skipped_own_origin'
+  | 'skipped_no_email'
+  | 'skipped_echo'
+  | 'skipped_stale'
+  | 'skipped_missing'
+  | 'skipped_disabled'
+  | 'skipped_deleted';
+
+export const SKIPPED_OUTCOMES: ApplyOutcome[] = [
+  'unchanged',
+  'skipped_own_origin',
+  'skipped_no_email',
+  'skipped_echo',
+  'skipped_stale',
+  'skipped_missing',
+  'skipped_disabled',
+  'skipped_deleted',
+];
+
+/** Synced fields other than email (which is never blank on a lead). */
+type FieldPatch = Partial<Omit<LeadFields, 'email'>>;
+const BLANKABLE = ['firstName', 'lastName', 'phone', 'company', 'status'] as const;
+
+export interface ApplyResult {
+  outcome: ApplyOutcome;
+  leadId: string | null;
+}
+
+export interface ApplyDeps {
+  prisma: PrismaClient;
+  logger: Logger;
+  pubsub: PubSub;
+  platformTag: string;
+}
+
+export type ApplyVia = 'webhook' | 'import' | 'poll';
+
+const isUniqueViolation = (e: unknown) =>
+  e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002';
+
+/** Applies one CRM record (its current state) to the leads of the integration's organization. */
+export async function applyRecord(
+  deps: ApplyDeps,
+  integration: Integration,
+  record: CrmRecord,
+  via: ApplyVia,
+  event?: ChangeEvent,
+): Promise<ApplyResult> {
+  // Two concurrent appliers (two instances, or a webhook racing the import) can both
+  // decide to create; the unique constraints let one win, and the other re-reads.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await applyOnce(deps, integration, record, via, event);
+    } catch (e) {
+      if (isUniqueViolation(e) && attempt < 3) continue;
+      throw e;
+    }
+  }
+}
+
+async function applyOnce(
+  deps: ApplyDeps,
+  integration: Integration,
+  record: CrmRecord,
+  via: ApplyVia,
+  event?: ChangeEvent,
+): Promise<ApplyResult> {
+  const { prisma, logger } = deps;
+  const log = logger.child({ integrationId: integration.id, provider: integration.provider, externalId: record.externalId, via });
+  const remote = canonicalFields(record.fields);
+  const remoteHash = fieldsHash(remote);
+  const link = await prisma.crmLink.findUnique({
+    where: { integrationId_externalId: { integrationId: integration.id, externalId: record.externalId } },
+    include: { lead: true },
+  });
+
+  if (link) {
+    const lead = link.lead;
+    if (link.remoteDeletedAt) {
+      await prisma.crmLink.update({ where: { id: link.id }, data: { remoteDeletedAt: null } });
+    }
+    if (event?.ownOrigin || (link.lastPushedHash !== null && remoteHash === link.lastPushedHash)) {
+      await touchLink(prisma, link.id, remoteHash, record.updatedAt);
+      log.debug({ leadId: lead.id }, 'skipped: echo of our own write');
+      return { outcome: 'skipped_echo', leadId: lead.id };
+    }
+    if (via !== 'webhook' && link.remoteUpdatedAt && record.updatedAt && record.updatedAt < link.remoteUpdatedAt) {
+      return { outcome: 'skipped_stale', leadId: lead.id };
+    }
+    const diff = changedFields(lead, { ...remote, email: remote.email ?? lead.email });
+    if (Object.keys(diff).length === 0) {
+      await touchLink(prisma, link.id, remoteHash, record.updatedAt);
+      return { outcome: 'unchanged', leadId: lead.id };
+    }
+    // Last writer wins: a local change newer than the CRM's is kept (the outbox pushes it).
+    if (record.updatedAt && lead.updatedAt > record.updatedAt && (await hasPendingPush(prisma, lead.id, integration.id))) {
+      log.info({ leadId: lead.id }, 'skipped: local change is newer than the CRM change');
+      return { outcome: 'skipped_stale', leadId: lead.id };
+    }
+    const updated = await updateLeadFromCrm(deps, integration, lead, diff, link.id, remoteHash, record.updatedAt, log);
+    return { outcome: 'updated', leadId: updated.id };
+  }
+
+  // Not linked yet.
+  const email = remote.email;
+  const ownOrigin = event?.ownOrigin || hasOwnOrigin(record, deps.platformTag);
+  const existing = email
+    ? await prisma.lead.findUnique({ where: { organizationId_email: { organizationId: integration.organizationId, email } } })
+    : null;
+
+  if (ownOrigin) {
+    log.info({ externalId: record.externalId }, `skipping ${label(integration)} ${record.externalId}, originated from our platform`);
+    if (existing && !(await linkedTo(prisma, existing.id, integration.id))) {
+      await createLink(prisma, existing.id, integration.id, record, remoteHash, null);
+      return { outcome: via === 'import' ? 'linked' : 'skipped_own_origin', leadId: existing.id };
+    }
+    return { outcome: 'skipped_own_origin', leadId: existing?.id ?? null };
+  }
+
+  if (!email) {
+    log.warn({ externalId: record.externalId }, `skipping ${label(integration)} ${record.externalId}: no email`);
+    return { outcome: 'skipped_no_email', leadId: null };
+  }
+
+  if (existing) {
+    // The same person already exists on the platform: link, never duplicate. Blank
+    // platform fields are filled from the CRM; filled ones are kept.
+    const currentLink = await prisma.crmLink.findUnique({
+      where: { leadId_integrationId: { leadId: existing.id, integrationId: integration.id } },
+    });
+    if (currentLink) {
+      // Linked to another record of this CRM (two CRM records, one email): keep the
+      // first link and do not create a second lead.
+      log.warn({ leadId: existing.id, linkedTo: currentLink.externalId }, 'skipped: lead already linked to another record');
+      return { outcome: 'unchanged', leadId: existing.id };
+    }
+    const fill: FieldPatch = {};
+    for (const k of BLANKABLE) {
+      if (remote[k] !== null && existing[k] === null) fill[k] = remote[k];
+    }
+    await prisma.$transaction(async (tx) => {
+      await createLink(tx, existing.id, integration.id, record, remoteHash, null);
+      if (Object.keys(fill).length) {
+        await tx.lead.update({ where: { id: existing.id }, data: { ...fill, syncVersion: { increment: 1 } } });
+      }
+    });
+    log.info({ leadId: existing.id }, `linked ${label(integration)} ${record.externalId} to existing lead`);
+    return { outcome: 'linked', leadId: existing.id };
+  }
+
+  log.info({ externalId: record.externalId, email }, `creating lead from ${label(integration)} ${record.externalId}`);
+  const now = new Date();
+  const lead = await prisma.$transaction(async (tx) => {
+    const created = await tx.lead.create({
+      data: {
+        organizationId: integration.organizationId,
+        email,
+        firstName: remote.firstName,
+        lastName: remote.lastName,
+        phone: remote.phone,
+        company: remote.company,
+        status: remote.status,
+        sourceSystem: (record.originTag ?? '').trim().toLowerCase() || integration.provider.toLowerCase(),
+        crmProvider: integration.provider,
+        lastSyncDirection: 'from_crm',
+        lastSyncedAt: now,
+      },
+    });
+    await createLink(tx, created.id, integration.id, record, remoteHash, null);
+    await enqueueForOtherIntegrations(tx, created, integration.id);
+    return created;
+  });
+  log.info({ leadId: lead.id, email }, `created lead ${lead.id} from ${label(integration)} ${record.externalId}`);
+  await deps.pubsub.publish('lead.created', { organizationId: lead.organizationId, lead });
+  return { outcome: 'created', leadId: lead.id };
+}
+
+async function updateLeadFromCrm(
+  deps: ApplyDeps,
+  integration: Integration,
+  lead: Lead,
+  diff: Partial<LeadFields>,
+  linkId: string,
+  remoteHash: string,
+  remoteUpdatedAt: Date | null,
+  log: Logger,
+): Promise<Lead> {
+  const { prisma } = deps;
+  const { email, ...rest } = diff;
+  const data: FieldPatch & { email?: string } = rest;
+  if (email) {
+    // A changed email must not collide with another lead of the organization.
+    const clash = await prisma.lead.findUnique({ where: { organizationId_email: { organizationId: lead.organizationId, email } } });
+    if (clash && clash.id !== lead.id) {
+      log.warn({ leadId: lead.id }, 'email change from the CRM not applied: another lead has that email');
+    } else {
+      data.email = email;
+    }
+  }
+  const updated = await prisma.$transaction(async (tx) => {
+    const u = await tx.lead.update({
+      where: { id: lead.id },
+      data: {
+        ...data,
+        syncVersion: { increment: 1 },
+        lastSyncDirection: 'from_crm',
+        lastSyncedAt: new Date(),
+        crmProvider: lead.crmProvider ?? integration.provider,
+      },
+    });
+    await tx.crmLink.update({
+      where: { id: linkId },
+      // What we pushed earlier is superseded: a later CRM value equal to it is a real change.
+      data: { lastPulledHash: remoteHash, lastPushedHash: null, remoteUpdatedAt: remoteUpdatedAt ?? undefined },
+    });
+    await enqueueForOtherIntegrations(tx, u, integration.id);
+    return u;
+  });
+  log.info({ leadId: lead.id, fields: Object.keys(data) }, `updated lead ${lead.id} from ${label(integration)}`);
+  await deps.pubsub.publish('lead.updated', { organizationId: updated.organizationId, lead: updated });
+  return updated;
+}
+
+type Tx = Pick<PrismaClient, 'crmLink' | 'lead' | 'outboxItem' | 'integration'>;
+
+async function createLink(
+  tx: Tx,
+  leadId: string,
+  integrationId: string,
+  record: CrmRecord,
+  remoteHash: string,
+  pushedHash: string | null,
+) {
+  await tx.crmLink.create({
+    data: {
+      leadId,
+      integrationId,
+      externalId: record.externalId,
+      lastPulledHash: remoteHash,
+      lastPushedHash: pushedHash,
+      remoteUpdatedAt: record.updatedAt ?? undefined,
+    },
+  });
+}
+
+async function touchLink(prisma: PrismaClient, linkId: string, remoteHash: string, remoteUpdatedAt: Date | null) {
+  await prisma.crmLink.update({
+    where: { id: linkId },
+    data: { lastPulledHash: remoteHash, remoteUpdatedAt: remoteUpdatedAt ?? undefined },
+  });
+}
+
+async function linkedTo(prisma: PrismaClient, leadId: string, integrationId: string) {
+  return (await prisma.crmLink.count({ where: { leadId, integrationId } })) > 0;
+}
+
+async function hasPendingPush(prisma: PrismaClient, leadId: string, integrationId: string) {
+  return (await prisma.outboxItem.count({ where: { leadId, integrationId, status: { in: ['pending', 'processing'] } } })) > 0;
+}
+
+function label(integration: Pick<Integration, 'provider'>): string {
+  return integration.provider === 'HUBSPOT' ? 'contact' : 'lead';
+}
+
+/** A CRM record was deleted: the lead stays (the platform owns its data) but is no longer pushed there. */
+export async function applyDeletion(deps: ApplyDeps, integration: Integration, externalId: string): Promise<ApplyResult> {
+  const link = await deps.prisma.crmLink.findUnique({
+    where: { integrationId_externalId: { integrationId: integration.id, externalId } },
+  });
+  if (!link) return { outcome: 'skipped_missing', leadId: null };
+  if (link.remoteDeletedAt) return { outcome: 'unchanged', leadId: link.leadId };
+  const now = new Date();
+  const lead = await deps.prisma.$transaction(async (tx) => {
+    await tx.crmLink.update({ where: { id: link.id }, data: { remoteDeletedAt: now } });
+    return tx.lead.update({ where: { id: link.leadId }, data: { crmDeletedAt: now } });
+  });
+  deps.logger.info({ leadId: lead.id, externalId, integrationId: integration.id }, `${label(integration)} ${externalId} deleted in the CRM: lead kept, no longer pushed`);
+  await deps.pubsub.publish('lead.updated', { organizationId: lead.organizationId, lead });
+  return { outcome: 'deleted', leadId: lead.id };
+}
+
+/**
+ * CRM records were merged into `survivorId`. Leads linked to the merged-away records
+ * are folded into the survivor's lead (blank fields filled, links moved), so one
+ * person never keeps two leads. When no lead is linked to the survivor, the first
+ * merged-away lead is re-linked to it instead.
+ */
+export async function applyMerge(
+  deps: ApplyDeps,
+  integration: Integration,
+  survivorId: string,
+  mergedIds: string[],
+): Promise<ApplyResult> {
+  const { prisma } = deps;
+  const ids = [survivorId, ...mergedIds.filter((id) => id !== survivorId)];
+  const links = await prisma.crmLink.findMany({
+    where: { integrationId: integration.id, externalId: { in: ids } },
+    include: { lead: true },
+  });
+  if (links.length === 0) return { outcome: 'skipped_missing', leadId: null };
+  const survivorLink = links.find((l) => l.externalId === survivorId) ?? links[0];
+  const keeper = survivorLink.lead;
+  const losers = [...new Map(links.filter((l) => l.leadId !== keeper.id).map((l) => [l.leadId, l.lead])).values()];
+  const result = await prisma.$transaction(async (tx) => {
+    if (survivorLink.externalId !== survivorId) {
+      await tx.crmLink.update({ where: { id: survivorLink.id }, data: { externalId: survivorId } });
+    }
+    const fill: FieldPatch = {};
+    for (const loser of losers) {
+      for (const k of BLANKABLE) {
+        if (keeper[k] === null && fill[k] === undefined && loser[k] !== null) fill[k] = loser[k];
+      }
+      // Links the loser had to other CRMs move to the keeper where it has none.
+      const otherLinks = await tx.crmLink.findMany({ where: { leadId: loser.id, integrationId: { not: integration.id } } });
+      for (const ol of otherLinks) {
+        const has = await tx.crmLink.count({ where: { leadId: keeper.id, integrationId: ol.integrationId } });
+        if (!has) await tx.crmLink.update({ where: { id: ol.id }, data: { leadId: keeper.id } });
+      }
+      await tx.lead.delete({ where: { id: loser.id } });
+    }
+    await tx.crmLink.deleteMany({ where: { integrationId: integration.id, externalId: { in: mergedIds.filter((id) => id !== survivorId) } } });
+    return tx.lead.update({ where: { id: keeper.id }, data: { ...fill, syncVersion: { increment: 1 } } });
+  });
+  deps.logger.info(
+    { leadId: result.id, survivorId, mergedIds, removedLeads: losers.map((l) => l.id), integrationId: integration.id },
+    `merged ${label(integration)}s into ${survivorId}`,
+  );
+  await deps.pubsub.publish('lead.updated', { organizationId: result.organizationId, lead: result });
+  return { outcome: 'merged', leadId: result.id };
+}

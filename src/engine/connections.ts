@@ -1,0 +1,89 @@
+// Turns an integration row into a connected CRM client, and keeps one client per
+// integration so each keeps its own rate limiter and token state.
+import type { CrmAdapter, CrmClient, CrmProvider, Credentials } from '../../adapters/contract.ts';
+import { AppError } from '../errors.ts';
+import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+
+export function readCredentials(integration: Pick<Integration, 'credentials'>): Credentials {
+  try {
+    const v = JSON.parse(integration.credentials) as unknown;
+    return v && typeof v === 'object' ? (v as Credentials) : {};
+  } catch {
+    return {};
+  }
+}
+
+export function writeCredentials(credentials: Credentials): string {
+  return JSON.stringify(credentials);
+}
+
+export function settingsOf(integration: Pick<Integration, 'settings'>): Record<string, unknown> {
+  const s = integration.settings;
+  return s && typeof s === 'object' && !Array.isArray(s) ? (s as Record<string, unknown>) : {};
+}
+
+export class Connections {
+  private readonly adapters = new Map<CrmProvider, CrmAdapter>();
+  private readonly clients = new Map<string, { key: string; client: CrmClient }>();
+
+  constructor(
+    adapters: CrmAdapter[],
+    private readonly prisma: PrismaClient,
+    private readonly logger: Logger,
+  ) {
+    for (const a of adapters) this.adapters.set(a.provider, a);
+  }
+
+  adapter(provider: CrmProvider): CrmAdapter {
+    const a = this.adapters.get(provider);
+    if (!a) throw new AppError('UNSUPPORTED', `No adapter for ${provider} in this build`);
+    return a;
+  }
+
+  /** The adapter serving a webhook path segment (hubspot, salesforce, zoho). */
+  adapterForPath(segment: string): CrmAdapter | undefined {
+    for (const a of this.adapters.values()) {
+      if (a.webhookPath.split('/').pop() === segment.toLowerCase()) return a;
+    }
+    return undefined;
+  }
+
+  providers(): CrmProvider[] {
+    return [...this.adapters.keys()];
+  }
+
+  client(integration: Integration): CrmClient {
+    // A client is rebuilt when what it was built from changes (credentials, settings, URL).
+    const key = `${integration.apiBaseUrl}|${integration.credentials}|${JSON.stringify(integration.settings)}`;
+    const cached = this.clients.get(integration.id);
+    if (cached && cached.key === key) return cached.client;
+    const log = this.logger.child({ integrationId: integration.id, provider: integration.provider });
+    const client = this.adapter(integration.provider).connect({
+      baseUrl: integration.apiBaseUrl,
+      accountId: integration.accountId,
+      credentials: readCredentials(integration),
+      settings: settingsOf(integration),
+      logger: log,
+      onCredentialsChanged: async (credentials) => {
+        const merged = { ...readCredentials(integration), ...credentials };
+        const updated = await this.prisma.integration.update({
+          where: { id: integration.id },
+          data: { credentials: writeCredentials(merged) },
+        });
+        // Keep the live client: it already holds the new token.
+        const entry = this.clients.get(integration.id);
+        if (entry) {
+          entry.key = `${updated.apiBaseUrl}|${updated.credentials}|${JSON.stringify(updated.settings)}`;
+        }
+        log.info('crm credentials refreshed and stored');
+      },
+    });
+    this.clients.set(integration.id, { key, client });
+    return client;
+  }
+
+  forget(integrationId: string) {
+    this.clients.delete(integrationId);
+  }
+}

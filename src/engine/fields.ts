@@ -1,0 +1,105 @@
+// Lead field rules shared by every path: validation of platform input, normalisation,
+// and the hash of the synced fields used for echo suppression.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { SYNCED_FIELDS, normaliseEmail, type LeadFields } from '../../adapters/contract.ts';
+import { validationError, type FieldProblem } from '../errors.ts';
+
+const text = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .transform((v) => v.trim())
+    .transform((v) => (v === '' ? null : v))
+    .nullable()
+    .optional();
+
+const emailSchema = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(z.string().max(254, 'must be at most 254 characters').email('must be a valid email address'));
+
+const optionalFields = {
+  firstName: text(200),
+  lastName: text(200),
+  phone: text(50),
+  company: text(255),
+  status: text(100),
+};
+
+const createSchema = z.object({ email: emailSchema, ...optionalFields }).strict();
+const updateSchema = z.object({ email: emailSchema.optional(), ...optionalFields }).strict();
+
+export type LeadInputFields = Partial<LeadFields> & { email?: string };
+
+function problems(error: z.ZodError): FieldProblem[] {
+  return error.issues.map((i) => ({ field: i.path.join('.') || 'input', message: i.message }));
+}
+
+/** Validates and normalises createLead input; throws a VALIDATION AppError naming each bad field. */
+export function parseCreateInput(input: unknown): LeadFields & { email: string } {
+  const r = createSchema.safeParse(input);
+  if (!r.success) throw validationError(problems(r.error));
+  return {
+    email: r.data.email,
+    firstName: r.data.firstName ?? null,
+    lastName: r.data.lastName ?? null,
+    phone: r.data.phone ?? null,
+    company: r.data.company ?? null,
+    status: r.data.status ?? null,
+  };
+}
+
+/** Validates updateLead input: only the fields present change; null clears (except email). */
+export function parseUpdateInput(input: unknown): Partial<LeadFields> {
+  const r = updateSchema.safeParse(input);
+  if (!r.success) throw validationError(problems(r.error));
+  if ('email' in (input as object) && (input as { email?: unknown }).email === null) {
+    throw validationError([{ field: 'email', message: 'cannot be cleared' }]);
+  }
+  const out: Partial<LeadFields> = {};
+  for (const k of SYNCED_FIELDS) {
+    if (k in r.data && (r.data as Record<string, unknown>)[k] !== undefined) {
+      (out as Record<string, unknown>)[k] = (r.data as Record<string, unknown>)[k];
+    }
+  }
+  return out;
+}
+
+/** Canonical form of synced fields: trimmed strings, empty as null, email lower-cased. */
+export function canonicalFields(f: Partial<LeadFields>): LeadFields {
+  const t = (v: string | null | undefined) => {
+    const s = (v ?? '').trim();
+    return s === '' ? null : s;
+  };
+  return {
+    email: normaliseEmail(f.email),
+    firstName: t(f.firstName),
+    lastName: t(f.lastName),
+    phone: t(f.phone),
+    company: t(f.company),
+    status: t(f.status),
+  };
+}
+
+/** Stable hash of the synced fields: equal hashes mean "nothing a user would see changed". */
+export function fieldsHash(f: Partial<LeadFields>): string {
+  const c = canonicalFields(f);
+  return createHash('sha256')
+    .update(JSON.stringify(SYNCED_FIELDS.map((k) => c[k])))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+export function leadFieldsOf(lead: LeadFields): LeadFields {
+  return canonicalFields(lead);
+}
+
+/** The fields of `next` that differ from `current`. */
+export function changedFields(current: LeadFields, next: LeadFields): Partial<LeadFields> {
+  const a = canonicalFields(current);
+  const b = canonicalFields(next);
+  const out: Partial<LeadFields> = {};
+  for (const k of SYNCED_FIELDS) if (a[k] !== b[k]) (out as Record<string, unknown>)[k] = b[k];
+  return out;
+}

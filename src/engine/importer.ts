@@ -1,0 +1,145 @@
+// Manual import: pages through every record of the CRM (100 a page), creating or
+// linking leads through the same rules as webhooks (so contacts carrying our own tag
+// are linked, never duplicated), publishing progress after every page. The job holds
+// its cursor and a lease: if the instance running it dies, another resumes it from
+// the last finished page. Running it again creates nothing new.
+import type { Config } from '../config.ts';
+import type { ImportJob, Integration, PrismaClient } from '../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+import type { PubSub } from '../pubsub.ts';
+import { applyRecord } from './apply.ts';
+import type { Connections } from './connections.ts';
+import { getIntegration } from './integrations.ts';
+import { asCrmError, errInfo } from './outbox.ts';
+import { backoffMs } from './queue.ts';
+
+export const IMPORT_PAGE_SIZE = 100;
+const IMPORT_LEASE_MS = 60_000;
+const IMPORT_MAX_RETRIES = 6;
+
+export interface ImportDeps {
+  config: Config;
+  prisma: PrismaClient;
+  logger: Logger;
+  pubsub: PubSub;
+  connections: Connections;
+  instanceId: string;
+  /** Keeps running jobs visible to stop(). */
+  track: (p: Promise<unknown>) => void;
+  isStopping: () => boolean;
+}
+
+export async function startImport(deps: ImportDeps, organizationId: string, integrationId: string): Promise<ImportJob> {
+  const integration = await getIntegration(deps.prisma, organizationId, integrationId);
+  // One import per integration at a time: starting again returns the running job.
+  const running = await deps.prisma.importJob.findFirst({ where: { integrationId, status: 'running' } });
+  if (running) return running;
+  const job = await deps.prisma.importJob.create({
+    data: {
+      organizationId,
+      integrationId,
+      lockedBy: deps.instanceId,
+      lockedUntil: new Date(Date.now() + IMPORT_LEASE_MS),
+    },
+  });
+  deps.logger.info({ jobId: job.id, integrationId }, 'import started');
+  deps.track(runImport(deps, integration, job));
+  return job;
+}
+
+/** Takes over running jobs whose lease expired (their instance died). */
+export async function resumeAbandonedImports(deps: ImportDeps): Promise<number> {
+  const now = new Date();
+  const stale = await deps.prisma.importJob.findMany({
+    where: { status: 'running', OR: [{ lockedUntil: null }, { lockedUntil: { lt: now } }] },
+    include: { integration: true },
+  });
+  let resumed = 0;
+  for (const job of stale) {
+    const taken = await deps.prisma.importJob.updateMany({
+      where: { id: job.id, status: 'running', OR: [{ lockedUntil: null }, { lockedUntil: { lt: now } }] },
+      data: { lockedBy: deps.instanceId, lockedUntil: new Date(Date.now() + IMPORT_LEASE_MS) },
+    });
+    if (taken.count === 1) {
+      deps.logger.info({ jobId: job.id, cursor: job.cursor }, 'resuming interrupted import');
+      const { integration, ...row } = job;
+      deps.track(runImport(deps, integration, row as ImportJob));
+      resumed++;
+    }
+  }
+  return resumed;
+}
+
+async function runImport(deps: ImportDeps, integration: Integration, start: ImportJob): Promise<void> {
+  const { prisma } = deps;
+  const log = deps.logger.child({ jobId: start.id, integrationId: integration.id, provider: integration.provider });
+  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG };
+  let job = start;
+  let cursor = start.cursor;
+  let retries = 0;
+  const began = Date.now();
+  try {
+    for (;;) {
+      if (deps.isStopping()) {
+        // Leave it running with its lease expiring: the next instance resumes it.
+        await prisma.importJob.update({ where: { id: job.id }, data: { lockedUntil: new Date(0) } });
+        return;
+      }
+      let page;
+      try {
+        page = await deps.connections.client(integration).listPage(cursor, IMPORT_PAGE_SIZE);
+        retries = 0;
+      } catch (err) {
+        const error = asCrmError(err);
+        if (!error.retryable || ++retries > IMPORT_MAX_RETRIES) throw error;
+        const wait = Math.max(backoffMs(retries, 500, 30_000), error.retryAfterMs ?? 0);
+        log.warn({ err: errInfo(error), wait }, 'import page failed, retrying');
+        await new Promise((r) => setTimeout(r, wait));
+        continue;
+      }
+      const counts = { created: 0, linked: 0, updated: 0, skipped: 0, failed: 0 };
+      for (const record of page.records) {
+        try {
+          const { outcome } = await applyRecord(applyDeps, integration, record, 'import');
+          if (outcome === 'created') counts.created++;
+          else if (outcome === 'linked') counts.linked++;
+          else if (outcome === 'updated') counts.updated++;
+          else counts.skipped++;
+        } catch (err) {
+          counts.failed++;
+          log.error({ err, externalId: record.externalId }, `import failed for ${record.externalId}`);
+        }
+      }
+      cursor = page.nextCursor;
+      job = await prisma.importJob.update({
+        where: { id: job.id },
+        data: {
+          pages: { increment: 1 },
+          created: { increment: counts.created },
+          linked: { increment: counts.linked },
+          updated: { increment: counts.updated },
+          skipped: { increment: counts.skipped },
+          failed: { increment: counts.failed },
+          cursor,
+          lockedUntil: new Date(Date.now() + IMPORT_LEASE_MS),
+          ...(cursor === null ? { status: 'completed', finishedAt: new Date(), lockedBy: null, lockedUntil: null } : {}),
+        },
+      });
+      await deps.pubsub.publish('import.progress', job);
+      if (cursor === null) break;
+    }
+    const seconds = (Date.now() - began) / 1000;
+    log.info(
+      { pages: job.pages, created: job.created, linked: job.linked, updated: job.updated, skipped: job.skipped, failed: job.failed, seconds },
+      'import completed',
+    );
+  } catch (err) {
+    const error = asCrmError(err);
+    job = await prisma.importJob.update({
+      where: { id: job.id },
+      data: { status: 'failed', error: `${error.code}: ${error.message}`.slice(0, 1000), finishedAt: new Date(), lockedBy: null, lockedUntil: null },
+    });
+    log.error({ err: errInfo(error) }, 'import failed');
+    await deps.pubsub.publish('import.progress', job);
+  }
+}

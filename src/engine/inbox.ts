@@ -1,0 +1,241 @@
+// The inbox: durable, idempotent webhook intake. A webhook is parsed, routed to its
+// integration(s), verified, and its events are persisted in one statement (duplicates
+// of an event already held are ignored by the (integration, dedupeKey) key) BEFORE it
+// is acknowledged. Processing happens afterwards, by workers claiming events with
+// leases; events of an instance that died are taken over when the lease expires.
+import {
+  CrmError,
+  isCrmError,
+  type ChangeEvent,
+  type CrmAdapter,
+  type CrmRecord,
+  type WebhookRequest,
+  type WebhookSecrets,
+} from '../../adapters/contract.ts';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+import type { InboxEvent, Integration, PrismaClient } from '../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+import type { PubSub } from '../pubsub.ts';
+import { applyDeletion, applyMerge, applyRecord, type ApplyOutcome } from './apply.ts';
+import { readCredentials, settingsOf, type Connections } from './connections.ts';
+import { asCrmError, errInfo } from './outbox.ts';
+import { backoffMs, claim } from './queue.ts';
+import type { WebhookResponse } from './types.ts';
+
+export const INBOX_BATCH = 100;
+export const INBOX_MAX_ATTEMPTS = 8;
+
+export interface InboxDeps {
+  config: Config;
+  prisma: PrismaClient;
+  logger: Logger;
+  pubsub: PubSub;
+  connections: Connections;
+  instanceId: string;
+}
+
+/** What verification of a webhook for this integration needs. */
+export function secretsFor(config: Config, integration: Integration): WebhookSecrets {
+  const creds = readCredentials(integration);
+  const settings = settingsOf(integration);
+  return {
+    clientSecret: creds.clientSecret || config.HUBSPOT_CLIENT_SECRET || null,
+    allowLegacySignatures: config.HUBSPOT_ALLOW_LEGACY_SIGNATURES,
+    channelToken: (settings.webhookToken as string | undefined) ?? null,
+    channelId: (settings.channelId as string | undefined) ?? null,
+    accountId: integration.accountId,
+  };
+}
+
+/** Verifies and persists a webhook, then answers the CRM. Throws AppError (400/401/404). */
+export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: WebhookRequest): Promise<WebhookResponse & { stored: number }> {
+  const { prisma, logger } = deps;
+  let parsed;
+  try {
+    parsed = adapter.codec.parse(req);
+  } catch (e) {
+    if (isCrmError(e) && e.code === 'VALIDATION') throw new AppError('BAD_REQUEST', `Malformed ${adapter.provider} webhook: ${e.message}`);
+    throw e;
+  }
+  const accountIds = [...new Set(parsed.accountIds)];
+  const integrations = accountIds.length
+    ? await prisma.integration.findMany({ where: { provider: adapter.provider, accountId: { in: accountIds } } })
+    : [];
+  // Some CRMs (Zoho) name no account in the payload: their channel id routes instead.
+  const channelIds = parsed.events.map((e) => e.accountId).filter((id) => !integrations.some((i) => i.accountId === id));
+  if (channelIds.length) {
+    const byChannel = await prisma.integration.findMany({
+      where: { provider: adapter.provider, settings: { path: ['channelId'], string_contains: '' } },
+    });
+    for (const i of byChannel) {
+      const ch = settingsOf(i).channelId;
+      if (typeof ch === 'string' && channelIds.includes(ch) && !integrations.some((x) => x.id === i.id)) integrations.push(i);
+    }
+  }
+
+  const log = logger.child({ provider: adapter.provider, accounts: accountIds });
+  if (integrations.length === 0) {
+    // Nobody here owns that account. Still authenticate with the global secret where
+    // there is one, so a forged request cannot learn anything; answer 2xx so the CRM
+    // does not retry an event nobody will take.
+    if (deps.config.HUBSPOT_CLIENT_SECRET && adapter.provider === 'HUBSPOT') {
+      verifyOrThrow(adapter, req, { clientSecret: deps.config.HUBSPOT_CLIENT_SECRET, allowLegacySignatures: deps.config.HUBSPOT_ALLOW_LEGACY_SIGNATURES }, log);
+      log.warn({ events: parsed.events.length }, 'webhook for an account with no integration: ignored');
+      return { ...adapter.codec.acknowledge(), stored: 0 };
+    }
+    throw new AppError('UNAUTHENTICATED', 'Webhook signature could not be verified');
+  }
+  for (const integration of integrations) verifyOrThrow(adapter, req, secretsFor(deps.config, integration), log);
+
+  const integrationOf = (ev: ChangeEvent) =>
+    integrations.find((i) => i.accountId === ev.accountId) ?? integrations.find((i) => settingsOf(i).channelId === ev.accountId);
+  const rows = [];
+  const receivedPer = new Map<string, number>();
+  for (const ev of parsed.events) {
+    const integration = integrationOf(ev);
+    if (!integration) continue;
+    receivedPer.set(integration.id, (receivedPer.get(integration.id) ?? 0) + 1);
+    const disabled = !integration.webhooksEnabled;
+    rows.push({
+      integrationId: integration.id,
+      dedupeKey: ev.dedupeKey,
+      kind: ev.kind,
+      externalId: ev.externalId,
+      occurredAt: ev.occurredAt,
+      payload: serialiseEvent(ev),
+      // The emergency brake: a disabled integration's events are recorded, never applied.
+      status: disabled ? ('done' as const) : ('pending' as const),
+      outcome: disabled ? 'skipped_disabled' : null,
+      processedAt: disabled ? new Date() : null,
+    });
+  }
+  const now = new Date();
+  const [stored] = await prisma.$transaction([
+    prisma.inboxEvent.createMany({ data: rows, skipDuplicates: true }),
+    ...[...receivedPer].map(([id, n]) =>
+      prisma.integration.update({ where: { id }, data: { totalReceived: { increment: n }, lastReceivedAt: now } }),
+    ),
+  ]);
+  log.info({ events: parsed.events.length, stored: stored.count, duplicates: rows.length - stored.count }, `webhook received: ${parsed.events.length} event(s)`);
+  return { ...adapter.codec.acknowledge(), stored: stored.count };
+}
+
+function verifyOrThrow(adapter: CrmAdapter, req: WebhookRequest, secrets: WebhookSecrets, log: Logger) {
+  try {
+    adapter.codec.verify(req, secrets);
+  } catch (e) {
+    if (isCrmError(e) && e.code === 'SIGNATURE_INVALID') {
+      log.warn({ reason: e.message }, 'webhook rejected: signature invalid');
+      throw new AppError('UNAUTHENTICATED', 'Webhook signature could not be verified');
+    }
+    throw e;
+  }
+}
+
+function serialiseEvent(ev: ChangeEvent): object {
+  return JSON.parse(JSON.stringify(ev)) as object;
+}
+
+function deserialiseEvent(row: InboxEvent): ChangeEvent {
+  const p = row.payload as unknown as ChangeEvent & { occurredAt: string; record?: (CrmRecord & { createdAt: string | null; updatedAt: string | null }) | null };
+  const record = p.record
+    ? { ...p.record, createdAt: p.record.createdAt ? new Date(p.record.createdAt) : null, updatedAt: p.record.updatedAt ? new Date(p.record.updatedAt) : null }
+    : null;
+  return { ...p, occurredAt: new Date(p.occurredAt), record };
+}
+
+/** One pass: claims due events and applies them. Returns how many it handled. */
+export async function processInbox(deps: InboxDeps): Promise<number> {
+  const ids = await claim(deps.prisma, 'InboxEvent', deps.instanceId, INBOX_BATCH, 'occurredAt');
+  if (ids.length === 0) return 0;
+  const rows = await deps.prisma.inboxEvent.findMany({
+    where: { id: { in: ids } },
+    include: { integration: true },
+    orderBy: { occurredAt: 'asc' },
+  });
+  const byIntegration = new Map<string, typeof rows>();
+  for (const r of rows) byIntegration.set(r.integrationId, [...(byIntegration.get(r.integrationId) ?? []), r]);
+  for (const list of byIntegration.values()) await processForIntegration(deps, list[0].integration, list);
+  return rows.length;
+}
+
+async function processForIntegration(deps: InboxDeps, integration: Integration, rows: (InboxEvent & { integration: Integration })[]) {
+  const { prisma } = deps;
+  const log = deps.logger.child({ integrationId: integration.id, provider: integration.provider });
+  if (!integration.webhooksEnabled) {
+    await prisma.inboxEvent.updateMany({
+      where: { id: { in: rows.map((r) => r.id) } },
+      data: { status: 'done', outcome: 'skipped_disabled', processedAt: new Date(), lockedBy: null, lockedUntil: null },
+    });
+    return;
+  }
+  const events = rows.map((r) => ({ row: r, ev: deserialiseEvent(r) }));
+  // Webhooks carry ids, not records: read every record needed in one batched call.
+  const needRead = [
+    ...new Set(
+      events.filter(({ ev }) => ev.kind !== 'deleted' && !ev.record).map(({ ev }) => ev.externalId),
+    ),
+  ];
+  let records = new Map<string, CrmRecord>();
+  if (needRead.length) {
+    try {
+      const read = await deps.connections.client(integration).readRecords(needRead);
+      records = new Map(read.map((r) => [r.externalId, r]));
+    } catch (err) {
+      const error = asCrmError(err);
+      log.warn({ err: errInfo(error), events: rows.length }, 'reading records for webhook events failed');
+      for (const { row } of events) await retryOrFail(deps, row, error, log);
+      return;
+    }
+  }
+  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG };
+  for (const { row, ev } of events) {
+    try {
+      let outcome: ApplyOutcome;
+      let leadId: string | null = null;
+      if (ev.kind === 'deleted') {
+        ({ outcome, leadId } = await applyDeletion(applyDeps, integration, ev.externalId));
+      } else if (ev.kind === 'merged') {
+        const merged = await applyMerge(applyDeps, integration, ev.externalId, ev.mergedIds ?? []);
+        const rec = records.get(ev.externalId);
+        if (rec) await applyRecord(applyDeps, integration, rec, 'webhook', ev);
+        ({ outcome, leadId } = merged);
+      } else {
+        const record = ev.record ?? records.get(ev.externalId);
+        if (!record) {
+          outcome = 'skipped_missing';
+          log.info({ externalId: ev.externalId }, `skipping ${ev.externalId}: no longer in the CRM`);
+        } else {
+          ({ outcome, leadId } = await applyRecord(applyDeps, integration, record, 'webhook', ev));
+        }
+      }
+      await prisma.inboxEvent.update({
+        where: { id: row.id },
+        data: { status: 'done', outcome, leadId, processedAt: new Date(), lockedBy: null, lockedUntil: null, lastError: null, errorCode: null },
+      });
+    } catch (err) {
+      const error = isCrmError(err) ? err : null;
+      log.error({ err, eventId: row.id, externalId: ev.externalId }, `failed to process ${integration.provider} event ${row.id}`);
+      await retryOrFail(deps, row, error ?? new CrmError('UPSTREAM', 'processing failed', { retryable: true, cause: err }), log);
+    }
+  }
+}
+
+async function retryOrFail(deps: InboxDeps, row: InboxEvent, error: CrmError, log: Logger) {
+  const final = !error.retryable || row.attempts >= INBOX_MAX_ATTEMPTS;
+  await deps.prisma.inboxEvent.update({
+    where: { id: row.id },
+    data: final
+      ? { status: 'failed', lastError: error.message.slice(0, 1000), errorCode: error.code, lockedBy: null, lockedUntil: null, processedAt: new Date() }
+      : {
+          status: 'pending',
+          nextAttemptAt: new Date(Date.now() + Math.max(backoffMs(row.attempts), error.retryAfterMs ?? 0)),
+          lastError: error.message.slice(0, 1000),
+          errorCode: error.code,
+          lockedBy: null,
+          lockedUntil: null,
+        },
+  });
+  if (final) log.error({ eventId: row.id, code: error.code, attempts: row.attempts }, `webhook event ${row.id} failed: ${error.code}`);
+}

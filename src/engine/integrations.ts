@@ -1,0 +1,185 @@
+// Integrations: creation, webhook enable/disable (the emergency brake) and status.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { isCrmError, type CrmProvider } from '../../adapters/contract.ts';
+import type { Config } from '../config.ts';
+import { AppError, notFound, validationError } from '../errors.ts';
+import { Prisma, type Integration, type PrismaClient } from '../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+import { SKIPPED_OUTCOMES } from './apply.ts';
+import { settingsOf, writeCredentials, type Connections } from './connections.ts';
+import type { CreateIntegrationInput, EnableWebhooksResult, WebhookStatus } from './types.ts';
+
+export interface IntegrationDeps {
+  config: Config;
+  prisma: PrismaClient;
+  logger: Logger;
+  connections: Connections;
+}
+
+const DEFAULT_BASE_URL: Record<CrmProvider, ((c: Config) => string) | null> = {
+  HUBSPOT: (c) => c.HUBSPOT_API_BASE_URL,
+  SALESFORCE: null, // the instance URL is per org
+  ZOHO: () => 'https://www.zohoapis.com',
+};
+
+const opt = z.string().trim().min(1).max(4000).nullable().optional();
+const inputSchema = z.object({
+  provider: z.enum(['HUBSPOT', 'SALESFORCE', 'ZOHO']),
+  name: z.string().trim().min(1, 'is required').max(200),
+  accountId: z.string().trim().min(1, 'is required').max(100),
+  apiBaseUrl: z.string().trim().url('must be a URL').nullable().optional(),
+  accessToken: z.string().min(1, 'is required').max(4000),
+  refreshToken: opt,
+  clientId: opt,
+  clientSecret: opt,
+  accountsUrl: z.string().trim().url('must be a URL').nullable().optional(),
+  autoSync: z.boolean().nullable().optional(),
+});
+
+export async function createIntegration(deps: IntegrationDeps, organizationId: string, input: CreateIntegrationInput): Promise<Integration> {
+  const r = inputSchema.safeParse(input);
+  if (!r.success) throw validationError(r.error.issues.map((i) => ({ field: i.path.join('.') || 'input', message: i.message })));
+  const v = r.data;
+  deps.connections.adapter(v.provider); // UNSUPPORTED when this build has no adapter for it
+  const base = v.apiBaseUrl ?? DEFAULT_BASE_URL[v.provider]?.(deps.config);
+  if (!base) throw validationError([{ field: 'apiBaseUrl', message: `is required for ${v.provider}` }]);
+  const credentials = Object.fromEntries(
+    Object.entries({ accessToken: v.accessToken, refreshToken: v.refreshToken, clientId: v.clientId, clientSecret: v.clientSecret, accountsUrl: v.accountsUrl }).filter(
+      ([, x]) => x != null,
+    ),
+  ) as Record<string, string>;
+  try {
+    const integration = await deps.prisma.integration.create({
+      data: {
+        organizationId,
+        provider: v.provider,
+        name: v.name,
+        accountId: v.accountId,
+        apiBaseUrl: base.replace(/\/+$/, ''),
+        credentials: writeCredentials(credentials),
+        autoSync: v.autoSync ?? true,
+      },
+    });
+    deps.logger.info({ integrationId: integration.id, organizationId, provider: v.provider }, 'integration created');
+    return integration;
+  } catch (e) {
+    if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') {
+      throw new AppError('CONFLICT', `This ${v.provider} account is already connected`, { fields: [{ field: 'accountId', message: 'already connected' }] });
+    }
+    throw e;
+  }
+}
+
+export async function getIntegration(prisma: PrismaClient, organizationId: string, integrationId: string): Promise<Integration> {
+  const integration = await prisma.integration.findFirst({ where: { id: integrationId, organizationId } });
+  if (!integration) throw notFound('Integration');
+  return integration;
+}
+
+const WEBHOOK_PATH_TAG_VALUES: Record<CrmProvider, string[]> = {
+  HUBSPOT: ['hubspot', 'manual'],
+  SALESFORCE: ['salesforce', 'manual'],
+  ZOHO: ['zoho', 'manual'],
+};
+
+export async function enableWebhooks(deps: IntegrationDeps, organizationId: string, integrationId: string): Promise<EnableWebhooksResult> {
+  const integration = await getIntegration(deps.prisma, organizationId, integrationId);
+  const adapter = deps.connections.adapter(integration.provider);
+  const settings = settingsOf(integration);
+  const webhookUrl = `${deps.config.PUBLIC_BASE_URL}${adapter.webhookPath}`;
+  const channelId = typeof settings.channelId === 'string' ? settings.channelId : String(Date.now()) + randomBytes(3).readUIntBE(0, 3);
+  const webhookToken = typeof settings.webhookToken === 'string' ? settings.webhookToken : randomBytes(24).toString('base64url');
+  let report;
+  try {
+    report = await deps.connections.client(integration).provision({
+      webhookUrl,
+      tagValues: [deps.config.PLATFORM_SOURCE_TAG, ...WEBHOOK_PATH_TAG_VALUES[integration.provider]],
+      webhookToken,
+      channelId,
+    });
+  } catch (e) {
+    if (isCrmError(e)) {
+      throw new AppError('CRM_ERROR', `${integration.provider} refused the set-up: ${e.code}`, { details: { crmCode: e.code }, cause: e });
+    }
+    throw e;
+  }
+  // The reconciling poll covers changes from now on (the import covers the past).
+  const client = deps.connections.client(integration);
+  const pollCursor = integration.pollCursor ?? client.cursorAt?.(new Date(Date.now() - 5 * 60_000)) ?? null;
+  const updated = await deps.prisma.integration.update({
+    where: { id: integration.id },
+    data: {
+      pollCursor,
+      webhooksEnabled: true,
+      webhookSubscriptionId: report.subscriptionId,
+      webhookEvents: report.events,
+      webhookExpiresAt: report.expiresAt,
+      settings: { ...settings, ...report.settings, channelId, webhookToken } as Prisma.InputJsonValue,
+    },
+  });
+  deps.connections.forget(integration.id);
+  deps.logger.info(
+    { integrationId: integration.id, subscriptionId: report.subscriptionId, manualSteps: report.manualSteps.length },
+    'webhooks enabled',
+  );
+  const { settings: _s, ...provision } = report;
+  void _s;
+  return { status: await webhookStatus(deps.prisma, organizationId, updated.id), provision, webhookUrl };
+}
+
+/** The emergency brake: from now on no event of this integration creates or changes a lead. */
+export async function disableWebhooks(deps: IntegrationDeps, organizationId: string, integrationId: string): Promise<WebhookStatus> {
+  const integration = await getIntegration(deps.prisma, organizationId, integrationId);
+  await deps.prisma.integration.update({ where: { id: integration.id }, data: { webhooksEnabled: false } });
+  deps.logger.warn({ integrationId: integration.id }, 'webhooks disabled: events are acknowledged and not applied');
+  // Unsubscribing at the CRM is best effort: the brake above already holds.
+  const client = deps.connections.client(integration);
+  if (client.unprovision) {
+    try {
+      await client.unprovision();
+    } catch (e) {
+      deps.logger.warn({ integrationId: integration.id, err: isCrmError(e) ? { code: e.code, message: e.message } : e }, 'could not remove the CRM-side subscription; events will keep arriving and be ignored');
+    }
+  }
+  return webhookStatus(deps.prisma, organizationId, integration.id);
+}
+
+export async function webhookStatus(prisma: PrismaClient, organizationId: string, integrationId: string): Promise<WebhookStatus> {
+  const integration = await getIntegration(prisma, organizationId, integrationId);
+  const groups = await prisma.inboxEvent.groupBy({
+    by: ['status', 'outcome'],
+    where: { integrationId },
+    _count: { _all: true },
+  });
+  let created = 0;
+  let updated = 0;
+  let skipped = 0;
+  let failed = 0;
+  let pending = 0;
+  for (const g of groups) {
+    const n = g._count._all;
+    if (g.status === 'failed') failed += n;
+    else if (g.status === 'pending' || g.status === 'processing') pending += n;
+    else if (g.outcome === 'created') created += n;
+    else if (g.outcome === 'updated' || g.outcome === 'linked' || g.outcome === 'deleted' || g.outcome === 'merged') updated += n;
+    else if (g.outcome && (SKIPPED_OUTCOMES as string[]).includes(g.outcome)) skipped += n;
+  }
+  return {
+    integrationId: integration.id,
+    provider: integration.provider,
+    enabled: integration.webhooksEnabled,
+    subscriptionId: integration.webhookSubscriptionId,
+    events: integration.webhookEvents,
+    expiresAt: integration.webhookExpiresAt,
+    totalReceived: integration.totalReceived,
+    lastReceivedAt: integration.lastReceivedAt,
+    created,
+    updated,
+    skipped,
+    failed,
+    pending,
+  };
+}
+
+export const newInstanceId = () => `i-${randomUUID().slice(0, 8)}`;

@@ -1,0 +1,80 @@
+// Platform-side lead changes. The lead row and its outbox rows are written in one
+// transaction: once createLead/updateLead returns, the push to every auto-sync CRM
+// of the organization is durable.
+import { AppError, notFound } from '../errors.ts';
+import { Prisma, type Lead, type PrismaClient } from '../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+import type { PubSub } from '../pubsub.ts';
+import { changedFields, parseCreateInput, parseUpdateInput } from './fields.ts';
+import { enqueueForOtherIntegrations } from './outbox.ts';
+import type { CreateLeadInput, UpdateLeadInput } from './types.ts';
+
+export interface LeadDeps {
+  prisma: PrismaClient;
+  logger: Logger;
+  pubsub: PubSub;
+  platformTag: string;
+  onQueued: () => void;
+}
+
+const isUniqueViolation = (e: unknown) => e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002';
+
+export async function createLead(deps: LeadDeps, organizationId: string, input: CreateLeadInput): Promise<Lead> {
+  const fields = parseCreateInput(input);
+  let queued = 0;
+  let lead: Lead;
+  try {
+    lead = await deps.prisma.$transaction(async (tx) => {
+      const created = await tx.lead.create({
+        data: { organizationId, ...fields, sourceSystem: deps.platformTag },
+      });
+      queued = await enqueueForOtherIntegrations(tx, created, null);
+      return created;
+    });
+  } catch (e) {
+    if (isUniqueViolation(e)) {
+      throw new AppError('CONFLICT', 'A lead with this email already exists', { fields: [{ field: 'email', message: 'already exists' }] });
+    }
+    throw e;
+  }
+  deps.logger.info({ leadId: lead.id, organizationId, queued }, `lead ${lead.id} created on the platform`);
+  await deps.pubsub.publish('lead.created', { organizationId, lead });
+  if (queued) deps.onQueued();
+  return lead;
+}
+
+export async function updateLead(deps: LeadDeps, organizationId: string, input: UpdateLeadInput): Promise<Lead> {
+  const { id, ...rest } = input;
+  if (typeof id !== 'string' || id === '') throw new AppError('VALIDATION', 'Invalid input: id is required', { fields: [{ field: 'id', message: 'is required' }] });
+  const patch = parseUpdateInput(rest);
+  let queued = 0;
+  let changed = false;
+  let lead: Lead;
+  try {
+    lead = await deps.prisma.$transaction(async (tx) => {
+      const current = await tx.lead.findFirst({ where: { id, organizationId } });
+      if (!current) throw notFound('Lead');
+      const diff = changedFields(current, { ...current, ...patch });
+      if (Object.keys(diff).length === 0) return current;
+      changed = true;
+      const { email, ...others } = diff;
+      const updated = await tx.lead.update({
+        where: { id },
+        data: { ...others, ...(email ? { email } : {}), syncVersion: { increment: 1 } },
+      });
+      queued = await enqueueForOtherIntegrations(tx, updated, null);
+      return updated;
+    });
+  } catch (e) {
+    if (isUniqueViolation(e)) {
+      throw new AppError('CONFLICT', 'Another lead already has this email', { fields: [{ field: 'email', message: 'already exists' }] });
+    }
+    throw e;
+  }
+  if (changed) {
+    deps.logger.info({ leadId: lead.id, organizationId, queued }, `lead ${lead.id} updated on the platform`);
+    await deps.pubsub.publish('lead.updated', { organizationId, lead });
+  }
+  if (queued) deps.onQueued();
+  return lead;
+}

@@ -1,0 +1,130 @@
+// Lease-based claiming of durable work (inbox events, outbox items) so that several
+// instances sharing one PostgreSQL never process the same row at once, and a row
+// claimed by an instance that died is taken over when its lease expires.
+import type { PrismaClient } from '../generated/prisma/client.ts';
+
+export type QueueTable = 'InboxEvent' | 'OutboxItem';
+
+export const LEASE_MS = 60_000;
+
+/**
+ * Claims up to `limit` due rows of a table for `owner`, oldest first. A row is due when
+ * it is pending and its nextAttemptAt has passed, or when it is being processed under
+ * an expired lease. Returns the claimed ids. Times are the database's clock (UTC).
+ */
+export async function claim(
+  prisma: PrismaClient,
+  table: QueueTable,
+  owner: string,
+  limit: number,
+  orderColumn: 'occurredAt' | 'createdAt',
+): Promise<string[]> {
+  // Identifiers cannot be parameters; both come from the closed unions above.
+  const sql = `
+    UPDATE "${table}" SET status = 'processing', "lockedBy" = $1,
+      "lockedUntil" = (now() AT TIME ZONE 'UTC') + ($2 || ' milliseconds')::interval,
+      attempts = attempts + 1
+    WHERE id IN (
+      SELECT id FROM "${table}"
+      WHERE (status = 'pending' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC'))
+         OR (status = 'processing' AND "lockedUntil" < (now() AT TIME ZONE 'UTC'))
+      ORDER BY "${orderColumn}" ASC
+      LIMIT $3
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id`;
+  const rows = await prisma.$queryRawUnsafe<{ id: string }[]>(sql, owner, String(LEASE_MS), limit);
+  return rows.map((r) => r.id);
+}
+
+/** Exponential backoff with full jitter: base * 2^(attempt-1), capped, randomised. */
+export function backoffMs(attempt: number, baseMs = 1_000, capMs = 300_000): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/**
+ * A loop that runs `tick` until it reports no work, then sleeps until kicked or until
+ * `idleMs` passes. `stop()` waits for the tick in progress.
+ */
+export class WorkerLoop {
+  private running = false;
+  private wake: (() => void) | null = null;
+  private loopPromise: Promise<void> | null = null;
+  private kicked = false;
+  private idleWaiters: (() => void)[] = [];
+  private busy = false;
+
+  constructor(
+    private readonly name: string,
+    private readonly tick: () => Promise<number>,
+    private readonly idleMs: number,
+    private readonly onError: (err: unknown, name: string) => void,
+  ) {}
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    this.loopPromise = this.loop();
+  }
+
+  kick() {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /** Resolves once the loop has found no work after this call. */
+  async idle(): Promise<void> {
+    if (!this.running) {
+      while ((await this.tick()) > 0);
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.kick();
+    });
+  }
+
+  async stop() {
+    this.running = false;
+    this.wake?.();
+    await this.loopPromise;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private async loop() {
+    while (this.running) {
+      this.kicked = false;
+      const waiters = this.idleWaiters.splice(0);
+      let worked = 0;
+      this.busy = true;
+      try {
+        worked = await this.tick();
+      } catch (err) {
+        this.onError(err, this.name);
+      } finally {
+        this.busy = false;
+      }
+      if (worked > 0) {
+        // More may be waiting: go again, and keep the idle waiters for a later empty pass.
+        this.idleWaiters.unshift(...waiters);
+        continue;
+      }
+      for (const w of waiters) w();
+      if (!this.running) break;
+      if (this.kicked) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.idleMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  get isBusy() {
+    return this.busy;
+  }
+}
