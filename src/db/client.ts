@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
@@ -46,9 +47,13 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let appliedMigrations: string[] = [];
   if (opts.migrate !== false) {
     if (kind === 'postgres') {
-      // The schema engine opens its own pool; give it a separate factory and close it.
-      const migrationFactory = new PrismaPg({ connectionString: opts.databaseUrl!, max: 2 });
-      appliedMigrations = await applyMigrations(migrationFactory);
+      // The schema engine does not close what it opens: give it its own pool and end it.
+      const pool = new pg.Pool({ connectionString: opts.databaseUrl!, max: 2 });
+      try {
+        appliedMigrations = await applyMigrations(new PrismaPg(pool));
+      } finally {
+        await pool.end();
+      }
     } else {
       appliedMigrations = await applyMigrations(factory);
     }
