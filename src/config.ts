@@ -26,6 +26,8 @@ const schema = z.object({
   WORKERS: bool.default(true),
   POLL_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
   INSTANCE_ID: z.string().optional(),
+  /** How long a claimed inbox event or outbox item stays with an instance that stopped answering. */
+  WORK_LEASE_MS: z.coerce.number().int().min(1_000).default(60_000),
 });
 
 export type Config = Readonly<

@@ -147,7 +147,7 @@ function deserialiseEvent(row: InboxEvent): ChangeEvent {
 
 /** One pass: claims due events and applies them. Returns how many it handled. */
 export async function processInbox(deps: InboxDeps): Promise<number> {
-  const ids = await claim(deps.prisma, 'InboxEvent', deps.instanceId, INBOX_BATCH, 'occurredAt');
+  const ids = await claim(deps.prisma, 'InboxEvent', deps.instanceId, INBOX_BATCH, 'occurredAt', deps.config.WORK_LEASE_MS);
   if (ids.length === 0) return 0;
   const rows = await deps.prisma.inboxEvent.findMany({
     where: { id: { in: ids } },

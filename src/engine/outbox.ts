@@ -35,6 +35,7 @@ export async function enqueueForOtherIntegrations(tx: Tx, lead: Lead, exceptInte
 }
 
 export interface OutboxDeps {
+  config: { WORK_LEASE_MS: number };
   prisma: PrismaClient;
   logger: Logger;
   pubsub: PubSub;
@@ -45,7 +46,7 @@ export interface OutboxDeps {
 
 /** One pass: claims due items and pushes them. Returns how many items it handled. */
 export async function processOutbox(deps: OutboxDeps): Promise<number> {
-  const ids = await claim(deps.prisma, 'OutboxItem', deps.instanceId, OUTBOX_BATCH, 'createdAt');
+  const ids = await claim(deps.prisma, 'OutboxItem', deps.instanceId, OUTBOX_BATCH, 'createdAt', deps.config.WORK_LEASE_MS);
   if (ids.length === 0) return 0;
   const items = await deps.prisma.outboxItem.findMany({
     where: { id: { in: ids } },

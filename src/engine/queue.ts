@@ -18,6 +18,7 @@ export async function claim(
   owner: string,
   limit: number,
   orderColumn: 'occurredAt' | 'createdAt',
+  leaseMs: number = LEASE_MS,
 ): Promise<string[]> {
   // Identifiers cannot be parameters; both come from the closed unions above.
   const sql = `
@@ -33,7 +34,7 @@ export async function claim(
       FOR UPDATE SKIP LOCKED
     )
     RETURNING id`;
-  const rows = await prisma.$queryRawUnsafe<{ id: string }[]>(sql, owner, String(LEASE_MS), limit);
+  const rows = await prisma.$queryRawUnsafe<{ id: string }[]>(sql, owner, String(leaseMs), limit);
   return rows.map((r) => r.id);
 }
 
