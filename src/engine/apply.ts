@@ -98,6 +98,13 @@ async function applyOnce(
     include: { lead: true },
   });
 
+  const ownOrigin = Boolean(event?.ownOrigin) || hasOwnOrigin(record, deps.platformTag);
+  if (link && event?.kind === 'created' && ownOrigin) {
+    // The creation webhook of a record we created (and already linked).
+    log.info({ leadId: link.leadId }, `skipping ${label(integration)} ${record.externalId}, originated from our platform`);
+    return { outcome: 'skipped_own_origin', leadId: link.leadId };
+  }
+
   if (link) {
     const lead = link.lead;
     if (link.remoteDeletedAt) {
@@ -127,7 +134,6 @@ async function applyOnce(
 
   // Not linked yet.
   const email = remote.email;
-  const ownOrigin = event?.ownOrigin || hasOwnOrigin(record, deps.platformTag);
   const existing = email
     ? await prisma.lead.findUnique({ where: { organizationId_email: { organizationId: integration.organizationId, email } } })
     : null;
