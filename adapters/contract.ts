@@ -171,6 +171,8 @@ export interface CrmClient {
   cursorAt?(time: Date): string;
   /** Undoes what provision() registered (webhook subscriptions, channels); keeps the origin field. */
   unprovision?(): Promise<void>;
+  /** Extends webhook channels that expire (Zoho: at most one week) before they lapse; absent where subscriptions do not expire. */
+  renewWebhooks?(opts: ProvisionOptions): Promise<ProvisionReport>;
 }
 
 /** Minimal structured logger an adapter may use (pino fits). */

@@ -9,7 +9,7 @@ import type { PubSub } from '../pubsub.ts';
 import { Connections } from './connections.ts';
 import { processInbox, receiveWebhook } from './inbox.ts';
 import { resumeAbandonedImports, startImport } from './importer.ts';
-import { createIntegration, disableWebhooks, enableWebhooks, newInstanceId, webhookStatus } from './integrations.ts';
+import { createIntegration, disableWebhooks, enableWebhooks, newInstanceId, renewExpiringWebhooks, webhookStatus } from './integrations.ts';
 import { createLead, updateLead } from './leads.ts';
 import { processOutbox, retryFailedOutbox } from './outbox.ts';
 import { pollAll } from './poller.ts';
@@ -40,6 +40,8 @@ export interface SyncEngine extends SyncService {
   drain(): Promise<void>;
   /** Runs the reconciling poll now for every integration with webhooks enabled. */
   pollNow(): Promise<number>;
+  /** Renews webhook channels expiring within a day, now. */
+  renewWebhooksNow(): Promise<number>;
   /** Puts failed pushes back in the outbox. */
   retryFailedPushes(organizationId: string, integrationId?: string): Promise<number>;
 }
@@ -61,9 +63,19 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   const queueDeps = { config, prisma, logger, pubsub, connections, instanceId, platformTag: config.PLATFORM_SOURCE_TAG };
   const inbox = new WorkerLoop('inbox', () => processInbox(queueDeps), idleMs, onError);
   const outbox = new WorkerLoop('outbox', () => processOutbox(queueDeps), idleMs, onError);
-  const poller = new WorkerLoop('poll', async () => (await pollAll(queueDeps), 0), Math.max(1_000, Math.min(config.POLL_INTERVAL_MS, 60_000)), onError);
-  const importDeps = { ...queueDeps, track, isStopping: () => stopping };
   const integrationDeps = { config, prisma, logger, connections };
+  // Periodic upkeep: the reconciling poll (when enabled) and renewal of expiring channels.
+  const maintenance = new WorkerLoop(
+    'maintenance',
+    async () => {
+      if (config.POLL_INTERVAL_MS > 0) await pollAll(queueDeps);
+      await renewExpiringWebhooks(integrationDeps);
+      return 0;
+    },
+    config.POLL_INTERVAL_MS > 0 ? Math.max(1_000, Math.min(config.POLL_INTERVAL_MS, 60_000)) : 60_000,
+    onError,
+  );
+  const importDeps = { ...queueDeps, track, isStopping: () => stopping };
   const leadDeps = { prisma, logger, pubsub, platformTag: config.PLATFORM_SOURCE_TAG, onQueued: () => outbox.kick() };
   let started = false;
 
@@ -95,18 +107,19 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
       return n;
     },
     pollNow: () => pollAll(queueDeps, true),
+    renewWebhooksNow: () => renewExpiringWebhooks(integrationDeps),
     start() {
       if (started || config.WORKERS === false) return;
       started = true;
       inbox.start();
       outbox.start();
-      if (config.POLL_INTERVAL_MS > 0) poller.start();
+      maintenance.start();
       track(resumeAbandonedImports(importDeps).catch((err) => onError(err, 'import-resume')));
       logger.info('sync workers started');
     },
     async stop() {
       stopping = true;
-      await Promise.all([inbox.stop(), outbox.stop(), poller.stop()]);
+      await Promise.all([inbox.stop(), outbox.stop(), maintenance.stop()]);
       await Promise.allSettled([...inFlight]);
       logger.info('sync workers stopped');
     },

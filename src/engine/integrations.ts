@@ -1,5 +1,5 @@
 // Integrations: creation, webhook enable/disable (the emergency brake) and status.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { isCrmError, type CrmProvider } from '../../adapters/contract.ts';
 import type { Config } from '../config.ts';
@@ -20,7 +20,7 @@ export interface IntegrationDeps {
 const DEFAULT_BASE_URL: Record<CrmProvider, ((c: Config) => string) | null> = {
   HUBSPOT: (c) => c.HUBSPOT_API_BASE_URL,
   SALESFORCE: null, // the instance URL is per org
-  ZOHO: () => 'https://www.zohoapis.com',
+  ZOHO: null, // the api domain depends on the account's data centre: never assume the US one
 };
 
 const opt = z.string().trim().min(1).max(4000).nullable().optional();
@@ -88,7 +88,8 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
   const adapter = deps.connections.adapter(integration.provider);
   const settings = settingsOf(integration);
   const webhookUrl = `${deps.config.PUBLIC_BASE_URL}${adapter.webhookPath}`;
-  const channelId = typeof settings.channelId === 'string' ? settings.channelId : String(Date.now()) + randomBytes(3).readUIntBE(0, 3);
+  // Zoho wants a numeric (long) channel id: 16 digits, unique enough per integration.
+  const channelId = typeof settings.channelId === 'string' ? settings.channelId : String(Date.now() * 1000 + randomInt(1000));
   const webhookToken = typeof settings.webhookToken === 'string' ? settings.webhookToken : randomBytes(24).toString('base64url');
   let report;
   try {
@@ -126,6 +127,44 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
   const { settings: _s, ...provision } = report;
   void _s;
   return { status: await webhookStatus(deps.prisma, organizationId, updated.id), provision, webhookUrl };
+}
+
+/** Renews webhook channels that expire within `withinMs` (Zoho channels live at most a week). */
+export async function renewExpiringWebhooks(deps: IntegrationDeps, withinMs = 24 * 3_600_000): Promise<number> {
+  const due = await deps.prisma.integration.findMany({
+    where: { webhooksEnabled: true, webhookExpiresAt: { lt: new Date(Date.now() + withinMs) } },
+  });
+  let renewed = 0;
+  for (const integration of due) {
+    const client = deps.connections.client(integration);
+    if (!client.renewWebhooks) continue;
+    const adapter = deps.connections.adapter(integration.provider);
+    const settings = settingsOf(integration);
+    try {
+      const report = await client.renewWebhooks({
+        webhookUrl: `${deps.config.PUBLIC_BASE_URL}${adapter.webhookPath}`,
+        tagValues: [deps.config.PLATFORM_SOURCE_TAG, ...WEBHOOK_PATH_TAG_VALUES[integration.provider]],
+        webhookToken: String(settings.webhookToken ?? ''),
+        channelId: String(settings.channelId ?? ''),
+      });
+      await deps.prisma.integration.update({
+        where: { id: integration.id },
+        data: {
+          webhookExpiresAt: report.expiresAt,
+          webhookSubscriptionId: report.subscriptionId ?? integration.webhookSubscriptionId,
+          settings: { ...settings, ...report.settings } as Prisma.InputJsonValue,
+        },
+      });
+      deps.logger.info({ integrationId: integration.id, expiresAt: report.expiresAt }, 'webhook channel renewed');
+      renewed++;
+    } catch (e) {
+      deps.logger.error(
+        { integrationId: integration.id, expiresAt: integration.webhookExpiresAt, err: isCrmError(e) ? { code: e.code, message: e.message } : e },
+        'webhook channel renewal failed; retried on the next round',
+      );
+    }
+  }
+  return renewed;
 }
 
 /** The emergency brake: from now on no event of this integration creates or changes a lead. */

@@ -3,7 +3,7 @@
 // package (.ci/run installs it).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './net.ts';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -21,16 +21,6 @@ export function postgresAvailable(): boolean {
   return findBin('initdb') !== null && findBin('pg_ctl') !== null;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 export async function startPostgres(): Promise<PostgresCluster> {
   const initdb = findBin('initdb');
