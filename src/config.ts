@@ -28,6 +28,8 @@ const schema = z.object({
   INSTANCE_ID: z.string().optional(),
   /** How long a claimed inbox event or outbox item stays with an instance that stopped answering. */
   WORK_LEASE_MS: z.coerce.number().int().min(1_000).default(60_000),
+  /** First retry delay of a failed CRM call; doubles per attempt (with jitter) up to 5 minutes. */
+  RETRY_BASE_MS: z.coerce.number().int().min(10).default(1_000),
 });
 
 export type Config = Readonly<

@@ -230,7 +230,7 @@ async function retryOrFail(deps: InboxDeps, row: InboxEvent, error: CrmError, lo
       ? { status: 'failed', lastError: error.message.slice(0, 1000), errorCode: error.code, lockedBy: null, lockedUntil: null, processedAt: new Date() }
       : {
           status: 'pending',
-          nextAttemptAt: new Date(Date.now() + Math.max(backoffMs(row.attempts), error.retryAfterMs ?? 0)),
+          nextAttemptAt: new Date(Date.now() + Math.max(backoffMs(row.attempts, deps.config.RETRY_BASE_MS), error.retryAfterMs ?? 0)),
           lastError: error.message.slice(0, 1000),
           errorCode: error.code,
           lockedBy: null,

@@ -35,7 +35,7 @@ export async function enqueueForOtherIntegrations(tx: Tx, lead: Lead, exceptInte
 }
 
 export interface OutboxDeps {
-  config: { WORK_LEASE_MS: number };
+  config: { WORK_LEASE_MS: number; RETRY_BASE_MS: number };
   prisma: PrismaClient;
   logger: Logger;
   pubsub: PubSub;
@@ -167,7 +167,7 @@ async function retryOrFail(deps: OutboxDeps, items: ClaimedItem[], error: CrmErr
     log.error({ leadId: items[0].leadId, code: error.code, attempts }, `failed to push lead ${items[0].leadId} after ${attempts} attempt(s): ${error.code}`);
     return;
   }
-  const wait = Math.max(backoffMs(attempts), error.retryAfterMs ?? 0);
+  const wait = Math.max(backoffMs(attempts, deps.config.RETRY_BASE_MS), error.retryAfterMs ?? 0);
   await deps.prisma.outboxItem.updateMany({
     where: { id: { in: items.map((i) => i.id) } },
     data: {

@@ -1,0 +1,77 @@
+// The shared adapter contract, run against the HubSpot adapter and the HubSpot sandbox.
+import { hubspotAdapter } from '../../adapters/hubspot/index.ts';
+import { ORIGIN_PROPERTY } from '../../adapters/hubspot/mappers.ts';
+import type { LeadFields } from '../../adapters/contract.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
+import type { ContractHarness } from './harness.ts';
+import { runContractSuite } from './suite.ts';
+
+const PUBLIC_WEBHOOK_URL = `https://sync.example.com${hubspotAdapter.webhookPath}`;
+
+function toProps(fields: Partial<LeadFields>): Record<string, string | null> {
+  const map: Record<keyof LeadFields, string> = {
+    email: 'email',
+    firstName: 'firstname',
+    lastName: 'lastname',
+    phone: 'phone',
+    company: 'company',
+    status: 'lifecyclestage',
+  };
+  const out: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(fields)) out[map[k as keyof LeadFields]] = v ?? null;
+  return out;
+}
+
+const SUBSCRIPTION_TYPE = {
+  created: 'contact.creation',
+  updated: 'contact.propertyChange',
+  deleted: 'contact.deletion',
+  merged: 'contact.merge',
+  restored: 'contact.restore',
+} as const;
+
+async function makeHarness(): Promise<ContractHarness> {
+  const sandbox: HubSpotSandbox = await startHubSpotSandbox();
+  const client = hubspotAdapter.connect({
+    baseUrl: sandbox.url,
+    accountId: String(sandbox.portalId),
+    credentials: { accessToken: sandbox.accessToken },
+    settings: {},
+  });
+  return {
+    provider: 'HUBSPOT',
+    adapter: hubspotAdapter,
+    client,
+    platformTag: 'jazzaam',
+    async createRemote(fields, originTag) {
+      return sandbox.createContactAsUser({ ...toProps(fields), ...(originTag ? { [ORIGIN_PROPERTY]: originTag } : {}) });
+    },
+    async updateRemote(externalId, fields) {
+      sandbox.updateContactAsUser(externalId, toProps(fields));
+    },
+    setClock: (at) => sandbox.setClock(at),
+    injectFault: (kind, count) => sandbox.injectFault(kind, count),
+    async webhookFor(change, tamper) {
+      const event = sandbox.makeEvent(SUBSCRIPTION_TYPE[change.kind], change.externalId, {
+        occurredAt: Date.now(),
+        ...(change.kind === 'updated' ? { propertyName: 'firstname', propertyValue: 'Changed' } : {}),
+        ...(change.kind === 'merged'
+          ? { primaryObjectId: Number(change.externalId), mergedObjectIds: [1], newObjectId: Number(change.externalId), numberOfPropertiesMoved: 0 }
+          : {}),
+      });
+      const now = Date.now();
+      const signed = sandbox.signedWebhook([event], {
+        url: PUBLIC_WEBHOOK_URL,
+        timestampMs: tamper === 'replayed' ? now - 10 * 60 * 1000 : now,
+        clientSecret: tamper === 'forged' ? 'not-the-client-secret' : sandbox.clientSecret,
+      });
+      return {
+        req: { method: signed.method, url: signed.url, headers: signed.headers, rawBody: Buffer.from(signed.body), now: new Date(now) },
+        secrets: { clientSecret: sandbox.clientSecret },
+      };
+    },
+    close: () => sandbox.close(),
+  };
+}
+
+runContractSuite('HubSpot', makeHarness);

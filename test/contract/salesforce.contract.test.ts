@@ -1,0 +1,80 @@
+// The shared CRM contract suite, run against the Salesforce adapter and its sandbox org.
+//
+// Two Salesforce facts shape the options and the harness:
+// - Outbound Messages carry no signature and no timestamp: a replayed message cannot be
+//   told from a redelivery (Salesforce redelivers the same notification ids itself), so
+//   'replayed' is not detectable by verify(); the inbox dedupes it by notification id.
+// - The harness client connects with an access token only. With a refresh token, jsforce
+//   refreshes on a 401 and replays the call, so an injected 'auth_expired' would never
+//   surface as the suite expects; that refresh-and-replay path is covered by
+//   test/adapters/salesforce/client.test.ts.
+import { salesforceAdapter } from '../../adapters/salesforce/index.ts';
+import type { LeadFields } from '../../adapters/contract.ts';
+import { startSalesforceSandbox } from '../sandboxes/salesforce/index.ts';
+import type { ContractHarness } from './harness.ts';
+import { runContractSuite } from './suite.ts';
+
+const PLATFORM_TAG = 'jazzaam';
+const FORGED_ORG = '00D5g000009Forg';
+const SF_NAMES: Record<keyof LeadFields, string> = {
+  email: 'Email',
+  firstName: 'FirstName',
+  lastName: 'LastName',
+  phone: 'Phone',
+  company: 'Company',
+  status: 'Status',
+};
+
+function toSalesforce(fields: Partial<LeadFields>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v !== undefined) out[SF_NAMES[k as keyof LeadFields]] = v;
+  }
+  return out;
+}
+
+async function makeHarness(): Promise<ContractHarness> {
+  const sandbox = await startSalesforceSandbox();
+  const { controls } = sandbox;
+  const client = salesforceAdapter.connect({
+    baseUrl: sandbox.url,
+    accountId: controls.organizationId,
+    credentials: { accessToken: controls.credentials().accessToken },
+    settings: {},
+  });
+  return {
+    provider: 'SALESFORCE',
+    adapter: salesforceAdapter,
+    client,
+    platformTag: PLATFORM_TAG,
+    async createRemote(fields, originTag) {
+      return controls.createLeadAsUser({ ...toSalesforce(fields), Lead_Source_System__c: originTag });
+    },
+    async updateRemote(externalId, fields) {
+      controls.updateLeadAsUser(externalId, toSalesforce(fields));
+    },
+    setClock(at) {
+      controls.setClock(at);
+    },
+    injectFault(kind, count) {
+      controls.injectFault(kind, count);
+    },
+    async webhookFor(change, tamper) {
+      const { body } = controls.outbound.envelopeFor([change.externalId], {
+        organizationId: tamper === 'forged' ? FORGED_ORG : undefined,
+      });
+      return {
+        req: {
+          method: 'POST',
+          url: `https://sync.example.com${salesforceAdapter.webhookPath}`,
+          headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' },
+          rawBody: Buffer.from(body),
+        },
+        secrets: { accountId: controls.organizationId },
+      };
+    },
+    close: () => sandbox.close(),
+  };
+}
+
+runContractSuite('salesforce', makeHarness, { unsupportedTampering: ['replayed'] });

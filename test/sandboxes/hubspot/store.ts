@@ -1,0 +1,513 @@
+// The HubSpot sandbox's data: contacts, contact property definitions, validation and
+// search, with HubSpot's rules (emails unique case-insensitively, "" clears a value,
+// enumeration values must be options, read-only system properties, 10k search window).
+// Transport-free: server.ts turns StoreError into HubSpot's HTTP error bodies.
+
+export type ChangeSource = 'CRM_UI' | 'INTEGRATION' | 'API' | 'IMPORT';
+
+export interface StoredContact {
+  id: string;
+  /** Property values as HubSpot stores them (strings); absent = null. */
+  props: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+  archived: boolean;
+  archivedAt: number | null;
+  mergedInto: string | null;
+}
+
+export interface PropertyOption {
+  label: string;
+  value: string;
+  displayOrder: number;
+  hidden: boolean;
+  description?: string;
+}
+
+export interface PropertyDef {
+  name: string;
+  label: string;
+  type: 'string' | 'enumeration' | 'datetime' | 'number';
+  fieldType: string;
+  groupName: string;
+  description: string;
+  options: PropertyOption[];
+  readOnlyValue: boolean;
+  hubspotDefined: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A change the webhook dispatcher turns into events. */
+export type StoreChange =
+  | { type: 'creation'; objectId: string; occurredAt: number; source: ChangeSource; props: Record<string, string> }
+  | { type: 'propertyChange'; objectId: string; occurredAt: number; source: ChangeSource; propertyName: string; propertyValue: string }
+  | { type: 'deletion' | 'privacyDeletion' | 'restore'; objectId: string; occurredAt: number; source: ChangeSource }
+  | {
+      type: 'merge';
+      objectId: string;
+      occurredAt: number;
+      source: ChangeSource;
+      primaryObjectId: string;
+      mergedObjectIds: string[];
+      newObjectId: string;
+      numberOfPropertiesMoved: number;
+    };
+
+export type StoreErrorCategory = 'VALIDATION_ERROR' | 'CONFLICT' | 'OBJECT_NOT_FOUND';
+
+export class StoreError extends Error {
+  constructor(
+    readonly status: number,
+    readonly category: StoreErrorCategory,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface PropertyProblem {
+  isValid: false;
+  message: string;
+  error: string;
+  name: string;
+}
+
+const LIFECYCLE_STAGES = [
+  'subscriber',
+  'lead',
+  'marketingqualifiedlead',
+  'salesqualifiedlead',
+  'opportunity',
+  'customer',
+  'evangelist',
+  'other',
+];
+
+const SYSTEM_READ_ONLY = new Set(['createdate', 'lastmodifieddate', 'hs_object_id']);
+export const DEFAULT_RETURNED = ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'];
+const ALWAYS_RETURNED = ['createdate', 'hs_object_id', 'lastmodifieddate'];
+export const SEARCH_WINDOW = 10_000;
+const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export class ContactStore {
+  private readonly contacts = new Map<string, StoredContact>();
+  private readonly byEmail = new Map<string, string>();
+  readonly properties = new Map<string, PropertyDef>();
+  private nextId = 101;
+  private clock: number | null = null;
+  private listener: (c: StoreChange) => void = () => {};
+
+  constructor() {
+    const t = Date.now();
+    const def = (name: string, label: string, type: PropertyDef['type'], fieldType: string, extra: Partial<PropertyDef> = {}) =>
+      this.properties.set(name, {
+        name,
+        label,
+        type,
+        fieldType,
+        groupName: 'contactinformation',
+        description: '',
+        options: [],
+        readOnlyValue: false,
+        hubspotDefined: true,
+        createdAt: t,
+        updatedAt: t,
+        ...extra,
+      });
+    def('email', 'Email', 'string', 'text');
+    def('firstname', 'First Name', 'string', 'text');
+    def('lastname', 'Last Name', 'string', 'text');
+    def('phone', 'Phone Number', 'string', 'phonenumber');
+    def('company', 'Company Name', 'string', 'text');
+    def('lifecyclestage', 'Lifecycle Stage', 'enumeration', 'radio', {
+      options: LIFECYCLE_STAGES.map((v, i) => ({ label: v, value: v, displayOrder: i, hidden: false })),
+    });
+    def('createdate', 'Create Date', 'datetime', 'date', { readOnlyValue: true });
+    def('lastmodifieddate', 'Last Modified Date', 'datetime', 'date', { readOnlyValue: true });
+    def('hs_object_id', 'Record ID', 'number', 'number', { readOnlyValue: true });
+  }
+
+  onChange(fn: (c: StoreChange) => void): void {
+    this.listener = fn;
+  }
+
+  setClock(at: Date | null): void {
+    this.clock = at ? at.getTime() : null;
+  }
+
+  now(): number {
+    return this.clock ?? Date.now();
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  get(id: string, opts: { includeArchived?: boolean } = {}): StoredContact | undefined {
+    const c = this.contacts.get(id);
+    if (!c) return undefined;
+    if (c.archived && !opts.includeArchived) return undefined;
+    return c;
+  }
+
+  getByEmail(email: string): StoredContact | undefined {
+    const id = this.byEmail.get(normaliseEmail(email));
+    return id ? this.get(id) : undefined;
+  }
+
+  all(opts: { includeArchived?: boolean } = {}): StoredContact[] {
+    const out = [...this.contacts.values()].filter((c) => opts.includeArchived || !c.archived);
+    return out.sort((a, b) => Number(a.id) - Number(b.id));
+  }
+
+  /** The JSON HubSpot returns for one object, with the requested properties. */
+  toJson(c: StoredContact, properties: string[] | null): Record<string, unknown> {
+    const names = properties && properties.length > 0 ? [...new Set([...properties, ...ALWAYS_RETURNED])] : DEFAULT_RETURNED;
+    const props: Record<string, string | null> = {};
+    for (const n of names) props[n] = this.value(c, n);
+    const out: Record<string, unknown> = {
+      id: c.id,
+      properties: props,
+      createdAt: new Date(c.createdAt).toISOString(),
+      updatedAt: new Date(c.updatedAt).toISOString(),
+      archived: c.archived,
+    };
+    if (c.archived && c.archivedAt !== null) out.archivedAt = new Date(c.archivedAt).toISOString();
+    return out;
+  }
+
+  value(c: StoredContact, name: string): string | null {
+    if (name === 'hs_object_id') return c.id;
+    if (name === 'createdate') return new Date(c.createdAt).toISOString();
+    if (name === 'lastmodifieddate') return new Date(c.updatedAt).toISOString();
+    const v = c.props[name];
+    return v === undefined || v === '' ? null : v;
+  }
+
+  // ---------------------------------------------------------------- validation
+
+  /** Problems with a property map, HubSpot-style; [] when it can be written. */
+  problems(props: Record<string, unknown>): PropertyProblem[] {
+    const out: PropertyProblem[] = [];
+    for (const [name, raw] of Object.entries(props)) {
+      const def = this.properties.get(name);
+      if (!def) {
+        out.push({ isValid: false, message: `Property "${name}" does not exist`, error: 'PROPERTY_DOESNT_EXIST', name });
+        continue;
+      }
+      if (def.readOnlyValue || SYSTEM_READ_ONLY.has(name)) {
+        out.push({ isValid: false, message: `"${name}" is a read only property; its value cannot be set.`, error: 'READ_ONLY_VALUE', name });
+        continue;
+      }
+      if (raw !== null && typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
+        out.push({ isValid: false, message: `${JSON.stringify(raw)} is not a valid value`, error: 'INVALID_VALUE', name });
+        continue;
+      }
+      const v = raw === null ? '' : String(raw);
+      if (v === '') continue;
+      if (def.type === 'enumeration' && !def.options.some((o) => o.value === v)) {
+        out.push({
+          isValid: false,
+          message: `${v} was not one of the allowed options: [${def.options.map((o) => o.value).join(', ')}]`,
+          error: 'INVALID_OPTION',
+          name,
+        });
+      }
+      if (name === 'email' && !EMAIL_RE.test(v.trim())) {
+        out.push({ isValid: false, message: `Email address ${v} is invalid`, error: 'INVALID_EMAIL', name });
+      }
+    }
+    return out;
+  }
+
+  assertValid(props: Record<string, unknown>): void {
+    const p = this.problems(props);
+    if (p.length > 0) {
+      throw new StoreError(400, 'VALIDATION_ERROR', `Property values were not valid: ${JSON.stringify(p)}`, { errors: p });
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Creates a contact; 409 CONFLICT when its email belongs to another contact. */
+  create(props: Record<string, unknown>, source: ChangeSource): StoredContact {
+    this.assertValid(props);
+    const clean = cleanProps(props);
+    if (clean.email) {
+      const existing = this.getByEmail(clean.email);
+      if (existing) throw conflict(existing.id);
+    }
+    const t = this.now();
+    const c: StoredContact = {
+      id: String(this.nextId++),
+      props: clean,
+      createdAt: t,
+      updatedAt: t,
+      archived: false,
+      archivedAt: null,
+      mergedInto: null,
+    };
+    this.contacts.set(c.id, c);
+    if (clean.email) this.byEmail.set(clean.email, c.id);
+    this.listener({ type: 'creation', objectId: c.id, occurredAt: t, source, props: { ...clean } });
+    return c;
+  }
+
+  /** Updates a contact; only properties whose value changes count as changes. */
+  update(id: string, props: Record<string, unknown>, source: ChangeSource): StoredContact {
+    const c = this.get(id);
+    if (!c) throw new StoreError(404, 'OBJECT_NOT_FOUND', 'resource not found');
+    this.assertValid(props);
+    const incoming = Object.fromEntries(
+      Object.entries(props).map(([k, v]) => [k, k === 'email' ? normaliseEmail(String(v ?? '')) : v === null ? '' : String(v)]),
+    );
+    if (incoming.email) {
+      const owner = this.byEmail.get(incoming.email);
+      if (owner && owner !== c.id && !this.contacts.get(owner)?.archived) throw conflict(owner);
+    }
+    const changed: string[] = [];
+    for (const [k, v] of Object.entries(incoming)) {
+      if ((c.props[k] ?? '') !== v) changed.push(k);
+    }
+    if (changed.length === 0) return c;
+    const t = this.now();
+    for (const k of changed) {
+      if (k === 'email') {
+        if (c.props.email) this.byEmail.delete(c.props.email);
+        if (incoming.email) this.byEmail.set(incoming.email, c.id);
+      }
+      if (incoming[k] === '') delete c.props[k];
+      else c.props[k] = incoming[k]!;
+    }
+    c.updatedAt = t;
+    for (const k of changed) {
+      this.listener({ type: 'propertyChange', objectId: c.id, occurredAt: t, source, propertyName: k, propertyValue: incoming[k]! });
+    }
+    return c;
+  }
+
+  archive(id: string, source: ChangeSource, privacy = false): boolean {
+    const c = this.get(id);
+    if (!c) return false;
+    const t = this.now();
+    c.archived = true;
+    c.archivedAt = t;
+    if (c.props.email && this.byEmail.get(c.props.email) === c.id) this.byEmail.delete(c.props.email);
+    if (privacy) {
+      c.props = {};
+      this.listener({ type: 'privacyDeletion', objectId: c.id, occurredAt: t, source });
+      this.contacts.delete(c.id);
+    }
+    this.listener({ type: 'deletion', objectId: c.id, occurredAt: t, source });
+    return true;
+  }
+
+  restore(id: string, source: ChangeSource): StoredContact {
+    const c = this.contacts.get(id);
+    if (!c || !c.archived || c.mergedInto) throw new StoreError(404, 'OBJECT_NOT_FOUND', 'resource not found');
+    if (c.props.email) {
+      const owner = this.getByEmail(c.props.email);
+      if (owner) throw conflict(owner.id);
+      this.byEmail.set(c.props.email, c.id);
+    }
+    const t = this.now();
+    c.archived = false;
+    c.archivedAt = null;
+    c.updatedAt = t;
+    this.listener({ type: 'restore', objectId: c.id, occurredAt: t, source });
+    return c;
+  }
+
+  /** Merges `mergedId` into `primaryId`: the primary survives with the merged record's values where it had none. */
+  merge(primaryId: string, mergedId: string, source: ChangeSource): StoredContact {
+    const primary = this.get(primaryId);
+    const merged = this.get(mergedId);
+    if (!primary || !merged || primaryId === mergedId) throw new StoreError(404, 'OBJECT_NOT_FOUND', 'resource not found');
+    const t = this.now();
+    let moved = 0;
+    for (const [k, v] of Object.entries(merged.props)) {
+      if (k === 'email') continue;
+      if (!primary.props[k]) {
+        primary.props[k] = v;
+        moved++;
+      }
+    }
+    primary.updatedAt = t;
+    merged.archived = true;
+    merged.archivedAt = t;
+    merged.mergedInto = primary.id;
+    if (merged.props.email && this.byEmail.get(merged.props.email) === merged.id) this.byEmail.delete(merged.props.email);
+    this.listener({
+      type: 'merge',
+      objectId: primary.id,
+      occurredAt: t,
+      source,
+      primaryObjectId: primary.id,
+      mergedObjectIds: [merged.id],
+      newObjectId: primary.id,
+      numberOfPropertiesMoved: moved,
+    });
+    return primary;
+  }
+
+  // ---------------------------------------------------------------- search
+
+  search(req: SearchRequest): { total: number; results: StoredContact[]; nextAfter: string | null } {
+    const groups = req.filterGroups ?? [];
+    if (groups.length > 5) throw new StoreError(400, 'VALIDATION_ERROR', 'Too many filter groups (max 5)');
+    if (groups.some((g) => (g.filters ?? []).length > 6)) throw new StoreError(400, 'VALIDATION_ERROR', 'Too many filters in a group (max 6)');
+    const limit = req.limit ?? 10;
+    if (!Number.isInteger(limit) || limit < 0 || limit > 200) {
+      throw new StoreError(400, 'VALIDATION_ERROR', `limit must be between 0 and 200, got ${String(req.limit)}`);
+    }
+    const offset = req.after === undefined || req.after === null || req.after === '' ? 0 : Number(req.after);
+    if (!Number.isInteger(offset) || offset < 0) throw new StoreError(400, 'VALIDATION_ERROR', `after is not valid: ${String(req.after)}`);
+    if (offset + limit > SEARCH_WINDOW) {
+      throw new StoreError(400, 'VALIDATION_ERROR', `The search window is limited to ${SEARCH_WINDOW} results (after=${offset}, limit=${limit})`);
+    }
+    for (const g of groups) for (const f of g.filters ?? []) this.checkFilter(f);
+    const sorts = (req.sorts ?? []).map(parseSort);
+    if (sorts.length > 1) throw new StoreError(400, 'VALIDATION_ERROR', 'Only one sort is supported');
+
+    let rows = this.all().filter((c) => groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => this.matches(c, f))));
+    if (req.query) {
+      const q = req.query.toLowerCase();
+      rows = rows.filter((c) => ['email', 'firstname', 'lastname', 'phone', 'company'].some((p) => (c.props[p] ?? '').toLowerCase().includes(q)));
+    }
+    const sort = sorts[0];
+    if (sort) {
+      // HubSpot promises no order among ties; the sandbox returns ties in DESCENDING id
+      // order on purpose so a client that assumes id order among ties is caught.
+      const key = new Map(rows.map((c) => [c.id, this.sortKey(c, sort.propertyName)]));
+      rows.sort((a, b) => {
+        const ka = key.get(a.id)!;
+        const kb = key.get(b.id)!;
+        const c = ka === kb ? 0 : ka === null ? -1 : kb === null ? 1 : ka < kb ? -1 : 1;
+        if (c !== 0) return sort.direction === 'DESCENDING' ? -c : c;
+        return Number(b.id) - Number(a.id);
+      });
+    }
+    const total = rows.length;
+    const page = rows.slice(offset, offset + limit);
+    const end = offset + limit;
+    const nextAfter = end < total && end < SEARCH_WINDOW ? String(end) : null;
+    return { total, results: page, nextAfter };
+  }
+
+  private checkFilter(f: SearchFilter): void {
+    if (!f || typeof f.propertyName !== 'string' || !this.properties.has(f.propertyName)) {
+      throw new StoreError(400, 'VALIDATION_ERROR', `There was a problem with the request: unknown property ${JSON.stringify(f?.propertyName)}`);
+    }
+    const ops = ['EQ', 'NEQ', 'LT', 'LTE', 'GT', 'GTE', 'BETWEEN', 'IN', 'NOT_IN', 'HAS_PROPERTY', 'NOT_HAS_PROPERTY', 'CONTAINS_TOKEN', 'NOT_CONTAINS_TOKEN'];
+    if (!ops.includes(f.operator)) throw new StoreError(400, 'VALIDATION_ERROR', `Unknown operator ${String(f.operator)}`);
+    if ((f.operator === 'IN' || f.operator === 'NOT_IN') && !Array.isArray(f.values)) {
+      throw new StoreError(400, 'VALIDATION_ERROR', `${f.operator} needs "values"`);
+    }
+  }
+
+  /** Numbers and dates as numbers (dates in epoch ms), strings lower-cased; null when unset. */
+  private sortKey(c: StoredContact, prop: string): number | string | null {
+    if (prop === 'lastmodifieddate') return c.updatedAt;
+    if (prop === 'createdate') return c.createdAt;
+    if (prop === 'hs_object_id') return Number(c.id);
+    const v = this.value(c, prop);
+    if (v === null) return null;
+    const type = this.properties.get(prop)?.type;
+    return type === 'datetime' || type === 'number' ? toNumber(v) : v.toLowerCase();
+  }
+
+  private matches(c: StoredContact, f: SearchFilter): boolean {
+    const v = this.value(c, f.propertyName);
+    const mine = this.sortKey(c, f.propertyName);
+    const type = this.properties.get(f.propertyName)?.type;
+    const cmp = (x: unknown) => {
+      if (x === undefined || x === null) return 1;
+      const other = type === 'datetime' || type === 'number' ? toNumber(String(x)) : String(x).toLowerCase();
+      return mine === other ? 0 : mine === null ? -1 : mine < other ? -1 : 1;
+    };
+    switch (f.operator) {
+      case 'HAS_PROPERTY':
+        return v !== null;
+      case 'NOT_HAS_PROPERTY':
+        return v === null;
+      case 'EQ':
+        return v !== null && cmp(f.value) === 0;
+      case 'NEQ':
+        return v === null || cmp(f.value) !== 0;
+      case 'GT':
+        return v !== null && cmp(f.value) > 0;
+      case 'GTE':
+        return v !== null && cmp(f.value) >= 0;
+      case 'LT':
+        return v !== null && cmp(f.value) < 0;
+      case 'LTE':
+        return v !== null && cmp(f.value) <= 0;
+      case 'BETWEEN':
+        return v !== null && cmp(f.value) >= 0 && cmp(f.highValue) <= 0;
+      case 'IN':
+        return v !== null && (f.values ?? []).some((x) => cmp(x) === 0);
+      case 'NOT_IN':
+        return v === null || !(f.values ?? []).some((x) => cmp(x) === 0);
+      case 'CONTAINS_TOKEN':
+        return v !== null && v.toLowerCase().includes(String(f.value ?? '').replace(/\*/g, '').toLowerCase());
+      case 'NOT_CONTAINS_TOKEN':
+        return v === null || !v.toLowerCase().includes(String(f.value ?? '').replace(/\*/g, '').toLowerCase());
+      default:
+        return false;
+    }
+  }
+
+
+}
+
+export interface SearchFilter {
+  propertyName: string;
+  operator: string;
+  value?: unknown;
+  highValue?: unknown;
+  values?: unknown[];
+}
+
+export interface SearchRequest {
+  filterGroups?: { filters?: SearchFilter[] }[];
+  sorts?: unknown[];
+  properties?: string[];
+  limit?: number;
+  after?: string | number | null;
+  query?: string;
+}
+
+function parseSort(s: unknown): { propertyName: string; direction: 'ASCENDING' | 'DESCENDING' } {
+  if (typeof s === 'string') {
+    return s.startsWith('-') ? { propertyName: s.slice(1), direction: 'DESCENDING' } : { propertyName: s, direction: 'ASCENDING' };
+  }
+  if (s && typeof s === 'object' && typeof (s as { propertyName?: unknown }).propertyName === 'string') {
+    const d = (s as { direction?: unknown }).direction;
+    return { propertyName: (s as { propertyName: string }).propertyName, direction: d === 'DESCENDING' ? 'DESCENDING' : 'ASCENDING' };
+  }
+  throw new StoreError(400, 'VALIDATION_ERROR', `Invalid sort ${JSON.stringify(s)}`);
+}
+
+function toNumber(v: string): number {
+  if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? Number.NaN : t;
+}
+
+export function normaliseEmail(e: string): string {
+  return e.trim().toLowerCase();
+}
+
+function cleanProps(props: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(props)) {
+    if (v === null || v === undefined) continue;
+    const s = k === 'email' ? normaliseEmail(String(v)) : String(v);
+    if (s !== '') out[k] = s;
+  }
+  return out;
+}
+
+function conflict(existingId: string): StoreError {
+  return new StoreError(409, 'CONFLICT', `Contact already exists. Existing ID: ${existingId}`, { existingId });
+}

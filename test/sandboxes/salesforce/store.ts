@@ -1,0 +1,432 @@
+// The sandbox org's Lead table: schema (describe), validation rules as Salesforce applies
+// them, the duplicate rule, audit stamps on a settable clock, and change listeners.
+import { IdFactory, KEY_PREFIX, to15, to18 } from './ids.ts';
+import type { FieldKind, Row, SoqlSchema, Value } from './soql.ts';
+
+export type FieldType = 'id' | 'string' | 'email' | 'phone' | 'picklist' | 'datetime' | 'boolean' | 'reference' | 'textarea';
+
+export interface FieldDef {
+  name: string;
+  label: string;
+  type: FieldType;
+  length?: number;
+  /** Cannot be null on a saved record (LastName, Company, Status). */
+  required?: boolean;
+  createable: boolean;
+  updateable: boolean;
+  externalId?: boolean;
+  unique?: boolean;
+  custom?: boolean;
+  picklistValues?: string[];
+  restrictedPicklist?: boolean;
+  defaultValue?: string;
+}
+
+/** One error as Salesforce reports it (REST uses errorCode, collections statusCode). */
+export interface SfError {
+  errorCode: string;
+  message: string;
+  fields: string[];
+  duplicateResult?: unknown;
+}
+
+export interface Actor {
+  userId: string;
+  /** The `client` of the writer's Sforce-Call-Options, null for UI changes. */
+  client: string | null;
+}
+
+export interface StoredLead {
+  values: Row;
+  createdByClient: string | null;
+  lastModifiedByClient: string | null;
+}
+
+export type ChangeKind = 'created' | 'updated' | 'deleted';
+export type ChangeListener = (change: { kind: ChangeKind; id: string; lead: StoredLead; changedFields: string[] }) => void;
+
+export type WriteOutcome = { ok: true; id: string; created: boolean } | { ok: false; errors: SfError[] };
+
+export const DEFAULT_STATUS = 'Open - Not Contacted';
+
+function standardFields(): FieldDef[] {
+  const sys = { createable: false, updateable: false };
+  return [
+    { name: 'Id', label: 'Lead ID', type: 'id', length: 18, ...sys },
+    { name: 'IsDeleted', label: 'Deleted', type: 'boolean', ...sys },
+    { name: 'FirstName', label: 'First Name', type: 'string', length: 40, createable: true, updateable: true },
+    { name: 'LastName', label: 'Last Name', type: 'string', length: 80, required: true, createable: true, updateable: true },
+    { name: 'Company', label: 'Company', type: 'string', length: 255, required: true, createable: true, updateable: true },
+    { name: 'Title', label: 'Title', type: 'string', length: 128, createable: true, updateable: true },
+    { name: 'Email', label: 'Email', type: 'email', length: 80, createable: true, updateable: true },
+    { name: 'Phone', label: 'Phone', type: 'phone', length: 40, createable: true, updateable: true },
+    {
+      name: 'Status',
+      label: 'Status',
+      type: 'picklist',
+      length: 255,
+      required: true,
+      createable: true,
+      updateable: true,
+      picklistValues: [DEFAULT_STATUS, 'Working - Contacted', 'Closed - Converted', 'Closed - Not Converted'],
+      restrictedPicklist: false,
+      defaultValue: DEFAULT_STATUS,
+    },
+    {
+      name: 'LeadSource',
+      label: 'Lead Source',
+      type: 'picklist',
+      length: 255,
+      createable: true,
+      updateable: true,
+      picklistValues: ['Web', 'Phone Inquiry', 'Partner Referral', 'Purchased List', 'Other'],
+    },
+    { name: 'OwnerId', label: 'Owner ID', type: 'reference', length: 18, createable: true, updateable: true },
+    { name: 'CreatedDate', label: 'Created Date', type: 'datetime', ...sys },
+    { name: 'CreatedById', label: 'Created By ID', type: 'reference', length: 18, ...sys },
+    { name: 'LastModifiedDate', label: 'Last Modified Date', type: 'datetime', ...sys },
+    { name: 'LastModifiedById', label: 'Last Modified By ID', type: 'reference', length: 18, ...sys },
+    { name: 'SystemModstamp', label: 'System Modstamp', type: 'datetime', ...sys },
+  ];
+}
+
+const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export class LeadStore implements SoqlSchema {
+  readonly objectName = 'Lead';
+  private readonly fields = new Map<string, FieldDef>();
+  private readonly rows = new Map<string, StoredLead>();
+  private readonly deleted = new Map<string, StoredLead>();
+  private readonly ids = new IdFactory(KEY_PREFIX.lead);
+  private readonly listeners: ChangeListener[] = [];
+  private clock: Date | null = null;
+  /** Active duplicate rule: blocks a save when another Lead equals it on ALL these fields. */
+  duplicateRule: { fields: string[] } | null = null;
+
+  constructor(readonly ownerId: string) {
+    for (const f of standardFields()) this.fields.set(f.name.toLowerCase(), f);
+  }
+
+  // ---- schema -------------------------------------------------------------------------
+
+  addField(def: FieldDef): void {
+    this.fields.set(def.name.toLowerCase(), { custom: def.name.endsWith('__c'), ...def });
+  }
+
+  removeField(name: string): void {
+    const f = this.fields.get(name.toLowerCase());
+    if (!f || !f.custom) throw new Error(`cannot remove field ${name}`);
+    this.fields.delete(name.toLowerCase());
+    for (const lead of [...this.rows.values(), ...this.deleted.values()]) delete lead.values[f.name];
+  }
+
+  field(name: string): FieldDef | undefined {
+    return this.fields.get(name.toLowerCase());
+  }
+
+  allFields(): FieldDef[] {
+    return [...this.fields.values()];
+  }
+
+  resolve(name: string): string | undefined {
+    return this.field(name)?.name;
+  }
+
+  kind(field: string): FieldKind {
+    const t = this.field(field)?.type;
+    if (t === 'id' || t === 'reference') return 'id';
+    if (t === 'datetime') return 'datetime';
+    if (t === 'boolean') return 'boolean';
+    return 'string';
+  }
+
+  // ---- clock & listeners ----------------------------------------------------------------
+
+  setClock(at: Date | null): void {
+    this.clock = at ? new Date(at.getTime()) : null;
+  }
+
+  /** Salesforce stamps audit fields at whole seconds. */
+  now(): Date {
+    const t = this.clock ? this.clock.getTime() : Date.now();
+    return new Date(Math.floor(t / 1000) * 1000);
+  }
+
+  onChange(l: ChangeListener): void {
+    this.listeners.push(l);
+  }
+
+  private held: Parameters<ChangeListener>[0][] | null = null;
+
+  private emit(kind: ChangeKind, id: string, lead: StoredLead, changedFields: string[] = []): void {
+    const change = { kind, id, lead, changedFields };
+    if (this.held) this.held.push(change);
+    else for (const l of this.listeners) l(change);
+  }
+
+  /**
+   * Starts an all-or-none unit: calling the result undoes every write since, `.commit()`
+   * keeps them. Change notifications are held until commit and dropped on rollback.
+   */
+  checkpoint(): (() => void) & { commit(): void } {
+    const copy = (m: Map<string, StoredLead>) => new Map([...m].map(([k, l]) => [k, { ...l, values: { ...l.values } }]));
+    const rows = copy(this.rows);
+    const deleted = copy(this.deleted);
+    this.held = [];
+    const restore = (() => {
+      this.rows.clear();
+      for (const [k, v] of rows) this.rows.set(k, v);
+      this.deleted.clear();
+      for (const [k, v] of deleted) this.deleted.set(k, v);
+      this.held = null;
+    }) as (() => void) & { commit(): void };
+    restore.commit = () => {
+      const held = this.held ?? [];
+      this.held = null;
+      for (const c of held) for (const l of this.listeners) l(c);
+    };
+    return restore;
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  get(id: string): StoredLead | undefined {
+    return this.rows.get(to15(id));
+  }
+
+  isDeleted(id: string): boolean {
+    return this.deleted.has(to15(id));
+  }
+
+  /** The last state of a deleted Lead (for notifications already queued). */
+  getDeleted(id: string): StoredLead | undefined {
+    return this.deleted.get(to15(id));
+  }
+
+  all(): StoredLead[] {
+    return [...this.rows.values()];
+  }
+
+  findByField(field: string, value: string, exceptId?: string): StoredLead[] {
+    const f = this.field(field);
+    if (!f) return [];
+    const v = value.toLowerCase();
+    return this.all().filter((l) => {
+      const x = l.values[f.name];
+      return typeof x === 'string' && x.toLowerCase() === v && (!exceptId || to15(String(l.values.Id)) !== to15(exceptId));
+    });
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  /** Field names of a payload that do not exist (request-level INVALID_FIELD). */
+  unknownFields(input: Record<string, unknown>): string[] {
+    return Object.keys(input).filter((k) => k !== 'attributes' && !this.field(k));
+  }
+
+  private coerce(input: Record<string, unknown>, op: 'insert' | 'update'): { values: Row; errors: SfError[] } {
+    const values: Row = {};
+    const errors: SfError[] = [];
+    for (const [k, raw] of Object.entries(input)) {
+      if (k === 'attributes') continue;
+      const f = this.field(k);
+      if (!f) {
+        errors.push({ errorCode: 'INVALID_FIELD', message: `No such column '${k}' on sobject of type Lead`, fields: [] });
+        continue;
+      }
+      if (f.name === 'Id' && op === 'update') continue;
+      if (!(op === 'insert' ? f.createable : f.updateable)) {
+        errors.push({
+          errorCode: 'INVALID_FIELD_FOR_INSERT_UPDATE',
+          message: `Unable to create/update fields: ${f.name}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`,
+          fields: [f.name],
+        });
+        continue;
+      }
+      let v: Value;
+      if (raw === null || raw === undefined) v = null;
+      else if (f.type === 'boolean') {
+        if (typeof raw !== 'boolean') {
+          errors.push({ errorCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.label}: value not of required type: ${String(raw)}`, fields: [f.name] });
+          continue;
+        }
+        v = raw;
+      } else if (typeof raw === 'string' || typeof raw === 'number') {
+        const s = String(raw);
+        v = s.trim() === '' ? null : s;
+      } else {
+        errors.push({ errorCode: 'JSON_PARSER_ERROR', message: `Cannot deserialize instance of string from ${typeof raw} value for field ${f.name}`, fields: [f.name] });
+        continue;
+      }
+      values[f.name] = v;
+    }
+    return { values, errors };
+  }
+
+  private check(values: Row, selfId: string | null): SfError[] {
+    const errors: SfError[] = [];
+    for (const f of this.allFields()) {
+      const v = values[f.name];
+      if (typeof v !== 'string') continue;
+      if (f.length && v.length > f.length) {
+        errors.push({ errorCode: 'STRING_TOO_LONG', message: `${f.label}: data value too large: ${v.slice(0, 40)} (max length=${f.length})`, fields: [f.name] });
+      }
+      if (f.type === 'email' && !EMAIL_RE.test(v)) {
+        errors.push({ errorCode: 'INVALID_EMAIL_ADDRESS', message: `${f.label}: invalid email address: ${v}`, fields: [f.name] });
+      }
+      if (f.type === 'picklist' && f.restrictedPicklist && !(f.picklistValues ?? []).includes(v)) {
+        errors.push({ errorCode: 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', message: `${f.label}: bad value for restricted picklist field: ${v}`, fields: [f.name] });
+      }
+      if (f.unique) {
+        const clash = this.findByField(f.name, v, selfId ?? undefined)[0];
+        if (clash) {
+          errors.push({
+            errorCode: 'DUPLICATE_VALUE',
+            message: `duplicate value found: ${f.name} duplicates value on record with id: ${String(clash.values.Id)}`,
+            fields: [],
+          });
+        }
+      }
+    }
+    const missing = this.allFields().filter((f) => f.required && (values[f.name] === null || values[f.name] === undefined)).map((f) => f.name);
+    if (missing.length > 0) {
+      errors.push({ errorCode: 'REQUIRED_FIELD_MISSING', message: `Required fields are missing: [${missing.join(', ')}]`, fields: missing });
+    }
+    return errors;
+  }
+
+  private duplicateError(values: Row, selfId: string | null): SfError | null {
+    const rule = this.duplicateRule;
+    if (!rule || rule.fields.length === 0) return null;
+    const keys = rule.fields.map((f) => this.resolve(f) ?? f);
+    if (keys.some((k) => typeof values[k] !== 'string')) return null;
+    const matches = this.all().filter(
+      (l) =>
+        (!selfId || to15(String(l.values.Id)) !== to15(selfId)) &&
+        keys.every((k) => typeof l.values[k] === 'string' && (l.values[k] as string).toLowerCase() === (values[k] as string).toLowerCase()),
+    );
+    if (matches.length === 0) return null;
+    return {
+      errorCode: 'DUPLICATES_DETECTED',
+      message: 'Use one of these records?',
+      fields: [],
+      duplicateResult: {
+        allowSave: false,
+        duplicateRule: 'Standard_Lead_Duplicate_Rule',
+        duplicateRuleEntityType: 'Lead',
+        errorMessage: 'Use one of these records?',
+        matchResults: [
+          {
+            entityType: 'Lead',
+            errors: [],
+            matchEngine: 'ExactMatchEngine',
+            matchRecords: matches.map((m) => ({
+              additionalInformation: [],
+              fieldDiffs: [],
+              matchConfidence: 100.0,
+              record: { attributes: { type: 'Lead', url: `/services/data/v62.0/sobjects/Lead/${String(m.values.Id)}` }, Id: m.values.Id },
+            })),
+            rule: 'Standard_Lead_Match_Rule_v1_0',
+            size: matches.length,
+            success: true,
+          },
+        ],
+      },
+    };
+  }
+
+  create(input: Record<string, unknown>, actor: Actor): WriteOutcome {
+    const { values, errors } = this.coerce(input, 'insert');
+    if (errors.length > 0) return { ok: false, errors };
+    for (const f of this.allFields()) {
+      if (values[f.name] === undefined) values[f.name] = f.defaultValue ?? null;
+    }
+    const problems = this.check(values, null);
+    if (problems.length > 0) return { ok: false, errors: problems };
+    const dup = this.duplicateError(values, null);
+    if (dup) return { ok: false, errors: [dup] };
+    const id = this.ids.make();
+    const now = this.now();
+    Object.assign(values, {
+      Id: id,
+      IsDeleted: false,
+      OwnerId: values.OwnerId ?? this.ownerId,
+      CreatedDate: now,
+      CreatedById: actor.userId,
+      LastModifiedDate: now,
+      LastModifiedById: actor.userId,
+      SystemModstamp: now,
+    });
+    const lead: StoredLead = { values, createdByClient: actor.client, lastModifiedByClient: actor.client };
+    this.rows.set(to15(id), lead);
+    this.emit('created', id, lead);
+    return { ok: true, id, created: true };
+  }
+
+  update(id: string, input: Record<string, unknown>, actor: Actor): WriteOutcome {
+    const lead = this.get(id);
+    if (!lead) {
+      if (this.isDeleted(id)) return { ok: false, errors: [{ errorCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }] };
+      return { ok: false, errors: [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist', fields: [] }] };
+    }
+    const { values, errors } = this.coerce(input, 'update');
+    if (errors.length > 0) return { ok: false, errors };
+    const next: Row = { ...lead.values, ...values };
+    const problems = this.check(next, id);
+    if (problems.length > 0) return { ok: false, errors: problems };
+    const ruleFields = (this.duplicateRule?.fields ?? []).map((f) => this.resolve(f) ?? f);
+    const matchChanged = ruleFields.some((k) => String(lead.values[k] ?? '').toLowerCase() !== String(next[k] ?? '').toLowerCase());
+    const dup = matchChanged ? this.duplicateError(next, id) : null;
+    if (dup) return { ok: false, errors: [dup] };
+    const changedFields = Object.keys(values).filter((k) => (lead.values[k] ?? null) !== (values[k] ?? null));
+    const now = this.now();
+    Object.assign(next, { LastModifiedDate: now, LastModifiedById: actor.userId, SystemModstamp: now });
+    lead.values = next;
+    lead.lastModifiedByClient = actor.client;
+    this.emit('updated', to18(String(next.Id)), lead, changedFields);
+    return { ok: true, id: String(next.Id), created: false };
+  }
+
+  /** Upsert by an External ID field: 0 matches create, 1 updates, more is ambiguous. */
+  upsert(extField: string, extValue: string, input: Record<string, unknown>, actor: Actor): WriteOutcome | { ok: 'multiple'; ids: string[] } {
+    const f = this.field(extField);
+    const matches = f ? this.findByField(f.name, extValue) : [];
+    if (matches.length > 1) return { ok: 'multiple', ids: matches.map((m) => String(m.values.Id)) };
+    const body = { ...input };
+    for (const k of Object.keys(body)) if (k.toLowerCase() === extField.toLowerCase()) delete body[k];
+    if (matches.length === 1) return this.update(String(matches[0].values.Id), body, actor);
+    return this.create({ ...body, [f ? f.name : extField]: extValue }, actor);
+  }
+
+  delete(id: string, actor: Actor): WriteOutcome {
+    const lead = this.get(id);
+    if (!lead) {
+      if (this.isDeleted(id)) return { ok: false, errors: [{ errorCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }] };
+      return { ok: false, errors: [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist', fields: [] }] };
+    }
+    const now = this.now();
+    Object.assign(lead.values, { IsDeleted: true, LastModifiedDate: now, LastModifiedById: actor.userId, SystemModstamp: now });
+    lead.lastModifiedByClient = actor.client;
+    this.rows.delete(to15(id));
+    this.deleted.set(to15(id), lead);
+    this.emit('deleted', String(lead.values.Id), lead);
+    return { ok: true, id: String(lead.values.Id), created: false };
+  }
+}
+
+/** Salesforce's REST datetime format: 2024-05-01T10:00:00.000+0000. */
+export function formatDateTime(d: Date): string {
+  return d.toISOString().replace('Z', '+0000');
+}
+
+/** A row as REST JSON: selected fields (all when omitted) plus `attributes`. */
+export function toJson(values: Row, version: string, fields?: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    attributes: { type: 'Lead', url: `/services/data/v${version}/sobjects/Lead/${String(values.Id)}` },
+  };
+  for (const k of fields ?? Object.keys(values)) {
+    const v = values[k];
+    out[k] = v instanceof Date ? formatDateTime(v) : (v ?? null);
+  }
+  return out;
+}
