@@ -1,0 +1,85 @@
+// "A crash loses nothing that was acknowledged": the service process is killed with
+// SIGKILL right after it answered HubSpot's webhooks and before it could process
+// them; a new process on the same data directory processes every one of them.
+import { rm } from 'node:fs/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { freshDataDir } from '../helpers/db.ts';
+import { eventually, freePort } from '../helpers/net.ts';
+import { startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
+
+const SECRET = 'crash-test-client-secret';
+const KEY = 'cs_crash_recovery_bootstrap_key';
+
+describe('crash after acknowledgement', () => {
+  let hs: HubSpotSandbox;
+  let service: ServiceProcess | undefined;
+  let dataDir: string;
+
+  afterAll(async () => {
+    service?.child.kill('SIGKILL');
+    await hs?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('processes every acknowledged event after a SIGKILL and restart, once', async () => {
+    dataDir = await freshDataDir();
+    const port = await freePort();
+    const env = {
+      DATA_DIR: dataDir,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      HUBSPOT_CLIENT_SECRET: SECRET,
+      BOOTSTRAP_API_KEY: KEY,
+      WORK_LEASE_MS: '2000',
+      POLL_INTERVAL_MS: '0',
+      LOG_LEVEL: 'info',
+    };
+    hs = await startHubSpotSandbox({
+      clientSecret: SECRET,
+      webhookTargetUrl: `http://127.0.0.1:${port}/api/v1/webhooks/hubspot`,
+      subscriptions: 'default',
+      webhookRetryDelaysMs: [200],
+    });
+    service = await startServiceProcess(env, port);
+    const gql = async (query: string, variables?: object) => {
+      const r = await fetch(`${service!.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await r.json()) as { data: any; errors?: unknown[] };
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return body.data;
+    };
+    const { createIntegration } = await gql(`mutation($i: CreateIntegrationInput!) { createIntegration(input: $i) { id } }`, {
+      i: { provider: 'HUBSPOT', name: 'hs', accountId: String(hs.portalId), apiBaseUrl: hs.url, accessToken: hs.accessToken },
+    });
+    await gql(`mutation($id: ID!) { enableWebhooks(integrationId: $id) { status { enabled } } }`, { id: createIntegration.id });
+
+    // Reading the contacts hangs, so the worker cannot finish before the kill.
+    hs.injectFault({ kind: 'latency', ms: 30_000 }, 100, { path: '/crm/v3/objects/contacts/batch/read' });
+    const emails = Array.from({ length: 5 }, (_, i) => `crash${i}@example.com`);
+    for (const email of emails) hs.createContactAsUser({ email, firstname: 'Crash' });
+    await hs.flushWebhooks();
+    const creations = hs.deliveries.filter((d) => d.events.some((e) => e.subscriptionType === 'contact.creation'));
+    expect(creations.length).toBeGreaterThan(0);
+    expect(creations.every((d) => d.status === 200)).toBe(true);
+    // Nothing was processed yet: no contact read has been answered.
+    expect(hs.apiCalls.filter((c) => c.path === '/crm/v3/objects/contacts/batch/read')).toEqual([]);
+
+    service.child.kill('SIGKILL');
+    await service.exited;
+    hs.clearFaults();
+    const deliveriesAtKill = hs.deliveries.length;
+
+    service = await startServiceProcess(env, port);
+    const leads = await eventually(async () => {
+      const d = await gql(`{ leads(first: 50) { totalCount edges { node { email crmMetadata { sourceSystem } } } } }`);
+      return d.leads.totalCount >= emails.length ? d.leads : undefined;
+    }, 60_000, 'leads after restart');
+    expect(leads.totalCount).toBe(emails.length);
+    expect(leads.edges.map((e: any) => e.node.email).sort()).toEqual(emails);
+    // HubSpot was not asked to resend anything: the events came from our own inbox.
+    expect(hs.deliveries.length).toBe(deliveriesAtKill);
+  });
+});
