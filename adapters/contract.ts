@@ -51,7 +51,20 @@ export interface OutboundLead {
 export type WriteAction = 'created' | 'updated' | 'linked';
 
 export type WriteResult =
-  | { localId: string; ok: true; externalId: string; action: WriteAction; record?: CrmRecord }
+  | {
+      localId: string;
+      ok: true;
+      externalId: string;
+      action: WriteAction;
+      record?: CrmRecord;
+      /**
+       * The synced fields as the CRM holds them after this write, as far as the adapter
+       * knows: the values it wrote, in the form a read returns them. Fields it did not
+       * write (a value the CRM cannot hold, a default it filled in, a field left alone
+       * when linking) are absent. The engine's echo suppression relies on it.
+       */
+      written?: Partial<LeadFields>;
+    }
   | { localId: string; ok: false; error: CrmError };
 
 export type ChangeKind = 'created' | 'updated' | 'deleted' | 'merged' | 'restored';

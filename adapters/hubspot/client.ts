@@ -34,6 +34,7 @@ import {
   SYNCED_PROPERTIES,
   toCrmRecord,
   toHubSpotProperties,
+  writtenFields,
   type HubSpotObject,
 } from './mappers.ts';
 import { SlidingWindowLimiter } from './rate-limiter.ts';
@@ -342,9 +343,10 @@ export class HubSpotClient implements CrmClient {
     const fail = (indices: number[], error: CrmError) => {
       for (const i of indices) if (!results[i]) results[i] = { localId: leads[i]!.localId, ok: false, error };
     };
-    const succeed = (indices: number[], externalId: string, action: WriteAction) => {
+    const succeed = (indices: number[], externalId: string, action: WriteAction, properties: Record<string, string>) => {
+      const written = writtenFields(properties);
       indices.forEach((i, n) => {
-        results[i] = { localId: leads[i]!.localId, ok: true, externalId, action: n === 0 ? action : action === 'created' ? 'linked' : action };
+        results[i] = { localId: leads[i]!.localId, ok: true, externalId, action: n === 0 ? action : action === 'created' ? 'linked' : action, written };
       });
     };
     const ctx = { fail, succeed, halted: () => halted, halt: (e: CrmError) => (halted = halted ?? e) };
@@ -424,7 +426,7 @@ export class HubSpotClient implements CrmClient {
         const errs = (res as { errors?: BatchError[] }).errors ?? [];
         for (const p of part) {
           const id = byEmail.get(p.email);
-          if (id) succeed(p.indices, id, 'created');
+          if (id) succeed(p.indices, id, 'created', p.properties);
           else if (errs.length > 0) await this.createOne(p, ctx);
           else fail(p.indices, new CrmError('UPSTREAM', `HubSpot batch create: no result for ${p.email}`, { provider: 'HUBSPOT' }));
         }
@@ -455,7 +457,7 @@ export class HubSpotClient implements CrmClient {
     if (halted) return ctx.fail(p.indices, halted);
     try {
       const created = await this.call('create', () => this.contacts.basicApi.create({ properties: p.properties, associations: [] }));
-      ctx.succeed(p.indices, String(created.id), 'created');
+      ctx.succeed(p.indices, String(created.id), 'created', p.properties);
       return;
     } catch (e) {
       const err = translateError(e, 'create');
@@ -486,7 +488,7 @@ export class HubSpotClient implements CrmClient {
   private async writeUpdates(items: UpdateItem[], ctx: PushContext): Promise<void> {
     const pending: UpdateItem[] = [];
     for (const it of items) {
-      if (Object.keys(it.properties).length === 0) ctx.succeed(it.indices, it.id, it.action); // nothing to write
+      if (Object.keys(it.properties).length === 0) ctx.succeed(it.indices, it.id, it.action, it.properties); // nothing to write
       else pending.push(it);
     }
     // Calls of <=100 inputs with distinct ids (HubSpot rejects duplicate ids in one batch).
@@ -513,7 +515,7 @@ export class HubSpotClient implements CrmClient {
           for (const id of e.context?.ids ?? []) errorFor.set(String(id), err);
         }
         for (const it of part) {
-          if (done.has(it.id)) ctx.succeed(it.indices, it.id, it.action);
+          if (done.has(it.id)) ctx.succeed(it.indices, it.id, it.action, it.properties);
           else ctx.fail(it.indices, errorFor.get(it.id) ?? new CrmError('UPSTREAM', `HubSpot batch update: no result for ${it.id}`, { provider: 'HUBSPOT' }));
         }
       } catch (e) {
@@ -534,7 +536,7 @@ export class HubSpotClient implements CrmClient {
     if (halted) return ctx.fail(it.indices, halted);
     try {
       await this.call('update', () => this.contacts.basicApi.update(it.id, { properties: it.properties }));
-      ctx.succeed(it.indices, it.id, it.action);
+      ctx.succeed(it.indices, it.id, it.action, it.properties);
     } catch (e) {
       const err = translateError(e, 'update');
       ctx.fail(it.indices, err);
@@ -678,7 +680,7 @@ export class HubSpotClient implements CrmClient {
 
 interface PushContext {
   fail(indices: number[], error: CrmError): void;
-  succeed(indices: number[], externalId: string, action: WriteAction): void;
+  succeed(indices: number[], externalId: string, action: WriteAction, properties: Record<string, string>): void;
   halted(): CrmError | null;
   halt(e: CrmError): void;
 }

@@ -92,6 +92,28 @@ export function statusToLifecycleStage(status: string): string {
   });
 }
 
+/** Like statusToLifecycleStage, but null for a status HubSpot has no stage for. */
+export function lifecycleStageFor(status: string): string | null {
+  try {
+    return statusToLifecycleStage(status);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The synced fields a write set, as a read returns them (the origin tag aside);
+ * properties not in the write are absent (unknown).
+ */
+export function writtenFields(properties: Record<string, string>): Partial<LeadFields> {
+  const out: Partial<LeadFields> = {};
+  const read = toLeadFields(properties);
+  for (const key of Object.keys(FIELD_TO_PROPERTY) as (keyof LeadFields)[]) {
+    if (FIELD_TO_PROPERTY[key] in properties) (out as Record<string, unknown>)[key] = read[key];
+  }
+  return out;
+}
+
 export function lifecycleStageToStatus(stage: string | null | undefined): string | null {
   return clean(stage);
 }
@@ -134,7 +156,7 @@ export function toCrmRecord(obj: HubSpotObject): CrmRecord {
 /**
  * LeadFields -> HubSpot properties for one write (see the header for the modes).
  * `originTag` is written on create only; updates and links never touch the tag.
- * Throws CrmError VALIDATION for a status HubSpot would reject.
+ * A status HubSpot has no lifecycle stage for is left out of the write.
  */
 export function toHubSpotProperties(fields: LeadFields, mode: WriteMode, originTag?: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -142,7 +164,12 @@ export function toHubSpotProperties(fields: LeadFields, mode: WriteMode, originT
     const prop = FIELD_TO_PROPERTY[key];
     let v = clean(fields[key]);
     if (v !== null && key === 'email') v = v.toLowerCase();
-    if (v !== null && key === 'status') v = statusToLifecycleStage(v);
+    if (v !== null && key === 'status') {
+      // A status HubSpot cannot hold (e.g. a Salesforce "Open - Not Contacted" reaching
+      // HubSpot through the platform) is not written, rather than failing the contact.
+      v = lifecycleStageFor(v);
+      if (v === null) continue;
+    }
     if (key === 'email' && mode === 'link') continue; // equal already (matched on it)
     if (v === null) {
       if (mode === 'update' && key !== 'email') out[prop] = '';

@@ -44,6 +44,7 @@ import {
   soqlString,
   toSalesforceCreate,
   toSalesforceUpdate,
+  writtenFromSalesforce,
 } from './mappers.ts';
 
 export const API_VERSION = '62.0';
@@ -452,7 +453,7 @@ export class SalesforceClient implements CrmClient {
         const index = upserts[k];
         const lead = leads[index];
         if (r.success && r.id) {
-          results[index] = { localId: lead.localId, ok: true, externalId: r.id, action: r.created ? 'created' : 'updated' };
+          results[index] = { localId: lead.localId, ok: true, externalId: r.id, action: r.created ? 'created' : 'updated', written: writtenFromSalesforce(payload[k]) };
           return;
         }
         const error = fromRecordErrors(r.errors);
@@ -482,7 +483,7 @@ export class SalesforceClient implements CrmClient {
       const u = updates[k];
       const lead = leads[u.index];
       results[u.index] = r.success
-        ? { localId: lead.localId, ok: true, externalId: r.id ?? u.id, action: u.action }
+        ? { localId: lead.localId, ok: true, externalId: r.id ?? u.id, action: u.action, written: writtenFromSalesforce(payload[k]) }
         : this.failed(lead, fromRecordErrors(r.errors));
     });
   }

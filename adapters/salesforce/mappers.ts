@@ -71,6 +71,16 @@ export function leadFieldsFromSalesforce(rec: Record<string, unknown>): LeadFiel
   return out;
 }
 
+/** The synced fields a write payload sets, as a read returns them; fields not in it are absent. */
+export function writtenFromSalesforce(payload: Record<string, unknown>): Partial<LeadFields> {
+  const read = leadFieldsFromSalesforce(payload);
+  const out: Partial<LeadFields> = {};
+  for (const key of Object.keys(LEAD_FIELD_MAP) as (keyof LeadFields)[]) {
+    if (LEAD_FIELD_MAP[key] in payload) (out as Record<string, unknown>)[key] = read[key];
+  }
+  return out;
+}
+
 /** Fields written when the write may create the Lead (upsert): defaults for required fields. */
 export function toSalesforceCreate(fields: LeadFields): Record<string, string> {
   const out: Record<string, string> = {};

@@ -50,6 +50,7 @@ import {
   fieldsToZoho,
   formatZohoTime,
   leadToRecord,
+  writtenFromZoho,
   ORIGIN_FIELD_LABEL,
   parseZohoTime,
   picklistValue,
@@ -420,6 +421,7 @@ export class ZohoClient implements CrmClient {
             ok: true,
             externalId: id,
             action: existed ? 'linked' : 'created',
+            written: writtenFromZoho(data[j]!),
             record: existed
               ? undefined
               : leadToRecord({ ...data[j]!, id, Created_Time: details.Created_Time, Modified_Time: details.Modified_Time }, this.originField),
@@ -458,7 +460,7 @@ export class ZohoClient implements CrmClient {
       batch.forEach((u, j) => {
         const item = items[j]!;
         if (item.status === 'success' && item.code === 'SUCCESS') {
-          results[u.index] = { localId: leads[u.index]!.localId, ok: true, externalId: u.id, action: u.action };
+          results[u.index] = { localId: leads[u.index]!.localId, ok: true, externalId: u.id, action: u.action, written: writtenFromZoho(data[j]!) };
         } else {
           fail(u.index, translateZohoError(item, res.status));
         }

@@ -69,6 +69,15 @@ export function leadToRecord(lead: ZohoLead, originField: string): CrmRecord {
   };
 }
 
+/** The synced fields a write payload sets, as a read returns them; fields not in it are absent. */
+export function writtenFromZoho(payload: Record<string, unknown>): Partial<LeadFields> {
+  const out: Partial<LeadFields> = {};
+  for (const [key, api] of FIELD_MAP) {
+    if (api in payload) (out as Record<string, unknown>)[key] = key === 'status' ? picklistValue(payload[api]) : text(payload[api]);
+  }
+  return out;
+}
+
 /** The Last_Name a new lead gets when the platform has none. */
 export function defaultLastName(fields: LeadFields): string {
   const email = text(fields.email);

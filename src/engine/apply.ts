@@ -12,7 +12,7 @@ import { hasOwnOrigin, type ChangeEvent, type CrmRecord, type LeadFields } from 
 import { Prisma, type Integration, type Lead, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
-import { canonicalFields, changedFields, fieldsHash } from './fields.ts';
+import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readSnapshot } from './fields.ts';
 import { enqueueForOtherIntegrations } from './outbox.ts';
 
 export type ApplyOutcome =
@@ -110,25 +110,30 @@ async function applyOnce(
     if (link.remoteDeletedAt) {
       await prisma.crmLink.update({ where: { id: link.id }, data: { remoteDeletedAt: null } });
     }
-    if (event?.ownOrigin || (link.lastPushedHash !== null && remoteHash === link.lastPushedHash)) {
-      await touchLink(prisma, link.id, remoteHash, record.updatedAt);
-      log.debug({ leadId: lead.id }, 'skipped: echo of our own write');
-      return { outcome: 'skipped_echo', leadId: lead.id };
-    }
     if (via !== 'webhook' && link.remoteUpdatedAt && record.updatedAt && record.updatedAt < link.remoteUpdatedAt) {
       return { outcome: 'skipped_stale', leadId: lead.id };
     }
-    const diff = changedFields(lead, { ...remote, email: remote.email ?? lead.email });
-    if (Object.keys(diff).length === 0) {
-      await touchLink(prisma, link.id, remoteHash, record.updatedAt);
-      return { outcome: 'unchanged', leadId: lead.id };
+    // What did the CRM really change? Against what it held as far as we knew (the last
+    // read, or what we last wrote) — not against the lead, which other CRMs and the
+    // platform also change.
+    const base = readSnapshot(link.remoteFields);
+    const crmChanged = base ? changedSince(base, remote) : changedFields(lead, remote);
+    if (crmChanged.email === null) delete crmChanged.email; // a lead always keeps an email
+    const diff = changedFields(lead, { ...lead, ...crmChanged });
+    if (event?.ownOrigin || Object.keys(crmChanged).length === 0 || Object.keys(diff).length === 0) {
+      // Nothing new: the echo of our own write when the CRM's state moved since we last
+      // read it (our push moved it), otherwise a repeat of what we know.
+      const echo = Boolean(event?.ownOrigin) || (link.lastPushedAt !== null && link.lastPulledHash !== remoteHash);
+      await touchLink(prisma, link.id, remote, remoteHash, record.updatedAt);
+      if (echo) log.debug({ leadId: lead.id }, 'skipped: echo of our own write');
+      return { outcome: echo ? 'skipped_echo' : 'unchanged', leadId: lead.id };
     }
     // Last writer wins: a local change newer than the CRM's is kept (the outbox pushes it).
     if (record.updatedAt && lead.updatedAt > record.updatedAt && (await hasPendingPush(prisma, lead.id, integration.id))) {
       log.info({ leadId: lead.id }, 'skipped: local change is newer than the CRM change');
       return { outcome: 'skipped_stale', leadId: lead.id };
     }
-    const updated = await updateLeadFromCrm(deps, integration, lead, diff, link.id, remoteHash, record.updatedAt, log);
+    const updated = await updateLeadFromCrm(deps, integration, lead, diff, link.id, remote, remoteHash, record.updatedAt, log);
     return { outcome: 'updated', leadId: updated.id };
   }
 
@@ -211,6 +216,7 @@ async function updateLeadFromCrm(
   lead: Lead,
   diff: Partial<LeadFields>,
   linkId: string,
+  remote: LeadFields,
   remoteHash: string,
   remoteUpdatedAt: Date | null,
   log: Logger,
@@ -240,8 +246,7 @@ async function updateLeadFromCrm(
     });
     await tx.crmLink.update({
       where: { id: linkId },
-      // What we pushed earlier is superseded: a later CRM value equal to it is a real change.
-      data: { lastPulledHash: remoteHash, lastPushedHash: null, remoteUpdatedAt: remoteUpdatedAt ?? undefined },
+      data: { remoteFields: asJson(remote), lastPulledHash: remoteHash, lastPushedHash: null, remoteUpdatedAt: remoteUpdatedAt ?? undefined },
     });
     await enqueueForOtherIntegrations(tx, u, integration.id);
     return u;
@@ -266,6 +271,7 @@ async function createLink(
       leadId,
       integrationId,
       externalId: record.externalId,
+      remoteFields: asJson(canonicalFields(record.fields)),
       lastPulledHash: remoteHash,
       lastPushedHash: pushedHash,
       remoteUpdatedAt: record.updatedAt ?? undefined,
@@ -273,10 +279,10 @@ async function createLink(
   });
 }
 
-async function touchLink(prisma: PrismaClient, linkId: string, remoteHash: string, remoteUpdatedAt: Date | null) {
+async function touchLink(prisma: PrismaClient, linkId: string, remote: LeadFields, remoteHash: string, remoteUpdatedAt: Date | null) {
   await prisma.crmLink.update({
     where: { id: linkId },
-    data: { lastPulledHash: remoteHash, remoteUpdatedAt: remoteUpdatedAt ?? undefined },
+    data: { remoteFields: asJson(remote), lastPulledHash: remoteHash, remoteUpdatedAt: remoteUpdatedAt ?? undefined },
   });
 }
 

@@ -103,3 +103,38 @@ export function changedFields(current: LeadFields, next: LeadFields): Partial<Le
   for (const k of SYNCED_FIELDS) if (a[k] !== b[k]) (out as Record<string, unknown>)[k] = b[k];
   return out;
 }
+
+/** A partial field snapshot as stored in CrmLink.remoteFields (canonical values, known keys only). */
+export function toSnapshot(f: Partial<LeadFields>): Partial<LeadFields> {
+  const c = canonicalFields(f);
+  const out: Partial<LeadFields> = {};
+  for (const k of SYNCED_FIELDS) if (k in f) (out as Record<string, unknown>)[k] = c[k];
+  return out;
+}
+
+export function readSnapshot(json: unknown): Partial<LeadFields> | null {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return null;
+  const out: Partial<LeadFields> = {};
+  for (const k of SYNCED_FIELDS) {
+    const v = (json as Record<string, unknown>)[k];
+    if (v === null || typeof v === 'string') (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Three-way comparison: the fields a CRM record changed since `base` (what the CRM
+ * held as far as we knew). Fields unknown in the base are not reported: we cannot tell
+ * whether the CRM changed them, and applying them could flip a value another CRM set.
+ */
+export function changedSince(base: Partial<LeadFields>, remote: LeadFields): Partial<LeadFields> {
+  const r = canonicalFields(remote);
+  const out: Partial<LeadFields> = {};
+  for (const k of SYNCED_FIELDS) if (k in base && base[k] !== r[k]) (out as Record<string, unknown>)[k] = r[k];
+  return out;
+}
+
+/** A field snapshot in the form Prisma stores in a Json column. */
+export function asJson(f: Partial<LeadFields>): Record<string, string | null> {
+  return { ...f } as Record<string, string | null>;
+}

@@ -3,12 +3,12 @@
 // with leases, pushes them in batches (one CRM call per up to 100 leads), retries
 // transient failures with backoff and jitter (honouring the CRM's Retry-After), and
 // leaves a visible failed row after repeated failure.
-import { CrmError, isCrmError, type OutboundLead } from '../../adapters/contract.ts';
-import { Prisma, type Integration, type Lead, type OutboxItem, type PrismaClient } from '../generated/prisma/client.ts';
+import { CrmError, SYNCED_FIELDS, isCrmError, type LeadFields, type OutboundLead } from '../../adapters/contract.ts';
+import { Prisma, type CrmLink, type Integration, type Lead, type OutboxItem, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
 import type { Connections } from './connections.ts';
-import { canonicalFields, fieldsHash } from './fields.ts';
+import { asJson, canonicalFields, fieldsHash, readSnapshot, toSnapshot } from './fields.ts';
 import { backoffMs, claim } from './queue.ts';
 
 export const OUTBOX_BATCH = 100;
@@ -64,7 +64,7 @@ export async function processOutbox(deps: OutboxDeps): Promise<number> {
   return items.length;
 }
 
-type ClaimedItem = OutboxItem & { lead: Lead & { links: { integrationId: string; externalId: string; lastPushedHash: string | null; lastPulledHash: string | null; remoteDeletedAt: Date | null }[] }; integration: Integration };
+type ClaimedItem = OutboxItem & { lead: Lead & { links: CrmLink[] }; integration: Integration };
 
 async function pushBatch(deps: OutboxDeps, integration: Integration, items: ClaimedItem[]) {
   const { prisma } = deps;
@@ -87,7 +87,7 @@ async function pushBatch(deps: OutboxDeps, integration: Integration, items: Clai
       await finish(prisma, group, 'done', 'skipped: record deleted in the CRM');
       continue;
     }
-    if (link && (link.lastPushedHash === hash || link.lastPulledHash === hash)) {
+    if (link && (link.lastPushedHash === hash || holdsAll(readSnapshot(link.remoteFields), fields))) {
       // The CRM already holds exactly these values: pushing again would only echo.
       await finish(prisma, group, 'done', 'unchanged');
       continue;
@@ -121,6 +121,9 @@ async function pushBatch(deps: OutboxDeps, integration: Integration, items: Clai
     }
     const now = new Date();
     try {
+      // What the CRM holds now: what we knew, overlaid with what this write set.
+      const link = p.lead.links.find((l) => l.integrationId === integration.id);
+      const remoteFields = asJson({ ...(readSnapshot(link?.remoteFields) ?? {}), ...toSnapshot(r.written ?? p.outbound.fields) });
       const lead = await prisma.$transaction(async (tx) => {
         await tx.crmLink.upsert({
           where: { leadId_integrationId: { leadId: p.lead.id, integrationId: integration.id } },
@@ -128,10 +131,11 @@ async function pushBatch(deps: OutboxDeps, integration: Integration, items: Clai
             leadId: p.lead.id,
             integrationId: integration.id,
             externalId: r.externalId,
+            remoteFields,
             lastPushedHash: p.hash,
             lastPushedAt: now,
           },
-          update: { externalId: r.externalId, lastPushedHash: p.hash, lastPushedAt: now },
+          update: { externalId: r.externalId, remoteFields, lastPushedHash: p.hash, lastPushedAt: now },
         });
         await tx.outboxItem.updateMany({
           where: { id: { in: p.items.map((x) => x.id) } },
@@ -154,6 +158,12 @@ async function pushBatch(deps: OutboxDeps, integration: Integration, items: Clai
       throw e;
     }
   }
+}
+
+/** True when a snapshot knows every synced field and each equals the lead's. */
+function holdsAll(snapshot: Partial<LeadFields> | null, fields: LeadFields): boolean {
+  if (!snapshot) return false;
+  return SYNCED_FIELDS.every((k) => k in snapshot && snapshot[k] === fields[k]);
 }
 
 async function retryOrFail(deps: OutboxDeps, items: ClaimedItem[], error: CrmError, log: Logger) {

@@ -117,12 +117,22 @@ describe('HubSpot client: pushLeads', () => {
     expect(sandbox.listContacts()).toHaveLength(2);
   });
 
-  it('refuses an unknown status and an unlinked lead without email, without calling HubSpot', async () => {
+  it('refuses an unlinked lead without email without calling HubSpot', async () => {
     const before = sandbox.apiCalls.length;
-    const results = await client.pushLeads([lead('s', { email: 's@example.com', status: 'hot prospect' }), lead('e', { email: '  ' })], TAG);
+    const results = await client.pushLeads([lead('e', { email: '  ' })], TAG);
     expect(failed(results[0]).code).toBe('VALIDATION');
-    expect(failed(results[1]).code).toBe('VALIDATION');
     expect(sandbox.apiCalls.slice(before).filter((c) => c.path.endsWith('/create'))).toEqual([]);
+  });
+
+  it('writes a lead whose status HubSpot has no lifecycle stage for, leaving the stage alone and saying so', async () => {
+    const results = await client.pushLeads([lead('s', { email: 's@example.com', firstName: 'Stat', status: 'Open - Not Contacted' })], TAG);
+    const r = ok(results[0]);
+    expect(r.action).toBe('created');
+    const contact = sandbox.getContact(r.externalId)!;
+    expect(contact.properties.firstname).toBe('Stat');
+    expect(contact.properties.lifecyclestage ?? null).toBeNull();
+    expect(r.written).toMatchObject({ email: 's@example.com', firstName: 'Stat' });
+    expect(r.written && 'status' in r.written).toBe(false);
   });
 
   it('never duplicates when the answer to a create is lost', async () => {

@@ -87,6 +87,7 @@ CREATE TABLE "CrmLink" (
     "leadId" TEXT NOT NULL,
     "integrationId" TEXT NOT NULL,
     "externalId" TEXT NOT NULL,
+    "remoteFields" JSONB,
     "lastPushedHash" TEXT,
     "lastPushedAt" TIMESTAMP(3),
     "lastPulledHash" TEXT,

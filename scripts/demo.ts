@@ -1,0 +1,128 @@
+// `npm run demo`: the service plus local HubSpot, Salesforce and Zoho sandboxes, a demo
+// organization with an API key, and one integration per CRM with webhooks enabled.
+// It prints how to watch both flows. Everything listens on 127.0.0.1; Ctrl-C stops it.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildApp } from '../src/app.ts';
+import { createApiKey, createOrganization } from '../src/auth.ts';
+import { loadConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db/client.ts';
+import { createSyncEngine } from '../src/engine/index.ts';
+import { createLogger } from '../src/logger.ts';
+import { createAppPubSub } from '../src/pubsub.ts';
+import { startHubSpotSandbox } from '../test/sandboxes/hubspot/server.ts';
+import { startSalesforceSandbox } from '../test/sandboxes/salesforce/index.ts';
+import { startZohoSandbox } from '../test/sandboxes/zoho/server.ts';
+
+const port = Number(process.env.PORT ?? 4000);
+const base = `http://localhost:${port}`;
+const hubspotSecret = 'demo-hubspot-app-secret';
+const dataDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-demo-'));
+const config = loadConfig({
+  ...process.env,
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+  DATA_DIR: dataDir,
+  DATABASE_URL: undefined,
+  HUBSPOT_CLIENT_SECRET: hubspotSecret,
+  POLL_INTERVAL_MS: '60000',
+});
+const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
+
+const hubspot = await startHubSpotSandbox({
+  port: Number(process.env.HUBSPOT_SANDBOX_PORT ?? 4010),
+  clientSecret: hubspotSecret,
+  webhookTargetUrl: `${config.PUBLIC_BASE_URL}/api/v1/webhooks/hubspot`,
+  subscriptions: 'default',
+});
+const salesforce = await startSalesforceSandbox({
+  port: Number(process.env.SALESFORCE_SANDBOX_PORT ?? 4011),
+  outbound: { targetUrl: `${config.PUBLIC_BASE_URL}/api/v1/webhooks/salesforce` },
+});
+const zoho = await startZohoSandbox({ port: Number(process.env.ZOHO_SANDBOX_PORT ?? 4012) });
+
+const db = await openDatabase({ dataDir });
+const pubsub = createAppPubSub();
+const engine = createSyncEngine({ config, prisma: db.prisma, logger: logger.child({ component: 'engine' }), pubsub });
+const app = buildApp({ config, db, logger, pubsub, service: engine });
+await app.start(port);
+engine.start();
+
+const org = await createOrganization(db.prisma, 'Demo organization');
+const { key } = await createApiKey(db.prisma, org.id, 'demo');
+const sfCreds = salesforce.controls.credentials();
+const zohoToken = zoho.controls.issueAccessToken();
+const integrations = [
+  await engine.createIntegration(org.id, {
+    provider: 'HUBSPOT',
+    name: 'HubSpot sandbox',
+    accountId: String(hubspot.portalId),
+    apiBaseUrl: hubspot.url,
+    accessToken: hubspot.accessToken,
+  }),
+  await engine.createIntegration(org.id, {
+    provider: 'SALESFORCE',
+    name: 'Salesforce sandbox',
+    accountId: salesforce.controls.organizationId,
+    apiBaseUrl: salesforce.url,
+    accessToken: sfCreds.accessToken,
+    refreshToken: sfCreds.refreshToken,
+    clientId: sfCreds.clientId,
+    clientSecret: sfCreds.clientSecret,
+  }),
+  await engine.createIntegration(org.id, {
+    provider: 'ZOHO',
+    name: 'Zoho sandbox',
+    accountId: 'demo-zoho-org',
+    apiBaseUrl: zoho.url,
+    accessToken: zohoToken.accessToken,
+    refreshToken: zoho.controls.refreshToken,
+    clientId: zoho.controls.clientId,
+    clientSecret: zoho.controls.clientSecret,
+    accountsUrl: zoho.accountsUrl,
+  }),
+];
+for (const i of integrations) await engine.enableWebhooks(org.id, i.id);
+
+const auth = `Authorization: Bearer ${key}`;
+console.log(`
+crm-sync demo is running.
+
+  GraphiQL        ${base}/graphql   (add the header  ${auth})
+  API key         ${key}
+  Sandboxes       HubSpot ${hubspot.url}   Salesforce ${salesforce.url}   Zoho ${zoho.url}
+
+1. Watch new leads live: in GraphiQL run
+     subscription { leadCreated { id email firstName crmMetadata { sourceSystem crmProvider } } }
+
+2. CRM -> platform: create a contact in the HubSpot sandbox (its webhook reaches crm-sync):
+     curl -s ${hubspot.url}/crm/v3/objects/contacts -H 'authorization: Bearer ${hubspot.accessToken}' \\
+       -H 'content-type: application/json' -d '{"properties":{"email":"grace@example.com","firstname":"Grace"}}'
+   or a Lead in the Salesforce sandbox:
+     curl -s ${salesforce.url}/services/data/v62.0/sobjects/Lead -H 'authorization: Bearer ${sfCreds.accessToken}' \\
+       -H 'content-type: application/json' -d '{"Email":"linus@example.com","LastName":"Torvalds","Company":"Kernel"}'
+
+3. Platform -> CRMs, with no duplicate coming back:
+     curl -s ${base}/graphql -H '${auth}' -H 'content-type: application/json' \\
+       -d '{"query":"mutation { createLead(input: {email: \\"ada@example.com\\", firstName: \\"Ada\\"}) { id } }"}'
+   then see it in HubSpot with our tag:
+     curl -s '${hubspot.url}/crm/v3/objects/contacts?properties=email,lead_source_system' -H 'authorization: Bearer ${hubspot.accessToken}'
+
+4. Webhook counters:
+     curl -s ${base}/api/v1/crm-integration/${integrations[0].id}/webhook-status -H '${auth}'
+
+Ctrl-C stops everything (the demo database in ${dataDir} is deleted).
+`);
+
+const stop = async () => {
+  await app.stop();
+  await engine.stop();
+  await db.close();
+  await Promise.all([hubspot.close(), salesforce.close(), zoho.close()]);
+  await rm(dataDir, { recursive: true, force: true });
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
