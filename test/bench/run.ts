@@ -1,0 +1,206 @@
+// `npm run bench`: measures the service end to end on loopback (bounded in count and
+// time) and prints figures and ratios. Nothing here asserts: the numbers are for
+// people and for comparing commits.
+//
+//   1. webhook acknowledgement latency (signed HubSpot webhooks, 1 and 100 events each)
+//   2. time from a contact created in HubSpot to the leadCreated subscription event
+//   3. outbound push rate (platform leads -> HubSpot, batched)
+//   4. import rate per sandbox (HubSpot, Salesforce, Zoho)
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { buildApp } from '../../src/app.ts';
+import { createApiKey, createOrganization } from '../../src/auth.ts';
+import { loadConfig } from '../../src/config.ts';
+import { openDatabase } from '../../src/db/client.ts';
+import { createSyncEngine } from '../../src/engine/index.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createAppPubSub } from '../../src/pubsub.ts';
+import { startHubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { startSalesforceSandbox } from '../sandboxes/salesforce/index.ts';
+import { startZohoSandbox } from '../sandboxes/zoho/server.ts';
+import { freePort } from '../helpers/net.ts';
+
+const SECRET = 'bench-hubspot-secret';
+const N_ACK = Number(process.env.BENCH_ACK_REQUESTS ?? 300);
+const N_LIVE = Number(process.env.BENCH_LIVE_EVENTS ?? 50);
+const N_PUSH = Number(process.env.BENCH_PUSH_LEADS ?? 500);
+const N_IMPORT = Number(process.env.BENCH_IMPORT_RECORDS ?? 2000);
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+function summary(label: string, xs: number[]) {
+  console.log(`  ${label.padEnd(44)} n=${xs.length}  p50 ${fmt(pct(xs, 50))}  p95 ${fmt(pct(xs, 95))}  p99 ${fmt(pct(xs, 99))}  max ${fmt(Math.max(...xs))}`);
+}
+
+async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string) {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const dataDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-bench-'));
+const port = await freePort();
+const config = loadConfig({
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+  DATA_DIR: dataDir,
+  HUBSPOT_CLIENT_SECRET: SECRET,
+  POLL_INTERVAL_MS: '0',
+  LOG_LEVEL: 'silent',
+});
+const logger = createLogger('silent');
+const db = await openDatabase({ dataDir });
+const pubsub = createAppPubSub();
+const engine = createSyncEngine({ config, prisma: db.prisma, logger, pubsub, idleMs: 100 });
+const app = buildApp({ config, db, logger, pubsub, service: engine });
+const { url } = await app.start(port);
+engine.start();
+const org = await createOrganization(db.prisma, 'Bench');
+const { key } = await createApiKey(db.prisma, org.id, 'bench');
+const webhookUrl = `${config.PUBLIC_BASE_URL}/api/v1/webhooks/hubspot`;
+
+console.log(`crm-sync bench — node ${process.version}, ${os.cpus().length} cores, database PGlite, ${new Date().toISOString()}`);
+
+// ---------------------------------------------------------------- 1. acknowledgement
+{
+  const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7001, webhookTargetUrl: null, rateLimit: null });
+  const integration = await engine.createIntegration(org.id, { provider: 'HUBSPOT', name: 'ack', accountId: '7001', apiBaseUrl: hs.url, accessToken: hs.accessToken });
+  await engine.enableWebhooks(org.id, integration.id);
+  await engine.disableWebhooks(org.id, integration.id); // measure intake only, not processing
+  console.log('\n1. Webhook acknowledgement (verify + persist + 2xx), HubSpot v3 signatures');
+  let eventId = 1;
+  const send = async (events: number) => {
+    const batch = Array.from({ length: events }, () => hs.makeEvent('contact.creation', String(100000 + eventId), { eventId: eventId++ }));
+    const req = hs.signedWebhook(batch, { url: webhookUrl });
+    const t = performance.now();
+    const res = await fetch(webhookUrl, { method: 'POST', headers: req.headers, body: req.body });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+    return performance.now() - t;
+  };
+  for (let i = 0; i < 20; i++) await send(1); // warm-up
+  const single: number[] = [];
+  for (let i = 0; i < N_ACK; i++) single.push(await send(1));
+  summary('1 event per request, sequential', single);
+  const hundred: number[] = [];
+  for (let i = 0; i < Math.ceil(N_ACK / 10); i++) hundred.push(await send(100));
+  summary('100 events per request, sequential', hundred);
+  const concurrent: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: 10 }, async () => {
+    for (let i = 0; i < N_ACK / 10; i++) concurrent.push(await send(1));
+  }));
+  const elapsed = performance.now() - t0;
+  summary('1 event per request, 10 in flight', concurrent);
+  console.log(`  throughput with 10 in flight: ${((concurrent.length / elapsed) * 1000).toFixed(0)} requests/s`);
+  console.log(`  ratio p99 / HubSpot's 5 s timeout: ${(pct(single, 99) / 5000).toFixed(4)}`);
+  await hs.close();
+}
+
+// ---------------------------------------------------------------- 2. webhook -> subscriber
+{
+  const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7002, webhookTargetUrl: webhookUrl, subscriptions: 'default', rateLimit: null, webhookBatchWindowMs: 0 });
+  const integration = await engine.createIntegration(org.id, { provider: 'HUBSPOT', name: 'live', accountId: '7002', apiBaseUrl: hs.url, accessToken: hs.accessToken, autoSync: false });
+  await engine.enableWebhooks(org.id, integration.id);
+  const ws = createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${key}` } });
+  const seen = new Map<string, number>();
+  const unsubscribe = ws.subscribe(
+    { query: 'subscription { leadCreated { email } }' },
+    { next: (v) => seen.set((v.data as { leadCreated: { email: string } }).leadCreated.email, performance.now()), error: (e) => console.error(e), complete: () => {} },
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  console.log('\n2. Contact created in HubSpot -> leadCreated over graphql-ws (webhook, inbox, batch read, apply, publish)');
+  const lat: number[] = [];
+  for (let i = 0; i < N_LIVE; i++) {
+    const email = `live${i}@bench.example`;
+    const t = performance.now();
+    hs.createContactAsUser({ email, firstname: 'Live' });
+    await waitFor(() => seen.has(email), 30_000, `leadCreated for ${email}`);
+    lat.push(seen.get(email)! - t);
+  }
+  summary('end to end, one contact at a time', lat);
+  console.log(`  ratio p95 / the 5 s freshness promise: ${(pct(lat, 95) / 5000).toFixed(3)}`);
+  unsubscribe();
+  await ws.dispose();
+  await hs.close();
+}
+
+// ---------------------------------------------------------------- 3. outbound pushes
+{
+  const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7003, webhookTargetUrl: null, rateLimit: null });
+  const org2 = await createOrganization(db.prisma, 'Bench push');
+  const integration = await engine.createIntegration(org2.id, { provider: 'HUBSPOT', name: 'push', accountId: '7003', apiBaseUrl: hs.url, accessToken: hs.accessToken });
+  await engine.enableWebhooks(org2.id, integration.id); // provisions the origin property
+  console.log('\n3. Platform leads -> HubSpot (outbox, batched writes)');
+  const t = performance.now();
+  for (let i = 0; i < N_PUSH; i++) await engine.createLead(org2.id, { email: `push${i}@bench.example`, firstName: 'Push' });
+  const queued = performance.now() - t;
+  await waitFor(() => hs.listContacts().length >= N_PUSH, 120_000, 'pushes');
+  const total = performance.now() - t;
+  const batchCalls = hs.apiCalls.filter((c) => c.path.startsWith('/crm/v3/objects/contacts/batch/')).length;
+  console.log(`  ${N_PUSH} createLead calls: ${(queued / N_PUSH).toFixed(2)} ms each (lead + outbox rows, one transaction)`);
+  console.log(`  all ${N_PUSH} in HubSpot after ${(total / 1000).toFixed(2)} s: ${((N_PUSH / total) * 1000).toFixed(0)} leads/s, ${batchCalls} HubSpot batch calls (${(N_PUSH / batchCalls).toFixed(1)} leads per call)`);
+  await hs.close();
+}
+
+// ---------------------------------------------------------------- 4. import per sandbox
+console.log(`\n4. importFromCrm of ${N_IMPORT} records (100 per page) per sandbox`);
+async function timeImport(label: string, orgId: string, integrationId: string) {
+  const t = performance.now();
+  const job = await engine.importFromCrm(orgId, integrationId);
+  let done = job;
+  await waitFor(async () => {
+    done = await engine.importJob(orgId, job.id);
+    return done.status !== 'running';
+  }, 600_000, `${label} import`);
+  const ms = performance.now() - t;
+  console.log(`  ${label.padEnd(11)} ${done.status}: ${done.created} created, ${done.pages} pages in ${(ms / 1000).toFixed(2)} s -> ${((done.created / ms) * 1000).toFixed(0)} records/s`);
+  return ms;
+}
+{
+  const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7004, webhookTargetUrl: null, rateLimit: null });
+  for (let i = 0; i < N_IMPORT; i++) hs.createContactAsUser({ email: `hs${i}@import.example`, firstname: 'Imp' });
+  const o = await createOrganization(db.prisma, 'Import HubSpot');
+  const i = await engine.createIntegration(o.id, { provider: 'HUBSPOT', name: 'imp', accountId: '7004', apiBaseUrl: hs.url, accessToken: hs.accessToken, autoSync: false });
+  await timeImport('HubSpot', o.id, i.id);
+  await hs.close();
+}
+{
+  const sf = await startSalesforceSandbox({});
+  for (let i = 0; i < N_IMPORT; i++) sf.controls.createLeadAsUser({ Email: `sf${i}@import.example`, LastName: 'Imp', Company: 'Bench' });
+  const c = sf.controls.credentials();
+  const o = await createOrganization(db.prisma, 'Import Salesforce');
+  const i = await engine.createIntegration(o.id, {
+    provider: 'SALESFORCE', name: 'imp', accountId: sf.controls.organizationId, apiBaseUrl: sf.url,
+    accessToken: c.accessToken, refreshToken: c.refreshToken, clientId: c.clientId, clientSecret: c.clientSecret, autoSync: false,
+  });
+  await timeImport('Salesforce', o.id, i.id);
+  await sf.close();
+}
+{
+  const zoho = await startZohoSandbox({});
+  for (let i = 0; i < N_IMPORT; i++) zoho.controls.createLeadAsUser({ Email: `zoho${i}@import.example`, Last_Name: 'Imp' });
+  const tok = zoho.controls.issueAccessToken();
+  const o = await createOrganization(db.prisma, 'Import Zoho');
+  const i = await engine.createIntegration(o.id, {
+    provider: 'ZOHO', name: 'imp', accountId: 'bench-zoho', apiBaseUrl: zoho.url, accessToken: tok.accessToken,
+    refreshToken: zoho.controls.refreshToken, clientId: zoho.controls.clientId, clientSecret: zoho.controls.clientSecret, accountsUrl: zoho.accountsUrl, autoSync: false,
+  });
+  await timeImport('Zoho', o.id, i.id);
+  await zoho.close();
+}
+
+await app.stop();
+await engine.stop();
+await db.close();
+await rm(dataDir, { recursive: true, force: true });
+process.exit(0);
