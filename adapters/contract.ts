@@ -150,6 +150,8 @@ export interface ProvisionReport {
   settings: Record<string, unknown>;
 }
 
+export type PrepareReport = Pick<ProvisionReport, 'originFieldReady' | 'originFieldCreated' | 'manualSteps' | 'settings'>;
+
 export interface ProvisionOptions {
   /** The URL the CRM must call (public base URL + the provider's webhook path). */
   webhookUrl: string;
@@ -168,6 +170,11 @@ export interface CrmClient {
   readonly originField: string;
   /** Creates the origin field if missing, registers webhooks where the API allows. */
   provision(opts: ProvisionOptions): Promise<ProvisionReport>;
+  /**
+   * Makes the CRM ready for our writes without registering any webhook: the origin
+   * field exists and accepts `tagValues`. The engine calls it before the first push.
+   */
+  prepare(tagValues: string[]): Promise<PrepareReport>;
   /** Reads records by id (batched internally); ids that do not exist are absent from the result. */
   readRecords(ids: string[]): Promise<CrmRecord[]>;
   /**
@@ -207,8 +214,14 @@ export interface ConnectionOptions {
   credentials: Credentials;
   /** What provision() returned earlier (field API names, channel ids, ...). */
   settings: Record<string, unknown>;
-  /** Called after an OAuth refresh so the caller can persist the new credentials. */
-  onCredentialsChanged?: (credentials: Credentials) => Promise<void> | void;
+  /**
+   * Called after an OAuth refresh so the caller can persist the new credentials (all of
+   * them, not only what changed). `connection.baseUrl` is the API base the CRM named for
+   * the account in that refresh (Salesforce instance_url, Zoho api_domain): the caller
+   * stores it as the connection's baseUrl when it differs, so a later connection goes
+   * to the host the account lives on now.
+   */
+  onCredentialsChanged?: (credentials: Credentials, connection?: { baseUrl?: string }) => Promise<void> | void;
   logger?: AdapterLogger;
   /** Client-side request budget; the adapter's provider default when absent. */
   rateLimit?: { requests: number; perMs: number };

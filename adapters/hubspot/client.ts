@@ -26,6 +26,7 @@ import {
   type ProvisionReport,
   type WriteAction,
   type WriteResult,
+  type PrepareReport,
 } from '../contract.ts';
 import { isAlreadyExists, translateBatchError, translateError } from './errors.ts';
 import {
@@ -545,6 +546,12 @@ export class HubSpotClient implements CrmClient {
   }
 
   // ------------------------------------------------------------------ provisioning
+
+  async prepare(tagValues: string[]): Promise<PrepareReport> {
+    const wanted = [...new Set([...tagValues, ...DEFAULT_ORIGIN_OPTIONS].map((v) => v.trim()).filter(Boolean))];
+    const originFieldCreated = await this.ensureOriginProperty(wanted);
+    return { originFieldReady: true, originFieldCreated, manualSteps: [], settings: { ...this.opts.settings, originProperty: ORIGIN_PROPERTY } };
+  }
 
   async provision(p: ProvisionOptions): Promise<ProvisionReport> {
     const wanted = [...new Set([...p.tagValues, ...DEFAULT_ORIGIN_OPTIONS].map((v) => v.trim()).filter(Boolean))];

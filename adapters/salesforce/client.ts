@@ -29,6 +29,7 @@ import {
   type ProvisionOptions,
   type ProvisionReport,
   type WriteResult,
+  type PrepareReport,
 } from '../contract.ts';
 import { duplicateMatchIds, fromRecordErrors, toCrmError } from './errors.ts';
 import { SlidingWindowLimiter } from './limiter.ts';
@@ -45,6 +46,7 @@ import {
   toSalesforceCreate,
   toSalesforceUpdate,
   writtenFromSalesforce,
+  writtenOnCreate,
 } from './mappers.ts';
 
 export const API_VERSION = '62.0';
@@ -246,7 +248,7 @@ export class SalesforceClient implements CrmClient {
       this.credentials = next;
       if (this.onCredentialsChanged) {
         try {
-          await this.onCredentialsChanged({ ...next });
+          await this.onCredentialsChanged({ ...next }, res.instance_url ? { baseUrl: conn.instanceUrl } : undefined);
         } catch (e) {
           // The fresh token works; failing to store it costs one more refresh later.
           this.logger?.error({ err: e, provider: 'SALESFORCE' }, 'persisting refreshed Salesforce credentials failed');
@@ -453,7 +455,14 @@ export class SalesforceClient implements CrmClient {
         const index = upserts[k];
         const lead = leads[index];
         if (r.success && r.id) {
-          results[index] = { localId: lead.localId, ok: true, externalId: r.id, action: r.created ? 'created' : 'updated', written: writtenFromSalesforce(payload[k]) };
+          results[index] = {
+            localId: lead.localId,
+            ok: true,
+            externalId: r.id,
+            action: r.created ? 'created' : 'updated',
+            // An upsert that found our Lead from an earlier push only set what it sent.
+            written: r.created ? writtenOnCreate(payload[k]) : writtenFromSalesforce(payload[k]),
+          };
           return;
         }
         const error = fromRecordErrors(r.errors);
@@ -513,7 +522,8 @@ export class SalesforceClient implements CrmClient {
 
   // ---- provisioning ---------------------------------------------------------------------
 
-  async provision(opts: ProvisionOptions): Promise<ProvisionReport> {
+  /** Checks the Lead fields our writes need (origin tag, external id); steps for what is missing. */
+  private async checkFields(tagValues: string[]): Promise<{ originOk: boolean; extOk: boolean; manualSteps: string[] }> {
     const describe = this.parse(
       describeResult,
       await this.get<unknown>('describe Lead', '/sobjects/Lead/describe'),
@@ -522,18 +532,17 @@ export class SalesforceClient implements CrmClient {
     const find = (name: string) => describe.fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
     const origin = find(this.originField);
     const ext = find(this.externalIdField);
-    const fields = outboundFields(this.originField);
     const manualSteps: string[] = [];
 
     let originOk = Boolean(origin);
     if (!origin) {
       manualSteps.push(
         `Create the custom field Lead.${this.originField} (Setup > Object Manager > Lead > Fields & Relationships > New): ` +
-          `Text(255), or a Picklist with the values ${opts.tagValues.join(', ')}. It marks the Leads this integration created.`,
+          `Text(255), or a Picklist with the values ${tagValues.join(', ')}. It marks the Leads this integration created.`,
       );
     } else if (origin.type === 'picklist' && origin.restrictedPicklist) {
       const values = new Set((origin.picklistValues ?? []).filter((p) => p.active !== false).map((p) => p.value));
-      const missing = opts.tagValues.filter((v) => !values.has(v));
+      const missing = tagValues.filter((v) => !values.has(v));
       if (missing.length > 0) {
         originOk = false;
         manualSteps.push(`Add the values ${missing.join(', ')} to the restricted picklist Lead.${this.originField}.`);
@@ -549,6 +558,22 @@ export class SalesforceClient implements CrmClient {
       extOk = false;
       manualSteps.push(`Mark Lead.${this.externalIdField} as "External ID" and "Unique" (edit the field in Object Manager > Lead).`);
     }
+    return { originOk, extOk, manualSteps };
+  }
+
+  async prepare(tagValues: string[]): Promise<PrepareReport> {
+    const { originOk, extOk, manualSteps } = await this.checkFields(tagValues);
+    return {
+      originFieldReady: originOk && extOk,
+      originFieldCreated: false,
+      manualSteps,
+      settings: { originField: this.originField, externalIdField: this.externalIdField, callOptionsClient: this.callOptionsClient },
+    };
+  }
+
+  async provision(opts: ProvisionOptions): Promise<ProvisionReport> {
+    const { originOk, extOk, manualSteps } = await this.checkFields(opts.tagValues);
+    const fields = outboundFields(this.originField);
     manualSteps.push(
       `Create an Outbound Message on Lead (Setup > Process Automation > Outbound Messages > New): Endpoint URL ${opts.webhookUrl}, ` +
         `fields ${fields.join(', ')}; leave "Send Session ID" unchecked.`,

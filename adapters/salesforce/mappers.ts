@@ -81,6 +81,19 @@ export function writtenFromSalesforce(payload: Record<string, unknown>): Partial
   return out;
 }
 
+/**
+ * What a create leaves in the synced fields: what its payload set, and null for the
+ * fields it left out (standard Lead fields have no default) — except Status, which gets
+ * the org's default picklist value, unknown here.
+ */
+export function writtenOnCreate(payload: Record<string, unknown>): Partial<LeadFields> {
+  const out = writtenFromSalesforce(payload);
+  for (const key of Object.keys(LEAD_FIELD_MAP) as (keyof LeadFields)[]) {
+    if (!(key in out) && key !== 'status') (out as Record<string, unknown>)[key] = null;
+  }
+  return out;
+}
+
 /** Fields written when the write may create the Lead (upsert): defaults for required fields. */
 export function toSalesforceCreate(fields: LeadFields): Record<string, string> {
   const out: Record<string, string> = {};

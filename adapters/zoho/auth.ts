@@ -14,7 +14,7 @@ export interface ZohoAuthOptions {
   /** The accounts host of the integration's data centre; null when it cannot be told. */
   accountsUrl: string | null;
   fetch: FetchLike;
-  onCredentialsChanged?: (credentials: Credentials) => Promise<void> | void;
+  onCredentialsChanged?: (credentials: Credentials, connection?: { baseUrl?: string }) => Promise<void> | void;
   /** Called when a refresh names an api_domain (the host API calls must go to). */
   onApiDomain?: (apiDomain: string) => void;
   logger?: AdapterLogger;
@@ -129,7 +129,7 @@ export class ZohoAuth {
     this.opts.logger?.info({ expiresAt: this.credentials.expiresAt }, 'zoho: access token refreshed');
     if (this.opts.onCredentialsChanged) {
       try {
-        await this.opts.onCredentialsChanged({ ...this.credentials });
+        await this.opts.onCredentialsChanged({ ...this.credentials }, apiDomain ? { baseUrl: apiDomain } : undefined);
       } catch (e) {
         // The new token works; failing the sync because it could not be stored would be
         // worse than refreshing again next time. Report it loudly instead.

@@ -39,6 +39,7 @@ import {
   type ProvisionReport,
   type WriteAction,
   type WriteResult,
+  type PrepareReport,
 } from '../contract.ts';
 import { ZohoAuth } from './auth.ts';
 import { duplicateRecordId, translateZohoError, unexpectedResponse } from './errors.ts';
@@ -670,6 +671,11 @@ export class ZohoClient implements CrmClient {
       ...(s.channelExpiry ? { channelExpiry: s.channelExpiry } : {}),
       ...(s.emailUnique !== undefined ? { emailUnique: s.emailUnique } : {}),
     };
+  }
+
+  async prepare(tagValues: string[]): Promise<PrepareReport> {
+    const { created } = await this.ensureOriginField(tagValues);
+    return { originFieldReady: true, originFieldCreated: created, manualSteps: [], settings: this.persistedSettings() };
   }
 
   async provision(opts: ProvisionOptions): Promise<ProvisionReport> {

@@ -99,8 +99,11 @@ async function applyOnce(
   });
 
   const ownOrigin = Boolean(event?.ownOrigin) || hasOwnOrigin(record, deps.platformTag);
-  if (link && event?.kind === 'created' && ownOrigin) {
-    // The creation webhook of a record we created (and already linked).
+  if (link && event?.kind === 'created' && ownOrigin && !carriesCrmChanges(link.remoteFields, remote)) {
+    // The creation webhook of a record we created (and already linked), holding what
+    // we wrote. One that holds more (a CRM automation or a person edited the record
+    // before the notification went out, which some CRMs still call a creation) is
+    // compared below like any change.
     log.info({ leadId: link.leadId }, `skipping ${label(integration)} ${record.externalId}, originated from our platform`);
     return { outcome: 'skipped_own_origin', leadId: link.leadId };
   }
@@ -292,6 +295,12 @@ async function linkedTo(prisma: PrismaClient, leadId: string, integrationId: str
 
 async function hasPendingPush(prisma: PrismaClient, leadId: string, integrationId: string) {
   return (await prisma.outboxItem.count({ where: { leadId, integrationId, status: { in: ['pending', 'processing'] } } })) > 0;
+}
+
+/** True when a record holds a value, of a field we know the CRM's state of, that differs from it. */
+function carriesCrmChanges(remoteFields: unknown, remote: LeadFields): boolean {
+  const base = readSnapshot(remoteFields);
+  return base !== null && Object.keys(changedSince(base, remote)).length > 0;
 }
 
 function label(integration: Pick<Integration, 'provider'>): string {

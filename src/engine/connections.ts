@@ -18,9 +18,25 @@ export function writeCredentials(credentials: Credentials): string {
   return JSON.stringify(credentials);
 }
 
+/** The values the origin field must accept: our tag, the CRM's own name, and "manual". */
+export function tagValuesFor(provider: CrmProvider, platformTag: string): string[] {
+  return [platformTag, provider.toLowerCase(), 'manual'];
+}
+
 export function settingsOf(integration: Pick<Integration, 'settings'>): Record<string, unknown> {
   const s = integration.settings;
   return s && typeof s === 'object' && !Array.isArray(s) ? (s as Record<string, unknown>) : {};
+}
+
+/** An http(s) URL without trailing slashes, or null. */
+function apiBase(url: string | undefined): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? url.trim().replace(/\/+$/, '') : null;
+  } catch {
+    return null;
+  }
 }
 
 export class Connections {
@@ -59,18 +75,27 @@ export class Connections {
     const cached = this.clients.get(integration.id);
     if (cached && cached.key === key) return cached.client;
     const log = this.logger.child({ integrationId: integration.id, provider: integration.provider });
+    let baseUrl = integration.apiBaseUrl;
     const client = this.adapter(integration.provider).connect({
       baseUrl: integration.apiBaseUrl,
       accountId: integration.accountId,
       credentials: readCredentials(integration),
       settings: settingsOf(integration),
       logger: log,
-      onCredentialsChanged: async (credentials) => {
+      onCredentialsChanged: async (credentials, connection) => {
         const merged = { ...readCredentials(integration), ...credentials };
+        // The CRM may move an account to another API host (named in the token answer):
+        // later connections must go there, not to the host the integration started on.
+        const movedTo = apiBase(connection?.baseUrl);
+        const moved = movedTo !== null && movedTo !== baseUrl;
         const updated = await this.prisma.integration.update({
           where: { id: integration.id },
-          data: { credentials: writeCredentials(merged) },
+          data: { credentials: writeCredentials(merged), ...(moved ? { apiBaseUrl: movedTo } : {}) },
         });
+        if (moved) {
+          log.warn({ from: baseUrl, to: movedTo }, 'the CRM moved this account to another API host; using it from now on');
+          baseUrl = movedTo;
+        }
         // Keep the live client: it already holds the new token.
         const entry = this.clients.get(integration.id);
         if (entry) {

@@ -7,7 +7,7 @@ import { AppError, notFound, validationError } from '../errors.ts';
 import { Prisma, type Integration, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { SKIPPED_OUTCOMES } from './apply.ts';
-import { settingsOf, writeCredentials, type Connections } from './connections.ts';
+import { settingsOf, tagValuesFor, writeCredentials, type Connections } from './connections.ts';
 import type { CreateIntegrationInput, EnableWebhooksResult, WebhookStatus } from './types.ts';
 
 export interface IntegrationDeps {
@@ -77,12 +77,6 @@ export async function getIntegration(prisma: PrismaClient, organizationId: strin
   return integration;
 }
 
-const WEBHOOK_PATH_TAG_VALUES: Record<CrmProvider, string[]> = {
-  HUBSPOT: ['hubspot', 'manual'],
-  SALESFORCE: ['salesforce', 'manual'],
-  ZOHO: ['zoho', 'manual'],
-};
-
 export async function enableWebhooks(deps: IntegrationDeps, organizationId: string, integrationId: string): Promise<EnableWebhooksResult> {
   const integration = await getIntegration(deps.prisma, organizationId, integrationId);
   const adapter = deps.connections.adapter(integration.provider);
@@ -95,7 +89,7 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
   try {
     report = await deps.connections.client(integration).provision({
       webhookUrl,
-      tagValues: [deps.config.PLATFORM_SOURCE_TAG, ...WEBHOOK_PATH_TAG_VALUES[integration.provider]],
+      tagValues: tagValuesFor(integration.provider, deps.config.PLATFORM_SOURCE_TAG),
       webhookToken,
       channelId,
     });
@@ -116,7 +110,7 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
       webhookSubscriptionId: report.subscriptionId,
       webhookEvents: report.events,
       webhookExpiresAt: report.expiresAt,
-      settings: { ...settings, ...report.settings, channelId, webhookToken } as Prisma.InputJsonValue,
+      settings: { ...settings, ...report.settings, channelId, webhookToken, prepared: report.originFieldReady } as Prisma.InputJsonValue,
     },
   });
   deps.connections.forget(integration.id);
@@ -143,7 +137,7 @@ export async function renewExpiringWebhooks(deps: IntegrationDeps, withinMs = 24
     try {
       const report = await client.renewWebhooks({
         webhookUrl: `${deps.config.PUBLIC_BASE_URL}${adapter.webhookPath}`,
-        tagValues: [deps.config.PLATFORM_SOURCE_TAG, ...WEBHOOK_PATH_TAG_VALUES[integration.provider]],
+        tagValues: tagValuesFor(integration.provider, deps.config.PLATFORM_SOURCE_TAG),
         webhookToken: String(settings.webhookToken ?? ''),
         channelId: String(settings.channelId ?? ''),
       });

@@ -7,7 +7,7 @@ import { CrmError, SYNCED_FIELDS, isCrmError, type LeadFields, type OutboundLead
 import { Prisma, type CrmLink, type Integration, type Lead, type OutboxItem, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
-import type { Connections } from './connections.ts';
+import { settingsOf, tagValuesFor, type Connections } from './connections.ts';
 import { asJson, canonicalFields, fieldsHash, readSnapshot, toSnapshot } from './fields.ts';
 import { backoffMs, claim } from './queue.ts';
 
@@ -98,7 +98,7 @@ async function pushBatch(deps: OutboxDeps, integration: Integration, items: Clai
 
   let results;
   try {
-    const client = deps.connections.client(integration);
+    const client = deps.connections.client(await prepared(deps, integration));
     log.info({ count: toPush.length }, `pushing ${toPush.length} lead(s) to ${integration.provider}`);
     results = await client.pushLeads(toPush.map((p) => p.outbound), deps.platformTag);
   } catch (err) {
@@ -158,6 +158,26 @@ async function pushBatch(deps: OutboxDeps, integration: Integration, items: Clai
       throw e;
     }
   }
+}
+
+/**
+ * Before the first push to a CRM, make sure its origin field exists (without touching
+ * webhooks). A CRM that cannot be made ready fails the push with the steps an
+ * administrator must take; the failed pushes can be retried afterwards.
+ */
+async function prepared(deps: OutboxDeps, integration: Integration): Promise<Integration> {
+  const settings = settingsOf(integration);
+  if (settings.prepared === true) return integration;
+  const report = await deps.connections.client(integration).prepare(tagValuesFor(integration.provider, deps.platformTag));
+  if (!report.originFieldReady) {
+    throw new CrmError('VALIDATION', `${integration.provider} is not ready for writes: ${report.manualSteps.join(' ')}`, { retryable: false });
+  }
+  const updated = await deps.prisma.integration.update({
+    where: { id: integration.id },
+    data: { settings: { ...settings, ...report.settings, prepared: true } as Prisma.InputJsonValue },
+  });
+  deps.logger.info({ integrationId: integration.id, originFieldCreated: report.originFieldCreated }, 'CRM prepared for writes (origin field ready)');
+  return updated;
 }
 
 /** True when a snapshot knows every synced field and each equals the lead's. */

@@ -177,3 +177,28 @@ describe('HubSpot two-way sync', () => {
     expect(leftA[0].phone).toBe('+1 555 0199');
   });
 });
+
+describe('HubSpot integration with auto-sync and webhooks never enabled', () => {
+  let stack: Stack;
+  let hs: HubSpotSandbox;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    hs = await startHubSpotFor(stack, { webhookTargetUrl: null });
+  });
+  afterAll(async () => {
+    await hs?.close();
+    await stack?.stop();
+  });
+
+  it('creates the origin property before its first push, then pushes with our tag', async () => {
+    await stack.gqlOk(`mutation($i: CreateIntegrationInput!) { createIntegration(input: $i) { id } }`, {
+      i: { provider: 'HUBSPOT', name: 'push only', accountId: String(hs.portalId), apiBaseUrl: hs.url, accessToken: hs.accessToken },
+    });
+    expect(hs.getProperty('lead_source_system')).toBeNull();
+    await stack.gqlOk(`mutation { createLead(input: { email: "first@example.com" }) { id } }`);
+    await stack.engine.drain();
+    expect(hs.getProperty('lead_source_system')!.options.map((o) => o.value)).toContain('jazzaam');
+    expect(contactsWithEmail(hs, 'first@example.com').map((c) => c.properties.lead_source_system)).toEqual(['jazzaam']);
+  });
+});
