@@ -373,3 +373,110 @@ export async function applyMerge(
   await deps.pubsub.publish('lead.updated', { organizationId: result.organizationId, lead: result });
   return { outcome: 'merged', leadId: result.id };
 }
+
+/**
+ * Applies a page of records (import, poll) with the same rules as applyRecord, but in
+ * bulk where nothing needs deciding: records already linked whose CRM values did not
+ * change cost no write, and new people are created in one transaction. Everything else
+ * (own-origin records, existing leads by email, real changes) goes through applyRecord.
+ */
+export async function applyRecords(
+  deps: ApplyDeps,
+  integration: Integration,
+  records: CrmRecord[],
+  via: ApplyVia,
+): Promise<ApplyOutcome[]> {
+  const { prisma } = deps;
+  const outcomes: ApplyOutcome[] = new Array(records.length);
+  const ids = records.map((r) => r.externalId);
+  const emails = [...new Set(records.map((r) => canonicalFields(r.fields).email).filter((e): e is string => e !== null))];
+  const [links, leads] = await Promise.all([
+    prisma.crmLink.findMany({ where: { integrationId: integration.id, externalId: { in: ids } } }),
+    emails.length ? prisma.lead.findMany({ where: { organizationId: integration.organizationId, email: { in: emails } }, select: { email: true } }) : [],
+  ]);
+  const linkById = new Map(links.map((l) => [l.externalId, l]));
+  const knownEmails = new Set(leads.map((l) => l.email));
+  const slow: number[] = [];
+  const fresh: number[] = [];
+  const seenEmails = new Set<string>();
+  records.forEach((record, i) => {
+    const link = linkById.get(record.externalId);
+    const remote = canonicalFields(record.fields);
+    if (link) {
+      const unchanged = link.lastPulledHash === fieldsHash(remote) && !link.remoteDeletedAt;
+      if (unchanged) outcomes[i] = 'unchanged';
+      else slow.push(i);
+      return;
+    }
+    const email = remote.email;
+    if (!email || hasOwnOrigin(record, deps.platformTag) || knownEmails.has(email) || seenEmails.has(email)) {
+      slow.push(i);
+      return;
+    }
+    seenEmails.add(email);
+    fresh.push(i);
+  });
+
+  if (fresh.length) {
+    try {
+      const now = new Date();
+      const created = await prisma.$transaction(async (tx) => {
+        const rows = await tx.lead.createManyAndReturn({
+          data: fresh.map((i) => {
+            const r = records[i];
+            const f = canonicalFields(r.fields);
+            return {
+              organizationId: integration.organizationId,
+              email: f.email!,
+              firstName: f.firstName,
+              lastName: f.lastName,
+              phone: f.phone,
+              company: f.company,
+              status: f.status,
+              sourceSystem: (r.originTag ?? '').trim().toLowerCase() || integration.provider.toLowerCase(),
+              crmProvider: integration.provider,
+              lastSyncDirection: 'from_crm' as const,
+              lastSyncedAt: now,
+            };
+          }),
+        });
+        const leadByEmail = new Map(rows.map((l) => [l.email, l]));
+        await tx.crmLink.createMany({
+          data: fresh.map((i) => {
+            const r = records[i];
+            const f = canonicalFields(r.fields);
+            return {
+              leadId: leadByEmail.get(f.email!)!.id,
+              integrationId: integration.id,
+              externalId: r.externalId,
+              remoteFields: asJson(f),
+              lastPulledHash: fieldsHash(f),
+              remoteUpdatedAt: r.updatedAt ?? undefined,
+            };
+          }),
+        });
+        const targets = await tx.integration.findMany({
+          where: { organizationId: integration.organizationId, autoSync: true, id: { not: integration.id } },
+          select: { id: true },
+        });
+        if (targets.length) {
+          await tx.outboxItem.createMany({
+            data: rows.flatMap((l) => targets.map((t) => ({ organizationId: l.organizationId, integrationId: t.id, leadId: l.id, leadVersion: l.syncVersion }))),
+          });
+        }
+        return rows;
+      });
+      for (const i of fresh) outcomes[i] = 'created';
+      deps.logger.info({ integrationId: integration.id, via, created: created.length }, `created ${created.length} lead(s) from ${integration.provider}`);
+      for (const lead of created) await deps.pubsub.publish('lead.created', { organizationId: lead.organizationId, lead });
+    } catch (e) {
+      // Someone (a webhook, another instance) got there first: decide one by one.
+      if (!isUniqueViolation(e)) throw e;
+      slow.push(...fresh);
+    }
+  }
+  for (const i of slow.sort((a, b) => a - b)) {
+    outcomes[i] = (await applyRecord(deps, integration, records[i], via)).outcome;
+  }
+  return outcomes;
+}

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import type { ImportJob, Integration, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
-import { applyRecord } from './apply.ts';
+import { applyRecord, applyRecords, type ApplyOutcome } from './apply.ts';
 import type { Connections } from './connections.ts';
 import { getIntegration } from './integrations.ts';
 import { asCrmError, errInfo } from './outbox.ts';
@@ -98,17 +98,28 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
         continue;
       }
       const counts = { created: 0, linked: 0, updated: 0, skipped: 0, failed: 0 };
-      for (const record of page.records) {
-        try {
-          const { outcome } = await applyRecord(applyDeps, integration, record, 'import');
-          if (outcome === 'created') counts.created++;
-          else if (outcome === 'linked') counts.linked++;
-          else if (outcome === 'updated') counts.updated++;
-          else counts.skipped++;
-        } catch (err) {
-          counts.failed++;
-          log.error({ err, externalId: record.externalId }, `import failed for ${record.externalId}`);
+      let outcomes: (ApplyOutcome | 'failed')[];
+      try {
+        outcomes = await applyRecords(applyDeps, integration, page.records, 'import');
+      } catch (err) {
+        // One bad record must not sink the page: decide them one by one.
+        log.warn({ err }, 'bulk apply of an import page failed; applying one by one');
+        outcomes = [];
+        for (const record of page.records) {
+          try {
+            outcomes.push((await applyRecord(applyDeps, integration, record, 'import')).outcome);
+          } catch (e) {
+            outcomes.push('failed');
+            log.error({ err: e, externalId: record.externalId }, `import failed for ${record.externalId}`);
+          }
         }
+      }
+      for (const outcome of outcomes) {
+        if (outcome === 'created') counts.created++;
+        else if (outcome === 'linked') counts.linked++;
+        else if (outcome === 'updated') counts.updated++;
+        else if (outcome === 'failed') counts.failed++;
+        else counts.skipped++;
       }
       cursor = page.nextCursor;
       job = await prisma.importJob.update({

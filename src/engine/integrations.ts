@@ -34,6 +34,8 @@ const inputSchema = z.object({
   clientId: opt,
   clientSecret: opt,
   accountsUrl: z.string().trim().url('must be a URL').nullable().optional(),
+  appId: z.string().trim().regex(/^\d{1,20}$/, 'must be a HubSpot app id (digits)').nullable().optional(),
+  developerApiKey: opt,
   autoSync: z.boolean().nullable().optional(),
 });
 
@@ -41,11 +43,21 @@ export async function createIntegration(deps: IntegrationDeps, organizationId: s
   const r = inputSchema.safeParse(input);
   if (!r.success) throw validationError(r.error.issues.map((i) => ({ field: i.path.join('.') || 'input', message: i.message })));
   const v = r.data;
-  deps.connections.adapter(v.provider); // UNSUPPORTED when this build has no adapter for it
+  const adapter = deps.connections.adapter(v.provider); // UNSUPPORTED when this build has no adapter for it
+  // The form webhooks name the account in: they are routed by it.
+  const accountId = adapter.normaliseAccountId?.(v.accountId) ?? v.accountId;
   const base = v.apiBaseUrl ?? DEFAULT_BASE_URL[v.provider]?.(deps.config);
   if (!base) throw validationError([{ field: 'apiBaseUrl', message: `is required for ${v.provider}` }]);
   const credentials = Object.fromEntries(
-    Object.entries({ accessToken: v.accessToken, refreshToken: v.refreshToken, clientId: v.clientId, clientSecret: v.clientSecret, accountsUrl: v.accountsUrl }).filter(
+    Object.entries({
+      accessToken: v.accessToken,
+      refreshToken: v.refreshToken,
+      clientId: v.clientId,
+      clientSecret: v.clientSecret,
+      accountsUrl: v.accountsUrl,
+      appId: v.appId,
+      developerApiKey: v.developerApiKey,
+    }).filter(
       ([, x]) => x != null,
     ),
   ) as Record<string, string>;
@@ -55,7 +67,7 @@ export async function createIntegration(deps: IntegrationDeps, organizationId: s
         organizationId,
         provider: v.provider,
         name: v.name,
-        accountId: v.accountId,
+        accountId,
         apiBaseUrl: base.replace(/\/+$/, ''),
         credentials: writeCredentials(credentials),
         autoSync: v.autoSync ?? true,

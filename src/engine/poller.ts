@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
-import { applyRecord } from './apply.ts';
+import { applyRecords } from './apply.ts';
 import type { Connections } from './connections.ts';
 import { asCrmError, errInfo } from './outbox.ts';
 
@@ -50,8 +50,7 @@ export async function pollOne(deps: PollDeps, integration: Integration): Promise
   try {
     for (let page = 0; page < POLL_MAX_PAGES; page++) {
       const result = await deps.connections.client(integration).changesSince(cursor, POLL_PAGE);
-      for (const record of result.records) {
-        const { outcome } = await applyRecord(applyDeps, integration, record, 'poll');
+      for (const outcome of await applyRecords(applyDeps, integration, result.records, 'poll')) {
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
         seen++;
       }

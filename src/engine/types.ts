@@ -39,6 +39,9 @@ export interface CreateIntegrationInput {
   clientSecret?: string | null;
   /** Zoho: the accounts host of the integration's data centre. */
   accountsUrl?: string | null;
+  /** HubSpot: the app id and developer API key that let enableWebhooks register subscriptions itself. */
+  appId?: string | null;
+  developerApiKey?: string | null;
   autoSync?: boolean | null;
 }
 
