@@ -1,0 +1,115 @@
+// The HTTP application: one server for GraphQL (HTTP, SSE, WebSockets on /graphql),
+// /healthz and the REST shim. Built here, listened on by src/main.ts (and by tests on
+// port 0).
+import type { AddressInfo } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
+import { Hono } from 'hono';
+import { createAuthenticator } from './auth.ts';
+import type { Config } from './config.ts';
+import type { Database } from './db/client.ts';
+import type { SyncService } from './engine/types.ts';
+import { AppError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { PubSub } from './pubsub.ts';
+import type { HttpEnv } from './http/context.ts';
+import { appErrorResponse, handleHttpError } from './http/errors.ts';
+import { attachGraphQLWebSockets, createGraphQLServer, GRAPHQL_PATH } from './http/graphql.ts';
+import { limitBody, requestContext } from './http/middleware.ts';
+import { restRoutes } from './http/rest.ts';
+
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  pubsub: PubSub;
+  service: SyncService;
+}
+
+export interface App {
+  /** The Fetch handler (GraphQL over HTTP and SSE, REST, health); no WebSockets. */
+  fetch: (request: Request) => Promise<Response>;
+  /** Listens on `port` (0 for any free port) at config.HOST. */
+  start(port?: number): Promise<{ url: string; port: number }>;
+  /** Stops accepting connections, closes WebSockets and open streams, then resolves. */
+  stop(): Promise<void>;
+}
+
+/** How long stop() lets in-flight requests finish before cutting the connections. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+export function buildApp({ config, db, logger, pubsub, service }: AppDeps): App {
+  const auth = createAuthenticator(db.prisma, logger.child({ component: 'auth' }));
+  const graphqlDeps = { services: { sync: service, prisma: db.prisma, pubsub }, auth, logger };
+  const yoga = createGraphQLServer(graphqlDeps);
+
+  const app = new Hono<HttpEnv>();
+  app.use('*', requestContext(logger));
+  app.use('*', limitBody());
+
+  app.get('/healthz', async (c) => {
+    try {
+      await db.prisma.$queryRaw`SELECT 1`;
+      return c.json({ status: 'ok' });
+    } catch (err) {
+      c.get('log').error({ err }, 'health check: database unreachable');
+      return c.json({ status: 'unavailable' }, 503);
+    }
+  });
+
+  app.on(['GET', 'POST', 'OPTIONS'], GRAPHQL_PATH, (c) =>
+    yoga.fetch(c.req.raw, { requestId: c.get('requestId'), log: c.get('log') }),
+  );
+
+  app.route('/api/v1', restRoutes({ config, service, auth }));
+
+  app.notFound((c) => appErrorResponse(c, new AppError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`)));
+  app.onError(handleHttpError);
+
+  let server: HttpServer | undefined;
+  let sockets: ReturnType<typeof attachGraphQLWebSockets> | undefined;
+
+  return {
+    fetch: async (request) => app.fetch(request),
+
+    async start(port = config.PORT) {
+      if (server) throw new Error('app already started');
+      const s = createAdaptorServer({ fetch: app.fetch, hostname: config.HOST }) as HttpServer;
+      sockets = attachGraphQLWebSockets(s, yoga, graphqlDeps);
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(port, config.HOST, () => {
+          s.off('error', reject);
+          resolve();
+        });
+      });
+      server = s;
+      const address = s.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      const shownHost = host === '0.0.0.0' || host === '[::]' ? 'localhost' : host;
+      return { url: `http://${shownHost}:${address.port}`, port: address.port };
+    },
+
+    async stop() {
+      const s = server;
+      if (!s) return;
+      server = undefined;
+      await sockets?.close();
+      sockets = undefined;
+      const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+      s.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), SHUTDOWN_GRACE_MS);
+        timer.unref();
+      });
+      if ((await Promise.race([closed, grace])) === 'timeout') {
+        // Long-lived responses (SSE subscriptions) never finish by themselves.
+        s.closeAllConnections();
+        await closed;
+      }
+      clearTimeout(timer);
+      await yoga.dispose();
+    },
+  };
+}

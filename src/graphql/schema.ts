@@ -1,0 +1,15 @@
+// The GraphQL schema: every type file registers itself on the builder when imported.
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './types/scalars.ts';
+import './types/lead.ts';
+import './types/integration.ts';
+import './types/webhook.ts';
+import './types/import-job.ts';
+
+export const schema = builder.toSchema({ sortSchema: true });
+
+/** The schema as committed in schema.graphql. */
+export function printSchemaSDL(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

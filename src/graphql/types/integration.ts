@@ -1,0 +1,107 @@
+// Integration: a connection to one CRM account. Credentials are write-only: they are
+// never selected from the database for the API, never part of this type.
+import { notFound } from '../../errors.ts';
+import type { Integration, Prisma } from '../../generated/prisma/client.ts';
+import { builder } from '../builder.ts';
+import { CrmProviderEnum } from './scalars.ts';
+
+/** The only columns the API reads from an integration. */
+export const INTEGRATION_PUBLIC_SELECT = {
+  id: true,
+  provider: true,
+  name: true,
+  accountId: true,
+  apiBaseUrl: true,
+  autoSync: true,
+  webhooksEnabled: true,
+  createdAt: true,
+} as const satisfies Prisma.IntegrationSelect;
+
+export type IntegrationView = Prisma.IntegrationGetPayload<{ select: typeof INTEGRATION_PUBLIC_SELECT }>;
+
+/** Drops everything but the public columns (for rows the service returns whole). */
+export function integrationView(row: Integration | IntegrationView): IntegrationView {
+  return {
+    id: row.id,
+    provider: row.provider,
+    name: row.name,
+    accountId: row.accountId,
+    apiBaseUrl: row.apiBaseUrl,
+    autoSync: row.autoSync,
+    webhooksEnabled: row.webhooksEnabled,
+    createdAt: row.createdAt,
+  };
+}
+
+export const IntegrationType = builder.objectRef<IntegrationView>('Integration').implement({
+  description: 'A connection to one CRM account.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    provider: t.expose('provider', { type: CrmProviderEnum }),
+    name: t.exposeString('name'),
+    accountId: t.exposeString('accountId', {
+      description: 'HubSpot portal id, Salesforce organization id or Zoho org id.',
+    }),
+    apiBaseUrl: t.exposeString('apiBaseUrl'),
+    autoSync: t.exposeBoolean('autoSync'),
+    webhooksEnabled: t.exposeBoolean('webhooksEnabled'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  integrations: t.field({
+    type: [IntegrationType],
+    description: "The organization's integrations, oldest first.",
+    resolve: (_root, _args, ctx) =>
+      ctx.services.prisma.integration.findMany({
+        where: { organizationId: ctx.organizationId },
+        select: INTEGRATION_PUBLIC_SELECT,
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      }),
+  }),
+  integration: t.field({
+    type: IntegrationType,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const row = await ctx.services.prisma.integration.findFirst({
+        where: { id: String(args.id), organizationId: ctx.organizationId },
+        select: INTEGRATION_PUBLIC_SELECT,
+      });
+      if (!row) throw notFound('Integration');
+      return row;
+    },
+  }),
+}));
+
+const CreateIntegrationInput = builder.inputType('CreateIntegrationInput', {
+  fields: (t) => ({
+    provider: t.field({ type: CrmProviderEnum, required: true }),
+    name: t.string({ required: true }),
+    accountId: t.string({
+      required: true,
+      description: 'HubSpot portal id, Salesforce organization id or Zoho org id.',
+    }),
+    apiBaseUrl: t.string({
+      description: "API base URL: HubSpot's public API host when absent; required for Salesforce (instance URL) and Zoho (the data centre's api domain).",
+    }),
+    accessToken: t.string({ required: true }),
+    refreshToken: t.string(),
+    clientId: t.string(),
+    clientSecret: t.string({ description: 'HubSpot: overrides the service-wide client secret for this integration.' }),
+    accountsUrl: t.string({ description: 'Zoho: the accounts host of the data centre.' }),
+    appId: t.string({ description: 'HubSpot: the app id; with developerApiKey, enableWebhooks registers the subscriptions itself.' }),
+    developerApiKey: t.string({ description: 'HubSpot: the developer API key of the app (webhooks API).' }),
+    autoSync: t.boolean({ description: 'Push platform leads to this CRM (default true).' }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createIntegration: t.field({
+    type: IntegrationType,
+    args: { input: t.arg({ type: CreateIntegrationInput, required: true }) },
+    resolve: async (_root, { input }, ctx) =>
+      integrationView(await ctx.services.sync.createIntegration(ctx.organizationId, input)),
+  }),
+}));

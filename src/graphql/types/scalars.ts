@@ -1,0 +1,41 @@
+// Scalars and enums shared by several types.
+import { GraphQLError, Kind } from 'graphql';
+import { CrmProvider, SyncDirection } from '../../generated/prisma/enums.ts';
+import { builder } from '../builder.ts';
+
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+function parseDateTime(value: unknown): Date {
+  if (typeof value === 'string' && ISO_DATE_TIME.test(value)) {
+    const date = new Date(value);
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  throw new GraphQLError('DateTime must be an ISO-8601 date-time string, e.g. 2026-01-31T12:00:00Z.', {
+    extensions: { code: 'VALIDATION' },
+  });
+}
+
+builder.scalarType('DateTime', {
+  description: 'An ISO-8601 date-time in UTC, e.g. 2026-01-31T12:00:00.000Z.',
+  serialize: (value) => {
+    // Rows published through Redis arrive with their dates as ISO strings.
+    const date = value instanceof Date ? value : new Date(value);
+    if (Number.isNaN(date.getTime())) throw new Error(`DateTime cannot represent ${String(value)}`);
+    return date.toISOString();
+  },
+  parseValue: parseDateTime,
+  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+});
+
+export const CrmProviderEnum = builder.enumType(CrmProvider, {
+  name: 'CrmProvider',
+  description: 'A CRM the service syncs with.',
+});
+
+export const SyncDirectionEnum = builder.enumType('SyncDirection', {
+  description: 'Which way the last sync of a lead went.',
+  values: {
+    TO_CRM: { value: SyncDirection.to_crm, description: 'The platform wrote the lead to a CRM.' },
+    FROM_CRM: { value: SyncDirection.from_crm, description: 'A CRM change was applied to the lead.' },
+  } as const,
+});

@@ -1,0 +1,71 @@
+// Webhook status and provisioning of an integration.
+import type { EnableWebhooksResult, WebhookStatus } from '../../engine/types.ts';
+import { builder } from '../builder.ts';
+import { CrmProviderEnum } from './scalars.ts';
+
+export const WebhookStatusType = builder.objectRef<WebhookStatus>('WebhookStatus').implement({
+  description: "An integration's webhook subscription and what its webhooks have done.",
+  fields: (t) => ({
+    integrationId: t.exposeID('integrationId'),
+    provider: t.expose('provider', { type: CrmProviderEnum }),
+    enabled: t.exposeBoolean('enabled'),
+    subscriptionId: t.exposeString('subscriptionId', { nullable: true }),
+    events: t.exposeStringList('events'),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
+    totalReceived: t.exposeInt('totalReceived'),
+    lastReceivedAt: t.expose('lastReceivedAt', { type: 'DateTime', nullable: true }),
+    created: t.exposeInt('created', { description: 'Webhook events that created a lead.' }),
+    updated: t.exposeInt('updated', { description: 'Webhook events that updated a lead.' }),
+    skipped: t.exposeInt('skipped', { description: 'Webhook events with nothing to do (echoes, duplicates).' }),
+    failed: t.exposeInt('failed'),
+    pending: t.exposeInt('pending', { description: 'Webhook events received and not processed yet.' }),
+  }),
+});
+
+type ProvisionView = EnableWebhooksResult['provision'];
+
+const WebhookProvisionType = builder.objectRef<ProvisionView>('WebhookProvision').implement({
+  description: 'What enabling webhooks did on the CRM side.',
+  fields: (t) => ({
+    originFieldReady: t.exposeBoolean('originFieldReady', {
+      description: 'The origin-tag field exists in the CRM (created now or already there).',
+    }),
+    originFieldCreated: t.exposeBoolean('originFieldCreated'),
+    subscriptionId: t.exposeString('subscriptionId', { nullable: true }),
+    events: t.exposeStringList('events'),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
+    manualSteps: t.exposeStringList('manualSteps', {
+      description: 'What an administrator must still configure in the CRM, if anything.',
+    }),
+  }),
+});
+
+const EnableWebhooksResultType = builder.objectRef<EnableWebhooksResult>('EnableWebhooksResult').implement({
+  fields: (t) => ({
+    status: t.expose('status', { type: WebhookStatusType }),
+    provision: t.expose('provision', { type: WebhookProvisionType }),
+    webhookUrl: t.exposeString('webhookUrl', { description: 'The URL the CRM must call.' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  webhookStatus: t.field({
+    type: WebhookStatusType,
+    nullable: true,
+    args: { integrationId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.sync.webhookStatus(ctx.organizationId, String(args.integrationId)),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  enableWebhooks: t.field({
+    type: EnableWebhooksResultType,
+    args: { integrationId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.sync.enableWebhooks(ctx.organizationId, String(args.integrationId)),
+  }),
+  disableWebhooks: t.field({
+    type: WebhookStatusType,
+    args: { integrationId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.sync.disableWebhooks(ctx.organizationId, String(args.integrationId)),
+  }),
+}));

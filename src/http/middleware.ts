@@ -1,0 +1,67 @@
+// Middleware shared by every route: request id and logging, body size limit, API-key auth.
+import { randomUUID } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Authenticator } from '../auth.ts';
+import { AppError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { MAX_BODY_BYTES, type HttpEnv } from './context.ts';
+import { appErrorResponse } from './errors.ts';
+
+const REQUEST_ID_HEADER = 'x-request-id';
+const ACCEPTABLE_REQUEST_ID = /^[\w\-.:=]{1,128}$/;
+
+/** A caller's request id when it is sane, a new one otherwise. */
+export function requestIdFrom(header: string | null | undefined): string {
+  return header && ACCEPTABLE_REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/**
+ * Gives the request an id (echoed in `x-request-id`) and a child logger carrying it, and
+ * logs one line when the response is ready. Paths are logged without query strings:
+ * webhook URLs may carry tokens.
+ */
+export function requestContext(logger: Logger): MiddlewareHandler<HttpEnv> {
+  return async (c, next) => {
+    const requestId = requestIdFrom(c.req.header(REQUEST_ID_HEADER));
+    const log = logger.child({ requestId });
+    c.set('requestId', requestId);
+    c.set('log', log);
+    const started = performance.now();
+    await next();
+    c.header(REQUEST_ID_HEADER, requestId);
+    const status = c.res.status;
+    const line = { method: c.req.method, path: c.req.path, status, durationMs: Math.round(performance.now() - started) };
+    if (status >= 500) log.warn(line, 'request failed');
+    else if (c.req.path === '/healthz') log.debug(line, 'request completed');
+    else log.info(line, 'request completed');
+  };
+}
+
+/** 413 as soon as the declared or streamed size passes the limit, before reading the rest. */
+export function limitBody(maxSize = MAX_BODY_BYTES): MiddlewareHandler<HttpEnv> {
+  return bodyLimit({
+    maxSize,
+    onError: (c) =>
+      appErrorResponse(c, new AppError('PAYLOAD_TOO_LARGE', `Request body is larger than ${maxSize} bytes.`), {
+        connection: 'close',
+      }),
+  });
+}
+
+export const UNAUTHENTICATED_MESSAGE = 'A valid API key is required: send it as "Authorization: Bearer <key>".';
+
+export function unauthenticated(): AppError {
+  return new AppError('UNAUTHENTICATED', UNAUTHENTICATED_MESSAGE);
+}
+
+/** Requires a valid, unrevoked API key; the principal and an org-scoped logger follow. */
+export function requireApiKey(auth: Authenticator): MiddlewareHandler<HttpEnv> {
+  return async (c, next) => {
+    const principal = await auth.authenticate(c.req.header('authorization'));
+    if (!principal) return appErrorResponse(c, unauthenticated(), { 'www-authenticate': 'Bearer' });
+    c.set('principal', principal);
+    c.set('log', c.get('log').child({ organizationId: principal.organizationId, apiKeyId: principal.apiKeyId }));
+    await next();
+  };
+}
