@@ -234,6 +234,12 @@ export interface CrmAdapter {
   webhookPath: string;
   codec: WebhookCodec;
   connect(opts: ConnectionOptions): CrmClient;
+  /**
+   * The account id in the one form webhooks name it (ParsedWebhook.accountIds), for an
+   * id a person may write in another form (Salesforce: the 15-character org id Setup
+   * shows, for the 18-character one outbound messages carry). Identity when absent.
+   */
+  normaliseAccountId?(accountId: string): string;
 }
 
 export type CrmErrorCode =

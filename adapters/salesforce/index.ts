@@ -1,6 +1,7 @@
 // The Salesforce adapter: jsforce-based client, Outbound Message codec.
 import type { CrmAdapter } from '../contract.ts';
 import { SalesforceClient } from './client.ts';
+import { id18 } from './mappers.ts';
 import { salesforceCodec } from './webhooks.ts';
 
 export const salesforceAdapter: CrmAdapter = {
@@ -8,6 +9,8 @@ export const salesforceAdapter: CrmAdapter = {
   webhookPath: '/api/v1/webhooks/salesforce',
   codec: salesforceCodec,
   connect: (opts) => new SalesforceClient(opts),
+  // Outbound messages carry the 18-character organization id; Setup shows 15.
+  normaliseAccountId: (id) => id18(id),
 };
 
 export { DEFAULT_EXTERNAL_ID_FIELD, DEFAULT_ORIGIN_FIELD, NOT_PROVIDED } from './mappers.ts';

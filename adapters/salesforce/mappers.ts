@@ -139,6 +139,28 @@ export function soqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
 }
 
+/**
+ * The 18-character, case-insensitively unique form of a Salesforce id: the 15-character
+ * id plus Salesforce's check suffix (one letter per five characters, encoding which are
+ * upper case). A string that is not an id is returned unchanged.
+ */
+export function id18(id: string): string {
+  const s = id.trim();
+  if (!isSalesforceId(s)) return id;
+  const short = s.slice(0, 15);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
+  let suffix = '';
+  for (let block = 0; block < 3; block++) {
+    let bits = 0;
+    for (let i = 0; i < 5; i++) {
+      const c = short[block * 5 + i];
+      if (c >= 'A' && c <= 'Z') bits |= 1 << i;
+    }
+    suffix += alphabet[bits];
+  }
+  return short + suffix;
+}
+
 /** The 15-character, case-sensitive form of a Salesforce id (ids are 15 or 18 chars). */
 export function id15(id: string): string {
   return id.slice(0, 15);

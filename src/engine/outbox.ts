@@ -7,6 +7,7 @@ import { CrmError, SYNCED_FIELDS, isCrmError, type LeadFields, type OutboundLead
 import { Prisma, type CrmLink, type Integration, type Lead, type OutboxItem, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
+import { applyDeletion } from './apply.ts';
 import { settingsOf, tagValuesFor, type Connections } from './connections.ts';
 import { asJson, canonicalFields, fieldsHash, readSnapshot, toSnapshot } from './fields.ts';
 import { backoffMs, claim } from './queue.ts';
@@ -112,6 +113,14 @@ async function pushBatch(deps: OutboxDeps, integration: Integration, items: Clai
     const r = results[i];
     if (!r || r.localId !== p.lead.id) {
       await retryOrFail(deps, p.items, new CrmError('UPSTREAM', 'adapter returned no result for this lead', { retryable: true }), log);
+      continue;
+    }
+    if (!r.ok && r.error.code === 'NOT_FOUND' && p.outbound.externalId) {
+      // The linked record is gone: deleted in the CRM without a notification reaching us
+      // (some CRMs send none for deletions). Same rule as a deletion webhook: the lead
+      // stays, and is no longer pushed there.
+      await applyDeletion(deps, integration, p.outbound.externalId);
+      await finish(prisma, p.items, 'done', 'skipped: record deleted in the CRM');
       continue;
     }
     if (!r.ok) {

@@ -1,12 +1,14 @@
 // The whole service for end-to-end tests: a fresh database, the real engine with the
 // real adapters, the HTTP app on a loopback port, an organization with an API key,
-// and a HubSpot sandbox whose webhooks are aimed at the service.
+// and HubSpot, Salesforce and Zoho sandboxes whose notifications are aimed at the service.
 import { buildApp, type App } from '../../src/app.ts';
 import { createApiKey, createOrganization } from '../../src/auth.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createSyncEngine, type SyncEngine } from '../../src/engine/index.ts';
 import { createAppPubSub, type PubSub } from '../../src/pubsub.ts';
 import { startHubSpotSandbox, type HubSpotSandbox, type HubSpotSandboxOptions } from '../sandboxes/hubspot/server.ts';
+import { startSalesforceSandbox, type SalesforceSandbox, type SalesforceSandboxOptions } from '../sandboxes/salesforce/index.ts';
+import { startZohoSandbox, type ZohoSandbox, type ZohoSandboxOptions } from '../sandboxes/zoho/index.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
 import { memoryLogger } from './engine.ts';
 import { freePort } from './net.ts';
@@ -122,4 +124,100 @@ export async function connectHubSpot(stack: Stack, hs: HubSpotSandbox, opts: { a
   const integrationId = data.createIntegration.id;
   await stack.gqlOk(`mutation($id: ID!) { enableWebhooks(integrationId: $id) { status { enabled } } }`, { id: integrationId }, opts.key);
   return integrationId;
+}
+
+export interface Connected {
+  integrationId: string;
+  /** What enableWebhooks answered over GraphQL (status, provision report, webhook URL). */
+  enabled: {
+    status: { enabled: boolean; expiresAt: string | null; subscriptionId: string | null };
+    provision: { originFieldReady: boolean; originFieldCreated: boolean; manualSteps: string[]; expiresAt: string | null; subscriptionId: string | null };
+    webhookUrl: string;
+  };
+}
+
+const ENABLE_FIELDS = 'status { enabled expiresAt subscriptionId } provision { originFieldReady originFieldCreated manualSteps expiresAt subscriptionId } webhookUrl';
+
+async function createAndEnable(stack: Stack, input: Record<string, unknown>, key?: string): Promise<Connected> {
+  const data = await stack.gqlOk<{ createIntegration: { id: string } }>(
+    `mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { ${INTEGRATION_FIELDS} } }`,
+    { input },
+    key,
+  );
+  const integrationId = data.createIntegration.id;
+  const r = await stack.gqlOk<{ enableWebhooks: Connected['enabled'] }>(
+    `mutation($id: ID!) { enableWebhooks(integrationId: $id) { ${ENABLE_FIELDS} } }`,
+    { id: integrationId },
+    key,
+  );
+  return { integrationId, enabled: r.enableWebhooks };
+}
+
+/**
+ * A Salesforce sandbox org whose Outbound Message is aimed at the stack (what the
+ * administrator configures by hand, following enableWebhooks' manual steps).
+ */
+export async function startSalesforceFor(stack: Stack, opts: SalesforceSandboxOptions = {}): Promise<SalesforceSandbox> {
+  return startSalesforceSandbox({
+    ...opts,
+    outbound: {
+      targetUrl: `${stack.config.PUBLIC_BASE_URL}/api/v1/webhooks/salesforce`,
+      retryIntervalsMs: [50, 100, 200, 400],
+      ...opts.outbound,
+    },
+  });
+}
+
+/** Creates a Salesforce integration (OAuth tokens of the sandbox's connected app) and enables its webhooks. */
+export async function connectSalesforce(
+  stack: Stack,
+  sf: SalesforceSandbox,
+  opts: { autoSync?: boolean; key?: string; accountId?: string; apiBaseUrl?: string } = {},
+): Promise<Connected> {
+  const c = sf.controls.credentials();
+  return createAndEnable(
+    stack,
+    {
+      provider: 'SALESFORCE',
+      name: 'Salesforce sandbox',
+      accountId: opts.accountId ?? sf.controls.organizationId,
+      apiBaseUrl: opts.apiBaseUrl ?? sf.url,
+      accessToken: c.accessToken,
+      refreshToken: c.refreshToken,
+      clientId: c.clientId,
+      clientSecret: c.clientSecret,
+      autoSync: opts.autoSync ?? true,
+    },
+    opts.key,
+  );
+}
+
+/** A Zoho sandbox with its accounts host on its own port, as Zoho's data centres have. */
+export async function startZohoFor(_stack: Stack, opts: ZohoSandboxOptions = {}): Promise<ZohoSandbox> {
+  return startZohoSandbox({ separateAccounts: true, ...opts });
+}
+
+/** Creates a Zoho integration (a token issued by the sandbox's accounts host) and enables its webhooks (a notification channel). */
+export async function connectZoho(
+  stack: Stack,
+  zs: ZohoSandbox,
+  opts: { autoSync?: boolean; key?: string; accountId?: string; apiBaseUrl?: string } = {},
+): Promise<Connected> {
+  const { accessToken } = zs.controls.issueAccessToken();
+  return createAndEnable(
+    stack,
+    {
+      provider: 'ZOHO',
+      name: 'Zoho sandbox',
+      accountId: opts.accountId ?? '60000000001',
+      apiBaseUrl: opts.apiBaseUrl ?? zs.url,
+      accessToken,
+      refreshToken: zs.controls.refreshToken,
+      clientId: zs.controls.clientId,
+      clientSecret: zs.controls.clientSecret,
+      accountsUrl: zs.accountsUrl,
+      autoSync: opts.autoSync ?? true,
+    },
+    opts.key,
+  );
 }
