@@ -128,6 +128,11 @@ export interface WebhookCodec {
   verify(req: WebhookRequest, secrets: WebhookSecrets): void;
   /** The body and content type to answer once the events are persisted. */
   acknowledge(): { status: number; contentType: string; body: string };
+  /**
+   * How to refuse a request in the CRM's own protocol (Salesforce expects a SOAP fault).
+   * When absent the service answers with its JSON error envelope.
+   */
+  fault?(status: number, code: string, message: string): { status: number; contentType: string; body: string };
 }
 
 export interface Page {

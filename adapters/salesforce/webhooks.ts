@@ -233,4 +233,18 @@ export const salesforceCodec: WebhookCodec = {
   acknowledge() {
     return { status: 200, contentType: 'text/xml; charset=utf-8', body: ACK_BODY };
   },
+
+  fault(status: number, code: string, message: string) {
+    // A SOAP 1.1 fault: the sender's (Client) fault for a request we refuse.
+    const body =
+      '<?xml version="1.0" encoding="UTF-8"?>' +
+      '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault>' +
+      `<faultcode>soapenv:Client</faultcode><faultstring>${xmlEscape(`${code}: ${message}`)}</faultstring>` +
+      '</soapenv:Fault></soapenv:Body></soapenv:Envelope>';
+    return { status, contentType: 'text/xml; charset=utf-8', body };
+  },
 };
+
+function xmlEscape(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+}

@@ -97,9 +97,15 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     async receiveWebhook(provider, req) {
       const adapter = connections.adapterForPath(provider);
       if (!adapter) throw new AppError('NOT_FOUND', `No webhook endpoint for ${provider}`);
-      const { stored, ...response } = await receiveWebhook(queueDeps, adapter, req);
-      if (stored) inbox.kick();
-      return response;
+      try {
+        const { stored, ...response } = await receiveWebhook(queueDeps, adapter, req);
+        if (stored) inbox.kick();
+        return response;
+      } catch (e) {
+        // Refuse in the CRM's own protocol where it has one (Salesforce: a SOAP fault).
+        if (e instanceof AppError && adapter.codec.fault) return adapter.codec.fault(e.httpStatus, e.code, e.message);
+        throw e;
+      }
     },
     retryFailedPushes: async (org, integrationId) => {
       const n = await retryFailedOutbox(prisma, org, integrationId);

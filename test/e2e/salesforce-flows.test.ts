@@ -278,7 +278,7 @@ describe('Salesforce two-way sync', () => {
     for (let i = 0; i < 3; i++) expect((await leadsByEmail(stack, `twice${i}@example.com`)).totalCount).toBe(1);
   });
 
-  it('rejects an outbound message from another organization with 401, acknowledging nothing and storing nothing', async () => {
+  it('rejects an outbound message from another organization with a 401 SOAP fault, acknowledging nothing and storing nothing', async () => {
     const id = sf.controls.createLeadAsUser({ Email: 'intruder@example.com', LastName: 'Intruder', Company: 'Evil' });
     await settle(stack, sf);
     const before = await stack.db.prisma.inboxEvent.count();
@@ -288,16 +288,20 @@ describe('Salesforce two-way sync', () => {
     const text = await res.text();
     expect(res.status).toBe(401);
     expect(isAck(res.status, text)).toBe(false);
-    expect(JSON.parse(text).error.code).toBe('UNAUTHENTICATED');
+    // Refused in Salesforce's own protocol: a SOAP fault naming the stable code.
+    expect(res.headers.get('content-type')).toMatch(/text\/xml/);
+    expect(text).toMatch(/<soapenv:Fault><faultcode>soapenv:Client<\/faultcode><faultstring>UNAUTHENTICATED: /);
     expect(await stack.db.prisma.inboxEvent.count()).toBe(before);
     expect((await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } })).totalReceived).toBe(received);
   });
 
-  it('answers malformed XML and a SOAP body that is not an outbound message with 400, storing nothing', async () => {
+  it('answers malformed XML and a SOAP body that is not an outbound message with a 400 SOAP fault, storing nothing', async () => {
     const before = await stack.db.prisma.inboxEvent.count();
     const broken = await postOutbound(stack, '<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notifications');
     expect(broken.status).toBe(400);
-    expect(isAck(broken.status, await broken.text())).toBe(false);
+    const brokenText = await broken.text();
+    expect(isAck(broken.status, brokenText)).toBe(false);
+    expect(brokenText).toMatch(/<soapenv:Fault><faultcode>soapenv:Client<\/faultcode><faultstring>BAD_REQUEST: /);
     const notOutbound = await postOutbound(
       stack,
       '<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><hello/></soapenv:Body></soapenv:Envelope>',
