@@ -76,10 +76,10 @@ describe('crash after acknowledgement', () => {
     const leads = await eventually(async () => {
       const d = await gql(`{ leads(first: 50) { totalCount edges { node { email crmMetadata { sourceSystem } } } } }`);
       return d.leads.totalCount >= emails.length ? d.leads : undefined;
-    }, 60_000, 'leads after restart');
+    }, 120_000, 'leads after restart');
     expect(leads.totalCount).toBe(emails.length);
     expect(leads.edges.map((e: any) => e.node.email).sort()).toEqual(emails);
     // HubSpot was not asked to resend anything: the events came from our own inbox.
     expect(hs.deliveries.length).toBe(deliveriesAtKill);
-  });
+  }, 400_000); // two cold process starts
 });

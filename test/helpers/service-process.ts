@@ -32,7 +32,8 @@ export async function startServiceProcess(env: Record<string, string>, port: num
       const r = await fetch(`${url}/healthz`).catch(() => null);
       return r?.ok ?? false;
     },
-    60_000,
+    // A cold start compiles the TypeScript first; on a loaded two-core machine that is slow.
+    150_000,
     'service to answer /healthz',
   );
   return { child, url, output: () => out, exited };
