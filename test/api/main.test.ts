@@ -64,5 +64,5 @@ describe('main', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
       await rm(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 240_000); // a cold start compiles the TypeScript first
 });
