@@ -105,6 +105,9 @@ async function applyOnce(
     // before the notification went out, which some CRMs still call a creation) is
     // compared below like any change.
     log.info({ leadId: link.leadId }, `skipping ${label(integration)} ${record.externalId}, originated from our platform`);
+    // Learn what the CRM filled in that we did not write (defaults such as a status),
+    // so a later change of those fields is recognised as a change.
+    await touchLink(prisma, link.id, remote, remoteHash, record.updatedAt);
     return { outcome: 'skipped_own_origin', leadId: link.leadId };
   }
 
