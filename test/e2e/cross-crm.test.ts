@@ -13,6 +13,10 @@ import {
   startSalesforceFor,
   startStack,
   startZohoFor,
+  hubspotMoves,
+  salesforceMoves,
+  settle as settleAll,
+  zohoMoves,
   type Stack,
 } from '../helpers/stack.ts';
 
@@ -24,19 +28,8 @@ describe('three CRMs at once', () => {
 
   const sfLead = () => sf.controls.listLeads().find((l) => !l.deleted && String(l.values.Email).toLowerCase() === 'tri@example.com')!;
 
-  /** Runs every queue and every CRM's notifications until nothing moves; returns the rounds it took. */
-  async function settle(): Promise<number> {
-    for (let round = 1; round <= 30; round++) {
-      const before = hs.apiCalls.length + sf.controls.requests.length + zoho.controls.requests.length;
-      await hs.flushWebhooks();
-      await sf.controls.flushNotifications();
-      await zoho.controls.flushNotifications();
-      await stack.engine.drain();
-      const after = hs.apiCalls.length + sf.controls.requests.length + zoho.controls.requests.length;
-      if (after === before) return round;
-    }
-    throw new Error('the three CRMs never settled: values are bouncing between them');
-  }
+  const settle = () => settleAll(stack, hubspotMoves(hs), salesforceMoves(sf), zohoMoves(zoho));
+
 
   beforeAll(async () => {
     stack = await startStack();

@@ -6,22 +6,11 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
-import { connectHubSpot, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
+import { connectHubSpot, startHubSpotFor, startStack, type Stack, hubspotMoves, settle as settleAll } from '../helpers/stack.ts';
 
 const LEAD_FIELDS = 'id email firstName lastName phone company status crmMetadata { sourceSystem lastSyncDirection lastSyncedAt syncVersion crmProvider } crmLinks { externalId provider }';
 
-/** Lets webhooks and both queues run until nothing moves any more. */
-async function settle(stack: Stack, hs: HubSpotSandbox) {
-  for (let i = 0; i < 20; i++) {
-    const before = hs.deliveries.length;
-    const calls = hs.apiCalls.length;
-    await hs.flushWebhooks();
-    await stack.engine.drain();
-    await hs.flushWebhooks();
-    if (hs.deliveries.length === before && hs.apiCalls.length === calls) return;
-  }
-  throw new Error('sync did not settle');
-}
+const settle = (stack: Stack, hs: HubSpotSandbox) => settleAll(stack, hubspotMoves(hs));
 
 async function leadsByEmail(stack: Stack, email: string) {
   const d = await stack.gqlOk(`query($e: String) { leads(email: $e, first: 10) { totalCount edges { node { ${LEAD_FIELDS} } } } }`, { e: email });

@@ -4,19 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
-import { connectHubSpot, HUBSPOT_SECRET, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
+import { connectHubSpot, HUBSPOT_SECRET, startHubSpotFor, startStack, type Stack, hubspotMoves, settle as settleAll } from '../helpers/stack.ts';
 
-async function settle(stack: Stack, hs: HubSpotSandbox) {
-  for (let i = 0; i < 20; i++) {
-    const before = hs.deliveries.length;
-    const calls = hs.apiCalls.length;
-    await hs.flushWebhooks();
-    await stack.engine.drain();
-    await hs.flushWebhooks();
-    if (hs.deliveries.length === before && hs.apiCalls.length === calls) return;
-  }
-  throw new Error('sync did not settle');
-}
+const settle = (stack: Stack, hs: HubSpotSandbox) => settleAll(stack, hubspotMoves(hs));
 
 const countLeads = (stack: Stack, email?: string) => stack.db.prisma.lead.count({ where: { organizationId: stack.orgId, ...(email ? { email } : {}) } });
 

@@ -4,23 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAck, type SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
 import { eventually, startProxy } from '../helpers/net.ts';
-import { connectSalesforce, startSalesforceFor, startStack, type Connected, type Stack } from '../helpers/stack.ts';
+import { connectSalesforce, startSalesforceFor, startStack, type Connected, type Stack, salesforceMoves, settle as settleAll } from '../helpers/stack.ts';
 
 const LEAD_FIELDS = 'id email firstName lastName phone company status crmMetadata { sourceSystem lastSyncDirection lastSyncedAt syncVersion crmProvider } crmLinks { externalId provider }';
 const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 
 /** Lets outbound messages and both queues run until nothing moves any more. */
-async function settle(stack: Stack, sf: SalesforceSandbox) {
-  for (let i = 0; i < 20; i++) {
-    const deliveries = sf.controls.outbound.deliveries.length;
-    const calls = sf.controls.requests.length;
-    await sf.controls.flushNotifications();
-    await stack.engine.drain();
-    await sf.controls.flushNotifications();
-    if (sf.controls.outbound.deliveries.length === deliveries && sf.controls.requests.length === calls) return;
-  }
-  throw new Error('sync did not settle');
-}
+const settle = (stack: Stack, sf: SalesforceSandbox) => settleAll(stack, salesforceMoves(sf));
 
 async function leadsByEmail(stack: Stack, email: string) {
   const d = await stack.gqlOk(`query($e: String) { leads(email: $e, first: 10) { totalCount edges { node { ${LEAD_FIELDS} } } } }`, { e: email });
@@ -361,7 +351,7 @@ describe('Salesforce session refresh', () => {
   });
 
   const storedCredentials = async () =>
-    JSON.parse((await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } })).credentials) as Record<string, string>;
+    stack.keyringCredentials(await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } }));
 
   it('refreshes an expired access token during a push, pushes once, and stores the new tokens and instance', async () => {
     const old = await storedCredentials();

@@ -4,24 +4,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ZohoSandbox } from '../sandboxes/zoho/index.ts';
 import { eventually, startProxy } from '../helpers/net.ts';
-import { connectZoho, startStack, startZohoFor, type Connected, type Stack } from '../helpers/stack.ts';
+import { connectZoho, startStack, startZohoFor, type Connected, type Stack, zohoMoves, settle as settleAll } from '../helpers/stack.ts';
 
 const LEAD_FIELDS = 'id email firstName lastName phone company status crmMetadata { sourceSystem lastSyncDirection lastSyncedAt syncVersion crmProvider } crmLinks { externalId provider }';
 const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 const DAY = 24 * 3600_000;
 
 /** Lets channel notifications and both queues run until nothing moves any more. */
-async function settle(stack: Stack, zs: ZohoSandbox) {
-  for (let i = 0; i < 20; i++) {
-    const deliveries = zs.controls.deliveries.length;
-    const calls = zs.controls.requests.length;
-    await zs.controls.flushNotifications();
-    await stack.engine.drain();
-    await zs.controls.flushNotifications();
-    if (zs.controls.deliveries.length === deliveries && zs.controls.requests.length === calls) return;
-  }
-  throw new Error('sync did not settle');
-}
+const settle = (stack: Stack, zs: ZohoSandbox) => settleAll(stack, zohoMoves(zs));
 
 async function leadsByEmail(stack: Stack, email: string) {
   const d = await stack.gqlOk(`query($e: String) { leads(email: $e, first: 10) { totalCount edges { node { ${LEAD_FIELDS} } } } }`, { e: email });
@@ -274,14 +264,14 @@ describe('Zoho two-way sync', () => {
   });
 
   it('refreshes an expired access token at the accounts host and stores the new one', async () => {
-    const old = JSON.parse((await integrationRow(stack, integrationId)).credentials) as Record<string, string>;
+    const old = stack.keyringCredentials(await integrationRow(stack, integrationId));
     const tokenCalls = zs.controls.tokenCalls;
     zs.controls.expireAccessTokens();
     await stack.gqlOk(`mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }`, { i: { email: 'fresh@example.com', lastName: 'Fresh' } });
     await settle(stack, zs);
     expect(zohoLeadsWithEmail(zs, 'fresh@example.com')).toHaveLength(1);
     expect(zs.controls.tokenCalls).toBe(tokenCalls + 1);
-    const stored = JSON.parse((await integrationRow(stack, integrationId)).credentials) as Record<string, string>;
+    const stored = stack.keyringCredentials(await integrationRow(stack, integrationId));
     expect(stored.accessToken).not.toBe(old.accessToken);
     expect(stored.refreshToken).toBe(zs.controls.refreshToken);
     expect(Date.parse(stored.expiresAt)).toBeGreaterThan(Date.now());

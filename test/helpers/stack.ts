@@ -1,11 +1,15 @@
 // The whole service for end-to-end tests: a fresh database, the real engine with the
 // real adapters, the HTTP app on a loopback port, an organization with an API key,
 // and HubSpot, Salesforce and Zoho sandboxes whose notifications are aimed at the service.
+import { randomBytes } from 'node:crypto';
 import { buildApp, type App } from '../../src/app.ts';
 import { createApiKey, createOrganization } from '../../src/auth.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
+import { readCredentials } from '../../src/engine/connections.ts';
 import { createSyncEngine, type SyncEngine } from '../../src/engine/index.ts';
+import type { Logger } from '../../src/logger.ts';
 import { createAppPubSub, type PubSub } from '../../src/pubsub.ts';
+import { keyringFromConfig, type Keyring } from '../../src/secrets.ts';
 import { startHubSpotSandbox, type HubSpotSandbox, type HubSpotSandboxOptions } from '../sandboxes/hubspot/server.ts';
 import { startSalesforceSandbox, type SalesforceSandbox, type SalesforceSandboxOptions } from '../sandboxes/salesforce/index.ts';
 import { startZohoSandbox, type ZohoSandbox, type ZohoSandboxOptions } from '../sandboxes/zoho/index.ts';
@@ -21,6 +25,10 @@ export interface Stack {
   engine: SyncEngine;
   app: App;
   pubsub: PubSub;
+  /** Encrypts the integrations' credentials column. */
+  keyring: Keyring;
+  /** The decrypted credentials of an integration row (the column holds ciphertext). */
+  keyringCredentials(row: { credentials: string }): Record<string, string>;
   url: string;
   orgId: string;
   apiKey: string;
@@ -33,7 +41,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(env: Record<string, string> = {}, opts: { logger?: { logger: Logger; lines: () => Record<string, unknown>[] } } = {}): Promise<Stack> {
   const db = await freshDatabase();
   const port = await freePort();
   const config = loadConfig({
@@ -44,11 +52,14 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     POLL_INTERVAL_MS: '0',
     LOG_LEVEL: 'debug',
     WORK_LEASE_MS: '5000',
+    DATA_DIR: db.dataDir,
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     ...env,
   });
-  const mem = memoryLogger();
+  const mem = opts.logger ?? memoryLogger();
   const pubsub = createAppPubSub();
-  const engine = createSyncEngine({ config, prisma: db.prisma, logger: mem.logger, pubsub, idleMs: 200 });
+  const keyring = keyringFromConfig(config, mem.logger);
+  const engine = createSyncEngine({ config, prisma: db.prisma, logger: mem.logger, pubsub, idleMs: 200, keyring });
   const app = buildApp({ config, db, logger: mem.logger, pubsub, service: engine });
   const { url } = await app.start(port);
   engine.start();
@@ -72,6 +83,8 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     engine,
     app,
     pubsub,
+    keyring,
+    keyringCredentials: (row) => readCredentials(row, keyring) as Record<string, string>,
     url,
     orgId: first.orgId,
     apiKey: first.apiKey,
@@ -220,4 +233,41 @@ export async function connectZoho(
     },
     opts.key,
   );
+}
+
+/** A sandbox as settle() sees it: a way to deliver what it has queued, and a count of what it did. */
+export interface Moving {
+  flush(): Promise<unknown>;
+  activity(): number;
+}
+
+export const hubspotMoves = (hs: HubSpotSandbox): Moving => ({
+  flush: () => hs.flushWebhooks(),
+  activity: () => hs.deliveries.length + hs.apiCalls.length,
+});
+
+export const salesforceMoves = (sf: SalesforceSandbox): Moving => ({
+  flush: () => sf.controls.flushNotifications(),
+  activity: () => sf.controls.outbound.deliveries.length + sf.controls.requests.length,
+});
+
+export const zohoMoves = (zs: ZohoSandbox): Moving => ({
+  flush: () => zs.controls.flushNotifications(),
+  activity: () => zs.controls.deliveries.length + zs.controls.requests.length,
+});
+
+/**
+ * Lets the CRMs' notifications and the service's queues run until nothing moves any
+ * more; returns the rounds it took. Fails when they never settle (values bouncing).
+ */
+export async function settle(stack: Stack, ...crms: Moving[]): Promise<number> {
+  const activity = () => crms.reduce((n, c) => n + c.activity(), 0);
+  for (let round = 1; round <= 30; round++) {
+    const before = activity();
+    for (const c of crms) await c.flush();
+    await stack.engine.drain();
+    for (const c of crms) await c.flush();
+    if (activity() === before) return round;
+  }
+  throw new Error('sync did not settle: values keep moving between the service and the CRMs');
 }
