@@ -1,0 +1,281 @@
+// The OpenAPI 3.1 description of the REST shim, served at GET /api/v1/openapi.json.
+// test/cli/openapi.test.ts compares its paths with the routes the app really serves,
+// so a route added without documentation (or documented and removed) fails the tests.
+import { AppError, type AppErrorCode } from '../errors.ts';
+import type { Config } from '../config.ts';
+import { MAX_BODY_BYTES } from './context.ts';
+
+/** Mount point of the REST shim in the app. */
+export const API_BASE = '/api/v1';
+
+// Every stable error code; tsc insists the list matches AppErrorCode exactly.
+const ERROR_CODES: { [K in AppErrorCode]: true } = {
+  BAD_REQUEST: true,
+  VALIDATION: true,
+  UNAUTHENTICATED: true,
+  FORBIDDEN: true,
+  NOT_FOUND: true,
+  CONFLICT: true,
+  PAYLOAD_TOO_LARGE: true,
+  RATE_LIMITED: true,
+  UNSUPPORTED: true,
+  CRM_ERROR: true,
+  INTERNAL: true,
+};
+const codes = Object.keys(ERROR_CODES) as AppErrorCode[];
+const statusOf = (code: AppErrorCode) => new AppError(code, '').httpStatus;
+const codesFor = (status: number) => codes.filter((c) => statusOf(c) === status);
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const nullable = (schema: Record<string, unknown>) => ({ ...schema, type: [schema.type as string, 'null'] });
+const dateTime = { type: 'string', format: 'date-time' };
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed request (BAD_REQUEST) or invalid input (VALIDATION, with `fields`).',
+  401: 'Missing, unknown or revoked API key; for webhooks, a signature that could not be verified.',
+  403: 'The API key lacks the scope this operation needs.',
+  404: 'No such route, integration or provider (another organization\'s records are not found either).',
+  409: 'Conflicts with the current state.',
+  413: `Request body larger than ${MAX_BODY_BYTES} bytes.`,
+  422: 'Not supported by this CRM.',
+  429: 'Too many requests for this API key; retry after the `Retry-After` header.',
+  500: 'Unexpected error (logged with the request id).',
+  502: 'The CRM answered with an error or could not be reached.',
+};
+
+function errorResponse(status: number) {
+  return {
+    description: `${ERROR_DESCRIPTIONS[status]} Codes: ${codesFor(status).join(', ')}.`,
+    ...(status === 429 ? { headers: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } } } } : {}),
+    content: {
+      'application/json': {
+        schema: ref('Error'),
+        example: { error: { code: codesFor(status)[0], message: ERROR_DESCRIPTIONS[status] } },
+      },
+    },
+  };
+}
+
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [String(s), errorResponse(s)]));
+
+const integrationIdParam = {
+  name: 'integrationId',
+  in: 'path',
+  required: true,
+  description: 'Id of one of the caller organization\'s integrations.',
+  schema: { type: 'string' },
+};
+
+const json = (schema: unknown) => ({ 'application/json': { schema } });
+
+/** The OpenAPI 3.1 document of the REST shim, for a service reachable at config.PUBLIC_BASE_URL. */
+export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
+  const integrationErrors = errors(401, 403, 404, 413, 429, 500, 502);
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'crm-sync REST API',
+      version: '1',
+      description:
+        'The REST shim of crm-sync: CRM webhooks (authenticated by the CRM\'s signature or token) and the integration ' +
+        'routes (API key). Everything else — leads, integrations, subscriptions — is in the GraphQL API at /graphql. ' +
+        'Every error answer is `{ "error": { "code", "message" } }` with a stable code.',
+    },
+    servers: [{ url: config.PUBLIC_BASE_URL }],
+    tags: [
+      { name: 'webhooks', description: 'Called by the CRMs.' },
+      { name: 'integrations', description: 'Called by operators and the platform, with an API key.' },
+      { name: 'meta', description: 'This document.' },
+    ],
+    paths: {
+      [`${API_BASE}/openapi.json`]: {
+        get: {
+          operationId: 'getOpenApiDocument',
+          tags: ['meta'],
+          summary: 'This OpenAPI document',
+          security: [],
+          responses: { '200': { description: 'The OpenAPI 3.1 document.', content: json({ type: 'object' }) } },
+        },
+      },
+      [`${API_BASE}/webhooks/{provider}`]: {
+        post: {
+          operationId: 'receiveWebhook',
+          tags: ['webhooks'],
+          summary: 'Receive a CRM change notification',
+          description:
+            'The endpoint each CRM is configured to call. The notification is verified (HubSpot v3 signature, ' +
+            'Salesforce OrganizationId, Zoho channel token), stored, and acknowledged; events are applied ' +
+            'asynchronously. Redeliveries are absorbed. Events for an integration whose webhooks are disabled are ' +
+            'acknowledged and skipped.',
+          security: [],
+          parameters: [
+            {
+              name: 'provider',
+              in: 'path',
+              required: true,
+              schema: { type: 'string', enum: ['hubspot', 'salesforce', 'zoho'] },
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                description: 'HubSpot: an array of webhook events; Zoho: a notification object.',
+                schema: { oneOf: [{ type: 'array', items: { type: 'object' } }, { type: 'object' }] },
+              },
+              'text/xml': { description: 'Salesforce: an Outbound Message (SOAP envelope).', schema: { type: 'string' } },
+            },
+          },
+          responses: {
+            '200': {
+              description: 'Stored (or recognised as a redelivery) and acknowledged, in the form the CRM expects.',
+              content: {
+                'application/json': { schema: { type: 'object', additionalProperties: true }, examples: { hubspot: { value: { received: true } }, zoho: { value: { status: 'success' } } } },
+                'text/xml': { description: 'Salesforce: the SOAP acknowledgement (Ack true).', schema: { type: 'string' } },
+              },
+            },
+            ...errors(400, 401, 404, 413, 500),
+          },
+        },
+      },
+      [`${API_BASE}/crm-integration/import`]: {
+        post: {
+          operationId: 'importFromCrm',
+          tags: ['integrations'],
+          summary: 'Start a full import from the CRM',
+          description:
+            'Starts (or, when one is already running, returns) the import job of the integration. Progress: ' +
+            'the GraphQL `importJob` query and `importProgress` subscription, or the `crm-sync import` command.',
+          requestBody: { required: true, content: json(ref('ImportRequest')) },
+          responses: { '202': { description: 'The import job, running.', content: json(ref('ImportJob')) }, ...errors(400), ...integrationErrors },
+        },
+      },
+      [`${API_BASE}/crm-integration/{integrationId}/enable-webhooks`]: {
+        post: {
+          operationId: 'enableWebhooks',
+          tags: ['integrations'],
+          summary: 'Enable real-time sync from the CRM',
+          description: 'Provisions what the CRM needs (origin field, subscriptions or channel) and lists any steps left to do by hand.',
+          parameters: [integrationIdParam],
+          responses: { '200': { description: 'Webhook status and what was provisioned.', content: json(ref('EnableWebhooksResult')) }, ...integrationErrors },
+        },
+      },
+      [`${API_BASE}/crm-integration/{integrationId}/webhook-status`]: {
+        get: {
+          operationId: 'webhookStatus',
+          tags: ['integrations'],
+          summary: 'Webhook status and event counts',
+          parameters: [integrationIdParam],
+          responses: { '200': { description: 'The integration\'s webhook status.', content: json(ref('WebhookStatus')) }, ...integrationErrors },
+        },
+      },
+      [`${API_BASE}/crm-integration/{integrationId}/disable-webhooks`]: {
+        post: {
+          operationId: 'disableWebhooks',
+          tags: ['integrations'],
+          summary: 'Disable webhooks (the emergency brake)',
+          description: 'From now on no CRM event changes a lead; events are still acknowledged and counted as skipped.',
+          parameters: [integrationIdParam],
+          responses: { '200': { description: 'The integration\'s webhook status.', content: json(ref('WebhookStatus')) }, ...integrationErrors },
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An organization\'s API key (`cs_…`), created with `crm-sync apikey create` or the bootstrap key.',
+        },
+      },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: {
+                code: { type: 'string', enum: codes },
+                message: { type: 'string' },
+                fields: {
+                  type: 'array',
+                  description: 'VALIDATION only: the invalid fields.',
+                  items: {
+                    type: 'object',
+                    required: ['field', 'message'],
+                    properties: { field: { type: 'string' }, message: { type: 'string' } },
+                  },
+                },
+              },
+            },
+          },
+        },
+        ImportRequest: {
+          type: 'object',
+          required: ['integrationId'],
+          properties: { integrationId: { type: 'string', minLength: 1 } },
+        },
+        ImportJob: {
+          type: 'object',
+          required: ['id', 'integrationId', 'status', 'pages', 'created', 'linked', 'updated', 'skipped', 'failed', 'error', 'startedAt', 'finishedAt'],
+          properties: {
+            id: { type: 'string' },
+            integrationId: { type: 'string' },
+            status: { type: 'string', enum: ['running', 'completed', 'failed'] },
+            pages: { type: 'integer' },
+            created: { type: 'integer' },
+            linked: { type: 'integer' },
+            updated: { type: 'integer' },
+            skipped: { type: 'integer' },
+            failed: { type: 'integer' },
+            error: nullable({ type: 'string' }),
+            startedAt: dateTime,
+            finishedAt: nullable(dateTime),
+          },
+        },
+        WebhookStatus: {
+          type: 'object',
+          required: ['integrationId', 'provider', 'enabled', 'subscriptionId', 'events', 'expiresAt', 'totalReceived', 'lastReceivedAt', 'created', 'updated', 'skipped', 'failed', 'pending'],
+          properties: {
+            integrationId: { type: 'string' },
+            provider: { type: 'string', enum: ['HUBSPOT', 'SALESFORCE', 'ZOHO'] },
+            enabled: { type: 'boolean' },
+            subscriptionId: nullable({ type: 'string' }),
+            events: { type: 'array', items: { type: 'string' } },
+            expiresAt: nullable(dateTime),
+            totalReceived: { type: 'integer' },
+            lastReceivedAt: nullable(dateTime),
+            created: { type: 'integer' },
+            updated: { type: 'integer' },
+            skipped: { type: 'integer' },
+            failed: { type: 'integer' },
+            pending: { type: 'integer' },
+          },
+        },
+        EnableWebhooksResult: {
+          type: 'object',
+          required: ['status', 'provision', 'webhookUrl'],
+          properties: {
+            status: ref('WebhookStatus'),
+            provision: {
+              type: 'object',
+              required: ['originFieldReady', 'originFieldCreated', 'subscriptionId', 'events', 'expiresAt', 'manualSteps'],
+              properties: {
+                originFieldReady: { type: 'boolean' },
+                originFieldCreated: { type: 'boolean' },
+                subscriptionId: nullable({ type: 'string' }),
+                events: { type: 'array', items: { type: 'string' } },
+                expiresAt: nullable(dateTime),
+                manualSteps: { type: 'array', items: { type: 'string' }, description: 'What is left to configure in the CRM by hand.' },
+              },
+            },
+            webhookUrl: { type: 'string', format: 'uri' },
+          },
+        },
+      },
+    },
+    security: [{ bearerAuth: [] }],
+  };
+}
