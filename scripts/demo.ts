@@ -10,6 +10,7 @@ import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { createSyncEngine } from '../src/engine/index.ts';
 import { createLogger } from '../src/logger.ts';
+import { keyringFromConfig } from '../src/secrets.ts';
 import { createAppPubSub } from '../src/pubsub.ts';
 import { startHubSpotSandbox } from '../test/sandboxes/hubspot/server.ts';
 import { startSalesforceSandbox } from '../test/sandboxes/salesforce/index.ts';
@@ -45,7 +46,8 @@ const zoho = await startZohoSandbox({ port: Number(process.env.ZOHO_SANDBOX_PORT
 
 const db = await openDatabase({ dataDir });
 const pubsub = createAppPubSub();
-const engine = createSyncEngine({ config, prisma: db.prisma, logger: logger.child({ component: 'engine' }), pubsub });
+const keyring = keyringFromConfig(config, logger);
+const engine = createSyncEngine({ config, prisma: db.prisma, logger: logger.child({ component: 'engine' }), pubsub, keyring });
 const app = buildApp({ config, db, logger, pubsub, service: engine });
 await app.start(port);
 engine.start();

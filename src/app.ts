@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import { createAuthenticator } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/client.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
 import type { SyncService } from './engine/types.ts';
 import { AppError } from './errors.ts';
 import type { Logger } from './logger.ts';
@@ -16,6 +17,9 @@ import type { HttpEnv } from './http/context.ts';
 import { appErrorResponse, handleHttpError } from './http/errors.ts';
 import { attachGraphQLWebSockets, createGraphQLServer, GRAPHQL_PATH } from './http/graphql.ts';
 import { limitBody, requestContext } from './http/middleware.ts';
+import { bindRequestContext, countRequests, opsRoutes } from './http/ops.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { createRateLimiter } from './http/rate-limit.ts';
 import { restRoutes } from './http/rest.ts';
 
 export interface AppDeps {
@@ -24,6 +28,8 @@ export interface AppDeps {
   logger: Logger;
   pubsub: PubSub;
   service: SyncService;
+  /** Served on /metrics; the engine's (service.metrics) when absent, else a new registry. */
+  metrics?: Metrics;
 }
 
 export interface App {
@@ -38,13 +44,19 @@ export interface App {
 /** How long stop() lets in-flight requests finish before cutting the connections. */
 const SHUTDOWN_GRACE_MS = 5_000;
 
-export function buildApp({ config, db, logger, pubsub, service }: AppDeps): App {
+export function buildApp({ config, db, logger, pubsub, service, ...deps }: AppDeps): App {
   const auth = createAuthenticator(db.prisma, logger.child({ component: 'auth' }));
-  const graphqlDeps = { services: { sync: service, prisma: db.prisma, pubsub }, auth, logger };
+  const metrics = deps.metrics ?? service.metrics ?? createMetrics();
+  // One bucket per API key, shared by GraphQL (HTTP, SSE, WebSockets) and REST.
+  const limiter = createRateLimiter(config.API_RATE_LIMIT_PER_MINUTE);
+  const limits = { maxDepth: config.GRAPHQL_MAX_DEPTH, maxCost: config.GRAPHQL_MAX_COST };
+  const graphqlDeps = { services: { sync: service, prisma: db.prisma, pubsub }, auth, logger, metrics, limiter, limits };
   const yoga = createGraphQLServer(graphqlDeps);
 
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(logger));
+  app.use('*', bindRequestContext());
+  app.use('*', countRequests(metrics));
   app.use('*', limitBody());
 
   app.get('/healthz', async (c) => {
@@ -57,11 +69,14 @@ export function buildApp({ config, db, logger, pubsub, service }: AppDeps): App 
     }
   });
 
+  app.route('/', opsRoutes({ prisma: db.prisma, service, metrics }));
+
   app.on(['GET', 'POST', 'OPTIONS'], GRAPHQL_PATH, (c) =>
     yoga.fetch(c.req.raw, { requestId: c.get('requestId'), log: c.get('log') }),
   );
 
-  app.route('/api/v1', restRoutes({ config, service, auth }));
+  app.route('/api/v1', restRoutes({ config, service, auth, limiter }));
+  app.route('/dashboard', dashboardRoutes());
 
   app.notFound((c) => appErrorResponse(c, new AppError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`)));
   app.onError(handleHttpError);

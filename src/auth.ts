@@ -5,7 +5,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { PrismaClient } from './generated/prisma/client.ts';
 import type { Logger } from './logger.ts';
 
-export const SCOPES = ['leads:read', 'leads:write', 'integrations:admin'] as const;
+/**
+ * What a key may do. `keys:admin` (list, create, revoke API keys) is separate from
+ * `integrations:admin`: minting credentials is a bigger power than connecting a CRM, and
+ * a key can never grant scopes it does not hold itself.
+ */
+export const SCOPES = ['leads:read', 'leads:write', 'integrations:admin', 'keys:admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const KEY_PREFIX = 'cs_';
@@ -43,7 +48,7 @@ export function parseBearer(header: string | null | undefined): string | null {
   return key.length > MAX_PRESENTED_KEY_LENGTH ? null : key;
 }
 
-function isScope(value: string): value is Scope {
+export function isScope(value: string): value is Scope {
   return (SCOPES as readonly string[]).includes(value);
 }
 
@@ -81,6 +86,8 @@ export function createAuthenticator(prisma: PrismaClient, logger: Logger, now: (
         select: { id: true, organizationId: true, hash: true, scopes: true, revokedAt: true },
       });
       if (!row) return null;
+      // The lookup is by hash (an index, not a character-by-character compare of the
+      // key); the hashes are compared again in constant time all the same.
       const stored = Buffer.from(row.hash, 'hex');
       const given = Buffer.from(presented, 'hex');
       if (stored.length !== given.length || !timingSafeEqual(stored, given)) return null;

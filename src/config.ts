@@ -2,6 +2,7 @@
 // src/ reads process.env.
 import path from 'node:path';
 import { z } from 'zod';
+import { KEY_ID_PATTERN, parseKeyMaterial, parsePreviousKeys } from './secrets.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -30,7 +31,39 @@ const schema = z.object({
   WORK_LEASE_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** First retry delay of a failed CRM call; doubles per attempt (with jitter) up to 5 minutes. */
   RETRY_BASE_MS: z.coerce.number().int().min(10).default(1_000),
+  /** Key encrypting CRM credentials at rest: 32 bytes, base64 or hex. */
+  ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => keyIsValid(v), 'must be 32 bytes written as base64 or 64 hex digits')
+    .optional(),
+  ENCRYPTION_KEY_ID: z.string().regex(KEY_ID_PATTERN, 'letters, digits, - and _ only (at most 40)').optional(),
+  /** Keys still able to decrypt (comma list of id:key) while a rotation runs. */
+  ENCRYPTION_PREVIOUS_KEYS: z
+    .string()
+    .superRefine((v, ctx) => {
+      try {
+        parsePreviousKeys(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : 'invalid' });
+      }
+    })
+    .optional(),
+  /** Requests per minute per API key (token bucket, per instance); 0 disables. */
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
+  /** Deepest selection a GraphQL operation may nest. */
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(10),
+  /** Largest estimated cost of a GraphQL operation (fields, multiplied by page sizes). */
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(5_000),
 });
+
+function keyIsValid(v: string): boolean {
+  try {
+    parseKeyMaterial(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type Config = Readonly<
   Omit<z.infer<typeof schema>, 'PUBLIC_BASE_URL'> & { PUBLIC_BASE_URL: string; DATA_DIR: string }

@@ -4,7 +4,7 @@
 import { createPubSub } from 'graphql-yoga';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis } from 'ioredis';
-import type { ImportJob, Lead } from './generated/prisma/client.ts';
+import type { ImportJob, Lead, SyncEvent } from './generated/prisma/client.ts';
 
 export interface LeadEvent {
   organizationId: string;
@@ -15,6 +15,8 @@ export type PubSubTopics = {
   'lead.created': [LeadEvent];
   'lead.updated': [LeadEvent];
   'import.progress': [ImportJob];
+  /** A sync history row was recorded (carries its organizationId). */
+  'sync.activity': [SyncEvent];
 };
 
 export type PubSub = ReturnType<typeof createPubSub<PubSubTopics>> & { close(): Promise<void> };

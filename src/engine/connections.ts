@@ -4,18 +4,27 @@ import type { CrmAdapter, CrmClient, CrmProvider, Credentials } from '../../adap
 import { AppError } from '../errors.ts';
 import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
+import type { Keyring } from '../secrets.ts';
+import { measured, type Metrics } from '../metrics.ts';
 
-export function readCredentials(integration: Pick<Integration, 'credentials'>): Credentials {
+/**
+ * The credentials of an integration row. The column holds an encrypted envelope
+ * (src/secrets.ts); rows written before encryption hold plain JSON and still read.
+ * A value that cannot be decrypted (key not configured, altered data) throws SecretError.
+ */
+export function readCredentials(integration: Pick<Integration, 'credentials'>, keyring: Keyring): Credentials {
+  const text = keyring.decrypt(integration.credentials);
   try {
-    const v = JSON.parse(integration.credentials) as unknown;
+    const v = JSON.parse(text) as unknown;
     return v && typeof v === 'object' ? (v as Credentials) : {};
   } catch {
     return {};
   }
 }
 
-export function writeCredentials(credentials: Credentials): string {
-  return JSON.stringify(credentials);
+/** The column value for credentials: always encrypted with the keyring's current key. */
+export function writeCredentials(credentials: Credentials, keyring: Keyring): string {
+  return keyring.encrypt(JSON.stringify(credentials));
 }
 
 /** The values the origin field must accept: our tag, the CRM's own name, and "manual". */
@@ -47,6 +56,9 @@ export class Connections {
     adapters: CrmAdapter[],
     private readonly prisma: PrismaClient,
     private readonly logger: Logger,
+    readonly keyring: Keyring,
+    /** Every client is wrapped to count and time its calls when given. */
+    private readonly metrics?: Metrics,
   ) {
     for (const a of adapters) this.adapters.set(a.provider, a);
   }
@@ -65,6 +77,11 @@ export class Connections {
     return undefined;
   }
 
+  /** Decrypted credentials of an integration row. */
+  credentials(integration: Pick<Integration, 'credentials'>): Credentials {
+    return readCredentials(integration, this.keyring);
+  }
+
   providers(): CrmProvider[] {
     return [...this.adapters.keys()];
   }
@@ -79,18 +96,18 @@ export class Connections {
     const client = this.adapter(integration.provider).connect({
       baseUrl: integration.apiBaseUrl,
       accountId: integration.accountId,
-      credentials: readCredentials(integration),
+      credentials: readCredentials(integration, this.keyring),
       settings: settingsOf(integration),
       logger: log,
       onCredentialsChanged: async (credentials, connection) => {
-        const merged = { ...readCredentials(integration), ...credentials };
+        const merged = { ...readCredentials(integration, this.keyring), ...credentials };
         // The CRM may move an account to another API host (named in the token answer):
         // later connections must go there, not to the host the integration started on.
         const movedTo = apiBase(connection?.baseUrl);
         const moved = movedTo !== null && movedTo !== baseUrl;
         const updated = await this.prisma.integration.update({
           where: { id: integration.id },
-          data: { credentials: writeCredentials(merged), ...(moved ? { apiBaseUrl: movedTo } : {}) },
+          data: { credentials: writeCredentials(merged, this.keyring), ...(moved ? { apiBaseUrl: movedTo } : {}) },
         });
         if (moved) {
           log.warn({ from: baseUrl, to: movedTo }, 'the CRM moved this account to another API host; using it from now on');
@@ -104,8 +121,9 @@ export class Connections {
         log.info('crm credentials refreshed and stored');
       },
     });
-    this.clients.set(integration.id, { key, client });
-    return client;
+    const wrapped = this.metrics ? measured(client, integration.provider, this.metrics) : client;
+    this.clients.set(integration.id, { key, client: wrapped });
+    return wrapped;
   }
 
   forget(integrationId: string) {

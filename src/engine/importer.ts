@@ -5,10 +5,11 @@
 // the last finished page. Running it again creates nothing new.
 import type { Config } from '../config.ts';
 import type { ImportJob, Integration, PrismaClient } from '../generated/prisma/client.ts';
-import type { Logger } from '../logger.ts';
+import { outsideRequest, type Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
 import { applyRecord, applyRecords, type ApplyOutcome } from './apply.ts';
 import type { Connections } from './connections.ts';
+import { recordApplied } from './history.ts';
 import { getIntegration } from './integrations.ts';
 import { asCrmError, errInfo } from './outbox.ts';
 import { backoffMs } from './queue.ts';
@@ -43,7 +44,8 @@ export async function startImport(deps: ImportDeps, organizationId: string, inte
     },
   });
   deps.logger.info({ jobId: job.id, integrationId }, 'import started');
-  deps.track(runImport(deps, integration, job));
+  // Background work: it logs its own context, not the request that started it.
+  deps.track(outsideRequest(() => runImport(deps, integration, job)));
   return job;
 }
 
@@ -121,6 +123,7 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
         else if (outcome === 'failed') counts.failed++;
         else counts.skipped++;
       }
+      await recordApplied(deps, integration, 'import', page.records.map((r) => r.externalId), outcomes);
       cursor = page.nextCursor;
       job = await prisma.importJob.update({
         where: { id: job.id },

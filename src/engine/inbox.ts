@@ -16,9 +16,11 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { InboxEvent, Integration, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { PubSub } from '../pubsub.ts';
 import { applyDeletion, applyMerge, applyRecord, type ApplyOutcome } from './apply.ts';
 import { readCredentials, settingsOf, type Connections } from './connections.ts';
+import { HistoryBatch, inboundFromOutcome } from './history.ts';
 import { asCrmError, errInfo } from './outbox.ts';
 import { backoffMs, claim } from './queue.ts';
 import type { WebhookResponse } from './types.ts';
@@ -33,11 +35,12 @@ export interface InboxDeps {
   pubsub: PubSub;
   connections: Connections;
   instanceId: string;
+  metrics?: Metrics;
 }
 
 /** What verification of a webhook for this integration needs. */
-export function secretsFor(config: Config, integration: Integration): WebhookSecrets {
-  const creds = readCredentials(integration);
+export function secretsFor(config: Config, integration: Integration, connections: Connections): WebhookSecrets {
+  const creds = readCredentials(integration, connections.keyring);
   const settings = settingsOf(integration);
   return {
     clientSecret: creds.clientSecret || config.HUBSPOT_CLIENT_SECRET || null,
@@ -86,7 +89,7 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
     }
     throw new AppError('UNAUTHENTICATED', 'Webhook signature could not be verified');
   }
-  for (const integration of integrations) verifyOrThrow(adapter, req, secretsFor(deps.config, integration), log);
+  for (const integration of integrations) verifyOrThrow(adapter, req, secretsFor(deps.config, integration, deps.connections), log);
 
   const integrationOf = (ev: ChangeEvent) =>
     integrations.find((i) => i.accountId === ev.accountId) ?? integrations.find((i) => settingsOf(i).channelId === ev.accountId);
@@ -117,6 +120,11 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
       prisma.integration.update({ where: { id }, data: { totalReceived: { increment: n }, lastReceivedAt: now } }),
     ),
   ]);
+  if (deps.metrics && rows.length) {
+    deps.metrics.webhookEventsReceived.inc({ provider: adapter.provider }, rows.length);
+    const disabled = rows.filter((r) => r.outcome === 'skipped_disabled').length;
+    if (disabled) deps.metrics.webhookEventsSkipped.inc({ provider: adapter.provider, reason: 'skipped_disabled' }, disabled);
+  }
   log.info({ events: parsed.events.length, stored: stored.count, duplicates: rows.length - stored.count }, `webhook received: ${parsed.events.length} event(s)`);
   return { ...adapter.codec.acknowledge(), stored: stored.count };
 }
@@ -156,11 +164,32 @@ export async function processInbox(deps: InboxDeps): Promise<number> {
   });
   const byIntegration = new Map<string, typeof rows>();
   for (const r of rows) byIntegration.set(r.integrationId, [...(byIntegration.get(r.integrationId) ?? []), r]);
-  for (const list of byIntegration.values()) await processForIntegration(deps, list[0].integration, list);
+  // The history of the whole pass is written with one insert at its end.
+  const history = new HistoryBatch(deps);
+  try {
+    for (const list of byIntegration.values()) await processForIntegration({ ...deps, history }, list[0].integration, list);
+  } finally {
+    await history.flush();
+  }
   return rows.length;
 }
 
-async function processForIntegration(deps: InboxDeps, integration: Integration, rows: (InboxEvent & { integration: Integration })[]) {
+type PassDeps = InboxDeps & { history: HistoryBatch };
+
+/** Counts and records the outcome of one event. */
+function recordOutcome(deps: PassDeps, integration: Integration, row: InboxEvent, outcome: ApplyOutcome, leadId: string | null) {
+  const m = deps.metrics;
+  if (m) {
+    const provider = integration.provider;
+    const entry = inboundFromOutcome(outcome);
+    if (entry.status === 'skipped') m.webhookEventsSkipped.inc({ provider, reason: outcome });
+    else m.webhookEventsApplied.inc({ provider, outcome });
+    if (outcome === 'created') m.webhookLeadsCreated.inc({ provider });
+  }
+  deps.history.inbound(integration, { ...inboundFromOutcome(outcome), leadId, externalId: row.externalId, via: 'webhook', inboxEventId: row.id });
+}
+
+async function processForIntegration(deps: PassDeps, integration: Integration, rows: (InboxEvent & { integration: Integration })[]) {
   const { prisma } = deps;
   const log = deps.logger.child({ integrationId: integration.id, provider: integration.provider });
   if (!integration.webhooksEnabled) {
@@ -168,6 +197,7 @@ async function processForIntegration(deps: InboxDeps, integration: Integration, 
       where: { id: { in: rows.map((r) => r.id) } },
       data: { status: 'done', outcome: 'skipped_disabled', processedAt: new Date(), lockedBy: null, lockedUntil: null },
     });
+    for (const row of rows) recordOutcome(deps, integration, row, 'skipped_disabled', null);
     return;
   }
   const events = rows.map((r) => ({ row: r, ev: deserialiseEvent(r) }));
@@ -214,6 +244,7 @@ async function processForIntegration(deps: InboxDeps, integration: Integration, 
         where: { id: row.id },
         data: { status: 'done', outcome, leadId, processedAt: new Date(), lockedBy: null, lockedUntil: null, lastError: null, errorCode: null },
       });
+      recordOutcome(deps, integration, row, outcome, leadId);
     } catch (err) {
       const error = isCrmError(err) ? err : null;
       log.error({ err, eventId: row.id, externalId: ev.externalId }, `failed to process ${integration.provider} event ${row.id}`);
@@ -222,7 +253,7 @@ async function processForIntegration(deps: InboxDeps, integration: Integration, 
   }
 }
 
-async function retryOrFail(deps: InboxDeps, row: InboxEvent, error: CrmError, log: Logger) {
+async function retryOrFail(deps: PassDeps, row: InboxEvent & { integration: Integration }, error: CrmError, log: Logger) {
   const final = !error.retryable || row.attempts >= INBOX_MAX_ATTEMPTS;
   await deps.prisma.inboxEvent.update({
     where: { id: row.id },
@@ -237,5 +268,19 @@ async function retryOrFail(deps: InboxDeps, row: InboxEvent, error: CrmError, lo
           lockedUntil: null,
         },
   });
-  if (final) log.error({ eventId: row.id, code: error.code, attempts: row.attempts }, `webhook event ${row.id} failed: ${error.code}`);
+  if (final) {
+    log.error({ eventId: row.id, code: error.code, attempts: row.attempts }, `webhook event ${row.id} failed: ${error.code}`);
+    deps.metrics?.webhookEventsFailed.inc({ provider: row.integration.provider });
+    deps.history.inbound(row.integration, {
+      kind: 'failed',
+      status: 'failed',
+      reason: error.code,
+      errorCode: error.code,
+      error: error.message,
+      externalId: row.externalId,
+      leadId: row.leadId,
+      via: 'webhook',
+      inboxEventId: row.id,
+    });
+  }
 }

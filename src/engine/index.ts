@@ -6,36 +6,54 @@ import { AppError } from '../errors.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
+import { keyringFromConfig, type Keyring } from '../secrets.ts';
+import { createMetrics, type Metrics } from '../metrics.ts';
 import { Connections } from './connections.ts';
+import { retryFailed, retrySyncEvent } from './history.ts';
 import { processInbox, receiveWebhook } from './inbox.ts';
 import { resumeAbandonedImports, startImport } from './importer.ts';
 import { createIntegration, disableWebhooks, enableWebhooks, newInstanceId, renewExpiringWebhooks, webhookStatus } from './integrations.ts';
 import { createLead, updateLead } from './leads.ts';
 import { processOutbox, retryFailedOutbox } from './outbox.ts';
 import { pollAll } from './poller.ts';
-import { WorkerLoop } from './queue.ts';
+import { releaseClaims, WorkerLoop } from './queue.ts';
 import { defaultAdapters } from './registry.ts';
-import type { SyncService } from './types.ts';
+import type { SyncService, WorkerStatus } from './types.ts';
 import { notFound } from '../errors.ts';
+
+/** How long stop() lets the work in hand finish before releasing it. */
+export const STOP_GRACE_MS = 4_000;
 
 export interface EngineDeps {
   config: Config;
   prisma: PrismaClient;
   logger: Logger;
   pubsub: PubSub;
+  /**
+   * Encrypts CRM credentials at rest. Built from the configuration when absent
+   * (ENCRYPTION_KEY, or the development key in DATA_DIR).
+   */
+  keyring?: Keyring;
   /** The CRMs this service speaks to; defaults to every adapter in adapters/. */
   adapters?: CrmAdapter[];
   /** Idle wake-up of the inbox and outbox workers (ms); they are also woken on new work. */
   idleMs?: number;
+  /** Where the engine counts (webhooks, CRM calls, pushes); a new registry when absent. */
+  metrics?: Metrics;
 }
 
 export interface SyncEngine extends SyncService {
   readonly instanceId: string;
   readonly connections: Connections;
+  readonly metrics: Metrics;
+  workerStatus(): WorkerStatus;
   /** Starts the inbox, outbox, import-resume and poll workers. */
   start(): void;
-  /** Stops the workers after the work in hand; unfinished claims expire and are taken over. */
-  stop(): Promise<void>;
+  /**
+   * Stops claiming work, lets the passes in hand finish for up to graceMs, then releases
+   * what this instance still holds (back to pending) so nobody waits for a lease to expire.
+   */
+  stop(graceMs?: number): Promise<void>;
   /** Wakes the workers and resolves when inbox and outbox have no due work left. */
   drain(): Promise<void>;
   /** Runs the reconciling poll now for every integration with webhooks enabled. */
@@ -50,7 +68,9 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   const { config, prisma, pubsub } = deps;
   const instanceId = config.INSTANCE_ID ?? newInstanceId();
   const logger = deps.logger.child({ instance: instanceId });
-  const connections = new Connections(deps.adapters ?? defaultAdapters(), prisma, logger);
+  const metrics = deps.metrics ?? createMetrics();
+  const keyring = deps.keyring ?? keyringFromConfig(config, logger);
+  const connections = new Connections(deps.adapters ?? defaultAdapters(), prisma, logger, keyring, metrics);
   const idleMs = deps.idleMs ?? 1_000;
   let stopping = false;
   const inFlight = new Set<Promise<unknown>>();
@@ -60,7 +80,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   };
   const onError = (err: unknown, name: string) => logger.error({ err, worker: name }, `${name} worker pass failed`);
 
-  const queueDeps = { config, prisma, logger, pubsub, connections, instanceId, platformTag: config.PLATFORM_SOURCE_TAG };
+  const queueDeps = { config, prisma, logger, pubsub, connections, instanceId, platformTag: config.PLATFORM_SOURCE_TAG, metrics };
   const inbox = new WorkerLoop('inbox', () => processInbox(queueDeps), idleMs, onError);
   const outbox = new WorkerLoop('outbox', () => processOutbox(queueDeps), idleMs, onError);
   const integrationDeps = { config, prisma, logger, connections };
@@ -82,6 +102,12 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   return {
     instanceId,
     connections,
+    metrics,
+    workerStatus() {
+      const loops = [inbox, outbox, maintenance];
+      const workers = loops.map((l) => ({ name: l.name, running: l.isRunning }));
+      return { enabled: config.WORKERS !== false, running: started && !stopping && workers.every((w) => w.running), stopping, workers };
+    },
     createLead: (org, input) => createLead(leadDeps, org, input),
     updateLead: (org, input) => updateLead(leadDeps, org, input),
     createIntegration: (org, input) => createIntegration(integrationDeps, org, input),
@@ -107,6 +133,18 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
         throw e;
       }
     },
+    async retrySyncEvent(org, syncEventId) {
+      const { event, inbox: i, outbox: o } = await retrySyncEvent(prisma, org, syncEventId);
+      if (i) inbox.kick();
+      if (o) outbox.kick();
+      return event;
+    },
+    async retryFailed(org, integrationId) {
+      const n = await retryFailed(prisma, org, integrationId);
+      if (n.inbox) inbox.kick();
+      if (n.outbox) outbox.kick();
+      return n.inbox + n.outbox;
+    },
     retryFailedPushes: async (org, integrationId) => {
       const n = await retryFailedOutbox(prisma, org, integrationId);
       if (n) outbox.kick();
@@ -123,10 +161,28 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
       track(resumeAbandonedImports(importDeps).catch((err) => onError(err, 'import-resume')));
       logger.info('sync workers started');
     },
-    async stop() {
+    async stop(graceMs = STOP_GRACE_MS) {
       stopping = true;
-      await Promise.all([inbox.stop(), outbox.stop(), maintenance.stop()]);
-      await Promise.allSettled([...inFlight]);
+      // No new claims from here; the passes in hand get graceMs to finish.
+      const finished = Promise.all([inbox.stop(), outbox.stop(), maintenance.stop()]).then(() => Promise.allSettled([...inFlight]));
+      let timer: NodeJS.Timeout | undefined;
+      const late = await Promise.race([
+        finished.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), graceMs);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+      if (late) logger.warn({ graceMs }, 'sync workers did not finish in time; releasing their claims');
+      // What this instance still holds goes back to pending now, so another instance (or
+      // the next start) need not wait for the leases to expire.
+      try {
+        const released = await releaseClaims(prisma, instanceId);
+        if (released.inbox + released.outbox + released.imports > 0) logger.info(released, 'released claimed work');
+      } catch (err) {
+        logger.warn({ err }, 'could not release claimed work; its leases will expire');
+      }
       logger.info('sync workers stopped');
     },
     async drain() {

@@ -69,7 +69,7 @@ export async function createIntegration(deps: IntegrationDeps, organizationId: s
         name: v.name,
         accountId,
         apiBaseUrl: base.replace(/\/+$/, ''),
-        credentials: writeCredentials(credentials),
+        credentials: writeCredentials(credentials, deps.connections.keyring),
         autoSync: v.autoSync ?? true,
       },
     });

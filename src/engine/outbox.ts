@@ -6,10 +6,12 @@
 import { CrmError, SYNCED_FIELDS, isCrmError, type LeadFields, type OutboundLead } from '../../adapters/contract.ts';
 import { Prisma, type CrmLink, type Integration, type Lead, type OutboxItem, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { PubSub } from '../pubsub.ts';
 import { applyDeletion } from './apply.ts';
 import { settingsOf, tagValuesFor, type Connections } from './connections.ts';
 import { asJson, canonicalFields, fieldsHash, readSnapshot, toSnapshot } from './fields.ts';
+import { HistoryBatch } from './history.ts';
 import { backoffMs, claim } from './queue.ts';
 
 export const OUTBOX_BATCH = 100;
@@ -43,7 +45,10 @@ export interface OutboxDeps {
   connections: Connections;
   platformTag: string;
   instanceId: string;
+  metrics?: Metrics;
 }
+
+type PassDeps = OutboxDeps & { history: HistoryBatch };
 
 /** One pass: claims due items and pushes them. Returns how many items it handled. */
 export async function processOutbox(deps: OutboxDeps): Promise<number> {
@@ -59,15 +64,40 @@ export async function processOutbox(deps: OutboxDeps): Promise<number> {
     list.push(item);
     byIntegration.set(item.integrationId, list);
   }
-  for (const list of byIntegration.values()) {
-    await pushBatch(deps, list[0].integration, list);
+  // The history of the whole pass is written with one insert at its end.
+  const history = new HistoryBatch(deps);
+  try {
+    for (const list of byIntegration.values()) {
+      await pushBatch({ ...deps, history }, list[0].integration, list);
+    }
+  } finally {
+    await history.flush();
   }
   return items.length;
 }
 
 type ClaimedItem = OutboxItem & { lead: Lead & { links: CrmLink[] }; integration: Integration };
 
-async function pushBatch(deps: OutboxDeps, integration: Integration, items: ClaimedItem[]) {
+/** Records one push step of a lead (its queued items) in the pass's history. */
+function recordPush(
+  deps: PassDeps,
+  integration: Integration,
+  items: ClaimedItem[],
+  entry: { kind: string; status: 'succeeded' | 'skipped' | 'failed'; reason?: string | null; externalId?: string | null; error?: CrmError },
+) {
+  deps.history.outbound(integration, {
+    kind: entry.kind,
+    status: entry.status,
+    reason: entry.reason ?? entry.error?.code ?? null,
+    errorCode: entry.error?.code ?? null,
+    error: entry.error?.message ?? null,
+    externalId: entry.externalId ?? items[0].lead.links.find((l) => l.integrationId === integration.id)?.externalId ?? null,
+    leadId: items[0].leadId,
+    outboxItemId: items[0].id,
+  });
+}
+
+async function pushBatch(deps: PassDeps, integration: Integration, items: ClaimedItem[]) {
   const { prisma } = deps;
   const log = deps.logger.child({ integrationId: integration.id, provider: integration.provider });
   // Several queued pushes of one lead are one push of its current state.
@@ -82,15 +112,18 @@ async function pushBatch(deps: OutboxDeps, integration: Integration, items: Clai
     const hash = fieldsHash(fields);
     if (!integration.autoSync) {
       await finish(prisma, group, 'done', 'skipped: auto-sync is off');
+      recordPush(deps, integration, group, { kind: 'skipped', status: 'skipped', reason: 'auto_sync_off' });
       continue;
     }
     if (link?.remoteDeletedAt) {
       await finish(prisma, group, 'done', 'skipped: record deleted in the CRM');
+      recordPush(deps, integration, group, { kind: 'skipped', status: 'skipped', reason: 'crm_record_deleted' });
       continue;
     }
     if (link && (link.lastPushedHash === hash || holdsAll(readSnapshot(link.remoteFields), fields))) {
       // The CRM already holds exactly these values: pushing again would only echo.
       await finish(prisma, group, 'done', 'unchanged');
+      recordPush(deps, integration, group, { kind: 'skipped', status: 'skipped', reason: 'unchanged' });
       continue;
     }
     toPush.push({ lead, items: group, outbound: { localId: lead.id, fields, externalId: link?.externalId ?? null }, hash });
@@ -121,6 +154,7 @@ async function pushBatch(deps: OutboxDeps, integration: Integration, items: Clai
       // stays, and is no longer pushed there.
       await applyDeletion(deps, integration, p.outbound.externalId);
       await finish(prisma, p.items, 'done', 'skipped: record deleted in the CRM');
+      recordPush(deps, integration, p.items, { kind: 'skipped', status: 'skipped', reason: 'crm_record_deleted' });
       continue;
     }
     if (!r.ok) {
@@ -156,6 +190,7 @@ async function pushBatch(deps: OutboxDeps, integration: Integration, items: Clai
         });
       });
       log.info({ leadId: p.lead.id, externalId: r.externalId, action: r.action }, `${r.action} ${integration.provider} record ${r.externalId} for lead ${p.lead.id}`);
+      recordPush(deps, integration, p.items, { kind: r.action, status: 'succeeded', externalId: r.externalId });
       await deps.pubsub.publish('lead.updated', { organizationId: lead.organizationId, lead });
     } catch (e) {
       if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') {
@@ -195,7 +230,7 @@ function holdsAll(snapshot: Partial<LeadFields> | null, fields: LeadFields): boo
   return SYNCED_FIELDS.every((k) => k in snapshot && snapshot[k] === fields[k]);
 }
 
-async function retryOrFail(deps: OutboxDeps, items: ClaimedItem[], error: CrmError, log: Logger) {
+async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: CrmError, log: Logger) {
   const attempts = Math.max(...items.map((i) => i.attempts));
   const final = !error.retryable || attempts >= OUTBOX_MAX_ATTEMPTS;
   if (final) {
@@ -204,6 +239,7 @@ async function retryOrFail(deps: OutboxDeps, items: ClaimedItem[], error: CrmErr
       data: { status: 'failed', lastError: error.message.slice(0, 1000), errorCode: error.code, lockedBy: null, lockedUntil: null },
     });
     log.error({ leadId: items[0].leadId, code: error.code, attempts }, `failed to push lead ${items[0].leadId} after ${attempts} attempt(s): ${error.code}`);
+    recordPush(deps, items[0].integration, items, { kind: 'failed', status: 'failed', error });
     return;
   }
   const wait = Math.max(backoffMs(attempts, deps.config.RETRY_BASE_MS), error.retryAfterMs ?? 0);

@@ -8,6 +8,7 @@ import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
 import { applyRecords } from './apply.ts';
+import { recordApplied } from './history.ts';
 import type { Connections } from './connections.ts';
 import { asCrmError, errInfo } from './outbox.ts';
 
@@ -50,10 +51,12 @@ export async function pollOne(deps: PollDeps, integration: Integration): Promise
   try {
     for (let page = 0; page < POLL_MAX_PAGES; page++) {
       const result = await deps.connections.client(integration).changesSince(cursor, POLL_PAGE);
-      for (const outcome of await applyRecords(applyDeps, integration, result.records, 'poll')) {
+      const applied = await applyRecords(applyDeps, integration, result.records, 'poll');
+      for (const outcome of applied) {
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
         seen++;
       }
+      await recordApplied(deps, integration, 'poll', result.records.map((r) => r.externalId), applied);
       if (result.nextCursor) cursor = result.nextCursor;
       await deps.prisma.integration.update({ where: { id: integration.id }, data: { pollCursor: cursor } });
       if (result.records.length < POLL_PAGE || !result.nextCursor) break;

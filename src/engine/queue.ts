@@ -38,6 +38,22 @@ export async function claim(
   return rows.map((r) => r.id);
 }
 
+/**
+ * Gives back everything `owner` holds: its inbox events and outbox items in processing go
+ * back to pending (the interrupted attempt is not counted), its running imports get an
+ * expired lease. Another instance takes them at once.
+ */
+export async function releaseClaims(prisma: PrismaClient, owner: string): Promise<{ inbox: number; outbox: number; imports: number }> {
+  const now = new Date();
+  const back = { status: 'pending' as const, lockedBy: null, lockedUntil: null, nextAttemptAt: now, attempts: { decrement: 1 } };
+  const [inbox, outbox, imports] = await prisma.$transaction([
+    prisma.inboxEvent.updateMany({ where: { status: 'processing', lockedBy: owner }, data: back }),
+    prisma.outboxItem.updateMany({ where: { status: 'processing', lockedBy: owner }, data: back }),
+    prisma.importJob.updateMany({ where: { status: 'running', lockedBy: owner }, data: { lockedUntil: new Date(0) } }),
+  ]);
+  return { inbox: inbox.count, outbox: outbox.count, imports: imports.count };
+}
+
 /** Exponential backoff with full jitter: base * 2^(attempt-1), capped, randomised. */
 export function backoffMs(attempt: number, baseMs = 1_000, capMs = 300_000): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
@@ -57,7 +73,7 @@ export class WorkerLoop {
   private busy = false;
 
   constructor(
-    private readonly name: string,
+    readonly name: string,
     private readonly tick: () => Promise<number>,
     private readonly idleMs: number,
     private readonly onError: (err: unknown, name: string) => void,
@@ -123,6 +139,11 @@ export class WorkerLoop {
       });
       this.wake = null;
     }
+  }
+
+  /** Started and not stopped. */
+  get isRunning() {
+    return this.running;
   }
 
   get isBusy() {

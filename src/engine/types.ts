@@ -2,7 +2,8 @@
 // call the same functions with the caller's organization id; nothing here knows
 // about HTTP or GraphQL.
 import type { CrmProvider, ProvisionReport, WebhookRequest } from '../../adapters/contract.ts';
-import type { ImportJob, Integration, Lead } from '../generated/prisma/client.ts';
+import type { ImportJob, Integration, Lead, SyncEvent } from '../generated/prisma/client.ts';
+import type { Metrics } from '../metrics.ts';
 
 export type { WebhookRequest };
 
@@ -85,4 +86,21 @@ export interface SyncService {
   importJob(organizationId: string, jobId: string): Promise<ImportJob>;
   /** Verifies, persists and acknowledges a webhook; processing happens afterwards. */
   receiveWebhook(provider: string, req: WebhookRequest): Promise<WebhookResponse>;
+  /** Replays one failed sync event: its inbox event or outbox item goes back to pending. */
+  retrySyncEvent(organizationId: string, syncEventId: string): Promise<SyncEvent>;
+  /** Puts every failed inbound event and push of the organization (or one integration) back; returns how many. */
+  retryFailed(organizationId: string, integrationId?: string | null): Promise<number>;
+  /** Operations: the engine's metrics (absent in stubs; the app then keeps its own). */
+  readonly metrics?: Metrics;
+  /** Operations: whether the workers run (absent in stubs). */
+  workerStatus?(): WorkerStatus;
+}
+
+export interface WorkerStatus {
+  /** False when this process runs no workers (WORKERS=false): nothing to check. */
+  enabled: boolean;
+  /** Every worker loop is running (not stopped, not stopping). */
+  running: boolean;
+  stopping: boolean;
+  workers: { name: string; running: boolean }[];
 }

@@ -6,7 +6,7 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import type { Scope } from '../auth.ts';
+import { SCOPES, type Scope } from '../auth.ts';
 import type { SyncService } from '../engine/types.ts';
 import { AppError } from '../errors.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
@@ -34,12 +34,9 @@ export interface GraphQLContext {
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   PrismaTypes: PrismaTypes;
-  AuthScopes: {
-    authenticated: boolean;
-    'leads:read': boolean;
-    'leads:write': boolean;
-    'integrations:admin': boolean;
-  };
+  // `authenticated` plus one entry per API key scope: fields say
+  // `authScopes: { 'leads:read': true }`.
+  AuthScopes: { authenticated: boolean } & Record<Scope, boolean>;
   Scalars: {
     // Output accepts strings too: rows that travelled through Redis carry ISO strings.
     DateTime: { Input: Date; Output: Date | string };
@@ -52,16 +49,17 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
-    // Scopes are stored on every key and known here; fields start requiring them in a
-    // later change. `authenticated` guards the root types today.
-    authScopes: (ctx) => ({
-      authenticated: Boolean(ctx.organizationId),
-      'leads:read': ctx.scopes.includes('leads:read'),
-      'leads:write': ctx.scopes.includes('leads:write'),
-      'integrations:admin': ctx.scopes.includes('integrations:admin'),
-    }),
+    // Every root field names the scope it needs (see README "Scopes"); the security
+    // suite fails for a root field a key without scopes can use.
+    authScopes: (ctx) => {
+      const granted = { authenticated: Boolean(ctx.organizationId) } as { authenticated: boolean } & Record<Scope, boolean>;
+      for (const scope of SCOPES) granted[scope] = ctx.scopes.includes(scope);
+      return granted;
+    },
+    // Subscriptions are authorised once, when subscribing.
     authorizeOnSubscribe: true,
-    unauthorizedError: () => new AppError('FORBIDDEN', 'Not allowed.'),
+    unauthorizedError: (_parent, _context, info) =>
+      new AppError('FORBIDDEN', `This API key is not allowed to use ${info.parentType.name}.${info.fieldName}: it lacks the scope it needs.`),
   },
   errors: {
     // Failures are GraphQL errors with a stable extensions.code (see src/graphql/errors.ts);
@@ -83,6 +81,10 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     edgesFieldOptions: { nullable: { list: false, items: false } },
     nodeFieldOptions: { nullable: false },
+    // Only leads are nodes a key reads through node/nodes today; more node types must
+    // keep to read scopes a leads:read key may have.
+    nodeQueryOptions: { authScopes: { 'leads:read': true } },
+    nodesQueryOptions: { authScopes: { 'leads:read': true } },
   },
 });
 

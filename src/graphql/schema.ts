@@ -6,6 +6,8 @@ import './types/lead.ts';
 import './types/integration.ts';
 import './types/webhook.ts';
 import './types/import-job.ts';
+import './types/api-key.ts';
+import './types/sync-event.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -11,10 +11,13 @@ import { WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth.ts';
 import type { GraphQLContext, GraphQLServices } from '../graphql/builder.ts';
 import { clientError, maskError, useAppErrors } from '../graphql/errors.ts';
+import { useQueryLimits, type QueryLimits } from '../graphql/limits.ts';
 import { schema } from '../graphql/schema.ts';
 import type { Logger } from '../logger.ts';
+import { useGraphQLMetrics, type Metrics } from '../metrics.ts';
 import { MAX_BODY_BYTES } from './context.ts';
 import { UNAUTHENTICATED_MESSAGE, requestIdFrom } from './middleware.ts';
+import { rateLimited, type RateLimiter } from './rate-limit.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -28,6 +31,11 @@ export interface GraphQLDeps {
   services: GraphQLServices;
   auth: Authenticator;
   logger: Logger;
+  metrics?: Metrics;
+  /** Per-API-key rate limit, taken once per operation (HTTP request or WebSocket subscribe). */
+  limiter?: RateLimiter;
+  /** Depth and cost limits of operations (defaults: 10 and 5000). */
+  limits?: QueryLimits;
 }
 
 function yogaLogger(logger: Logger): YogaLogger {
@@ -41,7 +49,7 @@ function yogaLogger(logger: Logger): YogaLogger {
   return { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
 }
 
-export function createGraphQLServer({ services, auth, logger }: GraphQLDeps) {
+export function createGraphQLServer({ services, auth, logger, metrics, limiter, limits }: GraphQLDeps) {
   return createYoga<GraphQLServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -49,7 +57,7 @@ export function createGraphQLServer({ services, auth, logger }: GraphQLDeps) {
     maxRequestBodySize: MAX_BODY_BYTES,
     logging: yogaLogger(logger.child({ component: 'graphql' })),
     maskedErrors: { maskError },
-    plugins: [useAppErrors()],
+    plugins: [useQueryLimits(limits ?? { maxDepth: 10, maxCost: 5_000 }), useAppErrors(), ...(metrics ? [useGraphQLMetrics(metrics)] : [])],
     graphiql: {
       title: 'crm-sync',
       headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }),
@@ -69,6 +77,16 @@ export function createGraphQLServer({ services, auth, logger }: GraphQLDeps) {
       if (!principal) {
         throw createGraphQLError(UNAUTHENTICATED_MESSAGE, {
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
+        });
+      }
+      const decision = limiter?.take(principal.apiKeyId);
+      if (decision && !decision.allowed) {
+        throw createGraphQLError(rateLimited(decision).message, {
+          extensions: {
+            code: 'RATE_LIMITED',
+            retryAfterSeconds: decision.retryAfterSeconds,
+            http: { status: 429, headers: { 'retry-after': String(decision.retryAfterSeconds) } },
+          },
         });
       }
       return {

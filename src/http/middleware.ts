@@ -2,11 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Authenticator } from '../auth.ts';
+import type { Authenticator, Scope } from '../auth.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { MAX_BODY_BYTES, type HttpEnv } from './context.ts';
 import { appErrorResponse } from './errors.ts';
+import { rateLimited, type RateLimiter } from './rate-limit.ts';
 
 const REQUEST_ID_HEADER = 'x-request-id';
 const ACCEPTABLE_REQUEST_ID = /^[\w\-.:=]{1,128}$/;
@@ -55,13 +56,30 @@ export function unauthenticated(): AppError {
   return new AppError('UNAUTHENTICATED', UNAUTHENTICATED_MESSAGE);
 }
 
-/** Requires a valid, unrevoked API key; the principal and an org-scoped logger follow. */
-export function requireApiKey(auth: Authenticator): MiddlewareHandler<HttpEnv> {
+/**
+ * Requires a valid, unrevoked API key within its rate limit (429 with Retry-After
+ * otherwise); the principal and an org-scoped logger follow.
+ */
+export function requireApiKey(auth: Authenticator, limiter?: RateLimiter): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
     const principal = await auth.authenticate(c.req.header('authorization'));
     if (!principal) return appErrorResponse(c, unauthenticated(), { 'www-authenticate': 'Bearer' });
+    const decision = limiter?.take(principal.apiKeyId);
+    if (decision && !decision.allowed) {
+      return appErrorResponse(c, rateLimited(decision), { 'retry-after': String(decision.retryAfterSeconds) });
+    }
     c.set('principal', principal);
     c.set('log', c.get('log').child({ organizationId: principal.organizationId, apiKeyId: principal.apiKeyId }));
+    await next();
+  };
+}
+
+/** 403 FORBIDDEN unless the caller's key holds `scope` (after requireApiKey). */
+export function requireScope(scope: Scope): MiddlewareHandler<HttpEnv> {
+  return async (c, next) => {
+    if (!c.get('principal').scopes.includes(scope)) {
+      return appErrorResponse(c, new AppError('FORBIDDEN', `This API key is not allowed to do this: it lacks the ${scope} scope.`));
+    }
     await next();
   };
 }

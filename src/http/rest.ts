@@ -8,12 +8,16 @@ import type { EnableWebhooksResult, SyncService, WebhookStatus } from '../engine
 import { AppError, validationError } from '../errors.ts';
 import type { ImportJob } from '../generated/prisma/client.ts';
 import type { HttpEnv } from './context.ts';
-import { requireApiKey } from './middleware.ts';
+import { requireApiKey, requireScope } from './middleware.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import { openApiDocument } from './openapi.ts';
 
 export interface RestDeps {
   config: Config;
   service: SyncService;
   auth: Authenticator;
+  /** Per-API-key rate limit of the authenticated routes. */
+  limiter?: RateLimiter;
 }
 
 /** The JSON body of a request; 400 when it is not JSON. */
@@ -89,8 +93,9 @@ function importJobView(j: ImportJob) {
   };
 }
 
-export function restRoutes({ config, service, auth }: RestDeps): Hono<HttpEnv> {
+export function restRoutes({ config, service, auth, limiter }: RestDeps): Hono<HttpEnv> {
   const api = new Hono<HttpEnv>();
+  api.get('/openapi.json', (c) => c.json(openApiDocument(config)));
 
   api.post('/webhooks/:provider', async (c) => {
     const rawBody = Buffer.from(await c.req.arrayBuffer());
@@ -110,7 +115,9 @@ export function restRoutes({ config, service, auth }: RestDeps): Hono<HttpEnv> {
   });
 
   const integrations = new Hono<HttpEnv>();
-  integrations.use('*', requireApiKey(auth));
+  integrations.use('*', requireApiKey(auth, limiter));
+  // Every integration route is administration, as in GraphQL.
+  integrations.use('*', requireScope('integrations:admin'));
 
   integrations.post('/import', async (c) => {
     const { integrationId } = parseWith(ImportBody, await readJson(c));

@@ -8,6 +8,7 @@ import type { Config } from '../../src/config.ts';
 import { createSyncEngine, type SyncEngine } from '../../src/engine/index.ts';
 import type { SyncService } from '../../src/engine/types.ts';
 import { createAppPubSub, type PubSub } from '../../src/pubsub.ts';
+import { keyringFromConfig } from '../../src/secrets.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { memoryLogger, testConfig } from '../helpers/engine.ts';
 
@@ -36,7 +37,7 @@ export async function startApi(opts: TestApiOptions = {}): Promise<TestApi> {
   const config = testConfig({ HOST: '127.0.0.1', PUBLIC_BASE_URL: PUBLIC_BASE_URL, ...opts.env });
   const mem = memoryLogger('debug');
   const pubsub = createAppPubSub();
-  const engine = createSyncEngine({ config, prisma: db.prisma, logger: mem.logger, pubsub });
+  const engine = createSyncEngine({ config, prisma: db.prisma, logger: mem.logger, pubsub, keyring: keyringFromConfig(config, mem.logger) });
   const app = buildApp({ config, db, logger: mem.logger, pubsub, service: opts.service ? opts.service(engine) : engine });
   const { url } = await app.start(0);
   return {

@@ -15,6 +15,7 @@ import { buildApp } from '../../src/app.ts';
 import { createApiKey, createOrganization } from '../../src/auth.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/client.ts';
+import { keyringFromConfig } from '../../src/secrets.ts';
 import { createSyncEngine } from '../../src/engine/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createAppPubSub } from '../../src/pubsub.ts';
@@ -60,7 +61,7 @@ const config = loadConfig({
 const logger = createLogger('silent');
 const db = await openDatabase({ dataDir });
 const pubsub = createAppPubSub();
-const engine = createSyncEngine({ config, prisma: db.prisma, logger, pubsub, idleMs: 100 });
+const engine = createSyncEngine({ config, prisma: db.prisma, logger, pubsub, idleMs: 100, keyring: keyringFromConfig(config, logger) });
 const app = buildApp({ config, db, logger, pubsub, service: engine });
 const { url } = await app.start(port);
 engine.start();

@@ -3,6 +3,10 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
 import { createAppPubSub } from '../../src/pubsub.ts';
 import { createSyncEngine, type EngineDeps } from '../../src/engine/index.ts';
+import { keyringFromConfig } from '../../src/secrets.ts';
+
+/** The credentials key of test configurations (tests never write a development key file). */
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 import type { TestDatabase } from './db.ts';
 
 /** A logger whose JSON lines are kept in memory, for asserting on operator messages. */
@@ -26,13 +30,14 @@ export function memoryLogger(level = 'debug'): { logger: Logger; lines: () => Re
 }
 
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ WORKERS: 'false', POLL_INTERVAL_MS: '0', LOG_LEVEL: 'debug', ...env });
+  return loadConfig({ WORKERS: 'false', POLL_INTERVAL_MS: '0', LOG_LEVEL: 'debug', ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...env });
 }
 
 export function testEngine(db: TestDatabase, opts: Partial<EngineDeps> & { env?: Record<string, string> } = {}) {
   const config = opts.config ?? testConfig(opts.env);
   const mem = memoryLogger();
   const pubsub = createAppPubSub();
-  const engine = createSyncEngine({ config, prisma: db.prisma, logger: opts.logger ?? mem.logger, pubsub, adapters: opts.adapters });
+  const keyring = opts.keyring ?? keyringFromConfig(config);
+  const engine = createSyncEngine({ config, prisma: db.prisma, logger: opts.logger ?? mem.logger, pubsub, adapters: opts.adapters, keyring });
   return { engine, config, pubsub, logs: mem.lines };
 }

@@ -30,6 +30,7 @@ export const ImportJobType = builder.objectRef<ImportJobShape>('ImportJob').impl
 builder.queryFields((t) => ({
   importJob: t.field({
     type: ImportJobType,
+    authScopes: { 'integrations:admin': true },
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.sync.importJob(ctx.organizationId, String(args.id)),
@@ -39,6 +40,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   importFromCrm: t.field({
     type: ImportJobType,
+    authScopes: { 'integrations:admin': true },
     description: 'Starts importing every record of the CRM; returns the job at once.',
     args: { integrationId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.sync.importFromCrm(ctx.organizationId, String(args.integrationId)),
@@ -87,6 +89,7 @@ async function importProgress(ctx: GraphQLContext, jobId: string): Promise<Async
 builder.subscriptionFields((t) => ({
   importProgress: t.field({
     type: ImportJobType,
+    authScopes: { 'integrations:admin': true },
     description: 'The import job now, then each progress update until it finishes.',
     args: { jobId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) => importProgress(ctx, String(args.jobId)),

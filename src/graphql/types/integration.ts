@@ -52,6 +52,7 @@ export const IntegrationType = builder.objectRef<IntegrationView>('Integration')
 builder.queryFields((t) => ({
   integrations: t.field({
     type: [IntegrationType],
+    authScopes: { 'integrations:admin': true },
     description: "The organization's integrations, oldest first.",
     resolve: (_root, _args, ctx) =>
       ctx.services.prisma.integration.findMany({
@@ -62,6 +63,7 @@ builder.queryFields((t) => ({
   }),
   integration: t.field({
     type: IntegrationType,
+    authScopes: { 'integrations:admin': true },
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
@@ -100,6 +102,7 @@ const CreateIntegrationInput = builder.inputType('CreateIntegrationInput', {
 builder.mutationFields((t) => ({
   createIntegration: t.field({
     type: IntegrationType,
+    authScopes: { 'integrations:admin': true },
     args: { input: t.arg({ type: CreateIntegrationInput, required: true }) },
     resolve: async (_root, { input }, ctx) =>
       integrationView(await ctx.services.sync.createIntegration(ctx.organizationId, input)),

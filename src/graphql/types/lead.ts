@@ -117,6 +117,7 @@ builder.queryFields((t) => ({
   leads: t.prismaConnection(
     {
       type: 'Lead',
+      authScopes: { 'leads:read': true },
       cursor: 'id',
       maxSize: 100,
       defaultSize: 20,
@@ -144,6 +145,7 @@ builder.queryFields((t) => ({
   ),
   lead: t.prismaField({
     type: 'Lead',
+    authScopes: { 'leads:read': true },
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, args, ctx) => {
@@ -184,11 +186,13 @@ const UpdateLeadInput = builder.inputType('UpdateLeadInput', {
 builder.mutationFields((t) => ({
   createLead: t.field({
     type: LeadType,
+    authScopes: { 'leads:write': true },
     args: { input: t.arg({ type: CreateLeadInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.sync.createLead(ctx.organizationId, input),
   }),
   updateLead: t.field({
     type: LeadType,
+    authScopes: { 'leads:write': true },
     args: { input: t.arg({ type: UpdateLeadInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.sync.updateLead(ctx.organizationId, { ...input, id: parseLeadId(String(input.id)) }),
@@ -205,12 +209,14 @@ function leadEvents(ctx: GraphQLContext, topic: keyof Pick<PubSubTopics, 'lead.c
 builder.subscriptionFields((t) => ({
   leadCreated: t.field({
     type: LeadType,
+    authScopes: { 'leads:read': true },
     description: "A lead was created in the caller's organization (locally or from a CRM).",
     subscribe: (_root, _args, ctx) => leadEvents(ctx, 'lead.created'),
     resolve: (event: LeadEvent) => event.lead,
   }),
   leadUpdated: t.field({
     type: LeadType,
+    authScopes: { 'leads:read': true },
     description: "A lead of the caller's organization changed.",
     subscribe: (_root, _args, ctx) => leadEvents(ctx, 'lead.updated'),
     resolve: (event: LeadEvent) => event.lead,

@@ -51,6 +51,7 @@ const EnableWebhooksResultType = builder.objectRef<EnableWebhooksResult>('Enable
 builder.queryFields((t) => ({
   webhookStatus: t.field({
     type: WebhookStatusType,
+    authScopes: { 'integrations:admin': true },
     nullable: true,
     args: { integrationId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.sync.webhookStatus(ctx.organizationId, String(args.integrationId)),
@@ -60,11 +61,13 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   enableWebhooks: t.field({
     type: EnableWebhooksResultType,
+    authScopes: { 'integrations:admin': true },
     args: { integrationId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.sync.enableWebhooks(ctx.organizationId, String(args.integrationId)),
   }),
   disableWebhooks: t.field({
     type: WebhookStatusType,
+    authScopes: { 'integrations:admin': true },
     args: { integrationId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.sync.disableWebhooks(ctx.organizationId, String(args.integrationId)),
   }),

@@ -1,0 +1,113 @@
+// Graceful shutdown as an operating-system process: SIGTERM while the worker is stuck on
+// a CRM call and webhooks are still arriving. The process exits 0 within its hard limit,
+// gives back the events it had claimed (their lease is far longer than the test waits),
+// and a new process on the same data directory applies every acknowledged event, once.
+import { rm } from 'node:fs/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { freshDataDir } from '../helpers/db.ts';
+import { eventually, freePort } from '../helpers/net.ts';
+import { startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
+
+const SECRET = 'shutdown-test-client-secret';
+const KEY = 'cs_shutdown_test_bootstrap_key';
+/** The process promises to be gone within 10 s of SIGTERM; a little slack for the OS. */
+const EXIT_BOUND_MS = 12_000;
+
+describe('graceful shutdown', () => {
+  let hs: HubSpotSandbox;
+  let service: ServiceProcess | undefined;
+  let dataDir: string;
+
+  afterAll(async () => {
+    service?.child.kill('SIGKILL');
+    await hs?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('exits 0 within the bound on SIGTERM, releases its claims, and loses no acknowledged event', async () => {
+    dataDir = await freshDataDir();
+    const port = await freePort();
+    const env = {
+      DATA_DIR: dataDir,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      HUBSPOT_CLIENT_SECRET: SECRET,
+      BOOTSTRAP_API_KEY: KEY,
+      // Far longer than the test waits: only a released claim can be taken up in time.
+      WORK_LEASE_MS: '600000',
+      POLL_INTERVAL_MS: '0',
+      LOG_LEVEL: 'info',
+    };
+    hs = await startHubSpotSandbox({
+      clientSecret: SECRET,
+      webhookTargetUrl: `http://127.0.0.1:${port}/api/v1/webhooks/hubspot`,
+      subscriptions: 'default',
+      webhookRetryDelaysMs: [300, 600, 1_200, 2_400, 4_800, 9_600, 19_200],
+    });
+    service = await startServiceProcess(env, port);
+    const gql = async (query: string, variables?: object) => {
+      const r = await fetch(`${service!.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await r.json()) as { data: any; errors?: unknown[] };
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return body.data;
+    };
+    const { createIntegration } = await gql(`mutation($i: CreateIntegrationInput!) { createIntegration(input: $i) { id } }`, {
+      i: { provider: 'HUBSPOT', name: 'hs', accountId: String(hs.portalId), apiBaseUrl: hs.url, accessToken: hs.accessToken },
+    });
+    await gql(`mutation($id: ID!) { enableWebhooks(integrationId: $id) { status { enabled } } }`, { id: createIntegration.id });
+
+    // Reading contacts hangs: the worker is in the middle of a pass, holding its claims.
+    hs.injectFault({ kind: 'latency', ms: 60_000 }, 100, { path: '/crm/v3/objects/contacts/batch/read' });
+    let reading = false;
+    hs.beforeRequest({ path: '/crm/v3/objects/contacts/batch/read' }, () => {
+      reading = true;
+    });
+    const first = Array.from({ length: 5 }, (_, i) => `term${i}@example.com`);
+    for (const email of first) hs.createContactAsUser({ email, firstname: 'Term' });
+    await hs.flushWebhooks();
+    await eventually(() => reading || undefined, 15_000, 'the worker to be stuck reading');
+
+    // More contacts whose webhooks are on their way while the signal lands.
+    const second = Array.from({ length: 5 }, (_, i) => `late${i}@example.com`);
+    for (const email of second) hs.createContactAsUser({ email, firstname: 'Late' });
+    service.child.kill("SIGTERM");
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      service.exited,
+      new Promise<'still running'>((resolve) => {
+        timer = setTimeout(() => resolve('still running'), EXIT_BOUND_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    expect(code).toBe(0);
+    const out = service.output();
+    expect(out).toContain('released claimed work');
+    expect(out).toContain('"msg":"stopped"');
+    hs.clearFaults();
+
+    service = await startServiceProcess(env, port);
+    await hs.flushWebhooks();
+    // Every creation HubSpot saw acknowledged (2xx) must become exactly one lead.
+    const contactEmail = new Map(hs.listContacts().map((c) => [c.id, c.properties.email]));
+    const acknowledged = new Set(
+      hs.deliveries
+        .filter((d) => d.status === 200)
+        .flatMap((d) => d.events)
+        .filter((e) => e.subscriptionType === 'contact.creation')
+        .map((e) => contactEmail.get(String(e.objectId))),
+    );
+    for (const email of first) expect(acknowledged.has(email)).toBe(true);
+    const leads = await eventually(async () => {
+      const d = await gql(`{ leads(first: 50) { totalCount edges { node { email } } } }`);
+      const emails = new Set<string>(d.leads.edges.map((e: any) => e.node.email));
+      return [...acknowledged].every((e) => emails.has(e!)) ? d.leads : undefined;
+    }, 30_000, 'every acknowledged event applied after restart');
+    const emails = leads.edges.map((e: any) => e.node.email);
+    expect(new Set(emails).size).toBe(emails.length);
+    expect(emails.every((e: string) => first.includes(e) || second.includes(e))).toBe(true);
+  }, 120_000);
+});
