@@ -9,9 +9,10 @@
 //   conflicts     last writer wins by modification time; a poll or import never
 //                 overwrites fresher data (remote time older than what we hold).
 import { hasOwnOrigin, type ChangeEvent, type CrmRecord, type LeadFields } from '../../adapters/contract.ts';
-import { Prisma, type Integration, type Lead, type PrismaClient } from '../generated/prisma/client.ts';
+import type { Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
+import { isUniqueViolation } from '../db/errors.ts';
 import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readSnapshot } from './fields.ts';
 import { enqueueForOtherIntegrations } from './outbox.ts';
 
@@ -58,9 +59,6 @@ export interface ApplyDeps {
 }
 
 export type ApplyVia = 'webhook' | 'import' | 'poll';
-
-const isUniqueViolation = (e: unknown) =>
-  e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002';
 
 /** Applies one CRM record (its current state) to the leads of the integration's organization. */
 export async function applyRecord(

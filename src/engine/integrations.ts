@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import { AppError, notFound, validationError } from '../errors.ts';
 import { Prisma, type Integration, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
+import { isUniqueViolation } from '../db/errors.ts';
 import { SKIPPED_OUTCOMES } from './apply.ts';
 import { settingsOf, tagValuesFor, writeCredentials, type Connections } from './connections.ts';
 import type { CreateIntegrationInput, EnableWebhooksResult, WebhookStatus } from './types.ts';
@@ -76,7 +77,7 @@ export async function createIntegration(deps: IntegrationDeps, organizationId: s
     deps.logger.info({ integrationId: integration.id, organizationId, provider: v.provider }, 'integration created');
     return integration;
   } catch (e) {
-    if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') {
+    if (isUniqueViolation(e)) {
       throw new AppError('CONFLICT', `This ${v.provider} account is already connected`, { fields: [{ field: 'accountId', message: 'already connected' }] });
     }
     throw e;

@@ -2,9 +2,10 @@
 // transaction: once createLead/updateLead returns, the push to every auto-sync CRM
 // of the organization is durable.
 import { AppError, notFound } from '../errors.ts';
-import { Prisma, type Lead, type PrismaClient } from '../generated/prisma/client.ts';
+import type { Lead, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
+import { isUniqueViolation } from '../db/errors.ts';
 import { changedFields, parseCreateInput, parseUpdateInput } from './fields.ts';
 import { enqueueForOtherIntegrations } from './outbox.ts';
 import type { CreateLeadInput, UpdateLeadInput } from './types.ts';
@@ -17,7 +18,6 @@ export interface LeadDeps {
   onQueued: () => void;
 }
 
-const isUniqueViolation = (e: unknown) => e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002';
 
 export async function createLead(deps: LeadDeps, organizationId: string, input: CreateLeadInput): Promise<Lead> {
   const fields = parseCreateInput(input);

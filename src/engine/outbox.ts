@@ -8,6 +8,7 @@ import { Prisma, type CrmLink, type Integration, type Lead, type OutboxItem, typ
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PubSub } from '../pubsub.ts';
+import { isUniqueViolation } from '../db/errors.ts';
 import { applyDeletion } from './apply.ts';
 import { settingsOf, tagValuesFor, type Connections } from './connections.ts';
 import { asJson, canonicalFields, fieldsHash, readSnapshot, toSnapshot } from './fields.ts';
@@ -193,7 +194,7 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
       recordPush(deps, integration, p.items, { kind: r.action, status: 'succeeded', externalId: r.externalId });
       await deps.pubsub.publish('lead.updated', { organizationId: lead.organizationId, lead });
     } catch (e) {
-      if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') {
+      if (isUniqueViolation(e)) {
         // That CRM record is already linked to another lead: a person with two leads
         // would follow. Stop and show it rather than guess.
         await retryOrFail(deps, p.items, new CrmError('CONFLICT', `CRM record ${r.externalId} is already linked to another lead`, { retryable: false }), log);
