@@ -6,6 +6,7 @@
 //   2. time from a contact created in HubSpot to the leadCreated subscription event
 //   3. outbound push rate (platform leads -> HubSpot, batched)
 //   4. import rate per sandbox (HubSpot, Salesforce, Zoho)
+//   5. cost of a /metrics scrape
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -198,6 +199,20 @@ async function timeImport(label: string, orgId: string, integrationId: string) {
   });
   await timeImport('Zoho', o.id, i.id);
   await zoho.close();
+}
+
+// ---------------------------------------------------------------- 5. metrics scrape
+{
+  console.log('\n5. GET /metrics (Prometheus text; queue gauges computed per scrape)');
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < 50; i++) {
+    const t = performance.now();
+    const res = await fetch(`${url}/metrics`);
+    bytes = (await res.arrayBuffer()).byteLength;
+    times.push(performance.now() - t);
+  }
+  summary(`scrape (${(bytes / 1024).toFixed(1)} KiB)`, times);
 }
 
 await app.stop();
