@@ -38,3 +38,28 @@ export async function startServiceProcess(env: Record<string, string>, port: num
   );
   return { child, url, output: () => out, exited };
 }
+
+export type Gql = (query: string, variables?: object) => Promise<any>;
+
+/** GraphQL over HTTP against a service process (`url()` is read at each call: processes restart). */
+export function gqlClient(url: () => string, key: string): Gql {
+  return async (query, variables) => {
+    const r = await fetch(`${url()}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await r.json()) as { data: any; errors?: unknown[] };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  };
+}
+
+/** Creates a HubSpot integration for a HubSpot sandbox through the API and enables its webhooks. */
+export async function connectHubSpotSandbox(gql: Gql, hs: { portalId: number; url: string; accessToken: string }): Promise<string> {
+  const { createIntegration } = await gql(`mutation($i: CreateIntegrationInput!) { createIntegration(input: $i) { id } }`, {
+    i: { provider: 'HUBSPOT', name: 'hs', accountId: String(hs.portalId), apiBaseUrl: hs.url, accessToken: hs.accessToken },
+  });
+  await gql(`mutation($id: ID!) { enableWebhooks(integrationId: $id) { status { enabled } } }`, { id: createIntegration.id });
+  return createIntegration.id as string;
+}

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
 import { freshDataDir } from '../helpers/db.ts';
 import { eventually, freePort } from '../helpers/net.ts';
-import { startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
+import { connectHubSpotSandbox, gqlClient, startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
 
 const SECRET = 'shutdown-test-client-secret';
 const KEY = 'cs_shutdown_test_bootstrap_key';
@@ -45,20 +45,8 @@ describe('graceful shutdown', () => {
       webhookRetryDelaysMs: [300, 600, 1_200, 2_400, 4_800, 9_600, 19_200],
     });
     service = await startServiceProcess(env, port);
-    const gql = async (query: string, variables?: object) => {
-      const r = await fetch(`${service!.url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await r.json()) as { data: any; errors?: unknown[] };
-      if (body.errors) throw new Error(JSON.stringify(body.errors));
-      return body.data;
-    };
-    const { createIntegration } = await gql(`mutation($i: CreateIntegrationInput!) { createIntegration(input: $i) { id } }`, {
-      i: { provider: 'HUBSPOT', name: 'hs', accountId: String(hs.portalId), apiBaseUrl: hs.url, accessToken: hs.accessToken },
-    });
-    await gql(`mutation($id: ID!) { enableWebhooks(integrationId: $id) { status { enabled } } }`, { id: createIntegration.id });
+    const gql = gqlClient(() => service!.url, KEY);
+    await connectHubSpotSandbox(gql, hs);
 
     // Reading contacts hangs: the worker is in the middle of a pass, holding its claims.
     hs.injectFault({ kind: 'latency', ms: 60_000 }, 100, { path: '/crm/v3/objects/contacts/batch/read' });
