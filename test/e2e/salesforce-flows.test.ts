@@ -3,6 +3,7 @@
 // whose Outbound Messages (SOAP) come back to the service over HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAck, type SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
+import { importTwiceScenario } from '../helpers/import-scenario.ts';
 import { eventually, startProxy } from '../helpers/net.ts';
 import { connectSalesforce, startSalesforceFor, startStack, type Connected, type Stack, salesforceMoves, settle as settleAll } from '../helpers/stack.ts';
 
@@ -440,46 +441,17 @@ describe('import from Salesforce', () => {
     await stack?.stop();
   });
 
-  it('creates or links a lead for every Lead, and creates nothing the second time', async () => {
-    for (let i = 0; i < 130; i++) sf.controls.createLeadAsUser({ Email: `imp${i}@example.com`, FirstName: `I${i}`, LastName: 'Imported', Company: 'Acme' });
-    for (let i = 0; i < 4; i++) sf.controls.createLeadAsUser({ LastName: `No email ${i}`, Company: 'Acme' });
-    // Leads we created earlier (our tag) whose platform leads exist: linked, not duplicated.
-    const ours: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      await stack.engine.createLead(stack.orgId, { email: `ours${i}@example.com` });
-      ours.push(sf.controls.createLeadAsUser({ Email: `ours${i}@example.com`, LastName: 'Ours', Company: 'Acme', Lead_Source_System__c: 'jazzaam' }));
-    }
-    // A person on both sides already: linked, blank fields filled, filled ones kept.
-    await stack.engine.createLead(stack.orgId, { email: 'both@example.com', firstName: 'Kept' });
-    sf.controls.createLeadAsUser({ Email: 'BOTH@example.com', FirstName: 'Other', LastName: 'Both', Company: 'Filled in' });
-
-    const started = await stack.gqlOk(`mutation($id: ID!) { importFromCrm(integrationId: $id) { id status } }`, { id: integrationId });
-    const job = await eventually(async () => {
-      const r = await stack.gqlOk(`query($id: ID!) { importJob(id: $id) { status pages created linked skipped failed } }`, { id: started.importFromCrm.id });
-      return r.importJob.status === 'running' ? undefined : r.importJob;
-    }, 30_000, 'first import');
-    expect(job).toMatchObject({ status: 'completed', pages: 2, created: 130, linked: 4, skipped: 4, failed: 0 });
-    const both = await stack.db.prisma.lead.findFirstOrThrow({ where: { email: 'both@example.com' } });
-    expect(both.firstName).toBe('Kept');
-    expect(both.company).toBe('Filled in');
-    for (let i = 0; i < 3; i++) {
-      const lead = await theLead(stack, `ours${i}@example.com`);
-      expect(lead.crmLinks).toEqual([{ externalId: ours[i], provider: 'SALESFORCE' }]);
-    }
-    const imported = await theLead(stack, 'imp7@example.com');
-    expect(imported.crmMetadata).toMatchObject({ sourceSystem: 'salesforce', lastSyncDirection: 'FROM_CRM', crmProvider: 'SALESFORCE' });
-    const leads = await stack.db.prisma.lead.count({ where: { organizationId: stack.orgId } });
-    expect(leads).toBe(130 + 3 + 1);
-
-    const again = await stack.gqlOk(`mutation($id: ID!) { importFromCrm(integrationId: $id) { id } }`, { id: integrationId });
-    const second = await eventually(async () => {
-      const r = await stack.gqlOk(`query($id: ID!) { importJob(id: $id) { status created linked updated failed } }`, { id: again.importFromCrm.id });
-      return r.importJob.status === 'running' ? undefined : r.importJob;
-    }, 30_000, 'second import');
-    expect(second).toMatchObject({ status: 'completed', created: 0, linked: 0, updated: 0, failed: 0 });
-    expect(await stack.db.prisma.lead.count({ where: { organizationId: stack.orgId } })).toBe(leads);
-    expect((await stack.db.prisma.lead.findFirstOrThrow({ where: { email: 'both@example.com' } })).firstName).toBe('Kept');
-    // Nothing was written to Salesforce by either import.
-    expect(writes(sf)).toHaveLength(0);
-  });
+  it('creates or links a lead for every Lead, and creates nothing the second time', () =>
+    importTwiceScenario(stack, integrationId, {
+      provider: 'SALESFORCE',
+      createPerson: (p) =>
+        sf.controls.createLeadAsUser({
+          ...(p.email ? { Email: p.email } : {}),
+          ...(p.firstName ? { FirstName: p.firstName } : {}),
+          LastName: 'Imported',
+          Company: p.company ?? 'Acme',
+          ...(p.originTag ? { Lead_Source_System__c: p.originTag } : {}),
+        }),
+      writes: () => writes(sf).length,
+    }));
 });

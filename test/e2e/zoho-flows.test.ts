@@ -3,6 +3,7 @@
 // sandbox (API and accounts host), whose channel notifications come back over HTTP.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ZohoSandbox } from '../sandboxes/zoho/index.ts';
+import { importTwiceScenario } from '../helpers/import-scenario.ts';
 import { eventually, startProxy } from '../helpers/net.ts';
 import { connectZoho, startStack, startZohoFor, type Connected, type Stack, zohoMoves, settle as settleAll } from '../helpers/stack.ts';
 
@@ -387,45 +388,19 @@ describe('import from Zoho', () => {
     await stack?.stop();
   });
 
-  it('creates or links a lead for every Zoho lead, and creates nothing the second time', async () => {
-    for (let i = 0; i < 130; i++) zs.controls.createLeadAsUser({ Email: `imp${i}@example.com`, First_Name: `I${i}`, Last_Name: 'Imported' });
-    for (let i = 0; i < 4; i++) zs.controls.createLeadAsUser({ Last_Name: `No email ${i}` });
-    const ours: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      await stack.engine.createLead(stack.orgId, { email: `ours${i}@example.com` });
-      ours.push(zs.controls.createLeadAsUser({ Email: `ours${i}@example.com`, Last_Name: 'Ours', [originField]: 'jazzaam' }));
-    }
-    await stack.engine.createLead(stack.orgId, { email: 'both@example.com', firstName: 'Kept' });
-    zs.controls.createLeadAsUser({ Email: 'BOTH@example.com', First_Name: 'Other', Last_Name: 'Both', Company: 'Filled in' });
-
-    const started = await stack.gqlOk(`mutation($id: ID!) { importFromCrm(integrationId: $id) { id status } }`, { id: integrationId });
-    const job = await eventually(async () => {
-      const r = await stack.gqlOk(`query($id: ID!) { importJob(id: $id) { status pages created linked skipped failed } }`, { id: started.importFromCrm.id });
-      return r.importJob.status === 'running' ? undefined : r.importJob;
-    }, 30_000, 'first import');
-    expect(job).toMatchObject({ status: 'completed', pages: 2, created: 130, linked: 4, skipped: 4, failed: 0 });
-    const both = await stack.db.prisma.lead.findFirstOrThrow({ where: { email: 'both@example.com' } });
-    expect(both.firstName).toBe('Kept');
-    expect(both.company).toBe('Filled in');
-    for (let i = 0; i < 3; i++) {
-      const lead = await theLead(stack, `ours${i}@example.com`);
-      expect(lead.crmLinks).toEqual([{ externalId: ours[i], provider: 'ZOHO' }]);
-    }
-    const imported = await theLead(stack, 'imp7@example.com');
-    expect(imported.crmMetadata).toMatchObject({ sourceSystem: 'zoho', lastSyncDirection: 'FROM_CRM', crmProvider: 'ZOHO' });
-    const leads = await stack.db.prisma.lead.count({ where: { organizationId: stack.orgId } });
-    expect(leads).toBe(130 + 3 + 1);
-
-    const again = await stack.gqlOk(`mutation($id: ID!) { importFromCrm(integrationId: $id) { id } }`, { id: integrationId });
-    const second = await eventually(async () => {
-      const r = await stack.gqlOk(`query($id: ID!) { importJob(id: $id) { status created linked updated failed } }`, { id: again.importFromCrm.id });
-      return r.importJob.status === 'running' ? undefined : r.importJob;
-    }, 30_000, 'second import');
-    expect(second).toMatchObject({ status: 'completed', created: 0, linked: 0, updated: 0, failed: 0 });
-    expect(await stack.db.prisma.lead.count({ where: { organizationId: stack.orgId } })).toBe(leads);
-    expect((await stack.db.prisma.lead.findFirstOrThrow({ where: { email: 'both@example.com' } })).firstName).toBe('Kept');
-    expect(leadWrites(zs)).toHaveLength(0);
-  });
+  it('creates or links a lead for every Zoho lead, and creates nothing the second time', () =>
+    importTwiceScenario(stack, integrationId, {
+      provider: 'ZOHO',
+      createPerson: (p) =>
+        zs.controls.createLeadAsUser({
+          ...(p.email ? { Email: p.email } : {}),
+          ...(p.firstName ? { First_Name: p.firstName } : {}),
+          Last_Name: 'Imported',
+          ...(p.company ? { Company: p.company } : {}),
+          ...(p.originTag ? { [originField]: p.originTag } : {}),
+        }),
+      writes: () => leadWrites(zs).length,
+    }));
 });
 
 describe('tenant isolation of Zoho channels', () => {
