@@ -1,12 +1,10 @@
 // "A crash loses nothing that was acknowledged": the service process is killed with
 // SIGKILL right after it answered HubSpot's webhooks and before it could process
 // them; a new process on the same data directory processes every one of them.
-import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
-import { freshDataDir } from '../helpers/db.ts';
-import { eventually, freePort } from '../helpers/net.ts';
-import { connectHubSpotSandbox, gqlClient, startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
+import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { eventually } from '../helpers/net.ts';
+import { connectHubSpotSandbox, gqlClient, hubspotProcessRig, type HubSpotProcessRig, type ServiceProcess } from '../helpers/service-process.ts';
 
 const SECRET = 'crash-test-client-secret';
 const KEY = 'cs_crash_recovery_bootstrap_key';
@@ -14,33 +12,17 @@ const KEY = 'cs_crash_recovery_bootstrap_key';
 describe('crash after acknowledgement', () => {
   let hs: HubSpotSandbox;
   let service: ServiceProcess | undefined;
-  let dataDir: string;
+  let rig: HubSpotProcessRig | undefined;
 
   afterAll(async () => {
     service?.child.kill('SIGKILL');
-    await hs?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await rig?.close();
   });
 
   it('processes every acknowledged event after a SIGKILL and restart, once', async () => {
-    dataDir = await freshDataDir();
-    const port = await freePort();
-    const env = {
-      DATA_DIR: dataDir,
-      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-      HUBSPOT_CLIENT_SECRET: SECRET,
-      BOOTSTRAP_API_KEY: KEY,
-      WORK_LEASE_MS: '2000',
-      POLL_INTERVAL_MS: '0',
-      LOG_LEVEL: 'info',
-    };
-    hs = await startHubSpotSandbox({
-      clientSecret: SECRET,
-      webhookTargetUrl: `http://127.0.0.1:${port}/api/v1/webhooks/hubspot`,
-      subscriptions: 'default',
-      webhookRetryDelaysMs: [200],
-    });
-    service = await startServiceProcess(env, port);
+    rig = await hubspotProcessRig({ secret: SECRET, key: KEY, leaseMs: 2_000, webhookRetryDelaysMs: [200] });
+    hs = rig.hs;
+    service = await rig.start();
     const gql = gqlClient(() => service!.url, KEY);
     await connectHubSpotSandbox(gql, hs);
 
@@ -60,7 +42,7 @@ describe('crash after acknowledgement', () => {
     hs.clearFaults();
     const deliveriesAtKill = hs.deliveries.length;
 
-    service = await startServiceProcess(env, port);
+    service = await rig.start();
     const leads = await eventually(async () => {
       const d = await gql(`{ leads(first: 50) { totalCount edges { node { email crmMetadata { sourceSystem } } } } }`);
       return d.leads.totalCount >= emails.length ? d.leads : undefined;

@@ -3,7 +3,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventually } from './net.ts';
+import { rm } from 'node:fs/promises';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { freshDataDir } from './db.ts';
+import { eventually, freePort } from './net.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -62,4 +65,46 @@ export async function connectHubSpotSandbox(gql: Gql, hs: { portalId: number; ur
   });
   await gql(`mutation($id: ID!) { enableWebhooks(integrationId: $id) { status { enabled } } }`, { id: createIntegration.id });
   return createIntegration.id as string;
+}
+
+export interface HubSpotProcessRig {
+  hs: HubSpotSandbox;
+  dataDir: string;
+  /** Starts a service process (again) on the same data directory, port and configuration. */
+  start(): Promise<ServiceProcess>;
+  /** Stops the sandbox and deletes the data directory (kill the process first). */
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh data directory, a port, and a HubSpot sandbox whose signed webhooks go to a
+ * service process started on them: the set-up of the tests that kill or stop the service.
+ */
+export async function hubspotProcessRig(opts: { secret: string; key: string; leaseMs: number; webhookRetryDelaysMs: number[] }): Promise<HubSpotProcessRig> {
+  const dataDir = await freshDataDir();
+  const port = await freePort();
+  const env = {
+    DATA_DIR: dataDir,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    HUBSPOT_CLIENT_SECRET: opts.secret,
+    BOOTSTRAP_API_KEY: opts.key,
+    WORK_LEASE_MS: String(opts.leaseMs),
+    POLL_INTERVAL_MS: '0',
+    LOG_LEVEL: 'info',
+  };
+  const hs = await startHubSpotSandbox({
+    clientSecret: opts.secret,
+    webhookTargetUrl: `http://127.0.0.1:${port}/api/v1/webhooks/hubspot`,
+    subscriptions: 'default',
+    webhookRetryDelaysMs: opts.webhookRetryDelaysMs,
+  });
+  return {
+    hs,
+    dataDir,
+    start: () => startServiceProcess(env, port),
+    async close() {
+      await hs.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }

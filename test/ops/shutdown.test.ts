@@ -2,12 +2,10 @@
 // a CRM call and webhooks are still arriving. The process exits 0 within its hard limit,
 // gives back the events it had claimed (their lease is far longer than the test waits),
 // and a new process on the same data directory applies every acknowledged event, once.
-import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
-import { freshDataDir } from '../helpers/db.ts';
-import { eventually, freePort } from '../helpers/net.ts';
-import { connectHubSpotSandbox, gqlClient, startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
+import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { eventually } from '../helpers/net.ts';
+import { connectHubSpotSandbox, gqlClient, hubspotProcessRig, type HubSpotProcessRig, type ServiceProcess } from '../helpers/service-process.ts';
 
 const SECRET = 'shutdown-test-client-secret';
 const KEY = 'cs_shutdown_test_bootstrap_key';
@@ -17,34 +15,18 @@ const EXIT_BOUND_MS = 12_000;
 describe('graceful shutdown', () => {
   let hs: HubSpotSandbox;
   let service: ServiceProcess | undefined;
-  let dataDir: string;
+  let rig: HubSpotProcessRig | undefined;
 
   afterAll(async () => {
     service?.child.kill('SIGKILL');
-    await hs?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await rig?.close();
   });
 
   it('exits 0 within the bound on SIGTERM, releases its claims, and loses no acknowledged event', async () => {
-    dataDir = await freshDataDir();
-    const port = await freePort();
-    const env = {
-      DATA_DIR: dataDir,
-      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-      HUBSPOT_CLIENT_SECRET: SECRET,
-      BOOTSTRAP_API_KEY: KEY,
-      // Far longer than the test waits: only a released claim can be taken up in time.
-      WORK_LEASE_MS: '600000',
-      POLL_INTERVAL_MS: '0',
-      LOG_LEVEL: 'info',
-    };
-    hs = await startHubSpotSandbox({
-      clientSecret: SECRET,
-      webhookTargetUrl: `http://127.0.0.1:${port}/api/v1/webhooks/hubspot`,
-      subscriptions: 'default',
-      webhookRetryDelaysMs: [300, 600, 1_200, 2_400, 4_800, 9_600, 19_200],
-    });
-    service = await startServiceProcess(env, port);
+    // A lease far longer than the test waits: only a released claim can be taken up in time.
+    rig = await hubspotProcessRig({ secret: SECRET, key: KEY, leaseMs: 600_000, webhookRetryDelaysMs: [300, 600, 1_200, 2_400, 4_800, 9_600, 19_200] });
+    hs = rig.hs;
+    service = await rig.start();
     const gql = gqlClient(() => service!.url, KEY);
     await connectHubSpotSandbox(gql, hs);
 
@@ -77,7 +59,7 @@ describe('graceful shutdown', () => {
     expect(out).toContain('"msg":"stopped"');
     hs.clearFaults();
 
-    service = await startServiceProcess(env, port);
+    service = await rig.start();
     await hs.flushWebhooks();
     // Every creation HubSpot saw acknowledged (2xx) must become exactly one lead.
     const contactEmail = new Map(hs.listContacts().map((c) => [c.id, c.properties.email]));
