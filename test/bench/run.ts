@@ -7,6 +7,7 @@
 //   3. outbound push rate (platform leads -> HubSpot, batched)
 //   4. import rate per sandbox (HubSpot, Salesforce, Zoho)
 //   5. cost of a /metrics scrape
+//   0. (first) durable intake against a raw ceiling (test/bench/ceiling.ts), same load, one run
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,12 +25,15 @@ import { startHubSpotSandbox } from '../sandboxes/hubspot/server.ts';
 import { startSalesforceSandbox } from '../sandboxes/salesforce/index.ts';
 import { startZohoSandbox } from '../sandboxes/zoho/server.ts';
 import { freePort } from '../helpers/net.ts';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 
 const SECRET = 'bench-hubspot-secret';
 const N_ACK = Number(process.env.BENCH_ACK_REQUESTS ?? 300);
 const N_LIVE = Number(process.env.BENCH_LIVE_EVENTS ?? 50);
 const N_PUSH = Number(process.env.BENCH_PUSH_LEADS ?? 500);
 const N_IMPORT = Number(process.env.BENCH_IMPORT_RECORDS ?? 2000);
+const N_INTAKE = Number(process.env.BENCH_INTAKE_EVENTS ?? 20000);
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -71,6 +75,69 @@ const { key } = await createApiKey(db.prisma, org.id, 'bench');
 const webhookUrl = `${config.PUBLIC_BASE_URL}/api/v1/webhooks/hubspot`;
 
 console.log(`crm-sync bench — node ${process.version}, ${os.cpus().length} cores, database PGlite, ${new Date().toISOString()}`);
+
+// ---------------------------------------------------------------- 0. intake vs raw ceiling
+{
+  console.log('\n0. Durable intake: the same signed HubSpot load to a raw ceiling and to crm-sync');
+  console.log('   (ceiling: bare node:http + v3 check + ONE multi-row INSERT into PGlite per request)');
+  const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7000, webhookTargetUrl: null, rateLimit: null });
+  const integration = await engine.createIntegration(org.id, { provider: 'HUBSPOT', name: 'intake', accountId: '7000', apiBaseUrl: hs.url, accessToken: hs.accessToken, autoSync: false });
+  await engine.enableWebhooks(org.id, integration.id); // workers process what arrives: intake competes with them
+  const ceilingDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-ceiling-'));
+  // The ceiling runs in its own process, as the service would in production.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'ceiling.ts'), ceilingDir, SECRET], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  const ceiling = { url: (JSON.parse(line.toString()) as { url: string }).url };
+  /** Waits until the service's workers have processed what was sent, so each case starts idle. */
+  const drained = () => waitFor(async () => (await db.prisma.inboxEvent.count({ where: { status: { in: ['pending', 'processing'] } } })) === 0, 600_000, 'inbox drained');
+  let nextId = 1;
+  /** Sends `requests` requests of `perRequest` events, `inFlight` at a time; returns events/s, requests/s and latencies. */
+  const load = async (target: string, requests: number, perRequest: number, inFlight: number) => {
+    const lat: number[] = [];
+    let sent = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: inFlight }, async () => {
+      while (sent < requests) {
+        sent++;
+        const batch = Array.from({ length: perRequest }, () => {
+          const id = nextId++;
+          return hs.makeEvent('contact.creation', String(5_000_000 + id), { eventId: id });
+        });
+        const req = hs.signedWebhook(batch, { url: target });
+        const t = performance.now();
+        const res = await fetch(target, { method: 'POST', headers: req.headers, body: req.body });
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error(`${target} answered ${res.status}`);
+        lat.push(performance.now() - t);
+      }
+    }));
+    const s = (performance.now() - t0) / 1000;
+    return { eventsPerS: (requests * perRequest) / s, requestsPerS: requests / s, lat };
+  };
+  const cases = [
+    { label: 'batches of 100 events, 4 in flight', requests: Math.max(10, Math.round(N_INTAKE / 100)), per: 100, inFlight: 4 },
+    { label: '1 event per request, 8 in flight', requests: Math.max(100, Math.round(N_INTAKE / 10)), per: 1, inFlight: 8 },
+  ];
+  for (const c of cases) {
+    await load(ceiling.url, Math.ceil(c.requests / 10), c.per, c.inFlight); // warm-up
+    const raw = await load(ceiling.url, c.requests, c.per, c.inFlight);
+    await load(webhookUrl, Math.ceil(c.requests / 10), c.per, c.inFlight);
+    await drained();
+    const svc = await load(webhookUrl, c.requests, c.per, c.inFlight);
+    await drained();
+    const unit = c.per === 1 ? 'requests/s' : 'events/s';
+    const rate = (r: typeof raw) => (c.per === 1 ? r.requestsPerS : r.eventsPerS);
+    console.log(`  ${c.label}`);
+    console.log(`    ceiling   ${rate(raw).toFixed(0).padStart(7)} ${unit}  ack p50 ${fmt(pct(raw.lat, 50))} p99 ${fmt(pct(raw.lat, 99))}`);
+    console.log(`    crm-sync  ${rate(svc).toFixed(0).padStart(7)} ${unit}  ack p50 ${fmt(pct(svc.lat, 50))} p99 ${fmt(pct(svc.lat, 99))}`);
+    console.log(`    ratio crm-sync / ceiling: ${(rate(svc) / rate(raw)).toFixed(2)}`);
+  }
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  await engine.disableWebhooks(org.id, integration.id);
+  await rm(ceilingDir, { recursive: true, force: true });
+  await hs.close();
+}
 
 // ---------------------------------------------------------------- 1. acknowledgement
 {
