@@ -16,8 +16,11 @@ import type { PubSub } from './pubsub.ts';
 import type { HttpEnv } from './http/context.ts';
 import { appErrorResponse, handleHttpError } from './http/errors.ts';
 import { attachGraphQLWebSockets, createGraphQLServer, GRAPHQL_PATH } from './http/graphql.ts';
+import { graphiqlPage } from './http/graphiql.ts';
 import { limitBody, requestContext } from './http/middleware.ts';
-import { bindRequestContext, countRequests, opsRoutes } from './http/ops.ts';
+import { bindRequestContext, countRequests, metricsRoutes, opsRoutes } from './http/ops.ts';
+import { corsFor, type OriginPolicy } from './http/origins.ts';
+import { createRevocations } from './http/revocations.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { restRoutes } from './http/rest.ts';
@@ -30,13 +33,15 @@ export interface AppDeps {
   service: SyncService;
   /** Served on /metrics; the engine's (service.metrics) when absent, else a new registry. */
   metrics?: Metrics;
+  /** How often open streams are checked against revoked keys in the database (tests shorten it). */
+  revocationSweepMs?: number;
 }
 
 export interface App {
   /** The Fetch handler (GraphQL over HTTP and SSE, REST, health); no WebSockets. */
   fetch: (request: Request) => Promise<Response>;
-  /** Listens on `port` (0 for any free port) at config.HOST. */
-  start(port?: number): Promise<{ url: string; port: number }>;
+  /** Listens on `port` (0 for any free port) at config.HOST, and on METRICS_PORT when set. */
+  start(port?: number): Promise<{ url: string; port: number; metricsUrl?: string }>;
   /** Stops accepting connections, closes WebSockets and open streams, then resolves. */
   stop(): Promise<void>;
 }
@@ -49,14 +54,35 @@ export function buildApp({ config, db, logger, pubsub, service, ...deps }: AppDe
   const metrics = deps.metrics ?? service.metrics ?? createMetrics();
   // One bucket per API key, shared by GraphQL (HTTP, SSE, WebSockets) and REST.
   const limiter = createRateLimiter(config.API_RATE_LIMIT_PER_MINUTE);
-  const limits = { maxDepth: config.GRAPHQL_MAX_DEPTH, maxCost: config.GRAPHQL_MAX_COST };
-  const graphqlDeps = { services: { sync: service, prisma: db.prisma, pubsub }, auth, logger, metrics, limiter, limits };
+  const limits = { maxDepth: config.GRAPHQL_MAX_DEPTH, maxCost: config.GRAPHQL_MAX_COST, maxAliases: config.GRAPHQL_MAX_ALIASES };
+  const origins: OriginPolicy = { allowed: config.CORS_ORIGINS, publicBaseUrl: config.PUBLIC_BASE_URL };
+  const revocations = createRevocations({ pubsub, prisma: db.prisma, logger, sweepMs: deps.revocationSweepMs });
+  const graphiql = config.GRAPHQL_GRAPHIQL ? graphiqlPage() : undefined;
+  const graphqlDeps = {
+    services: { sync: service, prisma: db.prisma, pubsub },
+    auth,
+    logger,
+    metrics,
+    limiter,
+    limits,
+    exposure: { introspection: config.GRAPHQL_INTROSPECTION, suggestions: config.GRAPHQL_SUGGESTIONS },
+    graphiql,
+    maxOperationLabels: config.GRAPHQL_METRICS_MAX_OPERATIONS,
+    revocations,
+    origins,
+  };
   const yoga = createGraphQLServer(graphqlDeps);
+  if (config.NODE_ENV === 'production' && !config.METRICS_TOKEN && !config.METRICS_PORT) {
+    logger.warn(
+      'METRICS: /metrics is served on the API port WITHOUT authentication: set METRICS_TOKEN (bearer token) or METRICS_PORT (a port kept off the public network)',
+    );
+  }
 
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(logger));
   app.use('*', bindRequestContext());
   app.use('*', countRequests(metrics));
+  app.use('*', corsFor(origins));
   app.use('*', limitBody());
 
   app.get('/healthz', async (c) => {
@@ -69,11 +95,13 @@ export function buildApp({ config, db, logger, pubsub, service, ...deps }: AppDe
     }
   });
 
-  app.route('/', opsRoutes({ prisma: db.prisma, service, metrics }));
+  const metricsPort = config.METRICS_PORT;
+  app.route('/', opsRoutes({ prisma: db.prisma, service, metrics, serveMetrics: !metricsPort, metricsToken: config.METRICS_TOKEN }));
 
-  app.on(['GET', 'POST', 'OPTIONS'], GRAPHQL_PATH, (c) =>
-    yoga.fetch(c.req.raw, { requestId: c.get('requestId'), log: c.get('log') }),
-  );
+  app.on(['GET', 'POST', 'OPTIONS'], GRAPHQL_PATH, async (c) => {
+    const response = await yoga.fetch(c.req.raw, { requestId: c.get('requestId'), log: c.get('log') });
+    return graphiql && c.req.method === 'GET' ? graphiql.secure(response) : response;
+  });
 
   app.route('/api/v1', restRoutes({ config, service, auth, limiter }));
   app.route('/dashboard', dashboardRoutes());
@@ -81,8 +109,30 @@ export function buildApp({ config, db, logger, pubsub, service, ...deps }: AppDe
   app.notFound((c) => appErrorResponse(c, new AppError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`)));
   app.onError(handleHttpError);
 
+  // METRICS_PORT: /metrics alone on its own listener (request ids, counting, token).
+  const metricsApp = new Hono<HttpEnv>();
+  metricsApp.use('*', requestContext(logger));
+  metricsApp.route('/', metricsRoutes({ prisma: db.prisma, metrics, metricsToken: config.METRICS_TOKEN }));
+  metricsApp.notFound((c) => appErrorResponse(c, new AppError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`)));
+  metricsApp.onError(handleHttpError);
+
   let server: HttpServer | undefined;
+  let metricsServer: HttpServer | undefined;
   let sockets: ReturnType<typeof attachGraphQLWebSockets> | undefined;
+
+  const listen = async (s: HttpServer, port: number) => {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, config.HOST, () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    const address = s.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const shownHost = host === '0.0.0.0' || host === '[::]' ? 'localhost' : host;
+    return { url: `http://${shownHost}:${address.port}`, port: address.port };
+  };
 
   return {
     fetch: async (request) => app.fetch(request),
@@ -91,21 +141,30 @@ export function buildApp({ config, db, logger, pubsub, service, ...deps }: AppDe
       if (server) throw new Error('app already started');
       const s = createAdaptorServer({ fetch: app.fetch, hostname: config.HOST }) as HttpServer;
       sockets = attachGraphQLWebSockets(s, yoga, graphqlDeps);
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(port, config.HOST, () => {
-          s.off('error', reject);
-          resolve();
-        });
-      });
+      const listening = await listen(s, port);
       server = s;
-      const address = s.address() as AddressInfo;
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      const shownHost = host === '0.0.0.0' || host === '[::]' ? 'localhost' : host;
-      return { url: `http://${shownHost}:${address.port}`, port: address.port };
+      if (!metricsPort) return listening;
+      const m = createAdaptorServer({ fetch: metricsApp.fetch, hostname: config.HOST }) as HttpServer;
+      try {
+        const metricsListening = await listen(m, metricsPort);
+        metricsServer = m;
+        logger.info({ url: `${metricsListening.url}/metrics` }, 'metrics served on their own port');
+        return { ...listening, metricsUrl: metricsListening.url };
+      } catch (err) {
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+        server = undefined;
+        throw err;
+      }
     },
 
     async stop() {
+      await revocations.stop();
+      const m = metricsServer;
+      metricsServer = undefined;
+      if (m) {
+        m.closeAllConnections();
+        await new Promise<void>((resolve) => m.close(() => resolve()));
+      }
       const s = server;
       if (!s) return;
       server = undefined;

@@ -54,7 +54,49 @@ const schema = z.object({
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(10),
   /** Largest estimated cost of a GraphQL operation (fields, multiplied by page sizes). */
   GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(5_000),
+  /** Most aliased fields one GraphQL document may hold. */
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(50),
+  /** `production` turns introspection, suggestions and GraphiQL off unless set explicitly. */
+  NODE_ENV: z.string().default('development'),
+  /** Schema introspection (__schema, __type); default: on, off in production. */
+  GRAPHQL_INTROSPECTION: bool.optional(),
+  /** "Did you mean ...?" hints in GraphQL errors (they reveal the schema); default: on, off in production. */
+  GRAPHQL_SUGGESTIONS: bool.optional(),
+  /** GraphiQL on GET /graphql in a browser (served from local assets); default: on, off in production. */
+  GRAPHQL_GRAPHIQL: bool.optional(),
+  /** Distinct GraphQL operation names kept as metric labels; later names are counted as `other`. */
+  GRAPHQL_METRICS_MAX_OPERATIONS: z.coerce.number().int().min(0).max(10_000).default(100),
+  /** Bearer token /metrics requires (at least 16 characters). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Serve /metrics on this port (on HOST) instead of the API port. */
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Browser origins allowed to call the API (CORS) and open WebSockets, comma list; same-origin only when empty. */
+  CORS_ORIGINS: z
+    .string()
+    .superRefine((v, ctx) => {
+      for (const item of splitList(v)) {
+        if (!isOrigin(item)) ctx.addIssue({ code: 'custom', message: `${item} is not an origin like https://app.example.com` });
+      }
+    })
+    .optional(),
 });
+
+function splitList(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** scheme://host[:port] and nothing else (what browsers send in Origin). */
+function isOrigin(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === v.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
 
 function keyIsValid(v: string): boolean {
   try {
@@ -65,8 +107,18 @@ function keyIsValid(v: string): boolean {
   }
 }
 
+type Parsed = z.infer<typeof schema>;
+
 export type Config = Readonly<
-  Omit<z.infer<typeof schema>, 'PUBLIC_BASE_URL'> & { PUBLIC_BASE_URL: string; DATA_DIR: string }
+  Omit<Parsed, 'PUBLIC_BASE_URL' | 'GRAPHQL_INTROSPECTION' | 'GRAPHQL_SUGGESTIONS' | 'GRAPHQL_GRAPHIQL' | 'CORS_ORIGINS'> & {
+    PUBLIC_BASE_URL: string;
+    DATA_DIR: string;
+    GRAPHQL_INTROSPECTION: boolean;
+    GRAPHQL_SUGGESTIONS: boolean;
+    GRAPHQL_GRAPHIQL: boolean;
+    /** Allowed foreign origins, normalised (no trailing slash); empty: same-origin only. */
+    CORS_ORIGINS: readonly string[];
+  }
 >;
 
 export class ConfigError extends Error {
@@ -82,8 +134,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration: ${problems}`);
   }
   const c = parsed.data;
+  const development = c.NODE_ENV !== 'production';
   return Object.freeze({
     ...c,
+    GRAPHQL_INTROSPECTION: c.GRAPHQL_INTROSPECTION ?? development,
+    GRAPHQL_SUGGESTIONS: c.GRAPHQL_SUGGESTIONS ?? development,
+    GRAPHQL_GRAPHIQL: c.GRAPHQL_GRAPHIQL ?? development,
+    CORS_ORIGINS: Object.freeze(splitList(c.CORS_ORIGINS ?? '').map((o) => new URL(o).origin)),
     DATA_DIR: path.resolve(c.DATA_DIR),
     PUBLIC_BASE_URL: (c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
   });

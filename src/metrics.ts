@@ -122,6 +122,24 @@ export function operationLabel(name: string | null | undefined): string {
   return /^[_A-Za-z][_0-9A-Za-z]{0,63}$/.test(name) ? name : 'invalid';
 }
 
+export const OTHER_OPERATIONS = 'other';
+
+/**
+ * Labels operation names with a bounded set of values: the first `max` distinct names
+ * this instance sees keep their own label, later ones are counted as `other` (so a
+ * client inventing names cannot grow the number of series without bound).
+ */
+export function boundedOperationLabels(max: number): (name: string | null | undefined) => string {
+  const known = new Set<string>();
+  return (name) => {
+    const label = operationLabel(name);
+    if (label === 'anonymous' || label === 'invalid' || known.has(label)) return label;
+    if (known.size >= max) return OTHER_OPERATIONS;
+    known.add(label);
+    return label;
+  };
+}
+
 /**
  * Wraps a CRM client so every method call is counted and timed, and failures are
  * counted by their CrmError code (RATE_LIMITED also as a 429). Generic: any object
@@ -207,13 +225,15 @@ export async function refreshQueueGauges(prisma: PrismaClient, metrics: Metrics)
 
 /**
  * Envelop/yoga plugin: times every GraphQL operation (execution; for subscriptions, until
- * the stream is set up) by type, operation name and status (ok / error).
+ * the stream is set up) by type, operation name (bounded: see boundedOperationLabels) and
+ * status (ok / error).
  */
-export function useGraphQLMetrics(metrics: Metrics): Plugin {
+export function useGraphQLMetrics(metrics: Metrics, opts: { maxOperations?: number } = {}): Plugin {
+  const label = boundedOperationLabels(opts.maxOperations ?? 100);
   const observe = (args: { document: DocumentNode; operationName?: string | null }, started: number, errors: boolean) => {
     const op = getOperationAST(args.document, args.operationName);
     metrics.graphqlDuration.observe(
-      { type: op?.operation ?? 'unknown', operation: operationLabel(args.operationName ?? op?.name?.value), status: errors ? 'error' : 'ok' },
+      { type: op?.operation ?? 'unknown', operation: label(args.operationName ?? op?.name?.value), status: errors ? 'error' : 'ok' },
       (performance.now() - started) / 1000,
     );
   };

@@ -17,6 +17,8 @@ export type PubSubTopics = {
   'import.progress': [ImportJob];
   /** A sync history row was recorded (carries its organizationId). */
   'sync.activity': [SyncEvent];
+  /** An API key was revoked: every instance ends the streams it opened. */
+  'apikey.revoked': [{ apiKeyId: string }];
 };
 
 export type PubSub = ReturnType<typeof createPubSub<PubSubTopics>> & { close(): Promise<void> };

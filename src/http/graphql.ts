@@ -10,14 +10,20 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth.ts';
 import type { GraphQLContext, GraphQLServices } from '../graphql/builder.ts';
+import { useEndOnRevocation } from '../graphql/end-on-revocation.ts';
 import { clientError, maskError, useAppErrors } from '../graphql/errors.ts';
+import { useExposure, type Exposure } from '../graphql/exposure.ts';
+import { useInputGuard } from '../graphql/input-guard.ts';
 import { useQueryLimits, type QueryLimits } from '../graphql/limits.ts';
 import { schema } from '../graphql/schema.ts';
 import type { Logger } from '../logger.ts';
 import { useGraphQLMetrics, type Metrics } from '../metrics.ts';
 import { MAX_BODY_BYTES } from './context.ts';
+import type { GraphiQLPage } from './graphiql.ts';
 import { UNAUTHENTICATED_MESSAGE, requestIdFrom } from './middleware.ts';
+import { upgradeOriginAllowed, type OriginPolicy } from './origins.ts';
 import { rateLimited, type RateLimiter } from './rate-limit.ts';
+import type { Revocations } from './revocations.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -34,8 +40,18 @@ export interface GraphQLDeps {
   metrics?: Metrics;
   /** Per-API-key rate limit, taken once per operation (HTTP request or WebSocket subscribe). */
   limiter?: RateLimiter;
-  /** Depth and cost limits of operations (defaults: 10 and 5000). */
+  /** Depth, cost and alias limits of operations (defaults: 10, 5000 and 50). */
   limits?: QueryLimits;
+  /** Introspection and "Did you mean" hints (default: both on). */
+  exposure?: Exposure;
+  /** GraphiQL from local assets; absent: no GraphiQL. */
+  graphiql?: GraphiQLPage;
+  /** Distinct operation names kept as metric labels (default 100). */
+  maxOperationLabels?: number;
+  /** Ends subscriptions (and closes sockets) of revoked keys. */
+  revocations?: Revocations;
+  /** Origins allowed to open WebSockets besides this server's own (default: same-origin only). */
+  origins?: OriginPolicy;
 }
 
 function yogaLogger(logger: Logger): YogaLogger {
@@ -49,7 +65,8 @@ function yogaLogger(logger: Logger): YogaLogger {
   return { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
 }
 
-export function createGraphQLServer({ services, auth, logger, metrics, limiter, limits }: GraphQLDeps) {
+export function createGraphQLServer(deps: GraphQLDeps) {
+  const { services, auth, logger, metrics, limiter, limits, exposure, graphiql, revocations } = deps;
   return createYoga<GraphQLServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -57,12 +74,25 @@ export function createGraphQLServer({ services, auth, logger, metrics, limiter, 
     maxRequestBodySize: MAX_BODY_BYTES,
     logging: yogaLogger(logger.child({ component: 'graphql' })),
     maskedErrors: { maskError },
-    plugins: [useQueryLimits(limits ?? { maxDepth: 10, maxCost: 5_000 }), useAppErrors(), ...(metrics ? [useGraphQLMetrics(metrics)] : [])],
-    graphiql: {
-      title: 'crm-sync',
-      headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }),
-      shouldPersistHeaders: false,
-    },
+    // CORS is answered by the HTTP layer for every route (src/http/origins.ts).
+    cors: false,
+    plugins: [
+      // First: a document over a limit is refused before GraphQL's own validation.
+      useQueryLimits(limits ?? { maxDepth: 10, maxCost: 5_000 }),
+      useExposure(exposure ?? { introspection: true, suggestions: true }),
+      useInputGuard(),
+      useAppErrors(),
+      ...(metrics ? [useGraphQLMetrics(metrics, { maxOperations: deps.maxOperationLabels })] : []),
+      ...(revocations ? [useEndOnRevocation(revocations)] : []),
+    ],
+    graphiql: graphiql
+      ? {
+          title: 'crm-sync',
+          headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }),
+          shouldPersistHeaders: false,
+        }
+      : false,
+    ...(graphiql ? { renderGraphiQL: graphiql.render } : {}),
     context: async ({ request, requestId, log }): Promise<GraphQLContext> => {
       const id = requestId ?? requestIdFrom(request.headers.get('x-request-id'));
       const requestLog = log ?? logger.child({ requestId: id });
@@ -150,7 +180,13 @@ export function attachGraphQLWebSockets(server: HttpServer, yoga: GraphQLServer,
           log.info('websocket connection refused: missing or invalid API key');
           return false;
         }
-        states.set(ctx.extra.socket, {
+        const socket = ctx.extra.socket;
+        const unwatch = deps.revocations?.watch(principal.apiKeyId, () => {
+          log.info({ apiKeyId: principal.apiKeyId }, 'websocket closed: its API key was revoked');
+          socket.close(4403, 'API key revoked');
+        });
+        if (unwatch) socket.once('close', unwatch);
+        states.set(socket, {
           requestId,
           log: log.child({ organizationId: principal.organizationId, apiKeyId: principal.apiKeyId }),
           authorization,
@@ -207,6 +243,12 @@ export function attachGraphQLWebSockets(server: HttpServer, yoga: GraphQLServer,
     const { pathname } = new URL(request.url ?? '/', 'http://localhost');
     if (pathname !== GRAPHQL_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (deps.origins && !upgradeOriginAllowed(deps.origins, request)) {
+      // Cross-site WebSocket hijacking: browsers send the page's Origin and no CORS check.
+      deps.logger.info({ origin: headerValue(request, 'origin') }, 'websocket upgrade refused: origin not allowed');
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));

@@ -70,7 +70,7 @@ const json = (schema: unknown) => ({ 'application/json': { schema } });
 
 /** The OpenAPI 3.1 document of the REST shim, for a service reachable at config.PUBLIC_BASE_URL. */
 export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
-  const integrationErrors = errors(401, 403, 404, 413, 429, 500, 502);
+  const integrationErrors = errors(400, 401, 403, 404, 413, 429, 500, 502);
   return {
     openapi: '3.1.0',
     info: {
@@ -147,7 +147,7 @@ export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
             'Starts (or, when one is already running, returns) the import job of the integration. Progress: ' +
             'the GraphQL `importJob` query and `importProgress` subscription, or the `crm-sync import` command.',
           requestBody: { required: true, content: json(ref('ImportRequest')) },
-          responses: { '202': { description: 'The import job, running.', content: json(ref('ImportJob')) }, ...errors(400), ...integrationErrors },
+          responses: { '202': { description: 'The import job, running.', content: json(ref('ImportJob')) }, ...integrationErrors },
         },
       },
       [`${API_BASE}/crm-integration/{integrationId}/enable-webhooks`]: {

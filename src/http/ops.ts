@@ -1,6 +1,8 @@
-// Operations endpoints: /metrics (Prometheus text format) and /readyz (can this instance
-// take traffic: database reachable, migrations applied, workers running), plus the
-// middleware counting HTTP requests and binding the request id to the async context.
+// Operations endpoints: /metrics (Prometheus text format; behind METRICS_TOKEN and/or on
+// METRICS_PORT when configured) and /readyz (can this instance take traffic: database
+// reachable, migrations applied, workers running), plus the middleware counting HTTP
+// requests and binding the request id to the async context.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { routePath } from 'hono/route';
@@ -35,12 +37,32 @@ export interface OpsDeps {
   prisma: PrismaClient;
   service: SyncService;
   metrics: Metrics;
+  /** Serve /metrics with these routes (false when it has its own port). */
+  serveMetrics?: boolean;
+  /** Bearer token /metrics requires. */
+  metricsToken?: string;
 }
 
-export function opsRoutes({ prisma, service, metrics }: OpsDeps) {
-  const app = new Hono<HttpEnv>();
-  let committed: Promise<string[]> | undefined;
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
+/** 401 unless `Authorization: Bearer <token>` (compared in constant time). */
+function requireToken(token: string): MiddlewareHandler<HttpEnv> {
+  const expected = digest(token);
+  return async (c, next) => {
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header('authorization') ?? '');
+    if (!m || !timingSafeEqual(digest(m[1]), expected)) {
+      return c.text('A valid metrics token is required: send it as "Authorization: Bearer <METRICS_TOKEN>".\n', 401, {
+        'www-authenticate': 'Bearer realm="metrics"',
+      });
+    }
+    await next();
+  };
+}
+
+/** GET /metrics alone (for the API port, or a metrics port of its own). */
+export function metricsRoutes({ prisma, metrics, metricsToken }: Pick<OpsDeps, 'prisma' | 'metrics' | 'metricsToken'>) {
+  const app = new Hono<HttpEnv>();
+  if (metricsToken) app.use('/metrics', requireToken(metricsToken));
   app.get('/metrics', async (c) => {
     try {
       await refreshQueueGauges(prisma, metrics);
@@ -50,6 +72,13 @@ export function opsRoutes({ prisma, service, metrics }: OpsDeps) {
     }
     return c.body(await metrics.registry.metrics(), 200, { 'content-type': METRICS_CONTENT_TYPE });
   });
+  return app;
+}
+
+export function opsRoutes({ prisma, service, metrics, serveMetrics = true, metricsToken }: OpsDeps) {
+  const app = new Hono<HttpEnv>();
+  let committed: Promise<string[]> | undefined;
+  if (serveMetrics) app.route('/', metricsRoutes({ prisma, metrics, metricsToken }));
 
   app.get('/readyz', async (c) => {
     const checks: Record<string, Check> = {};

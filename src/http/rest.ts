@@ -11,6 +11,7 @@ import type { HttpEnv } from './context.ts';
 import { requireApiKey, requireScope } from './middleware.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { openApiDocument } from './openapi.ts';
+import { jsonTextProblems, textProblem } from './text-input.ts';
 
 export interface RestDeps {
   config: Config;
@@ -20,15 +21,30 @@ export interface RestDeps {
   limiter?: RateLimiter;
 }
 
-/** The JSON body of a request; 400 when it is not JSON. */
+/**
+ * The JSON body of a request; 400 when it is not JSON, or when any string in it is not
+ * acceptable text (control characters, lone surrogates, ...: src/http/text-input.ts).
+ */
 async function readJson(c: Context<HttpEnv>): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') throw new AppError('BAD_REQUEST', 'A JSON body is required.');
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     throw new AppError('BAD_REQUEST', 'Malformed JSON body.');
   }
+  const problems = jsonTextProblems(body);
+  if (problems.length) throw validationError(problems);
+  return body;
+}
+
+/** A path parameter, held to the same text rules as bodies (400 VALIDATION naming it). */
+function pathParam(c: Context<HttpEnv>, name: string): string {
+  const value = c.req.param(name) ?? '';
+  const problem = textProblem(value);
+  if (problem) throw validationError([{ field: name, message: problem }]);
+  return value;
 }
 
 function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -126,17 +142,17 @@ export function restRoutes({ config, service, auth, limiter }: RestDeps): Hono<H
   });
 
   integrations.post('/:integrationId/enable-webhooks', async (c) => {
-    const result = await service.enableWebhooks(c.get('principal').organizationId, c.req.param('integrationId'));
+    const result = await service.enableWebhooks(c.get('principal').organizationId, pathParam(c, 'integrationId'));
     return c.json(enableWebhooksView(result));
   });
 
   integrations.get('/:integrationId/webhook-status', async (c) => {
-    const status = await service.webhookStatus(c.get('principal').organizationId, c.req.param('integrationId'));
+    const status = await service.webhookStatus(c.get('principal').organizationId, pathParam(c, 'integrationId'));
     return c.json(webhookStatusView(status));
   });
 
   integrations.post('/:integrationId/disable-webhooks', async (c) => {
-    const status = await service.disableWebhooks(c.get('principal').organizationId, c.req.param('integrationId'));
+    const status = await service.disableWebhooks(c.get('principal').organizationId, pathParam(c, 'integrationId'));
     return c.json(webhookStatusView(status));
   });
 

@@ -116,6 +116,8 @@ builder.mutationFields((t) => ({
       const row = await ctx.services.prisma.apiKey.findFirst({ where, select: API_KEY_PUBLIC_SELECT });
       if (!row) throw notFound('API key');
       ctx.logger.info({ revokedApiKeyId: id }, 'API key revoked');
+      // Open subscriptions of the key end on every instance (src/http/revocations.ts).
+      ctx.services.pubsub.publish('apikey.revoked', { apiKeyId: id });
       return row;
     },
   }),
