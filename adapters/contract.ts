@@ -6,6 +6,10 @@
 // Salesforce: `Lead_Source_System__c`; Zoho: a picklist field) whose value is the
 // platform's tag. Changes that arrive carrying our tag on creation are our own echo.
 
+import type { NetworkPolicy } from './kit/net-guard.ts';
+
+export type { NetworkPolicy } from './kit/net-guard.ts';
+
 export type CrmProvider = 'HUBSPOT' | 'SALESFORCE' | 'ZOHO';
 
 /** The lead fields kept in sync, in the platform's vocabulary. null means "no value". */
@@ -230,6 +234,12 @@ export interface ConnectionOptions {
   logger?: AdapterLogger;
   /** Client-side request budget; the adapter's provider default when absent. */
   rateLimit?: { requests: number; perMs: number };
+  /**
+   * Where requests may go besides the CRM's own hosts. Absent: https to the adapter's
+   * allow-listed hosts, public addresses only. `allowLocalHosts` (sandboxes, tests, the
+   * demo) also allows http and hosts resolving to loopback, never private addresses.
+   */
+  network?: NetworkPolicy;
 }
 
 /** One CRM: how to connect, how its webhooks look, where they arrive. */
@@ -239,6 +249,12 @@ export interface CrmAdapter {
   webhookPath: string;
   codec: WebhookCodec;
   connect(opts: ConnectionOptions): CrmClient;
+  /**
+   * The hosts this CRM's API lives on (`api`) and, where it has one apart, its OAuth
+   * accounts server (`accounts`): the network guard's allow-list. Patterns are a host or
+   * `*.domain` (any host below the domain).
+   */
+  hosts: { api: readonly string[]; accounts?: readonly string[] };
   /**
    * The account id in the one form webhooks name it (ParsedWebhook.accountIds), for an
    * id a person may write in another form (Salesforce: the 15-character org id Setup
@@ -256,7 +272,9 @@ export type CrmErrorCode =
   | 'VALIDATION'
   | 'SIGNATURE_INVALID'
   | 'NETWORK'
-  | 'UPSTREAM';
+  | 'UPSTREAM'
+  /** The network guard refused the URL or the address (adapters/kit/net-guard.ts); never retried. */
+  | 'DESTINATION_REFUSED';
 
 const RETRYABLE: ReadonlySet<CrmErrorCode> = new Set(['RATE_LIMITED', 'NETWORK', 'UPSTREAM', 'AUTH_EXPIRED']);
 

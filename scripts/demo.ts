@@ -29,6 +29,8 @@ const config = loadConfig({
   DATABASE_URL: undefined,
   HUBSPOT_CLIENT_SECRET: hubspotSecret,
   POLL_INTERVAL_MS: '60000',
+  // The demo's sandbox CRMs listen on loopback over http (logged loudly at start).
+  CRM_ALLOW_LOCAL_HOSTS: 'true',
 });
 const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
 

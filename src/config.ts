@@ -21,6 +21,11 @@ const schema = z.object({
   HUBSPOT_CLIENT_SECRET: z.string().min(1).optional(),
   HUBSPOT_ALLOW_LEGACY_SIGNATURES: bool.default(false),
   HUBSPOT_API_BASE_URL: z.string().url().default('https://api.hubapi.com'),
+  /**
+   * Sandboxes, tests and the demo only: CRM connections may also use http and hosts that
+   * resolve to loopback. Private, link-local and metadata addresses stay refused.
+   */
+  CRM_ALLOW_LOCAL_HOSTS: bool.default(false),
   BOOTSTRAP_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   REDIS_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -11,9 +11,10 @@
 //   retryAfterMs and the engine (which owns retries and backoff) decides. Retrying inside
 //   would hide the budget from the engine and double the wait after a 10-s 429.
 // - SDK types never leave this file; everything thrown is a CrmError (errors.ts).
-import http from 'node:http';
-import https from 'node:https';
 import { Client } from '@hubspot/api-client';
+import { checkOrigin, HostAllowList } from '../kit/net-guard.ts';
+import { refusedDestination } from '../kit/text.ts';
+import { guardedAgent } from '../kit/transport.ts';
 import {
   CrmError,
   normaliseEmail,
@@ -39,6 +40,13 @@ import {
   type HubSpotObject,
 } from './mappers.ts';
 import { SlidingWindowLimiter } from './rate-limiter.ts';
+
+/**
+ * HubSpot's API hosts: `https://api.hubapi.com` is the documented base of every API
+ * call (and the SDK's default basePath); `api.hubspot.com` answers the same API.
+ */
+export const HUBSPOT_API_HOSTS: readonly string[] = ['api.hubapi.com', 'api.hubspot.com'];
+const API_HOSTS = new HostAllowList(HUBSPOT_API_HOSTS);
 
 export const BATCH_LIMIT = 100;
 export const LIST_PAGE_LIMIT = 100;
@@ -133,12 +141,21 @@ export class HubSpotClient implements CrmClient {
   private readonly searchLimiter: SlidingWindowLimiter;
   private readonly timeoutMs: number;
   private createdSubscriptionIds: string[];
+  /** Set when the base URL is refused by the network guard: every call fails with it, unsent. */
+  private readonly refused: CrmError | null = null;
 
   constructor(private readonly opts: ConnectionOptions) {
     const accessToken = opts.credentials.accessToken;
     if (!accessToken) throw new CrmError('AUTH_EXPIRED', 'HubSpot: no access token in credentials', { provider: 'HUBSPOT', retryable: false });
-    const basePath = opts.baseUrl.replace(/\/+$/, '');
-    const httpAgent = basePath.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    const policy = opts.network ?? {};
+    let basePath = 'https://api.hubapi.com';
+    try {
+      basePath = checkOrigin(opts.baseUrl, API_HOSTS, policy);
+    } catch (e) {
+      this.refused = refusedDestination(e, 'HUBSPOT', 'base URL');
+    }
+    // Every socket goes through the guard too (redirects, DNS answers that change).
+    const httpAgent = guardedAgent(basePath.startsWith('https:') ? 'https:' : 'http:', { hosts: API_HOSTS, policy });
     const sdk = new Client({ accessToken, basePath, numberOfApiCallRetries: 0, httpAgent });
     this.contacts = sdk.crm.contacts;
     this.propertiesApi = sdk.crm.properties.coreApi;
@@ -163,6 +180,7 @@ export class HubSpotClient implements CrmClient {
 
   /** One SDK call: budgeted, time-limited, and translated to CrmError on failure. */
   private async call<T>(what: string, fn: () => Promise<T>, kind: 'normal' | 'search' = 'normal'): Promise<T> {
+    if (this.refused) throw this.refused;
     if (kind === 'search') await this.searchLimiter.acquire();
     await this.limiter.acquire();
     let timer: NodeJS.Timeout | undefined;

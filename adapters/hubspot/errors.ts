@@ -11,6 +11,7 @@
 //   409 -> CONFLICT (existingId parsed from "Existing ID: <id>"), 400/422 -> VALIDATION,
 //   5xx -> UPSTREAM, connection failures and timeouts -> NETWORK.
 import { CrmError, type CrmErrorCode } from '../contract.ts';
+import { boundedText, refusedDestination } from '../kit/text.ts';
 
 const PROVIDER = 'HUBSPOT' as const;
 
@@ -103,10 +104,17 @@ function isNetworkError(e: unknown): boolean {
 /** Translates anything thrown by the SDK or the HTTP stack into a CrmError. */
 export function translateError(e: unknown, what: string, now: number = Date.now()): CrmError {
   if (e instanceof CrmError) return e;
+  const refused = refusedDestination(e, PROVIDER, what);
+  if (refused) return refused;
   const http = asHttpError(e);
   if (http) {
-    const message = field(http.body, 'message') ?? (typeof http.body === 'string' ? http.body : '');
-    const text = `HubSpot ${what}: HTTP ${http.code}${message ? ` ${message}` : ''}`;
+    // Only HubSpot's parsed error (`category` and `message` of its JSON body), bounded:
+    // a body that is not HubSpot's JSON (a proxy's HTML page, anything else) is never
+    // copied into an error a tenant can read.
+    const message = field(http.body, 'message');
+    const category = field(http.body, 'category');
+    const parsed = boundedText([category, message].filter(Boolean).join(' '));
+    const text = `HubSpot ${what}: HTTP ${http.code}${parsed ? ` ${parsed}` : ''}`;
     const base = { provider: PROVIDER, status: http.code, cause: e };
     if (http.code === 429) return new CrmError('RATE_LIMITED', text, { ...base, retryAfterMs: retryAfterMs(http, now) });
     if (http.code === 401) return new CrmError('AUTH_EXPIRED', text, base);
@@ -118,13 +126,15 @@ export function translateError(e: unknown, what: string, now: number = Date.now(
     return new CrmError('VALIDATION', text, base);
   }
   if (isNetworkError(e)) {
-    return new CrmError('NETWORK', `HubSpot ${what}: ${e instanceof Error ? e.message : String(e)}`, { provider: PROVIDER, cause: e });
+    const code = (e as { code?: unknown }).code;
+    return new CrmError('NETWORK', `HubSpot ${what}: the request failed${typeof code === 'string' ? ` (${boundedText(code, 40)})` : ''}`, { provider: PROVIDER, cause: e });
   }
   if (e instanceof Error && e.name === 'RequiredError') {
-    return new CrmError('VALIDATION', `HubSpot ${what}: ${e.message}`, { provider: PROVIDER, cause: e });
+    return new CrmError('VALIDATION', `HubSpot ${what}: ${boundedText(e.message)}`, { provider: PROVIDER, cause: e });
   }
-  // Anything else (an unexpected answer shape, a bug): not retryable blindly.
-  return new CrmError('UPSTREAM', `HubSpot ${what}: ${e instanceof Error ? e.message : String(e)}`, {
+  // Anything else (an unexpected answer shape, a bug): not retryable blindly. The text
+  // may quote what came back, so it stays in the logs (cause), not in the message.
+  return new CrmError('UPSTREAM', `HubSpot ${what}: unexpected answer`, {
     provider: PROVIDER,
     cause: e,
     retryable: false,
@@ -144,7 +154,7 @@ const CATEGORY_CODE: Record<string, CrmErrorCode> = {
 /** One entry of a 207 multi-status `errors` array ({status, category, message, context}). */
 export function translateBatchError(err: { category?: string; message?: string }, what: string): CrmError {
   const code = CATEGORY_CODE[err.category ?? ''] ?? 'UPSTREAM';
-  return new CrmError(code, `HubSpot ${what}: ${err.category ?? 'error'} ${err.message ?? ''}`.trim(), {
+  return new CrmError(code, `HubSpot ${what}: ${boundedText(`${err.category ?? 'error'} ${err.message ?? ''}`)}`, {
     provider: PROVIDER,
     existingId: code === 'CONFLICT' ? existingIdFromMessage(err.message) : undefined,
   });

@@ -7,7 +7,7 @@
 // requestTimeoutMs (default 30 s) and searchRateLimit ({requests, perMs}; default 4 / s,
 // HubSpot's search API allows about 4-5 requests per second).
 import type { ConnectionOptions, CrmAdapter, CrmClient } from '../contract.ts';
-import { HubSpotClient } from './client.ts';
+import { HUBSPOT_API_HOSTS, HubSpotClient } from './client.ts';
 import { hubspotCodec } from './webhooks.ts';
 
 export const HUBSPOT_WEBHOOK_PATH = '/api/v1/webhooks/hubspot';
@@ -19,8 +19,9 @@ export const hubspotAdapter: CrmAdapter = {
   connect(opts: ConnectionOptions): CrmClient {
     return new HubSpotClient(opts);
   },
+  hosts: { api: HUBSPOT_API_HOSTS },
 };
 
-export { HubSpotClient } from './client.ts';
+export { HUBSPOT_API_HOSTS, HubSpotClient } from './client.ts';
 export { hubspotCodec } from './webhooks.ts';
 export { ORIGIN_PROPERTY } from './mappers.ts';

@@ -31,7 +31,11 @@ import {
   type WriteResult,
   type PrepareReport,
 } from '../contract.ts';
+import { checkOrigin, HostAllowList, NetGuardError, type NetworkPolicy } from '../kit/net-guard.ts';
+import { boundedText } from '../kit/text.ts';
+import { guardedFetch } from '../kit/transport.ts';
 import { duplicateMatchIds, fromRecordErrors, toCrmError } from './errors.ts';
+import { useGuardedTransport } from './transport.ts';
 import { SlidingWindowLimiter } from './limiter.ts';
 import {
   crmRecordFromSalesforce,
@@ -48,6 +52,14 @@ import {
   writtenFromSalesforce,
   writtenOnCreate,
 } from './mappers.ts';
+
+/**
+ * Salesforce's hosts: instance and My Domain URLs (`https://MyDomain.my.salesforce.com`,
+ * sandboxes below it), the generic login hosts `login.salesforce.com` and
+ * `test.salesforce.com`, and the older `*.force.com` names.
+ */
+export const SALESFORCE_HOSTS: readonly string[] = ['*.salesforce.com', '*.force.com'];
+const HOSTS = new HostAllowList(SALESFORCE_HOSTS);
 
 export const API_VERSION = '62.0';
 /** sObject Collections accept at most 200 records per call. */
@@ -184,6 +196,7 @@ export class SalesforceClient implements CrmClient {
   private readonly onCredentialsChanged?: ConnectionOptions['onCredentialsChanged'];
   private refreshTimes: number[] = [];
   private usageWarned = false;
+  private readonly network: NetworkPolicy;
 
   constructor(opts: ConnectionOptions) {
     const s = resolveSettings(opts.settings, opts.credentials);
@@ -195,6 +208,7 @@ export class SalesforceClient implements CrmClient {
     this.onCredentialsChanged = opts.onCredentialsChanged;
     const rl = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
     this.limiter = new SlidingWindowLimiter(rl.requests, rl.perMs);
+    this.network = opts.network ?? {};
 
     const baseUrl = opts.baseUrl.replace(/\/+$/, '');
     const { accessToken, refreshToken, clientId, clientSecret } = opts.credentials;
@@ -216,6 +230,22 @@ export class SalesforceClient implements CrmClient {
         : undefined,
       refreshFn: canRefresh ? (conn, callback) => void this.refreshSession(conn, callback) : undefined,
     });
+    // Every request (REST and the token endpoint) goes through the network guard.
+    useGuardedTransport(this.conn, guardedFetch({ hosts: HOSTS, policy: this.network }));
+  }
+
+  /** The token answer's instance_url when it is a Salesforce host; null (and a warning) otherwise. */
+  private checkedInstanceUrl(url: string | undefined): string | null {
+    if (!url) return null;
+    try {
+      return checkOrigin(url, HOSTS, this.network);
+    } catch (e) {
+      this.logger?.warn(
+        { provider: 'SALESFORCE', reason: e instanceof NetGuardError ? e.reason : 'URL_INVALID' },
+        'Salesforce token refresh named an instance_url that is not a Salesforce host; ignored',
+      );
+      return null;
+    }
   }
 
   // ---- plumbing -------------------------------------------------------------------------
@@ -233,14 +263,28 @@ export class SalesforceClient implements CrmClient {
       this.refreshTimes.push(now);
       const refreshToken = conn.refreshToken;
       if (!refreshToken) throw new Error('No refresh token found in the connection');
-      const res = tokenResponse.parse(await conn.oauth2.refreshToken(refreshToken));
-      if (res.instance_url) conn.instanceUrl = res.instance_url.replace(/\/+$/, '');
+      let answer: unknown;
+      try {
+        answer = await conn.oauth2.refreshToken(refreshToken);
+      } catch (e) {
+        // jsforce puts a non-JSON error body in the message: keep only the error name.
+        const name = e instanceof Error ? e.name : '';
+        throw new Error(
+          name.startsWith('ERROR_HTTP_')
+            ? `token endpoint answered ${name}`
+            : `${boundedText(name, 60)}: ${boundedText(e instanceof Error ? e.message : String(e))}`,
+          { cause: e },
+        );
+      }
+      const res = tokenResponse.parse(answer);
+      const instanceUrl = this.checkedInstanceUrl(res.instance_url);
+      if (instanceUrl) conn.instanceUrl = instanceUrl;
       if (res.refresh_token) conn.refreshToken = res.refresh_token;
       const next: Credentials = {
         ...this.credentials,
         accessToken: res.access_token,
         refreshToken: res.refresh_token ?? this.credentials.refreshToken,
-        instanceUrl: res.instance_url ?? this.credentials.instanceUrl,
+        instanceUrl: instanceUrl ?? this.credentials.instanceUrl,
         issuedAt: res.issued_at ? new Date(Number(res.issued_at)).toISOString() : new Date().toISOString(),
         // Salesforce does not say when a token expires: a stale expiry must not linger.
         expiresAt: undefined,
@@ -248,7 +292,7 @@ export class SalesforceClient implements CrmClient {
       this.credentials = next;
       if (this.onCredentialsChanged) {
         try {
-          await this.onCredentialsChanged({ ...next }, res.instance_url ? { baseUrl: conn.instanceUrl } : undefined);
+          await this.onCredentialsChanged({ ...next }, instanceUrl ? { baseUrl: instanceUrl } : undefined);
         } catch (e) {
           // The fresh token works; failing to store it costs one more refresh later.
           this.logger?.error({ err: e, provider: 'SALESFORCE' }, 'persisting refreshed Salesforce credentials failed');
@@ -304,7 +348,7 @@ export class SalesforceClient implements CrmClient {
   private parse<S extends z.ZodType>(schema: S, data: unknown, what: string): z.infer<S> {
     const r = schema.safeParse(data);
     if (!r.success) {
-      throw new CrmError('UPSTREAM', `unexpected Salesforce response to ${what}: ${r.error.message}`, {
+      throw new CrmError('UPSTREAM', `unexpected Salesforce response to ${what}`, {
         provider: 'SALESFORCE',
         cause: r.error,
       });

@@ -1,6 +1,7 @@
 // The ONE translator from Salesforce/jsforce failures to CrmError. This is the only file
 // of the adapter allowed to look at error message text.
 import { CrmError, type CrmErrorCode } from '../contract.ts';
+import { boundedText, refusedDestination } from '../kit/text.ts';
 
 /** A per-record error of an sObject Collections (composite) response. */
 export interface SalesforceRecordError {
@@ -130,11 +131,15 @@ function retryAfterFor(code: CrmErrorCode, message: string): number | undefined 
 
 /** One Salesforce error object ({errorCode|statusCode, message, fields, duplicateResult}) -> CrmError. */
 export function fromSalesforceError(e: SalesforceRecordError, status?: number, cause?: unknown): CrmError {
-  const sfCode = e.errorCode ?? e.statusCode ?? (status !== undefined ? `ERROR_HTTP_${status}` : 'UNKNOWN');
-  const message = typeof e.message === 'string' ? e.message : sfCode;
+  const sfCode = boundedText(e.errorCode ?? e.statusCode ?? (status !== undefined ? `ERROR_HTTP_${status}` : 'UNKNOWN'), 80);
+  // ERROR_HTTP_<status> is jsforce's name for an answer that was not Salesforce's JSON
+  // error: its "message" is the raw body (an HTML page, anything), never shown.
+  const raw = sfCode.startsWith('ERROR_HTTP_');
+  const message = typeof e.message === 'string' && !raw ? e.message : '';
   const code = classifyCode(sfCode) ?? (status !== undefined ? classifyStatus(status) : 'UPSTREAM');
   const fields = Array.isArray(e.fields) && e.fields.length > 0 ? ` [${e.fields.join(', ')}]` : '';
-  return new CrmError(code, `Salesforce ${sfCode}: ${message}${fields}`, {
+  const text = boundedText(`${message}${fields}`);
+  return new CrmError(code, `Salesforce ${sfCode}${text ? `: ${text}` : raw ? ': the answer was not a Salesforce error body' : ''}`, {
     provider: PROVIDER,
     status,
     existingId: existingIdFrom(sfCode, message, e.duplicateResult),
@@ -159,32 +164,42 @@ export function fromRecordErrors(errors: unknown): CrmError {
   return fromSalesforceError(first as SalesforceRecordError, undefined, list);
 }
 
+/** The system error code (ECONNREFUSED, ...) somewhere in a cause chain, or ''. */
+function systemCodeOf(e: unknown, depth = 0): string {
+  if (!isRecord(e) || depth > 4) return '';
+  if (typeof e.code === 'string') return e.code;
+  return systemCodeOf(e.cause, depth + 1);
+}
+
 /** Any failure thrown by jsforce (or the network under it) -> CrmError. Never throws. */
 export function toCrmError(err: unknown): CrmError {
   if (err instanceof CrmError) return err;
+  const refused = refusedDestination(err, PROVIDER, 'request');
+  if (refused) return refused;
   if (!isRecord(err)) {
-    return new CrmError('UPSTREAM', `Salesforce call failed: ${String(err)}`, { provider: PROVIDER, cause: err, retryable: false });
+    return new CrmError('UPSTREAM', 'Salesforce call failed', { provider: PROVIDER, cause: err, retryable: false });
   }
   const message = typeof err.message === 'string' ? err.message : '';
   const name = typeof err.name === 'string' ? err.name : '';
-  const sysCode = typeof err.code === 'string' ? err.code : '';
+  const sysCode = typeof err.code === 'string' ? err.code : systemCodeOf(err.cause);
 
-  // Network: node-fetch FetchError (type "system") or a raw socket error.
-  if (name === 'FetchError' || NETWORK_CODES.has(sysCode) || name === 'AbortError') {
-    return new CrmError('NETWORK', `Salesforce unreachable: ${message}`, { provider: PROVIDER, cause: err });
+  // Network: a fetch failure (its cause carries the socket error's code), a node-fetch
+  // FetchError (type "system"), a raw socket error, a timeout.
+  if (name === 'FetchError' || NETWORK_CODES.has(sysCode) || name === 'AbortError' || name === 'TimeoutError') {
+    return new CrmError('NETWORK', `Salesforce unreachable${sysCode ? ` (${boundedText(sysCode, 40)})` : ''}`, { provider: PROVIDER, cause: err });
   }
 
   // jsforce's session refresh failed (the refresh token was refused, or refresh looped).
   if (message.startsWith('Unable to refresh session')) {
     const permanent = /invalid_grant|expired access\/refresh token|refresh loop|inactive|revoked/i.test(message);
-    return new CrmError('AUTH_EXPIRED', `Salesforce session could not be refreshed: ${message}`, {
+    return new CrmError('AUTH_EXPIRED', `Salesforce session could not be refreshed: ${boundedText(message)}`, {
       provider: PROVIDER,
       cause: err,
       retryable: !permanent,
     });
   }
   if (message.startsWith('Refresh token is specified without') || message === 'No refresh token found in the connection') {
-    return new CrmError('AUTH_EXPIRED', `Salesforce session cannot be refreshed: ${message}`, {
+    return new CrmError('AUTH_EXPIRED', `Salesforce session cannot be refreshed: ${boundedText(message)}`, {
       provider: PROVIDER,
       cause: err,
       retryable: false,
@@ -202,7 +217,8 @@ export function toCrmError(err: unknown): CrmError {
     return fromSalesforceError({ ...data, errorCode, message }, undefined, err);
   }
 
-  return new CrmError('UPSTREAM', `Salesforce call failed: ${message || name || 'unknown error'}`, {
+  // Not a Salesforce error: its text may quote anything, so it stays in the cause (logs).
+  return new CrmError('UPSTREAM', `Salesforce call failed${name && name !== 'Error' ? ` (${boundedText(name, 60)})` : ''}`, {
     provider: PROVIDER,
     cause: err,
     retryable: false,

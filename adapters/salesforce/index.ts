@@ -1,6 +1,6 @@
 // The Salesforce adapter: jsforce-based client, Outbound Message codec.
 import type { CrmAdapter } from '../contract.ts';
-import { SalesforceClient } from './client.ts';
+import { SALESFORCE_HOSTS, SalesforceClient } from './client.ts';
 import { id18 } from './mappers.ts';
 import { salesforceCodec } from './webhooks.ts';
 
@@ -11,6 +11,7 @@ export const salesforceAdapter: CrmAdapter = {
   connect: (opts) => new SalesforceClient(opts),
   // Outbound messages carry the 18-character organization id; Setup shows 15.
   normaliseAccountId: (id) => id18(id),
+  hosts: { api: SALESFORCE_HOSTS },
 };
 
 export { DEFAULT_EXTERNAL_ID_FIELD, DEFAULT_ORIGIN_FIELD, NOT_PROVIDED } from './mappers.ts';

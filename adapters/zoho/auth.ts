@@ -15,8 +15,12 @@ export interface ZohoAuthOptions {
   accountsUrl: string | null;
   fetch: FetchLike;
   onCredentialsChanged?: (credentials: Credentials, connection?: { baseUrl?: string }) => Promise<void> | void;
-  /** Called when a refresh names an api_domain (the host API calls must go to). */
-  onApiDomain?: (apiDomain: string) => void;
+  /**
+   * Called when a refresh names an api_domain (the host API calls must go to). Answers
+   * false when the domain is refused (not a Zoho API host): it is then neither used nor
+   * stored.
+   */
+  onApiDomain?: (apiDomain: string) => boolean;
   logger?: AdapterLogger;
   now?: () => number;
   refreshMarginMs?: number;
@@ -118,8 +122,8 @@ export class ZohoAuth {
     const expiresIn = typeof body.expires_in === 'number' ? body.expires_in : 3600;
     this.token = body.access_token;
     this.expiresAt = this.now() + expiresIn * 1000;
-    const apiDomain = typeof body.api_domain === 'string' && body.api_domain ? body.api_domain : undefined;
-    if (apiDomain) this.opts.onApiDomain?.(apiDomain);
+    const named = typeof body.api_domain === 'string' && body.api_domain ? body.api_domain : undefined;
+    const apiDomain = named && (this.opts.onApiDomain?.(named) ?? true) ? named : undefined;
     this.credentials = {
       ...this.credentials,
       accessToken: this.token,

@@ -43,7 +43,21 @@ import {
 } from '../contract.ts';
 import { ZohoAuth } from './auth.ts';
 import { duplicateRecordId, translateZohoError, unexpectedResponse } from './errors.ts';
-import { accountsUrlForApiDomain, normaliseOrigin, RequestLimiter, ZohoHttp, type FetchLike, type ZohoResponse } from './http.ts';
+import { checkOrigin, HostAllowList, NetGuardError } from '../kit/net-guard.ts';
+import { guardedFetch } from '../kit/transport.ts';
+import {
+  accountsUrlForApiDomain,
+  normaliseOrigin,
+  RequestLimiter,
+  ZOHO_ACCOUNTS_HOSTS,
+  ZOHO_API_HOSTS,
+  ZohoHttp,
+  type FetchLike,
+  type ZohoResponse,
+} from './http.ts';
+
+const API_HOSTS = new HostAllowList(ZOHO_API_HOSTS);
+const ACCOUNTS_HOSTS = new HostAllowList(ZOHO_ACCOUNTS_HOSTS);
 import {
   compareIds,
   DEFAULT_ORIGIN_FIELD,
@@ -199,7 +213,10 @@ export class ZohoClient implements CrmClient {
         retryable: false,
       });
     }
-    const fetchImpl: FetchLike = deps.fetch ?? ((input, init) => fetch(input, init));
+    const policy = opts.network ?? {};
+    // Every request (API and token refresh) goes through the network guard; deps.fetch
+    // (tests) replaces only the network under it.
+    const fetchImpl: FetchLike = guardedFetch({ hosts: API_HOSTS.union(ACCOUNTS_HOSTS), policy, inner: deps.fetch });
     const accountsUrl = opts.credentials.accountsUrl || accountsUrlForApiDomain(this.apiDomain);
     const auth = new ZohoAuth({
       credentials: opts.credentials,
@@ -208,9 +225,14 @@ export class ZohoClient implements CrmClient {
       onCredentialsChanged: opts.onCredentialsChanged,
       onApiDomain: (d) => {
         try {
-          this.apiDomain = normaliseOrigin(d);
-        } catch {
-          opts.logger?.warn({ apiDomain: d }, 'zoho: token refresh named an api_domain that is not a URL; ignored');
+          this.apiDomain = checkOrigin(d, API_HOSTS, policy);
+          return true;
+        } catch (e) {
+          opts.logger?.warn(
+            { reason: e instanceof NetGuardError ? e.reason : 'URL_INVALID' },
+            'zoho: token refresh named an api_domain that is not a Zoho API host; ignored',
+          );
+          return false;
         }
       },
       logger: opts.logger,

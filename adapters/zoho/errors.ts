@@ -2,6 +2,7 @@
 // HTTP status and Zoho's stable `code` (plus structured `details`); message text is
 // never inspected — it is only copied into the human-readable message.
 import { CrmError, type CrmErrorCode } from '../contract.ts';
+import { boundedText, refusedDestination } from '../kit/text.ts';
 
 /** Zoho sends no Retry-After; its concurrency and credit limits reset within about a minute. */
 export const DEFAULT_RETRY_AFTER_MS = 10_000;
@@ -69,11 +70,12 @@ function retryAfterMs(headers: Headers | undefined): number {
   return DEFAULT_RETRY_AFTER_MS;
 }
 
+/** Zoho's code and its parsed message (details included), bounded: never a whole body. */
 function describe(item: ZohoErrorItem, status: number | undefined): string {
-  const code = str(item.code) ?? 'UNKNOWN';
+  const code = boundedText(str(item.code) ?? 'UNKNOWN', 60);
   const message = str(item.message) ?? '';
   const details = item.details && typeof item.details === 'object' ? ` ${JSON.stringify(item.details)}` : '';
-  return `Zoho ${status ?? ''} ${code}: ${message}${details}`.replace(/\s+/g, ' ').trim();
+  return `Zoho ${status ?? ''} ${code}: ${boundedText(`${message}${details}`)}`.replace(/\s+/g, ' ').trim();
 }
 
 /**
@@ -122,8 +124,10 @@ export function unexpectedResponse(what: string, status: number, cause?: unknown
 
 /** fetch() failed before any HTTP answer: DNS, refused connection, reset, timeout. */
 export function networkError(cause: unknown, url: string): CrmError {
+  const refused = refusedDestination(cause, 'ZOHO', url);
+  if (refused) return refused;
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return new CrmError('NETWORK', `Zoho request to ${url} failed: ${reason}`, { provider: 'ZOHO', cause });
+  return new CrmError('NETWORK', `Zoho request to ${url} failed: ${boundedText(reason, 120)}`, { provider: 'ZOHO', cause });
 }
 
 /**
@@ -131,7 +135,8 @@ export function networkError(cause: unknown, url: string): CrmError {
  * and `{"error": "<code>"}`; an invalid or revoked refresh token cannot heal by retrying.
  */
 export function translateTokenError(status: number, body: unknown, headers?: Headers): CrmError {
-  const error = str(obj(body).error);
+  const raw = str(obj(body).error);
+  const error = raw === undefined ? undefined : boundedText(raw, 60);
   const message = `Zoho token refresh failed (${status}${error ? ` ${error}` : ''})`;
   const base = { provider: 'ZOHO' as const, status };
   if (status === 429) return new CrmError('RATE_LIMITED', message, { ...base, retryAfterMs: retryAfterMs(headers) });

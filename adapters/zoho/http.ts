@@ -22,6 +22,19 @@ export const ZOHO_REGIONS: Readonly<Record<ZohoRegion, { apiDomain: string; acco
   UK: { apiDomain: 'https://www.zohoapis.uk', accountsUrl: 'https://accounts.zoho.uk' },
 };
 
+/**
+ * The network guard's allow-lists. Zoho's multi-DC documentation lists one accounts
+ * server per data centre (accounts.zoho.com, .eu, .in, .com.au, .com.cn, .jp,
+ * accounts.zohocloud.ca, ...) and the API domain of each (https://www.zohoapis.eu,
+ * https://www.zohoapis.com.cn, ...); token answers name the api_domain, with or
+ * without `www.`.
+ */
+export const ZOHO_API_HOSTS: readonly string[] = Object.values(ZOHO_REGIONS).flatMap((r) => {
+  const host = new URL(r.apiDomain).hostname;
+  return [host, host.replace(/^www\./, '')];
+});
+export const ZOHO_ACCOUNTS_HOSTS: readonly string[] = Object.values(ZOHO_REGIONS).map((r) => new URL(r.accountsUrl).hostname);
+
 function hostOf(url: string): string | null {
   try {
     return new URL(url).hostname.toLowerCase();

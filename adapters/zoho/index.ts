@@ -1,6 +1,7 @@
 // Zoho CRM (REST API v7, module Leads) adapter.
 import type { ConnectionOptions, CrmAdapter, CrmClient, ProvisionOptions, ProvisionReport } from '../contract.ts';
 import { connectZoho } from './client.ts';
+import { ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS } from './http.ts';
 import { zohoWebhookCodec } from './webhooks.ts';
 
 export const ZOHO_WEBHOOK_PATH = '/api/v1/webhooks/zoho';
@@ -10,6 +11,7 @@ export const zohoAdapter: CrmAdapter = {
   webhookPath: ZOHO_WEBHOOK_PATH,
   codec: zohoWebhookCodec,
   connect: (opts: ConnectionOptions) => connectZoho(opts),
+  hosts: { api: ZOHO_API_HOSTS, accounts: ZOHO_ACCOUNTS_HOSTS },
 };
 
 /**
@@ -21,5 +23,5 @@ export async function renewChannel(client: CrmClient, opts: ProvisionOptions): P
 }
 
 export { connectZoho, readSettings, WATCH_EVENTS, ZohoClient, type WriteStrategy, type ZohoDeps, type ZohoSettings } from './client.ts';
-export { accountsUrlForApiDomain, regionOfApiDomain, ZOHO_REGIONS, type ZohoRegion } from './http.ts';
+export { accountsUrlForApiDomain, regionOfApiDomain, ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS, ZOHO_REGIONS, type ZohoRegion } from './http.ts';
 export { zohoWebhookCodec } from './webhooks.ts';

@@ -1,6 +1,7 @@
 // Turns an integration row into a connected CRM client, and keeps one client per
 // integration so each keeps its own rate limiter and token state.
-import type { CrmAdapter, CrmClient, CrmProvider, Credentials } from '../../adapters/contract.ts';
+import type { CrmAdapter, CrmClient, CrmProvider, Credentials, NetworkPolicy } from '../../adapters/contract.ts';
+import { checkOrigin, HostAllowList } from '../../adapters/kit/net-guard.ts';
 import { AppError } from '../errors.ts';
 import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
@@ -37,12 +38,14 @@ export function settingsOf(integration: Pick<Integration, 'settings'>): Record<s
   return s && typeof s === 'object' && !Array.isArray(s) ? (s as Record<string, unknown>) : {};
 }
 
-/** An http(s) URL without trailing slashes, or null. */
-function apiBase(url: string | undefined): string | null {
+/**
+ * A base URL checked by the network guard against the adapter's API hosts (normalised to
+ * an origin), or null when refused. Throws nothing.
+ */
+export function checkedApiBase(adapter: CrmAdapter, url: string | undefined, policy: NetworkPolicy): string | null {
   if (!url) return null;
   try {
-    const u = new URL(url);
-    return u.protocol === 'https:' || u.protocol === 'http:' ? url.trim().replace(/\/+$/, '') : null;
+    return checkOrigin(url, new HostAllowList(adapter.hosts.api), policy);
   } catch {
     return null;
   }
@@ -59,6 +62,8 @@ export class Connections {
     readonly keyring: Keyring,
     /** Every client is wrapped to count and time its calls when given. */
     private readonly metrics?: Metrics,
+    /** Where CRM requests may go (CRM_ALLOW_LOCAL_HOSTS); the adapters' allow-lists only by default. */
+    readonly network: NetworkPolicy = {},
   ) {
     for (const a of adapters) this.adapters.set(a.provider, a);
   }
@@ -93,17 +98,23 @@ export class Connections {
     if (cached && cached.key === key) return cached.client;
     const log = this.logger.child({ integrationId: integration.id, provider: integration.provider });
     let baseUrl = integration.apiBaseUrl;
-    const client = this.adapter(integration.provider).connect({
+    const adapter = this.adapter(integration.provider);
+    const client = adapter.connect({
       baseUrl: integration.apiBaseUrl,
       accountId: integration.accountId,
       credentials: readCredentials(integration, this.keyring),
       settings: settingsOf(integration),
       logger: log,
+      network: this.network,
       onCredentialsChanged: async (credentials, connection) => {
         const merged = { ...readCredentials(integration, this.keyring), ...credentials };
         // The CRM may move an account to another API host (named in the token answer):
-        // later connections must go there, not to the host the integration started on.
-        const movedTo = apiBase(connection?.baseUrl);
+        // later connections must go there, not to the host the integration started on —
+        // provided the network guard accepts it as one of the CRM's hosts.
+        const movedTo = checkedApiBase(adapter, connection?.baseUrl, this.network);
+        if (connection?.baseUrl && movedTo === null) {
+          log.warn('the CRM named an API host that is not one of its own; not stored');
+        }
         const moved = movedTo !== null && movedTo !== baseUrl;
         const updated = await this.prisma.integration.update({
           where: { id: integration.id },

@@ -70,7 +70,14 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   const logger = deps.logger.child({ instance: instanceId });
   const metrics = deps.metrics ?? createMetrics();
   const keyring = deps.keyring ?? keyringFromConfig(config, logger);
-  const connections = new Connections(deps.adapters ?? defaultAdapters(), prisma, logger, keyring, metrics);
+  const network = { allowLocalHosts: config.CRM_ALLOW_LOCAL_HOSTS };
+  if (network.allowLocalHosts) {
+    logger.warn(
+      { CRM_ALLOW_LOCAL_HOSTS: true },
+      '!!! CRM_ALLOW_LOCAL_HOSTS is on: CRM connections may go to http and loopback hosts. For sandboxes, tests and demos only; never in production !!!',
+    );
+  }
+  const connections = new Connections(deps.adapters ?? defaultAdapters(), prisma, logger, keyring, metrics, network);
   const idleMs = deps.idleMs ?? 1_000;
   let stopping = false;
   const inFlight = new Set<Promise<unknown>>();

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { SKIPPED_OUTCOMES } from './apply.ts';
 import { settingsOf, tagValuesFor, writeCredentials, type Connections } from './connections.ts';
+import { checkIntegrationUrls } from './integration-urls.ts';
 import type { CreateIntegrationInput, EnableWebhooksResult, WebhookStatus } from './types.ts';
 
 export interface IntegrationDeps {
@@ -47,15 +48,15 @@ export async function createIntegration(deps: IntegrationDeps, organizationId: s
   const adapter = deps.connections.adapter(v.provider); // UNSUPPORTED when this build has no adapter for it
   // The form webhooks name the account in: they are routed by it.
   const accountId = adapter.normaliseAccountId?.(v.accountId) ?? v.accountId;
-  const base = v.apiBaseUrl ?? DEFAULT_BASE_URL[v.provider]?.(deps.config);
-  if (!base) throw validationError([{ field: 'apiBaseUrl', message: `is required for ${v.provider}` }]);
+  // The network guard's verdict on the URLs, before anything is stored.
+  const urls = checkIntegrationUrls(adapter, deps.connections.network, v, DEFAULT_BASE_URL[v.provider]?.(deps.config) ?? null);
   const credentials = Object.fromEntries(
     Object.entries({
       accessToken: v.accessToken,
       refreshToken: v.refreshToken,
       clientId: v.clientId,
       clientSecret: v.clientSecret,
-      accountsUrl: v.accountsUrl,
+      accountsUrl: urls.accountsUrl,
       appId: v.appId,
       developerApiKey: v.developerApiKey,
     }).filter(
@@ -69,7 +70,7 @@ export async function createIntegration(deps: IntegrationDeps, organizationId: s
         provider: v.provider,
         name: v.name,
         accountId,
-        apiBaseUrl: base.replace(/\/+$/, ''),
+        apiBaseUrl: urls.apiBaseUrl,
         credentials: writeCredentials(credentials, deps.connections.keyring),
         autoSync: v.autoSync ?? true,
       },

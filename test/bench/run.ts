@@ -62,6 +62,7 @@ const config = loadConfig({
   HUBSPOT_CLIENT_SECRET: SECRET,
   POLL_INTERVAL_MS: '0',
   LOG_LEVEL: 'silent',
+  CRM_ALLOW_LOCAL_HOSTS: 'true', // the sandboxes listen on loopback over http
 });
 const logger = createLogger('silent');
 const db = await openDatabase({ dataDir });

@@ -18,7 +18,7 @@ import { crmSync, crmSyncOk } from './run.ts';
 /** The database of `dataDir` with an engine on it, for setting up and inspecting what the CLI sees. */
 async function withEngine<T>(dataDir: string, fn: (db: Database, engine: ReturnType<typeof createSyncEngine>) => Promise<T>): Promise<T> {
   const db = await openDatabase({ dataDir, migrate: false });
-  const config = loadConfig({ DATA_DIR: dataDir, WORKERS: 'false', POLL_INTERVAL_MS: '0' });
+  const config = loadConfig({ DATA_DIR: dataDir, WORKERS: 'false', POLL_INTERVAL_MS: '0', CRM_ALLOW_LOCAL_HOSTS: 'true' });
   const engine = createSyncEngine({ config, prisma: db.prisma, logger: createLogger('silent'), pubsub: createAppPubSub() });
   try {
     return await fn(db, engine);

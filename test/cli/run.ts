@@ -18,7 +18,8 @@ export function crmSync(args: string[], env: Record<string, string> = {}): Promi
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,
-      env: { ...inherited, POLL_INTERVAL_MS: '0', ...env },
+      // CRM_ALLOW_LOCAL_HOSTS: the sandboxes listen on loopback over http.
+      env: { ...inherited, POLL_INTERVAL_MS: '0', CRM_ALLOW_LOCAL_HOSTS: 'true', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

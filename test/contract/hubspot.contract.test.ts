@@ -37,6 +37,7 @@ async function makeHarness(): Promise<ContractHarness> {
     accountId: String(sandbox.portalId),
     credentials: { accessToken: sandbox.accessToken },
     settings: {},
+    network: { allowLocalHosts: true }, // the sandbox listens on loopback over http
   });
   return {
     provider: 'HUBSPOT',

@@ -41,6 +41,7 @@ async function makeHarness(): Promise<ContractHarness> {
     accountId: controls.organizationId,
     credentials: { accessToken: controls.credentials().accessToken },
     settings: {},
+    network: { allowLocalHosts: true }, // the sandbox listens on loopback over http
   });
   return {
     provider: 'SALESFORCE',

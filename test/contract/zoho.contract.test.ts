@@ -40,6 +40,7 @@ async function makeHarness(): Promise<ContractHarness> {
       accountsUrl: sandbox.accountsUrl,
     },
     settings: {},
+    network: { allowLocalHosts: true }, // the sandbox listens on loopback over http
   });
   return {
     provider: 'ZOHO',

@@ -49,6 +49,7 @@ describe.runIf(required)('two instances on one PostgreSQL and one Redis', () => 
       POLL_INTERVAL_MS: '0',
       INSTANCE_ID: name,
       LOG_LEVEL: 'debug',
+      CRM_ALLOW_LOCAL_HOSTS: 'true', // the sandbox listens on loopback over http
     });
     const db = await openDatabase({ databaseUrl: pg.url, dataDir: '/nonexistent' });
     const pubsub = createAppPubSub(redis.url);

@@ -30,7 +30,8 @@ export function memoryLogger(level = 'debug'): { logger: Logger; lines: () => Re
 }
 
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ WORKERS: 'false', POLL_INTERVAL_MS: '0', LOG_LEVEL: 'debug', ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...env });
+  // CRM_ALLOW_LOCAL_HOSTS: the sandboxes listen on loopback over http.
+  return loadConfig({ WORKERS: 'false', POLL_INTERVAL_MS: '0', LOG_LEVEL: 'debug', ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, CRM_ALLOW_LOCAL_HOSTS: 'true', ...env });
 }
 
 export function testEngine(db: TestDatabase, opts: Partial<EngineDeps> & { env?: Record<string, string> } = {}) {

@@ -21,7 +21,8 @@ export interface ServiceProcess {
 export async function startServiceProcess(env: Record<string, string>, port: number): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    // CRM_ALLOW_LOCAL_HOSTS: the sandboxes listen on loopback over http.
+    env: { ...process.env, CRM_ALLOW_LOCAL_HOSTS: 'true', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

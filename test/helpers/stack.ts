@@ -54,6 +54,8 @@ export async function startStack(env: Record<string, string> = {}, opts: { logge
     WORK_LEASE_MS: '5000',
     DATA_DIR: db.dataDir,
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    // The sandboxes listen on loopback over http.
+    CRM_ALLOW_LOCAL_HOSTS: 'true',
     ...env,
   });
   const mem = opts.logger ?? memoryLogger();

@@ -17,6 +17,7 @@ function connect(over: Partial<ConnectionOptions> = {}): CrmClient {
     accountId: String(sandbox.portalId),
     credentials: { accessToken: sandbox.accessToken },
     settings: {},
+    network: { allowLocalHosts: true }, // the sandbox listens on loopback over http
     ...over,
   });
 }

@@ -101,7 +101,7 @@ describe('HubSpot sandbox webhooks at a real receiver', () => {
 
   it('marks API writes as INTEGRATION and sends one propertyChange per changed subscribed property', async () => {
     const { sandbox, receiver } = await setup({ propertyChangeOnCreate: false });
-    const client = hubspotAdapter.connect({ baseUrl: sandbox.url, accountId: '1', credentials: { accessToken: sandbox.accessToken }, settings: {} });
+    const client = hubspotAdapter.connect({ baseUrl: sandbox.url, accountId: '1', credentials: { accessToken: sandbox.accessToken }, settings: {}, network: { allowLocalHosts: true } });
     await client.provision({ webhookUrl: 'http://unused', tagValues: ['jazzaam'], webhookToken: 't', channelId: 'c' });
     const [r] = await client.pushLeads([{ localId: 'l', externalId: null, fields: { ...emptyFields(), email: 'api@example.com', lastName: 'Api' } }], 'jazzaam');
     if (!r?.ok) throw new Error('push failed');
@@ -217,7 +217,7 @@ describe('HubSpot sandbox webhooks at a real receiver', () => {
 
   it('batches at most 100 events per request', async () => {
     const { sandbox, receiver } = await setup({ propertyChangeOnCreate: false });
-    const client = hubspotAdapter.connect({ baseUrl: sandbox.url, accountId: '1', credentials: { accessToken: sandbox.accessToken }, settings: {} });
+    const client = hubspotAdapter.connect({ baseUrl: sandbox.url, accountId: '1', credentials: { accessToken: sandbox.accessToken }, settings: {}, network: { allowLocalHosts: true } });
     await client.provision({ webhookUrl: 'http://unused', tagValues: ['jazzaam'], webhookToken: 't', channelId: 'c' });
     const leads = Array.from({ length: 150 }, (_, i) => ({ localId: `b${i}`, externalId: null, fields: { ...emptyFields(), email: `batch${i}@example.com` } }));
     await client.pushLeads(leads, 'jazzaam');

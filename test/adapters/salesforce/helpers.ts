@@ -13,6 +13,7 @@ export function connect(sandbox: SalesforceSandbox, overrides: Partial<Connectio
     accountId: sandbox.controls.organizationId,
     credentials: { accessToken: c.accessToken, refreshToken: c.refreshToken, clientId: c.clientId, clientSecret: c.clientSecret },
     settings: {},
+    network: { allowLocalHosts: true }, // the sandbox listens on loopback over http
     ...overrides,
   });
 }

@@ -56,6 +56,7 @@ export async function setup(opts: SetupOptions = {}): Promise<Setup> {
       accountId: '60000000001',
       credentials: opts.credentials?.(valid) ?? valid,
       settings: opts.settings ?? {},
+      network: { allowLocalHosts: true }, // the sandbox listens on loopback over http
       onCredentialsChanged: (c) => {
         stored.push(c);
       },

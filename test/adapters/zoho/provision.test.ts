@@ -50,7 +50,7 @@ describe('provision: origin field', () => {
     // A client built later from what provision() returned finds the same field.
     const { accessToken, expiresAt } = s.sandbox.controls.issueAccessToken();
     const later = connectZoho(
-      { baseUrl: s.sandbox.url, accountId: 'x', credentials: { accessToken, expiresAt, accountsUrl: s.sandbox.accountsUrl }, settings: first.settings },
+      { baseUrl: s.sandbox.url, accountId: 'x', credentials: { accessToken, expiresAt, accountsUrl: s.sandbox.accountsUrl }, settings: first.settings, network: { allowLocalHosts: true } },
       { fetch: recordingFetch([]) },
     );
     expect(later.originField).toBe('Origin_Tag_X1');
