@@ -48,7 +48,7 @@ const EnableWebhooksResultType = builder.objectRef<EnableWebhooksResult>('Enable
   }),
 });
 
-const RotateWebhookSecretResultType = builder.objectRef<RotateWebhookSecretResult>('RotateWebhookSecretResult').implement({
+const RotateWebhookSecretResultType = builder.objectRef<RotateWebhookSecretResult>('WebhookEndpointRotation').implement({
   fields: (t) => ({
     integrationId: t.exposeID('integrationId'),
     webhookUrl: t.exposeString('webhookUrl', {
@@ -79,7 +79,7 @@ builder.mutationFields((t) => ({
     args: { integrationId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.sync.enableWebhooks(ctx.organizationId, String(args.integrationId)),
   }),
-  rotateWebhookSecret: t.field({
+  rotateWebhookEndpoint: t.field({
     type: RotateWebhookSecretResultType,
     authScopes: { 'integrations:admin': true },
     description:
