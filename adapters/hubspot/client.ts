@@ -133,6 +133,7 @@ export class HubSpotClient implements CrmClient {
   readonly provider = 'HUBSPOT' as const;
   readonly originField = ORIGIN_PROPERTY;
 
+  private readonly sdk: Client;
   private readonly contacts: Contacts;
   private readonly propertiesApi: PropertiesCore;
   private readonly webhooksApi: Webhooks | null;
@@ -157,6 +158,7 @@ export class HubSpotClient implements CrmClient {
     // Every socket goes through the guard too (redirects, DNS answers that change).
     const httpAgent = guardedAgent(basePath.startsWith('https:') ? 'https:' : 'http:', { hosts: API_HOSTS, policy });
     const sdk = new Client({ accessToken, basePath, numberOfApiCallRetries: 0, httpAgent });
+    this.sdk = sdk;
     this.contacts = sdk.crm.contacts;
     this.propertiesApi = sdk.crm.properties.coreApi;
     const devKey = opts.credentials.developerApiKey;
@@ -201,6 +203,37 @@ export class HubSpotClient implements CrmClient {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  // ------------------------------------------------------------------ identity
+
+  /**
+   * The HubSpot account this token belongs to. HubSpot's account information API
+   * documents `GET /account-info/v3/details` answering `{ portalId, accountType,
+   * timeZone, ... }` where portalId is "the unique identifier for the HubSpot account"
+   * (the Hub ID webhooks carry as `portalId`).
+   */
+  async whoami(): Promise<{ accountId: string }> {
+    const body = await this.call('account details', async () => {
+      const res = await this.sdk.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
+      const text = await res.text();
+      const headers: Record<string, string> = {};
+      res.headers.forEach((v, k) => {
+        headers[k] = v;
+      });
+      // Shaped like the SDK's ApiException so the one translator maps its status.
+      if (!res.ok) throw { code: res.status, body: text, headers };
+      try {
+        return JSON.parse(text) as { portalId?: unknown };
+      } catch {
+        throw new CrmError('UPSTREAM', 'HubSpot account details: not JSON', { provider: 'HUBSPOT', status: res.status });
+      }
+    });
+    const portalId = body?.portalId;
+    if ((typeof portalId !== 'number' || !Number.isSafeInteger(portalId)) && !(typeof portalId === 'string' && /^\d+$/.test(portalId))) {
+      throw new CrmError('UPSTREAM', 'HubSpot account details without a portalId', { provider: 'HUBSPOT' });
+    }
+    return { accountId: String(portalId) };
   }
 
   // ------------------------------------------------------------------ reads

@@ -12,7 +12,7 @@ import { Connections } from './connections.ts';
 import { retryFailed, retrySyncEvent } from './history.ts';
 import { processInbox, receiveWebhook } from './inbox.ts';
 import { resumeAbandonedImports, startImport } from './importer.ts';
-import { createIntegration, disableWebhooks, enableWebhooks, newInstanceId, renewExpiringWebhooks, webhookStatus } from './integrations.ts';
+import { createIntegration, disableWebhooks, enableWebhooks, newInstanceId, renewExpiringWebhooks, rotateWebhookSecret, webhookStatus } from './integrations.ts';
 import { createLead, updateLead } from './leads.ts';
 import { processOutbox, retryFailedOutbox } from './outbox.ts';
 import { pollAll } from './poller.ts';
@@ -120,6 +120,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     createIntegration: (org, input) => createIntegration(integrationDeps, org, input),
     enableWebhooks: (org, id) => enableWebhooks(integrationDeps, org, id),
     disableWebhooks: (org, id) => disableWebhooks(integrationDeps, org, id),
+    rotateWebhookSecret: (org, id, opts) => rotateWebhookSecret(integrationDeps, org, id, opts),
     webhookStatus: (org, id) => webhookStatus(prisma, org, id),
     importFromCrm: (org, id) => startImport(importDeps, org, id),
     async importJob(org, jobId) {
