@@ -64,6 +64,8 @@ export class Connections {
     private readonly metrics?: Metrics,
     /** Where CRM requests may go (CRM_ALLOW_LOCAL_HOSTS); the adapters' allow-lists only by default. */
     readonly network: NetworkPolicy = {},
+    /** Deadline of one CRM call (CRM_CALL_TIMEOUT_MS); the adapters' default when absent. */
+    private readonly callTimeoutMs?: number,
   ) {
     for (const a of adapters) this.adapters.set(a.provider, a);
   }
@@ -106,6 +108,7 @@ export class Connections {
       settings: settingsOf(integration),
       logger: log,
       network: this.network,
+      callTimeoutMs: this.callTimeoutMs,
       onCredentialsChanged: async (credentials, connection) => {
         const merged = { ...readCredentials(integration, this.keyring), ...credentials };
         // The CRM may move an account to another API host (named in the token answer):
