@@ -47,6 +47,7 @@ async function makeHarness(): Promise<ContractHarness> {
     adapter: zohoAdapter,
     client,
     platformTag: 'jazzaam',
+    accountId: sandbox.controls.orgId,
     async createRemote(fields, originTag) {
       return sandbox.controls.createLeadAsUser({ ...toZoho(fields), [client.originField]: originTag });
     },
