@@ -21,7 +21,7 @@ import type { PubSub } from '../pubsub.ts';
 import { applyDeletion, applyMerge, applyRecord, type ApplyOutcome } from './apply.ts';
 import { readCredentials, settingsOf, type Connections } from './connections.ts';
 import { HistoryBatch, inboundFromOutcome } from './history.ts';
-import { asCrmError, errInfo } from './outbox.ts';
+import { asCrmError, errInfo, storedError } from './outbox.ts';
 import { backoffMs, claim } from './queue.ts';
 import type { WebhookResponse } from './types.ts';
 
@@ -258,11 +258,11 @@ async function retryOrFail(deps: PassDeps, row: InboxEvent & { integration: Inte
   await deps.prisma.inboxEvent.update({
     where: { id: row.id },
     data: final
-      ? { status: 'failed', lastError: error.message.slice(0, 1000), errorCode: error.code, lockedBy: null, lockedUntil: null, processedAt: new Date() }
+      ? { status: 'failed', lastError: storedError(error), errorCode: error.code, lockedBy: null, lockedUntil: null, processedAt: new Date() }
       : {
           status: 'pending',
           nextAttemptAt: new Date(Date.now() + Math.max(backoffMs(row.attempts, deps.config.RETRY_BASE_MS), error.retryAfterMs ?? 0)),
-          lastError: error.message.slice(0, 1000),
+          lastError: storedError(error),
           errorCode: error.code,
           lockedBy: null,
           lockedUntil: null,
@@ -276,7 +276,7 @@ async function retryOrFail(deps: PassDeps, row: InboxEvent & { integration: Inte
       status: 'failed',
       reason: error.code,
       errorCode: error.code,
-      error: error.message,
+      error: storedError(error),
       externalId: row.externalId,
       leadId: row.leadId,
       via: 'webhook',

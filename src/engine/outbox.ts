@@ -4,6 +4,7 @@
 // transient failures with backoff and jitter (honouring the CRM's Retry-After), and
 // leaves a visible failed row after repeated failure.
 import { CrmError, SYNCED_FIELDS, isCrmError, type LeadFields, type OutboundLead } from '../../adapters/contract.ts';
+import { boundedText } from '../../adapters/kit/text.ts';
 import { Prisma, type CrmLink, type Integration, type Lead, type OutboxItem, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -91,7 +92,7 @@ function recordPush(
     status: entry.status,
     reason: entry.reason ?? entry.error?.code ?? null,
     errorCode: entry.error?.code ?? null,
-    error: entry.error?.message ?? null,
+    error: entry.error ? storedError(entry.error) : null,
     externalId: entry.externalId ?? items[0].lead.links.find((l) => l.integrationId === integration.id)?.externalId ?? null,
     leadId: items[0].leadId,
     outboxItemId: items[0].id,
@@ -237,7 +238,7 @@ async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: CrmError
   if (final) {
     await deps.prisma.outboxItem.updateMany({
       where: { id: { in: items.map((i) => i.id) } },
-      data: { status: 'failed', lastError: error.message.slice(0, 1000), errorCode: error.code, lockedBy: null, lockedUntil: null },
+      data: { status: 'failed', lastError: storedError(error), errorCode: error.code, lockedBy: null, lockedUntil: null },
     });
     log.error({ leadId: items[0].leadId, code: error.code, attempts }, `failed to push lead ${items[0].leadId} after ${attempts} attempt(s): ${error.code}`);
     recordPush(deps, items[0].integration, items, { kind: 'failed', status: 'failed', error });
@@ -249,7 +250,7 @@ async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: CrmError
     data: {
       status: 'pending',
       nextAttemptAt: new Date(Date.now() + wait),
-      lastError: error.message.slice(0, 1000),
+      lastError: storedError(error),
       errorCode: error.code,
       lockedBy: null,
       lockedUntil: null,
@@ -262,6 +263,18 @@ async function finish(prisma: PrismaClient, items: ClaimedItem[], status: 'done'
     where: { id: { in: items.map((i) => i.id) } },
     data: { status, result, doneAt: new Date(), lockedBy: null, lockedUntil: null },
   });
+}
+
+/** Longest error text stored where tenants read it (the CRM's code and parsed message fit). */
+export const MAX_STORED_ERROR = 400;
+
+/**
+ * The text of a CRM failure as stored and shown to tenants (lastError, syncEvents.error,
+ * importJob.error): the adapters' translators already keep only the CRM's code and its
+ * parsed, bounded message; this bounds it once more, whatever produced it.
+ */
+export function storedError(e: CrmError): string {
+  return boundedText(e.message, MAX_STORED_ERROR);
 }
 
 export function asCrmError(err: unknown): CrmError {
