@@ -7,7 +7,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeCredentials } from '../../src/engine/connections.ts';
 import { importAndWait } from '../helpers/import-scenario.ts';
 import { eventually } from '../helpers/net.ts';
-import { startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
+import {
+  connectSalesforce,
+  connectZoho,
+  salesforceMoves,
+  settle,
+  startHubSpotFor,
+  startSalesforceFor,
+  startStack,
+  startZohoFor,
+  zohoMoves,
+  type Stack,
+} from '../helpers/stack.ts';
 import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
 
 const SECRET = 'internal-only-secret-7f3a9c';
@@ -205,6 +216,55 @@ describe('error reflection: what a CRM URL answers never reaches the tenant raw 
       expect(n.errorCode).toBe('VALIDATION');
       expect(n.error).not.toContain(SECRET);
       expect(n.error.length).toBeLessThanOrEqual(450);
+    }
+  });
+});
+
+describe('base URLs a CRM names in a token refresh go through the same guard', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ RETRY_BASE_MS: '10' });
+  });
+  afterAll(() => stack.stop());
+
+  async function apiBaseUrlOf(id: string): Promise<string> {
+    const { integrations } = await stack.gqlOk(`{ integrations { id apiBaseUrl } }`);
+    return (integrations as { id: string; apiBaseUrl: string }[]).find((i) => i.id === id)!.apiBaseUrl;
+  }
+
+  it('Zoho: an api_domain that is not a Zoho API host (a metadata address) is neither used nor stored', async () => {
+    // Zoho's token answer carries api_domain, "the domain to use for API calls"; here it is hostile.
+    const zs = await startZohoFor(stack, { apiDomain: 'http://169.254.169.254' });
+    try {
+      const { integrationId } = await connectZoho(stack, zs);
+      zs.controls.expireAccessTokens();
+      await stack.engine.createLead(stack.orgId, { email: 'zoho.refresh@example.com', lastName: 'Refresh' });
+      await settle(stack, zohoMoves(zs));
+      expect(zs.controls.tokenCalls).toBeGreaterThan(0);
+      // The lead still went to the sandbox: the refresh's api_domain was ignored.
+      expect(zs.controls.listLeads().some((l) => l.Email === 'zoho.refresh@example.com')).toBe(true);
+      expect(await apiBaseUrlOf(integrationId)).toBe(zs.url);
+      const row = await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } });
+      expect(stack.keyringCredentials(row).apiDomain).toBeUndefined();
+    } finally {
+      await zs.close();
+    }
+  });
+
+  it('Salesforce: an instance_url that is not a Salesforce host is neither used nor stored', async () => {
+    const sf = await startSalesforceFor(stack, { tokenInstanceUrl: 'https://10.0.0.1' });
+    try {
+      const { integrationId } = await connectSalesforce(stack, sf);
+      sf.controls.expireAccessTokens();
+      await stack.engine.createLead(stack.orgId, { email: 'sf.refresh@example.com', lastName: 'Refresh', company: 'Acme' });
+      await settle(stack, salesforceMoves(sf));
+      expect(sf.controls.tokenRefreshes()).toBeGreaterThan(0);
+      expect(sf.controls.listLeads().some((l) => l.values.Email === 'sf.refresh@example.com')).toBe(true);
+      expect(await apiBaseUrlOf(integrationId)).toBe(sf.url);
+      const row = await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } });
+      expect(stack.keyringCredentials(row).instanceUrl).toBeUndefined();
+    } finally {
+      await sf.close();
     }
   });
 });
