@@ -29,6 +29,7 @@ import {
   type WriteResult,
   type PrepareReport,
 } from '../contract.ts';
+import { pinAgent } from './agent.ts';
 import { isAlreadyExists, translateBatchError, translateError } from './errors.ts';
 import {
   ORIGIN_PROPERTY,
@@ -159,11 +160,13 @@ export class HubSpotClient implements CrmClient {
     const sdk = new Client({ accessToken, basePath, numberOfApiCallRetries: 0, httpAgent });
     this.contacts = sdk.crm.contacts;
     this.propertiesApi = sdk.crm.properties.coreApi;
+    pinAgent([this.contacts.basicApi, this.contacts.batchApi, this.contacts.searchApi, this.propertiesApi], httpAgent);
     const devKey = opts.credentials.developerApiKey;
     const appId = Number(opts.credentials.appId);
     if (devKey && Number.isInteger(appId) && appId > 0) {
       const dev = new Client({ developerApiKey: devKey, basePath, numberOfApiCallRetries: 0, httpAgent });
       this.webhooksApi = dev.webhooks;
+      pinAgent([this.webhooksApi.settingsApi, this.webhooksApi.subscriptionsApi], httpAgent);
       this.appId = appId;
     } else {
       this.webhooksApi = null;

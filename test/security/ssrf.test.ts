@@ -95,6 +95,10 @@ describe('creating an integration: URLs the network guard refuses (CRM_ALLOW_LOC
     expect(await stack.db.prisma.integration.count()).toBe(0);
   });
 
+  it('says nothing about local hosts when the opt-in is off', () => {
+    expect(stack.logs().some((l) => String(l.msg).includes('CRM_ALLOW_LOCAL_HOSTS'))).toBe(false);
+  });
+
   it("the CRMs' own hosts are accepted, normalised to an origin (creating sends no request)", async () => {
     const hub = await stack.gqlOk(CREATE, { input: input('HUBSPOT', { apiBaseUrl: 'https://API.hubapi.com/' }) });
     expect(hub.createIntegration.apiBaseUrl).toBe('https://api.hubapi.com');
@@ -169,6 +173,10 @@ describe('error reflection: what a CRM URL answers never reaches the tenant raw 
     }, 30_000, 'the import to end');
     return { id, job };
   }
+
+  it('warns loudly at start that local hosts are allowed', () => {
+    expect(stack.logs().some((l) => l.level === 40 && String(l.msg).includes('CRM_ALLOW_LOCAL_HOSTS is on'))).toBe(true);
+  });
 
   it.each(['HUBSPOT', 'SALESFORCE', 'ZOHO'])('%s: an internal HTML page answering 400 shows only the code, never the page', async (provider) => {
     const { id, job } = await attack(provider, 400, 'text/html', HTML_PAGE);
