@@ -156,7 +156,10 @@ export class HubSpotClient implements CrmClient {
       this.refused = refusedDestination(e, 'HUBSPOT', 'base URL');
     }
     // Every socket goes through the guard too (redirects, DNS answers that change).
-    const httpAgent = guardedAgent(basePath.startsWith('https:') ? 'https:' : 'http:', { hosts: API_HOSTS, policy });
+    // One connection per request, as the SDK has always sent them (its httpAgent option
+    // never took effect, see agent.ts): the limiter counts request starts, and reused
+    // connections would let later requests overtake the first ones' arrival at HubSpot.
+    const httpAgent = guardedAgent(basePath.startsWith('https:') ? 'https:' : 'http:', { hosts: API_HOSTS, policy, keepAlive: false });
     const sdk = new Client({ accessToken, basePath, numberOfApiCallRetries: 0, httpAgent });
     this.contacts = sdk.crm.contacts;
     this.propertiesApi = sdk.crm.properties.coreApi;
