@@ -20,6 +20,12 @@ describe('config', () => {
     }
   });
 
+  it('keeps CRM connections off loopback unless CRM_ALLOW_LOCAL_HOSTS is set explicitly', () => {
+    expect(loadConfig({}).CRM_ALLOW_LOCAL_HOSTS).toBe(false);
+    expect(loadConfig({ CRM_ALLOW_LOCAL_HOSTS: 'true' }).CRM_ALLOW_LOCAL_HOSTS).toBe(true);
+    expect(() => loadConfig({ CRM_ALLOW_LOCAL_HOSTS: 'maybe' })).toThrowError(/CRM_ALLOW_LOCAL_HOSTS/);
+  });
+
   it('strips a trailing slash from the public URL', () => {
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://sync.example.com/' }).PUBLIC_BASE_URL).toBe('https://sync.example.com');
   });

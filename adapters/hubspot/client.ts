@@ -30,6 +30,7 @@ import {
   type WriteResult,
   type PrepareReport,
 } from '../contract.ts';
+import { pinAgent } from './agent.ts';
 import { isAlreadyExists, translateBatchError, translateError } from './errors.ts';
 import {
   ORIGIN_PROPERTY,
@@ -161,16 +162,21 @@ export class HubSpotClient implements CrmClient {
       this.refused = refusedDestination(e, 'HUBSPOT', 'base URL');
     }
     // Every socket goes through the guard too (redirects, DNS answers that change).
-    const httpAgent = guardedAgent(basePath.startsWith('https:') ? 'https:' : 'http:', { hosts: API_HOSTS, policy });
+    // One connection per request, as the SDK has always sent them (its httpAgent option
+    // never took effect, see agent.ts): the limiter counts request starts, and reused
+    // connections would let later requests overtake the first ones' arrival at HubSpot.
+    const httpAgent = guardedAgent(basePath.startsWith('https:') ? 'https:' : 'http:', { hosts: API_HOSTS, policy, keepAlive: false });
     const sdk = new Client({ accessToken, basePath, numberOfApiCallRetries: 0, httpAgent });
     this.sdk = sdk;
     this.contacts = sdk.crm.contacts;
     this.propertiesApi = sdk.crm.properties.coreApi;
+    pinAgent([this.contacts.basicApi, this.contacts.batchApi, this.contacts.searchApi, this.propertiesApi], httpAgent);
     const devKey = opts.credentials.developerApiKey;
     const appId = Number(opts.credentials.appId);
     if (devKey && Number.isInteger(appId) && appId > 0) {
       const dev = new Client({ developerApiKey: devKey, basePath, numberOfApiCallRetries: 0, httpAgent });
       this.webhooksApi = dev.webhooks;
+      pinAgent([this.webhooksApi.settingsApi, this.webhooksApi.subscriptionsApi], httpAgent);
       this.appId = appId;
     } else {
       this.webhooksApi = null;

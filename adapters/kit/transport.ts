@@ -28,10 +28,11 @@ export interface GuardOptions {
 type CreateConnection = (options: Record<string, unknown>, cb: (err: Error | null, socket?: Duplex) => void) => Duplex | undefined;
 
 /** An http(s) Agent whose sockets only reach addresses the guard allows. */
-export function guardedAgent(protocol: 'http:' | 'https:', g: GuardOptions): http.Agent {
+export function guardedAgent(protocol: 'http:' | 'https:', g: GuardOptions & { keepAlive?: boolean }): http.Agent {
   const policy = g.policy ?? {};
   const lookup = guardedLookup(g.hosts, policy, g.resolve ?? systemResolver);
-  const agent = protocol === 'https:' ? new https.Agent({ keepAlive: true, lookup }) : new http.Agent({ keepAlive: true, lookup });
+  const keepAlive = g.keepAlive ?? true;
+  const agent = protocol === 'https:' ? new https.Agent({ keepAlive, lookup }) : new http.Agent({ keepAlive, lookup });
   const target = agent as unknown as { createConnection: CreateConnection };
   const original = target.createConnection.bind(agent);
   target.createConnection = (options, cb) => {

@@ -3,12 +3,14 @@
 // write them with one INSERT at the end of the pass, then publish them on
 // 'sync.activity'. Failed events can be replayed: their inbox event or outbox item goes
 // back to pending.
+import { boundedText } from '../../adapters/kit/text.ts';
 import type { CrmProvider, Integration, PrismaClient, SyncEvent } from '../generated/prisma/client.ts';
 import { AppError, notFound } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PubSub } from '../pubsub.ts';
 import { SKIPPED_OUTCOMES, type ApplyOutcome, type ApplyVia } from './apply.ts';
+import { MAX_STORED_ERROR } from './outbox.ts';
 
 export type SyncEventInput = {
   organizationId: string;
@@ -75,7 +77,7 @@ export class HistoryBatch {
     let written: SyncEvent[];
     try {
       written = await this.deps.prisma.syncEvent.createManyAndReturn({
-        data: rows.map((r) => ({ ...r, error: r.error ? r.error.slice(0, 1000) : r.error })),
+        data: rows.map((r) => ({ ...r, error: r.error ? boundedText(r.error, MAX_STORED_ERROR) : r.error })),
       });
     } catch (err) {
       this.deps.logger.error({ err, rows: rows.length }, 'could not record sync history');

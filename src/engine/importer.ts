@@ -11,7 +11,7 @@ import { applyRecord, applyRecords, type ApplyOutcome } from './apply.ts';
 import type { Connections } from './connections.ts';
 import { recordApplied } from './history.ts';
 import { getIntegration } from './integrations.ts';
-import { asCrmError, errInfo } from './outbox.ts';
+import { asCrmError, errInfo, storedError } from './outbox.ts';
 import { backoffMs } from './queue.ts';
 
 export const IMPORT_PAGE_SIZE = 100;
@@ -151,7 +151,7 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
     const error = asCrmError(err);
     job = await prisma.importJob.update({
       where: { id: job.id },
-      data: { status: 'failed', error: `${error.code}: ${error.message}`.slice(0, 1000), finishedAt: new Date(), lockedBy: null, lockedUntil: null },
+      data: { status: 'failed', error: `${error.code}: ${storedError(error)}`, finishedAt: new Date(), lockedBy: null, lockedUntil: null },
     });
     log.error({ err: errInfo(error) }, 'import failed');
     await deps.pubsub.publish('import.progress', job);

@@ -23,7 +23,7 @@ import { readCredentials, type Connections } from './connections.ts';
 import { HistoryBatch, inboundFromOutcome } from './history.ts';
 import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
 import type { DispatchQueue } from './dispatcher.ts';
-import { asCrmError, errInfo } from './outbox.ts';
+import { asCrmError, errInfo, storedError } from './outbox.ts';
 import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
 import { remedyFor } from './remedies.ts';
 import type { WebhookResponse } from './types.ts';
@@ -289,17 +289,17 @@ async function retryOrFail(deps: PassDeps, row: InboxEvent & { integration: Inte
   const expired = now.getTime() - firstFailedAt.getTime() >= deps.config.RETRY_WINDOW_MS;
   const final = !error.retryable || expired;
   const message = !error.retryable
-    ? `${error.message} ${remedyFor(error.code, row.integration.provider)}`
+    ? `${storedError(error)} ${remedyFor(error.code, row.integration.provider)}`
     : expired
-      ? `${error.message} (gave up after ${attempts} attempts over ${Math.round((now.getTime() - firstFailedAt.getTime()) / 60_000)} min)`
-      : error.message;
+      ? `${storedError(error)} (gave up after ${attempts} attempts over ${Math.round((now.getTime() - firstFailedAt.getTime()) / 60_000)} min)`
+      : storedError(error);
   const wait = Math.max(backoffMs(attempts, deps.config.RETRY_BASE_MS, deps.config.RETRY_MAX_DELAY_MS), error.retryAfterMs ?? 0);
   await deps.prisma.inboxEvent.update({
     where: { id: row.id },
     data: {
       attempts,
       firstFailedAt,
-      lastError: message.slice(0, 1000),
+      lastError: message,
       errorCode: error.code,
       lockedBy: null,
       lockedUntil: null,

@@ -5,6 +5,7 @@
 // RETRY_WINDOW_MS (24 hours by default), charges each failure to the lead whose write
 // failed only, and fails permanent errors at once with the administrator's steps.
 import { CrmError, SYNCED_FIELDS, isCrmError, type LeadFields, type OutboundLead } from '../../adapters/contract.ts';
+import { boundedText } from '../../adapters/kit/text.ts';
 import { Prisma, type CrmLink, type Integration, type Lead, type OutboxItem, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -108,7 +109,7 @@ function recordPush(
     status: entry.status,
     reason: entry.reason ?? entry.error?.code ?? null,
     errorCode: entry.error?.code ?? null,
-    error: entry.error?.message ?? null,
+    error: entry.error ? storedError(entry.error) : null,
     externalId: entry.externalId ?? items[0].lead.links.find((l) => l.integrationId === integration.id)?.externalId ?? null,
     leadId: items[0].leadId,
     outboxItemId: items[0].id,
@@ -302,11 +303,11 @@ async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: CrmError
   const integration = items[0].integration;
   if (!error.retryable || expired) {
     const message = !error.retryable
-      ? `${error.message} ${remedyFor(error.code, integration.provider)}`
-      : `${error.message} (gave up after ${attempts} attempts over ${Math.round((now.getTime() - firstFailedAt.getTime()) / 60_000)} min)`;
+      ? `${storedError(error)} ${remedyFor(error.code, integration.provider)}`
+      : `${storedError(error)} (gave up after ${attempts} attempts over ${Math.round((now.getTime() - firstFailedAt.getTime()) / 60_000)} min)`;
     await deps.prisma.outboxItem.updateMany({
       where: { id: { in: ids } },
-      data: { status: 'failed', attempts, firstFailedAt, lastError: message.slice(0, 1000), errorCode: error.code, lockedBy: null, lockedUntil: null },
+      data: { status: 'failed', attempts, firstFailedAt, lastError: message, errorCode: error.code, lockedBy: null, lockedUntil: null },
     });
     log.error({ leadId: items[0].leadId, code: error.code, attempts }, `failed to push lead ${items[0].leadId} after ${attempts} attempt(s): ${error.code}`);
     recordPush(deps, integration, items, { kind: 'failed', status: 'failed', error: new CrmError(error.code, message, { retryable: error.retryable }) });
@@ -320,7 +321,7 @@ async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: CrmError
       attempts,
       firstFailedAt,
       nextAttemptAt: new Date(now.getTime() + wait),
-      lastError: error.message.slice(0, 1000),
+      lastError: storedError(error),
       errorCode: error.code,
       lockedBy: null,
       lockedUntil: null,
@@ -333,6 +334,18 @@ async function finish(prisma: PrismaClient, items: ClaimedItem[], status: 'done'
     where: { id: { in: items.map((i) => i.id) } },
     data: { status, result, doneAt: new Date(), lockedBy: null, lockedUntil: null, firstFailedAt: null, attempts: { increment: 1 } },
   });
+}
+
+/** Longest error text stored where tenants read it (the CRM's code and parsed message fit). */
+export const MAX_STORED_ERROR = 400;
+
+/**
+ * The text of a CRM failure as stored and shown to tenants (lastError, syncEvents.error,
+ * importJob.error): the adapters' translators already keep only the CRM's code and its
+ * parsed, bounded message; this bounds it once more, whatever produced it.
+ */
+export function storedError(e: CrmError): string {
+  return boundedText(e.message, MAX_STORED_ERROR);
 }
 
 export function asCrmError(err: unknown): CrmError {

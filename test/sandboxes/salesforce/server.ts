@@ -26,6 +26,11 @@ export interface SalesforceSandboxOptions {
   refreshToken?: string;
   /** The token endpoint returns a new refresh token and revokes the old one. */
   rotateRefreshTokens?: boolean;
+  /**
+   * The `instance_url` the token endpoint answers (the OAuth token response names "the
+   * instance of the user's org"; an org can move). Default: the sandbox's own URL.
+   */
+  tokenInstanceUrl?: string;
   /** Daily API request allowance reported in Sforce-Limit-Info (default 15000). */
   apiLimit?: number;
   /** Active duplicate rule (blocks with DUPLICATES_DETECTED): true matches on Email; or the fields that must all match. Default off. */
@@ -286,7 +291,7 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
       access_token: access,
       signature: randomBytes(32).toString('base64'),
       scope: 'refresh_token api',
-      instance_url: url,
+      instance_url: opts.tokenInstanceUrl ?? url,
       id: `${url}/id/${organizationId}/${integrationUserId}`,
       token_type: 'Bearer',
       issued_at: String(Date.now()),
