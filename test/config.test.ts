@@ -29,4 +29,29 @@ describe('config', () => {
   it('strips a trailing slash from the public URL', () => {
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://sync.example.com/' }).PUBLIC_BASE_URL).toBe('https://sync.example.com');
   });
+
+  it('turns introspection, hints and GraphiQL off in production unless set, on otherwise', () => {
+    const dev = loadConfig({});
+    expect([dev.GRAPHQL_INTROSPECTION, dev.GRAPHQL_SUGGESTIONS, dev.GRAPHQL_GRAPHIQL]).toEqual([true, true, true]);
+    const prod = loadConfig({ NODE_ENV: 'production' });
+    expect([prod.GRAPHQL_INTROSPECTION, prod.GRAPHQL_SUGGESTIONS, prod.GRAPHQL_GRAPHIQL]).toEqual([false, false, false]);
+    const chosen = loadConfig({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true', GRAPHQL_GRAPHIQL: 'yes' });
+    expect([chosen.GRAPHQL_INTROSPECTION, chosen.GRAPHQL_SUGGESTIONS, chosen.GRAPHQL_GRAPHIQL]).toEqual([true, false, true]);
+    expect(loadConfig({ GRAPHQL_INTROSPECTION: 'false' }).GRAPHQL_INTROSPECTION).toBe(false);
+    expect(dev.GRAPHQL_MAX_ALIASES).toBe(50);
+  });
+
+  it('reads CORS_ORIGINS as a list of origins and refuses anything else', () => {
+    expect(loadConfig({}).CORS_ORIGINS).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173/' }).CORS_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    for (const bad of ['*', 'app.example.com', 'https://app.example.com/path', 'ftp://x.example.com']) {
+      expect(() => loadConfig({ CORS_ORIGINS: bad }), bad).toThrowError(/CORS_ORIGINS/);
+    }
+  });
+
+  it('requires a METRICS_TOKEN of at least 16 characters and a valid METRICS_PORT', () => {
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrowError(/METRICS_TOKEN/);
+    expect(() => loadConfig({ METRICS_PORT: '70000' })).toThrowError(/METRICS_PORT/);
+    expect(loadConfig({ METRICS_PORT: '9464' }).METRICS_PORT).toBe(9464);
+  });
 });

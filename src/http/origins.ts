@@ -9,7 +9,6 @@
 //     neither this server nor a listed origin is refused with 403 before the handshake.
 import type { IncomingMessage } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
-import { cors } from 'hono/cors';
 import type { HttpEnv } from './context.ts';
 
 export interface OriginPolicy {
@@ -39,19 +38,46 @@ export function originAllowed(policy: OriginPolicy, origin: string | undefined, 
   return host !== undefined && new URL(normalised).host === host.toLowerCase();
 }
 
-/** CORS answers for the HTTP routes: listed origins only, no credentials. */
+const ALLOW_METHODS = 'GET, POST, OPTIONS';
+const ALLOW_HEADERS = 'authorization, content-type, accept, x-request-id';
+const EXPOSE_HEADERS = 'x-request-id, retry-after';
+
+/**
+ * CORS answers for the HTTP routes: listed origins only, no credentials. The headers are
+ * added to the response in place (never by re-creating it: responses may be streams).
+ */
 export function corsFor(policy: OriginPolicy): MiddlewareHandler<HttpEnv> {
-  return cors({
-    origin: (origin) => {
-      const normalised = originOf(origin);
-      return normalised && policy.allowed.includes(normalised) ? normalised : null;
-    },
-    credentials: false,
-    allowMethods: ['GET', 'POST', 'OPTIONS'],
-    allowHeaders: ['authorization', 'content-type', 'accept', 'x-request-id'],
-    exposeHeaders: ['x-request-id', 'retry-after'],
-    maxAge: 600,
-  });
+  const allowedOrigin = (origin: string | undefined) => {
+    const normalised = origin ? originOf(origin) : null;
+    return normalised && policy.allowed.includes(normalised) ? normalised : null;
+  };
+  return async (c, next) => {
+    const origin = c.req.header('origin');
+    const allowed = allowedOrigin(origin);
+    if (c.req.method === 'OPTIONS' && origin !== undefined && c.req.header('access-control-request-method')) {
+      // A preflight: answered here, whatever the route.
+      const headers: Record<string, string> = { vary: 'Origin' };
+      if (allowed) {
+        Object.assign(headers, {
+          'access-control-allow-origin': allowed,
+          'access-control-allow-methods': ALLOW_METHODS,
+          'access-control-allow-headers': ALLOW_HEADERS,
+          'access-control-max-age': '600',
+        });
+      }
+      return c.body(null, 204, headers);
+    }
+    await next();
+    try {
+      c.res.headers.append('vary', 'Origin');
+      if (allowed) {
+        c.res.headers.set('access-control-allow-origin', allowed);
+        c.res.headers.set('access-control-expose-headers', EXPOSE_HEADERS);
+      }
+    } catch {
+      // An immutable response (none of ours): it goes out without CORS headers, i.e. same-origin only.
+    }
+  };
 }
 
 /** For the WebSocket upgrade handler. */

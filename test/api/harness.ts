@@ -30,6 +30,8 @@ export interface TestApiOptions {
   env?: Record<string, string>;
   /** Wraps the engine, e.g. to make one service function fail unexpectedly. */
   service?: (engine: SyncEngine) => SyncService;
+  /** How often open streams are checked against revoked keys in the database. */
+  revocationSweepMs?: number;
 }
 
 export async function startApi(opts: TestApiOptions = {}): Promise<TestApi> {
@@ -38,7 +40,14 @@ export async function startApi(opts: TestApiOptions = {}): Promise<TestApi> {
   const mem = memoryLogger('debug');
   const pubsub = createAppPubSub();
   const engine = createSyncEngine({ config, prisma: db.prisma, logger: mem.logger, pubsub, keyring: keyringFromConfig(config, mem.logger) });
-  const app = buildApp({ config, db, logger: mem.logger, pubsub, service: opts.service ? opts.service(engine) : engine });
+  const app = buildApp({
+    config,
+    db,
+    logger: mem.logger,
+    pubsub,
+    service: opts.service ? opts.service(engine) : engine,
+    revocationSweepMs: opts.revocationSweepMs,
+  });
   const { url } = await app.start(0);
   return {
     url,
