@@ -1,6 +1,7 @@
 // `crm-sync apikey create|list|revoke`: an organization's API keys. The key is shown once,
 // by create; list shows only the prefix stored for recognising it.
 import { createApiKey, revokeApiKey, SCOPES, type Scope } from '../auth.ts';
+import { createAppPubSub } from '../pubsub.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { CliError, formatTable, optionalString, requireString, usageError, withDb, type Command, type CommandContext } from './common.ts';
 
@@ -83,7 +84,9 @@ export const apikeyRevokeCommand: Command = {
   summary: 'revoke an API key',
   usage: `Usage: crm-sync apikey revoke --org ORG_ID --id KEY_ID [--json]
 
-Revokes the key: every request made with it is refused from now on.`,
+Revokes the key: every request made with it is refused from now on. With REDIS_URL set,
+every running instance is told at once and ends the key's open subscriptions; without
+it, they notice within 30 seconds.`,
   options: { org: { type: 'string' }, id: { type: 'string' } },
   async run(ctx) {
     const orgId = requireString(ctx, 'org');
@@ -96,6 +99,16 @@ Revokes the key: every request made with it is refused from now on.`,
         throw new CliError(`API key ${keyId} not found in organization ${orgId}`);
       }
     });
+    // Running instances end the key's open streams when told through the shared pub/sub.
+    const redisUrl = ctx.config().REDIS_URL;
+    if (redisUrl) {
+      const pubsub = createAppPubSub(redisUrl);
+      try {
+        pubsub.publish('apikey.revoked', { apiKeyId: keyId });
+      } finally {
+        await pubsub.close();
+      }
+    }
     ctx.out.json({ id: keyId, organizationId: orgId, revoked: true });
     ctx.out.line(`Revoked API key ${keyId}.`);
   },

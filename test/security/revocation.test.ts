@@ -8,6 +8,8 @@ import { createApiKey, revokeApiKey } from '../../src/auth.ts';
 import { createSyncEngine, type SyncEngine } from '../../src/engine/index.ts';
 import { createAppPubSub, type PubSub } from '../../src/pubsub.ts';
 import { keyringFromConfig } from '../../src/secrets.ts';
+import { apikeyRevokeCommand } from '../../src/cli/apikey.ts';
+import type { CommandContext } from '../../src/cli/common.ts';
 import { CREATE_LEAD, firstEventWhileProducing, gql, newTenant, sseEvents, startApi, wsClient, type Tenant, type TestApi } from '../api/harness.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { memoryLogger, testConfig } from '../helpers/engine.ts';
@@ -174,6 +176,29 @@ describe.skipIf(!redisAvailable())('revoking a key on one instance ends its stre
       expect(left.at(-1)?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     } finally {
       sse.abort.abort();
+      await ws.client.dispose();
+    }
+  });
+  it('crm-sync apikey revoke tells every instance through Redis: their streams end without waiting for the database check', async () => {
+    const [a, b] = instances;
+    const key = await createApiKey(db.prisma, org, 'subscriber revoked by an operator', ['leads:read']);
+    const ws = await liveWs(b, key.key, a, adminKey, 'cli-ws');
+    try {
+      // The CLI command as an operator runs it, on the same database and Redis as the instances.
+      const ctx: CommandContext = {
+        values: { org, id: key.id },
+        positionals: [],
+        json: true,
+        out: { line: () => {}, json: () => {}, isTTY: false },
+        usage: '',
+        config: () => testConfig({ REDIS_URL: redis.url }),
+        openDb: async () => ({ ...db, close: async () => {} }) as unknown as Awaited<ReturnType<CommandContext['openDb']>>,
+        logger: async () => memoryLogger().logger,
+      };
+      await apikeyRevokeCommand.run(ctx);
+      // The instances check the database once an hour here: only the announcement can close it.
+      expect(await ws.closed).toBe(4403);
+    } finally {
       await ws.client.dispose();
     }
   });
