@@ -68,12 +68,14 @@ export function parseUpdateInput(input: unknown): Partial<LeadFields> {
 
 /** Canonical form of synced fields: trimmed strings, empty as null, email lower-cased. */
 export function canonicalFields(f: Partial<LeadFields>): LeadFields {
+  // CRM values are not filtered like API input: NUL, which PostgreSQL text and jsonb
+  // cannot hold, is dropped here so a CRM record carrying one never fails its event.
   const t = (v: string | null | undefined) => {
-    const s = (v ?? '').trim();
+    const s = (v ?? '').replace(/\u0000/g, '').trim();
     return s === '' ? null : s;
   };
   return {
-    email: normaliseEmail(f.email),
+    email: normaliseEmail(f.email?.replace(/\u0000/g, '')),
     firstName: t(f.firstName),
     lastName: t(f.lastName),
     phone: t(f.phone),

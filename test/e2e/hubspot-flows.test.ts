@@ -96,6 +96,14 @@ describe('HubSpot two-way sync', () => {
     expect((await leadsByEmail(stack, 'grace@navy.mil')).totalCount).toBe(1);
   });
 
+  it('takes a contact whose values hold NUL bytes (PostgreSQL text cannot) without failing: the NULs are dropped', async () => {
+    hs.createContactAsUser({ email: 'nul@example.com', firstname: 'Nu\u0000ll', company: '\u0000Acme\u0000' });
+    await settle(stack, hs);
+    const lead = await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email: 'nul@example.com' } });
+    expect(lead).toMatchObject({ firstName: 'Null', company: 'Acme' });
+    expect(await stack.db.prisma.inboxEvent.count({ where: { status: 'failed' } })).toBe(0);
+  });
+
   it('treats a contact tagged manual or hubspot as a person\'s, and one without an email as skipped', async () => {
     hs.createContactAsUser({ email: 'manual@example.com', lead_source_system: 'manual' });
     const noEmail = hs.createContactAsUser({ firstname: 'Nameless' });
