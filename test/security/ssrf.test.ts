@@ -5,6 +5,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeCredentials } from '../../src/engine/connections.ts';
+import { checkIntegrationUrls } from '../../src/engine/integration-urls.ts';
+import { hubspotAdapter } from '../../adapters/hubspot/index.ts';
+import { salesforceAdapter } from '../../adapters/salesforce/index.ts';
+import { zohoAdapter } from '../../adapters/zoho/index.ts';
 import { importAndWait } from '../helpers/import-scenario.ts';
 import { eventually } from '../helpers/net.ts';
 import {
@@ -99,12 +103,15 @@ describe('creating an integration: URLs the network guard refuses (CRM_ALLOW_LOC
     expect(stack.logs().some((l) => String(l.msg).includes('CRM_ALLOW_LOCAL_HOSTS'))).toBe(false);
   });
 
-  it("the CRMs' own hosts are accepted, normalised to an origin (creating sends no request)", async () => {
-    const hub = await stack.gqlOk(CREATE, { input: input('HUBSPOT', { apiBaseUrl: 'https://API.hubapi.com/' }) });
-    expect(hub.createIntegration.apiBaseUrl).toBe('https://api.hubapi.com');
-    const zoho = await stack.gqlOk(CREATE, { input: input('ZOHO', { apiBaseUrl: 'https://www.zohoapis.eu', accountsUrl: 'https://accounts.zoho.eu' }) });
-    expect(zoho.createIntegration.apiBaseUrl).toBe('https://www.zohoapis.eu');
-    await stack.db.prisma.integration.deleteMany();
+  // The guard's verdict alone: creating an integration asks the CRM whose token it is
+  // (whoami), and tests never send traffic to a public host.
+  it("the CRMs' own hosts are accepted, normalised to an origin", () => {
+    const hub = checkIntegrationUrls(hubspotAdapter, {}, { apiBaseUrl: 'https://API.hubapi.com/' }, null);
+    expect(hub.apiBaseUrl).toBe('https://api.hubapi.com');
+    const zoho = checkIntegrationUrls(zohoAdapter, {}, { apiBaseUrl: 'https://www.zohoapis.eu', accountsUrl: 'https://accounts.zoho.eu' }, null);
+    expect(zoho).toEqual({ apiBaseUrl: 'https://www.zohoapis.eu', accountsUrl: 'https://accounts.zoho.eu' });
+    const sf = checkIntegrationUrls(salesforceAdapter, {}, { apiBaseUrl: 'https://acme.my.salesforce.com' }, null);
+    expect(sf.apiBaseUrl).toBe('https://acme.my.salesforce.com');
   });
 
   describe('an integration stored earlier with a loopback URL', () => {
@@ -162,10 +169,29 @@ describe('error reflection: what a CRM URL answers never reaches the tenant raw 
 
   async function attack(provider: string, status: number, contentType: string, body: string) {
     internal = await internalService(status, contentType, body);
-    const created = await stack.gqlOk(CREATE, {
-      input: input(provider, { name: `${provider} ${status}`, apiBaseUrl: internal.url, accountsUrl: provider === 'ZOHO' ? internal.url : undefined, autoSync: false }),
+    const fields = input(provider, { name: `${provider} ${status}`, apiBaseUrl: internal.url, accountsUrl: provider === 'ZOHO' ? internal.url : undefined, autoSync: false });
+    // Creating asks the "CRM" whose token it is: the page it answers is not reflected.
+    const refused = await stack.gql(CREATE, { input: fields });
+    expect(refused.errors?.length).toBe(1);
+    expect(JSON.stringify(refused)).not.toContain(SECRET);
+    expect(JSON.stringify(refused)).not.toContain('<');
+    // A row that points there anyway (written before the proof of account existed): what
+    // its import and pushes store and answer must not reflect the page either.
+    const row = await stack.db.prisma.integration.create({
+      data: {
+        organizationId: stack.orgId,
+        provider: provider as 'HUBSPOT' | 'SALESFORCE' | 'ZOHO',
+        name: fields.name as string,
+        accountId: fields.accountId,
+        apiBaseUrl: internal.url,
+        autoSync: false,
+        credentials: writeCredentials(
+          { accessToken: 'token', ...(provider === 'ZOHO' ? { accountsUrl: internal.url } : {}) },
+          stack.keyring,
+        ),
+      },
     });
-    const id = created.createIntegration.id as string;
+    const id = row.id;
     const started = await stack.gqlOk(`mutation($id: ID!) { importFromCrm(integrationId: $id) { id } }`, { id });
     const job = await eventually(async () => {
       const r = await stack.gqlOk(`query($id: ID!) { importJob(id: $id) { status error } }`, { id: started.importFromCrm.id });
