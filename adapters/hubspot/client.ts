@@ -20,6 +20,7 @@ import {
   type ConnectionOptions,
   type CrmClient,
   type CrmRecord,
+  type LeadFields,
   type OutboundLead,
   type Page,
   type ProvisionOptions,
@@ -36,6 +37,8 @@ import {
   toCrmRecord,
   toHubSpotProperties,
   writtenFields,
+  writtenOnCreate,
+  writtenOver,
   type HubSpotObject,
 } from './mappers.ts';
 import { SlidingWindowLimiter } from './rate-limiter.ts';
@@ -119,6 +122,8 @@ interface UpdateItem {
   id: string;
   properties: Record<string, string>;
   action: WriteAction;
+  /** The contact's fields as read just before this write (linking by email). */
+  before?: LeadFields;
 }
 
 export class HubSpotClient implements CrmClient {
@@ -344,8 +349,10 @@ export class HubSpotClient implements CrmClient {
     const fail = (indices: number[], error: CrmError) => {
       for (const i of indices) if (!results[i]) results[i] = { localId: leads[i]!.localId, ok: false, error };
     };
-    const succeed = (indices: number[], externalId: string, action: WriteAction, properties: Record<string, string>) => {
-      const written = writtenFields(properties);
+    const succeed = (indices: number[], externalId: string, action: WriteAction, properties: Record<string, string>, before?: LeadFields) => {
+      // What the contact holds after this write, as far as we know without reading it
+      // again (a read now could already hold a person's edit, which must stay a change).
+      const written = action === 'created' ? writtenOnCreate(properties) : before ? writtenOver(before, properties) : writtenFields(properties);
       indices.forEach((i, n) => {
         results[i] = { localId: leads[i]!.localId, ok: true, externalId, action: n === 0 ? action : action === 'created' ? 'linked' : action, written };
       });
@@ -401,7 +408,7 @@ export class HubSpotClient implements CrmClient {
       const first = leads[indices[0]!]!;
       try {
         const rec = existing.get(email);
-        if (rec) links.push({ indices, id: rec.externalId, properties: toHubSpotProperties(first.fields, 'link'), action: 'linked' });
+        if (rec) links.push({ indices, id: rec.externalId, properties: toHubSpotProperties(first.fields, 'link'), action: 'linked', before: rec.fields });
         else creates.push({ email, indices, properties: toHubSpotProperties(first.fields, 'create', originTag) });
       } catch (e) {
         fail(indices, translateError(e, 'map lead'));
@@ -489,7 +496,7 @@ export class HubSpotClient implements CrmClient {
   private async writeUpdates(items: UpdateItem[], ctx: PushContext): Promise<void> {
     const pending: UpdateItem[] = [];
     for (const it of items) {
-      if (Object.keys(it.properties).length === 0) ctx.succeed(it.indices, it.id, it.action, it.properties); // nothing to write
+      if (Object.keys(it.properties).length === 0) ctx.succeed(it.indices, it.id, it.action, it.properties, it.before); // nothing to write
       else pending.push(it);
     }
     // Calls of <=100 inputs with distinct ids (HubSpot rejects duplicate ids in one batch).
@@ -516,7 +523,7 @@ export class HubSpotClient implements CrmClient {
           for (const id of e.context?.ids ?? []) errorFor.set(String(id), err);
         }
         for (const it of part) {
-          if (done.has(it.id)) ctx.succeed(it.indices, it.id, it.action, it.properties);
+          if (done.has(it.id)) ctx.succeed(it.indices, it.id, it.action, it.properties, it.before);
           else ctx.fail(it.indices, errorFor.get(it.id) ?? new CrmError('UPSTREAM', `HubSpot batch update: no result for ${it.id}`, { provider: 'HUBSPOT' }));
         }
       } catch (e) {
@@ -537,7 +544,7 @@ export class HubSpotClient implements CrmClient {
     if (halted) return ctx.fail(it.indices, halted);
     try {
       await this.call('update', () => this.contacts.basicApi.update(it.id, { properties: it.properties }));
-      ctx.succeed(it.indices, it.id, it.action, it.properties);
+      ctx.succeed(it.indices, it.id, it.action, it.properties, it.before);
     } catch (e) {
       const err = translateError(e, 'update');
       ctx.fail(it.indices, err);
@@ -687,7 +694,7 @@ export class HubSpotClient implements CrmClient {
 
 interface PushContext {
   fail(indices: number[], error: CrmError): void;
-  succeed(indices: number[], externalId: string, action: WriteAction, properties: Record<string, string>): void;
+  succeed(indices: number[], externalId: string, action: WriteAction, properties: Record<string, string>, before?: LeadFields): void;
   halted(): CrmError | null;
   halt(e: CrmError): void;
 }

@@ -114,6 +114,24 @@ export function writtenFields(properties: Record<string, string>): Partial<LeadF
   return out;
 }
 
+/**
+ * What a create leaves in the synced fields: what it wrote, and null for every property it
+ * left out (a new contact holds no value there) — except the lifecycle stage, which a
+ * portal's own settings or automation may fill in on creation: unknown until read.
+ */
+export function writtenOnCreate(properties: Record<string, string>): Partial<LeadFields> {
+  const out: Partial<LeadFields> = { email: null, firstName: null, lastName: null, phone: null, company: null };
+  return { ...out, ...writtenFields(properties) };
+}
+
+/**
+ * What a write to a contact someone else made (linked by email) leaves in the synced
+ * fields: what it wrote, over what the contact held when we looked it up just before.
+ */
+export function writtenOver(before: LeadFields, properties: Record<string, string>): Partial<LeadFields> {
+  return { ...before, ...writtenFields(properties) };
+}
+
 export function lifecycleStageToStatus(stage: string | null | undefined): string | null {
   return clean(stage);
 }

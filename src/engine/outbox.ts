@@ -165,7 +165,10 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
     }
     const now = new Date();
     try {
-      // What the CRM holds now: what we knew, overlaid with what this write set.
+      // What the CRM holds now: what we knew, overlaid with what this write set (as the
+      // adapter reports it, empty fields included) — never a read made after the write,
+      // which may already hold a person's edit. The last-read hash is dropped with it, so
+      // the next read is compared field by field with what we wrote.
       const link = p.lead.links.find((l) => l.integrationId === integration.id);
       const remoteFields = asJson({ ...(readSnapshot(link?.remoteFields) ?? {}), ...toSnapshot(r.written ?? p.outbound.fields) });
       const lead = await prisma.$transaction(async (tx) => {
@@ -179,7 +182,7 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
             lastPushedHash: p.hash,
             lastPushedAt: now,
           },
-          update: { externalId: r.externalId, remoteFields, lastPushedHash: p.hash, lastPushedAt: now },
+          update: { externalId: r.externalId, remoteFields, lastPushedHash: p.hash, lastPushedAt: now, lastPulledHash: null },
         });
         await tx.outboxItem.updateMany({
           where: { id: { in: p.items.map((x) => x.id) } },

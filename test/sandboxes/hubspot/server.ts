@@ -113,6 +113,11 @@ export interface HubSpotSandbox {
   noopWrites: { id: string; at: number }[];
   /** Runs `fn` (given the request's parsed JSON body) just before the next `count` matching API requests are processed (e.g. to race a write). */
   beforeRequest(match: FaultMatch, fn: (body: unknown) => void | Promise<void>, count?: number): void;
+  /**
+   * Runs `fn` right after the next `count` matching API requests were applied, before
+   * their answer is sent (e.g. a person editing a record the client just wrote).
+   */
+  afterRequest(match: FaultMatch, fn: () => void | Promise<void>, count?: number): void;
   setRateLimit(limit: { requests: number; perMs: number } | null): void;
 
   // Webhooks.
@@ -183,6 +188,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
 
   const faults: { fault: SandboxFault; remaining: number; match?: FaultMatch }[] = [];
   const hooksBefore: { match: FaultMatch; fn: (body: unknown) => void | Promise<void>; remaining: number }[] = [];
+  const hooksAfter: { match: FaultMatch; fn: () => void | Promise<void>; remaining: number }[] = [];
   let faultPlan: FaultPlan | null = null;
   const windowHits = new Map<string, number[]>();
   const searchHits: number[] = [];
@@ -761,6 +767,12 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
       const r = await route(method, u.pathname, u.searchParams, body, req);
       status = r.status;
       payload = r.body;
+      for (const h of hooksAfter) {
+        if (h.remaining > 0 && status < 400 && matches(h.match, method, u.pathname)) {
+          h.remaining--;
+          await h.fn();
+        }
+      }
       if (!u.pathname.startsWith('/webhooks/')) headers = rateHeaders(key);
     } catch (e) {
       if (e instanceof HttpError) {
@@ -857,6 +869,9 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     noopWrites: store.noopWrites,
     beforeRequest(match, fn, count = 1) {
       hooksBefore.push({ match, fn, remaining: count });
+    },
+    afterRequest(match, fn, count = 1) {
+      hooksAfter.push({ match, fn, remaining: count });
     },
     setRateLimit: (l) => {
       rateLimit = l;
