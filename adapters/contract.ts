@@ -65,7 +65,18 @@ export type WriteResult =
        */
       written?: Partial<LeadFields>;
     }
-  | { localId: string; ok: false; error: CrmError };
+  | {
+      localId: string;
+      ok: false;
+      error: CrmError;
+      /**
+       * false when this lead's write was never sent: an earlier call of the same push
+       * failed (say another lead's batch update answered 502) and the adapter stopped.
+       * `error` is that call's error; the engine retries the lead without charging it an
+       * attempt. Absent means the lead's own call failed (or was refused for it).
+       */
+      attempted?: false;
+    };
 
 export type ChangeKind = 'created' | 'updated' | 'deleted' | 'merged' | 'restored';
 
@@ -228,6 +239,11 @@ export interface ConnectionOptions {
    */
   onCredentialsChanged?: (credentials: Credentials, connection?: { baseUrl?: string }) => Promise<void> | void;
   logger?: AdapterLogger;
+  /**
+   * Deadline of one CRM call (ms): a call without an answer by then fails with NETWORK
+   * (retryable) so one hung CRM never holds a worker longer. 30 s when absent.
+   */
+  callTimeoutMs?: number;
   /** Client-side request budget; the adapter's provider default when absent. */
   rateLimit?: { requests: number; perMs: number };
 }

@@ -31,6 +31,21 @@ const schema = z.object({
   WORK_LEASE_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** First retry delay of a failed CRM call; doubles per attempt (with jitter) up to 5 minutes. */
   RETRY_BASE_MS: z.coerce.number().int().min(10).default(1_000),
+  /** Longest wait between two retries of one push or event (backoff ceiling). */
+  RETRY_MAX_DELAY_MS: z.coerce.number().int().min(10).default(300_000),
+  /**
+   * How long transient failures (429, 5xx, network) of a push or event are retried before
+   * it is left failed: 24 hours by default, as long as the CRMs retry their own webhooks.
+   */
+  RETRY_WINDOW_MS: z.coerce.number().int().min(1_000).default(86_400_000),
+  /** Consecutive transient failures of calls to one CRM that open its circuit breaker. */
+  BREAKER_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  /** How long an open breaker lets no call through before one probe (doubles while probes fail, up to 16x). */
+  BREAKER_COOLDOWN_MS: z.coerce.number().int().min(10).default(30_000),
+  /** Deadline of one CRM call; a call without an answer by then fails as NETWORK and is retried. */
+  CRM_CALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** Worker tasks in flight at once across every integration (each integration has at most one per queue). */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   /** Key encrypting CRM credentials at rest: 32 bytes, base64 or hex. */
   ENCRYPTION_KEY: z
     .string()

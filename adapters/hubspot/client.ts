@@ -161,7 +161,8 @@ export class HubSpotClient implements CrmClient {
     this.limiter = new SlidingWindowLimiter(rl.requests, rl.perMs);
     const srl = isRate(opts.settings.searchRateLimit) ? opts.settings.searchRateLimit : SEARCH_RATE_LIMIT;
     this.searchLimiter = new SlidingWindowLimiter(srl.requests, srl.perMs);
-    this.timeoutMs = typeof opts.settings.requestTimeoutMs === 'number' ? opts.settings.requestTimeoutMs : 30_000;
+    this.timeoutMs =
+      typeof opts.settings.requestTimeoutMs === 'number' ? opts.settings.requestTimeoutMs : (opts.callTimeoutMs ?? 30_000);
     const created = opts.settings.createdSubscriptionIds;
     this.createdSubscriptionIds = Array.isArray(created) ? created.map(String) : [];
   }
@@ -340,14 +341,22 @@ export class HubSpotClient implements CrmClient {
    *    the existing id. A 400 falls back the same way so one bad lead cannot fail others.
    * A retry after a lost answer finds the records in step 2: no duplicates. Unlinked leads
    * without an email are refused (VALIDATION): without one a retry could duplicate.
-   * Per-input failures come back as {ok:false}; a call-level failure (429, 401, 5xx,
-   * network) fails the inputs of that call and of the calls not yet made.
+   * Per-input failures come back as {ok:false}: a batch update's 207 multi-status
+   * `errors` are matched to their inputs by `context.ids` (HubSpot's documented batch
+   * error shape: status, category, message, context). A call-level failure (429, 401,
+   * 5xx, network) fails the inputs of that call; the calls not yet made are not sent and
+   * their inputs come back with `attempted: false`.
    */
   async pushLeads(leads: OutboundLead[], originTag: string): Promise<WriteResult[]> {
     const results: (WriteResult | undefined)[] = new Array(leads.length);
     let halted: CrmError | null = null;
     const fail = (indices: number[], error: CrmError) => {
       for (const i of indices) if (!results[i]) results[i] = { localId: leads[i]!.localId, ok: false, error };
+    };
+    // Per-record attribution: a lead not written because another lead's call failed first
+    // is reported as not attempted, so its own attempt count stays clean.
+    const skip = (indices: number[], error: CrmError) => {
+      for (const i of indices) if (!results[i]) results[i] = { localId: leads[i]!.localId, ok: false, error, attempted: false };
     };
     const succeed = (indices: number[], externalId: string, action: WriteAction, properties: Record<string, string>, before?: LeadFields) => {
       // What the contact holds after this write, as far as we know without reading it
@@ -357,7 +366,7 @@ export class HubSpotClient implements CrmClient {
         results[i] = { localId: leads[i]!.localId, ok: true, externalId, action: n === 0 ? action : action === 'created' ? 'linked' : action, written };
       });
     };
-    const ctx = { fail, succeed, halted: () => halted, halt: (e: CrmError) => (halted = halted ?? e) };
+    const ctx = { fail, skip, succeed, halted: () => halted, halt: (e: CrmError) => (halted = halted ?? e) };
 
     // Sort the inputs.
     const updates: UpdateItem[] = [];
@@ -389,7 +398,7 @@ export class HubSpotClient implements CrmClient {
     let existing = new Map<string, CrmRecord>();
     if (emails.length > 0) {
       if (halted) {
-        fail(emails.flatMap((e) => groups.get(e)!), halted);
+        skip(emails.flatMap((e) => groups.get(e)!), halted);
       } else {
         try {
           existing = await this.findByEmail(emails);
@@ -419,7 +428,7 @@ export class HubSpotClient implements CrmClient {
     // 3. Create the rest.
     for (const part of chunk(creates, BATCH_LIMIT)) {
       if (halted) {
-        fail(part.flatMap((p) => p.indices), halted);
+        skip(part.flatMap((p) => p.indices), halted);
         continue;
       }
       try {
@@ -462,7 +471,7 @@ export class HubSpotClient implements CrmClient {
     ctx: PushContext,
   ): Promise<void> {
     const halted = ctx.halted();
-    if (halted) return ctx.fail(p.indices, halted);
+    if (halted) return ctx.skip(p.indices, halted);
     try {
       const created = await this.call('create', () => this.contacts.basicApi.create({ properties: p.properties, associations: [] }));
       ctx.succeed(p.indices, String(created.id), 'created', p.properties);
@@ -509,7 +518,7 @@ export class HubSpotClient implements CrmClient {
     for (const part of calls) {
       const halted = ctx.halted();
       if (halted) {
-        part.forEach((it) => ctx.fail(it.indices, halted));
+        part.forEach((it) => ctx.skip(it.indices, halted));
         continue;
       }
       try {
@@ -541,7 +550,7 @@ export class HubSpotClient implements CrmClient {
 
   private async updateOne(it: UpdateItem, ctx: PushContext): Promise<void> {
     const halted = ctx.halted();
-    if (halted) return ctx.fail(it.indices, halted);
+    if (halted) return ctx.skip(it.indices, halted);
     try {
       await this.call('update', () => this.contacts.basicApi.update(it.id, { properties: it.properties }));
       ctx.succeed(it.indices, it.id, it.action, it.properties, it.before);
@@ -694,6 +703,8 @@ export class HubSpotClient implements CrmClient {
 
 interface PushContext {
   fail(indices: number[], error: CrmError): void;
+  /** Leads whose write was never sent because an earlier call of the push failed. */
+  skip(indices: number[], error: CrmError): void;
   succeed(indices: number[], externalId: string, action: WriteAction, properties: Record<string, string>, before?: LeadFields): void;
   halted(): CrmError | null;
   halt(e: CrmError): void;

@@ -179,6 +179,7 @@ export class SalesforceClient implements CrmClient {
 
   private readonly conn: Connection;
   private readonly limiter: SlidingWindowLimiter;
+  private readonly timeoutMs: number;
   private readonly logger?: AdapterLogger;
   private credentials: Credentials;
   private readonly onCredentialsChanged?: ConnectionOptions['onCredentialsChanged'];
@@ -195,6 +196,7 @@ export class SalesforceClient implements CrmClient {
     this.onCredentialsChanged = opts.onCredentialsChanged;
     const rl = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
     this.limiter = new SlidingWindowLimiter(rl.requests, rl.perMs);
+    this.timeoutMs = opts.callTimeoutMs ?? 30_000;
 
     const baseUrl = opts.baseUrl.replace(/\/+$/, '');
     const { accessToken, refreshToken, clientId, clientSecret } = opts.credentials;
@@ -261,17 +263,31 @@ export class SalesforceClient implements CrmClient {
     }
   }
 
-  /** Runs one API call under the budget and translates any failure. */
+  /**
+   * Runs one API call under the budget and its deadline (callTimeoutMs: a call without an
+   * answer by then fails as NETWORK, retryable), and translates any failure.
+   */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     await this.limiter.acquire();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const out = await fn();
+      const out = await Promise.race([
+        fn(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new CrmError('NETWORK', `Salesforce ${what}: no answer within ${this.timeoutMs} ms`, { provider: 'SALESFORCE' })),
+            this.timeoutMs,
+          );
+        }),
+      ]);
       this.watchUsage();
       return out;
     } catch (e) {
       const err = toCrmError(e);
       this.logger?.warn({ provider: 'SALESFORCE', code: err.code, what }, err.message);
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -397,15 +413,23 @@ export class SalesforceClient implements CrmClient {
   }
 
   private async pushChunk(leads: OutboundLead[], originTag: string): Promise<WriteResult[]> {
-    const results: (WriteResult | undefined)[] = new Array(leads.length);
-    const updates: PendingUpdate[] = [];
-    const upserts: number[] = [];
-
     // 1. Unlinked leads: a Lead carrying our lead id is ours from an earlier (maybe
     //    unacknowledged) push; otherwise the oldest Lead with the same e-mail is linked.
     const unlinked = leads.filter((l) => !l.externalId);
     const byExt = new Map<string, SfRecord>();
     const byEmail = new Map<string, SfRecord>();
+    try {
+      await this.lookUp(unlinked, byExt, byEmail);
+    } catch (e) {
+      // The look-up was the unlinked leads' call; the linked ones were never sent.
+      const err = toCrmError(e);
+      return leads.map((lead) => (lead.externalId ? { localId: lead.localId, ok: false, error: err, attempted: false } : this.failed(lead, err)));
+    }
+    return this.writeChunk(leads, originTag, byExt, byEmail);
+  }
+
+  /** Finds Leads carrying our lead ids or the leads' emails (oldest first). */
+  private async lookUp(unlinked: OutboundLead[], byExt: Map<string, SfRecord>, byEmail: Map<string, SfRecord>): Promise<void> {
     for (const part of chunk(unlinked, LOOKUP_CHUNK)) {
       const extIds = [...new Set(part.map((l) => l.localId))];
       const emails = [...new Set(part.map((l) => normaliseEmail(l.fields.email)).filter((e): e is string => e !== null))];
@@ -422,7 +446,17 @@ export class SalesforceClient implements CrmClient {
         if (email && !byEmail.has(email)) byEmail.set(email, r); // oldest first
       }
     }
+  }
 
+  private async writeChunk(
+    leads: OutboundLead[],
+    originTag: string,
+    byExt: Map<string, SfRecord>,
+    byEmail: Map<string, SfRecord>,
+  ): Promise<WriteResult[]> {
+    const results: (WriteResult | undefined)[] = new Array(leads.length);
+    const updates: PendingUpdate[] = [];
+    const upserts: number[] = [];
     leads.forEach((lead, index) => {
       if (lead.externalId) {
         if (isSalesforceId(lead.externalId)) updates.push({ index, id: lead.externalId, action: 'updated' });
@@ -448,9 +482,19 @@ export class SalesforceClient implements CrmClient {
         [this.originField]: originTag,
         [this.externalIdField]: leads[i].localId,
       }));
-      const res = await this.call('pushLeads upsert', () =>
-        this.conn.sobject('Lead').upsert(payload, this.externalIdField, { allOrNone: false }),
-      );
+      let res: unknown;
+      try {
+        res = await this.call('pushLeads upsert', () =>
+          this.conn.sobject('Lead').upsert(payload, this.externalIdField, { allOrNone: false }),
+        );
+      } catch (e) {
+        // The upsert call failed for its leads; the updates after it are not sent.
+        const err = toCrmError(e);
+        for (const i of upserts) results[i] = this.failed(leads[i], err);
+        return leads.map((lead, i) => results[i] ?? { localId: lead.localId, ok: false, error: err, attempted: false });
+      }
+      // allOrNone=false: one result per record, in order (`success`, `errors[]`), so each
+      // failure belongs to its own lead.
       this.saveResults(res, upserts.length, 'upsert').forEach((r, k) => {
         const index = upserts[k];
         const lead = leads[index];

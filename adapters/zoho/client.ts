@@ -223,6 +223,7 @@ export class ZohoClient implements CrmClient {
       fetch: fetchImpl,
       limiter: new RequestLimiter(this.settings.maxConcurrent, rate),
       logger: opts.logger,
+      timeoutMs: opts.callTimeoutMs,
     });
   }
 
@@ -468,8 +469,14 @@ export class ZohoClient implements CrmClient {
       });
     }
 
-    const unfinished = fatal ?? new CrmError('UPSTREAM', 'Zoho: write was not attempted', { provider: 'ZOHO' });
-    return leads.map((lead, i) => results[i] ?? { localId: lead.localId, ok: false, error: unfinished });
+    // Writes never sent because an earlier call failed for good (429, auth, network, 5xx)
+    // are reported as not attempted: that failure was not theirs.
+    const stopped: CrmError | null = fatal;
+    const unfinished = new CrmError('UPSTREAM', 'Zoho: write was not attempted', { provider: 'ZOHO' });
+    return leads.map(
+      (lead, i): WriteResult =>
+        results[i] ?? (stopped ? { localId: lead.localId, ok: false, error: stopped, attempted: false } : { localId: lead.localId, ok: false, error: unfinished }),
+    );
   }
 
   /** Finds existing records for normalised emails; prefers one carrying our tag, then the oldest. */

@@ -45,7 +45,7 @@ pending, attempts reset, for the running service's workers to process again. Wit
           status: 'failed',
           ...(integrationId ? { integrationId } : { integration: { organizationId: { in: orgIds } } }),
         },
-        data: { status: 'pending', attempts: 0, nextAttemptAt: new Date(), lockedBy: null, lockedUntil: null, processedAt: null },
+        data: { status: 'pending', attempts: 0, firstFailedAt: null, nextAttemptAt: new Date(), lockedBy: null, lockedUntil: null, processedAt: null },
       });
 
       ctx.out.json({ pushes, inboundEvents: inbound.count, organizations: orgIds.length });

@@ -59,6 +59,8 @@ export class Connections {
     readonly keyring: Keyring,
     /** Every client is wrapped to count and time its calls when given. */
     private readonly metrics?: Metrics,
+    /** Deadline of one CRM call (CRM_CALL_TIMEOUT_MS); the adapters' default when absent. */
+    private readonly callTimeoutMs?: number,
   ) {
     for (const a of adapters) this.adapters.set(a.provider, a);
   }
@@ -99,6 +101,7 @@ export class Connections {
       credentials: readCredentials(integration, this.keyring),
       settings: settingsOf(integration),
       logger: log,
+      callTimeoutMs: this.callTimeoutMs,
       onCredentialsChanged: async (credentials, connection) => {
         const merged = { ...readCredentials(integration, this.keyring), ...credentials };
         // The CRM may move an account to another API host (named in the token answer):

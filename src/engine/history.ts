@@ -130,7 +130,7 @@ export async function recordApplied(
 /** The failed queue rows a retry puts back: the events' own rows, still failed. */
 async function requeue(prisma: PrismaClient, inboxIds: string[], outboxIds: string[]) {
   const now = new Date();
-  const data = { status: 'pending' as const, attempts: 0, nextAttemptAt: now, lockedBy: null, lockedUntil: null };
+  const data = { status: 'pending' as const, attempts: 0, firstFailedAt: null, nextAttemptAt: now, lockedBy: null, lockedUntil: null };
   const [inbox, outbox] = await prisma.$transaction([
     prisma.inboxEvent.updateMany({ where: { id: { in: inboxIds }, status: 'failed' }, data: { ...data, processedAt: null } }),
     prisma.outboxItem.updateMany({ where: { id: { in: outboxIds }, status: 'failed' }, data }),

@@ -21,12 +21,14 @@ import type { PubSub } from '../pubsub.ts';
 import { applyDeletion, applyMerge, applyRecord, type ApplyOutcome } from './apply.ts';
 import { readCredentials, settingsOf, type Connections } from './connections.ts';
 import { HistoryBatch, inboundFromOutcome } from './history.ts';
+import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
+import type { DispatchQueue } from './dispatcher.ts';
 import { asCrmError, errInfo } from './outbox.ts';
-import { backoffMs, claim } from './queue.ts';
+import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
+import { remedyFor } from './remedies.ts';
 import type { WebhookResponse } from './types.ts';
 
 export const INBOX_BATCH = 100;
-export const INBOX_MAX_ATTEMPTS = 8;
 
 export interface InboxDeps {
   config: Config;
@@ -153,28 +155,39 @@ function deserialiseEvent(row: InboxEvent): ChangeEvent {
   return { ...p, occurredAt: new Date(p.occurredAt), record };
 }
 
-/** One pass: claims due events and applies them. Returns how many it handled. */
-export async function processInbox(deps: InboxDeps): Promise<number> {
-  const ids = await claim(deps.prisma, 'InboxEvent', deps.instanceId, INBOX_BATCH, 'occurredAt', deps.config.WORK_LEASE_MS);
-  if (ids.length === 0) return 0;
+/** The inbox as the dispatcher drives it: claims per integration, one task each (events in order). */
+export function inboxQueue(deps: InboxDeps): DispatchQueue {
+  return {
+    claim: async (exclude) =>
+      byIntegration(await claimRows(deps.prisma, 'InboxEvent', deps.instanceId, INBOX_BATCH, 'occurredAt', deps.config.WORK_LEASE_MS, exclude)),
+    run: (_integrationId, ids) => processClaimed(deps, ids),
+    release: (ids) => releaseRows(deps.prisma, 'InboxEvent', ids),
+  };
+}
+
+/** Applies claimed events of one integration (unless its circuit breaker says wait). */
+export async function processClaimed(deps: InboxDeps, ids: string[]): Promise<void> {
   const rows = await deps.prisma.inboxEvent.findMany({
-    where: { id: { in: ids } },
+    where: { id: { in: ids }, status: 'processing', lockedBy: deps.instanceId },
     include: { integration: true },
     orderBy: { occurredAt: 'asc' },
   });
-  const byIntegration = new Map<string, typeof rows>();
-  for (const r of rows) byIntegration.set(r.integrationId, [...(byIntegration.get(r.integrationId) ?? []), r]);
-  // The history of the whole pass is written with one insert at its end.
+  if (rows.length === 0) return;
+  const admission = await admit(deps.prisma, rows[0].integration, deps.config);
+  if (admission.kind === 'wait') {
+    await releaseRows(deps.prisma, 'InboxEvent', rows.map((r) => r.id), admission.until);
+    return;
+  }
+  // The history of the whole task is written with one insert at its end.
   const history = new HistoryBatch(deps);
   try {
-    for (const list of byIntegration.values()) await processForIntegration({ ...deps, history }, list[0].integration, list);
+    await processForIntegration({ ...deps, history, probe: admission.kind === 'probe' }, rows[0].integration, rows);
   } finally {
     await history.flush();
   }
-  return rows.length;
 }
 
-type PassDeps = InboxDeps & { history: HistoryBatch };
+type PassDeps = InboxDeps & { history: HistoryBatch; probe?: boolean };
 
 /** Counts and records the outcome of one event. */
 function recordOutcome(deps: PassDeps, integration: Integration, row: InboxEvent, outcome: ApplyOutcome, leadId: string | null) {
@@ -195,7 +208,7 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
   if (!integration.webhooksEnabled) {
     await prisma.inboxEvent.updateMany({
       where: { id: { in: rows.map((r) => r.id) } },
-      data: { status: 'done', outcome: 'skipped_disabled', processedAt: new Date(), lockedBy: null, lockedUntil: null },
+      data: { status: 'done', outcome: 'skipped_disabled', processedAt: new Date(), lockedBy: null, lockedUntil: null, attempts: { increment: 1 } },
     });
     for (const row of rows) recordOutcome(deps, integration, row, 'skipped_disabled', null);
     return;
@@ -209,15 +222,21 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
   ];
   let records = new Map<string, CrmRecord>();
   if (needRead.length) {
+    // One batched read per task: it is also the probe of a CRM whose breaker was open.
     try {
       const read = await deps.connections.client(integration).readRecords(needRead);
       records = new Map(read.map((r) => [r.externalId, r]));
+      await recordSuccess(prisma, integration.id, log);
     } catch (err) {
       const error = asCrmError(err);
       log.warn({ err: errInfo(error), events: rows.length }, 'reading records for webhook events failed');
+      if (isTransient(error)) await recordFailure(prisma, integration.id, error, deps.config, log);
+      else await recordSuccess(prisma, integration.id, log);
       for (const { row } of events) await retryOrFail(deps, row, error, log);
       return;
     }
+  } else if (deps.probe) {
+    await probeUnused(prisma, integration.id);
   }
   const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG };
   for (const { row, ev } of events) {
@@ -242,7 +261,18 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
       }
       await prisma.inboxEvent.update({
         where: { id: row.id },
-        data: { status: 'done', outcome, leadId, processedAt: new Date(), lockedBy: null, lockedUntil: null, lastError: null, errorCode: null },
+        data: {
+          status: 'done',
+          outcome,
+          leadId,
+          processedAt: new Date(),
+          lockedBy: null,
+          lockedUntil: null,
+          lastError: null,
+          errorCode: null,
+          firstFailedAt: null,
+          attempts: { increment: 1 },
+        },
       });
       recordOutcome(deps, integration, row, outcome, leadId);
     } catch (err) {
@@ -253,30 +283,45 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
   }
 }
 
+/**
+ * Records a failed attempt at an event. Transient errors (the CRM not answering, a
+ * database hiccup) are retried with backoff until RETRY_WINDOW_MS after the first of
+ * them (24 hours by default: as long as the CRMs keep re-sending their own webhooks);
+ * permanent ones fail at once, with the steps that fix them.
+ */
 async function retryOrFail(deps: PassDeps, row: InboxEvent & { integration: Integration }, error: CrmError, log: Logger) {
-  const final = !error.retryable || row.attempts >= INBOX_MAX_ATTEMPTS;
+  const now = new Date();
+  const attempts = row.attempts + 1;
+  const firstFailedAt = row.firstFailedAt ?? now;
+  const expired = now.getTime() - firstFailedAt.getTime() >= deps.config.RETRY_WINDOW_MS;
+  const final = !error.retryable || expired;
+  const message = !error.retryable
+    ? `${error.message} ${remedyFor(error.code, row.integration.provider)}`
+    : expired
+      ? `${error.message} (gave up after ${attempts} attempts over ${Math.round((now.getTime() - firstFailedAt.getTime()) / 60_000)} min)`
+      : error.message;
+  const wait = Math.max(backoffMs(attempts, deps.config.RETRY_BASE_MS, deps.config.RETRY_MAX_DELAY_MS), error.retryAfterMs ?? 0);
   await deps.prisma.inboxEvent.update({
     where: { id: row.id },
-    data: final
-      ? { status: 'failed', lastError: error.message.slice(0, 1000), errorCode: error.code, lockedBy: null, lockedUntil: null, processedAt: new Date() }
-      : {
-          status: 'pending',
-          nextAttemptAt: new Date(Date.now() + Math.max(backoffMs(row.attempts, deps.config.RETRY_BASE_MS), error.retryAfterMs ?? 0)),
-          lastError: error.message.slice(0, 1000),
-          errorCode: error.code,
-          lockedBy: null,
-          lockedUntil: null,
-        },
+    data: {
+      attempts,
+      firstFailedAt,
+      lastError: message.slice(0, 1000),
+      errorCode: error.code,
+      lockedBy: null,
+      lockedUntil: null,
+      ...(final ? { status: 'failed', processedAt: now } : { status: 'pending', nextAttemptAt: new Date(now.getTime() + wait) }),
+    },
   });
   if (final) {
-    log.error({ eventId: row.id, code: error.code, attempts: row.attempts }, `webhook event ${row.id} failed: ${error.code}`);
+    log.error({ eventId: row.id, code: error.code, attempts }, `webhook event ${row.id} failed: ${error.code}`);
     deps.metrics?.webhookEventsFailed.inc({ provider: row.integration.provider });
     deps.history.inbound(row.integration, {
       kind: 'failed',
       status: 'failed',
       reason: error.code,
       errorCode: error.code,
-      error: error.message,
+      error: message,
       externalId: row.externalId,
       leadId: row.leadId,
       via: 'webhook',

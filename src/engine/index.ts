@@ -10,11 +10,12 @@ import { keyringFromConfig, type Keyring } from '../secrets.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
 import { Connections } from './connections.ts';
 import { retryFailed, retrySyncEvent } from './history.ts';
-import { processInbox, receiveWebhook } from './inbox.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { inboxQueue, receiveWebhook } from './inbox.ts';
 import { resumeAbandonedImports, startImport } from './importer.ts';
 import { createIntegration, disableWebhooks, enableWebhooks, newInstanceId, renewExpiringWebhooks, webhookStatus } from './integrations.ts';
 import { createLead, updateLead } from './leads.ts';
-import { processOutbox, retryFailedOutbox } from './outbox.ts';
+import { outboxQueue, retryFailedOutbox } from './outbox.ts';
 import { pollAll } from './poller.ts';
 import { releaseClaims, WorkerLoop } from './queue.ts';
 import { defaultAdapters } from './registry.ts';
@@ -70,7 +71,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   const logger = deps.logger.child({ instance: instanceId });
   const metrics = deps.metrics ?? createMetrics();
   const keyring = deps.keyring ?? keyringFromConfig(config, logger);
-  const connections = new Connections(deps.adapters ?? defaultAdapters(), prisma, logger, keyring, metrics);
+  const connections = new Connections(deps.adapters ?? defaultAdapters(), prisma, logger, keyring, metrics, config.CRM_CALL_TIMEOUT_MS);
   const idleMs = deps.idleMs ?? 1_000;
   let stopping = false;
   const inFlight = new Set<Promise<unknown>>();
@@ -81,8 +82,11 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   const onError = (err: unknown, name: string) => logger.error({ err, worker: name }, `${name} worker pass failed`);
 
   const queueDeps = { config, prisma, logger, pubsub, connections, instanceId, platformTag: config.PLATFORM_SOURCE_TAG, metrics };
-  const inbox = new WorkerLoop('inbox', () => processInbox(queueDeps), idleMs, onError);
-  const outbox = new WorkerLoop('outbox', () => processOutbox(queueDeps), idleMs, onError);
+  // Each integration's work runs as its own task (one per queue at a time, WORKER_CONCURRENCY
+  // in all): a CRM that hangs holds its own integration only.
+  const dispatch = { concurrency: config.WORKER_CONCURRENCY, idleMs, onError };
+  const inbox = new Dispatcher('inbox', inboxQueue(queueDeps), dispatch);
+  const outbox = new Dispatcher('outbox', outboxQueue(queueDeps), dispatch);
   const integrationDeps = { config, prisma, logger, connections };
   // Periodic upkeep: the reconciling poll (when enabled) and renewal of expiring channels.
   const maintenance = new WorkerLoop(
@@ -98,6 +102,24 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   const importDeps = { ...queueDeps, track, isStopping: () => stopping };
   const leadDeps = { prisma, logger, pubsub, platformTag: config.PLATFORM_SOURCE_TAG, onQueued: () => outbox.kick() };
   let started = false;
+
+  /**
+   * Work claimed by a process that is gone resumes now, not when its lease expires. The
+   * embedded database (PGlite) serves one process per data directory, so at start nothing
+   * in it can belong to a live process: every claim is released. On PostgreSQL other
+   * instances may be working: only this instance's own claims (a stable INSTANCE_ID from
+   * its previous life) are released; leases cover the rest.
+   */
+  async function releaseAtStart() {
+    const owner = config.DATABASE_URL ? config.INSTANCE_ID ?? null : null;
+    if (config.DATABASE_URL && owner === null) return;
+    const released = await releaseClaims(prisma, owner);
+    if (released.inbox + released.outbox + released.imports > 0) {
+      logger.info(released, 'released work claimed before a restart: resuming it now');
+      inbox.kick();
+      outbox.kick();
+    }
+  }
 
   return {
     instanceId,
@@ -155,11 +177,20 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     start() {
       if (started || config.WORKERS === false) return;
       started = true;
-      inbox.start();
-      outbox.start();
       maintenance.start();
-      track(resumeAbandonedImports(importDeps).catch((err) => onError(err, 'import-resume')));
-      logger.info('sync workers started');
+      // Claims left by a previous life are released before this process claims anything.
+      track(
+        releaseAtStart()
+          .catch((err) => logger.warn({ err }, 'could not release work claimed before the restart; its leases will expire'))
+          .then(() => {
+            if (stopping) return;
+            inbox.start();
+            outbox.start();
+            logger.info('sync workers started');
+            return resumeAbandonedImports(importDeps);
+          })
+          .catch((err) => onError(err, 'import-resume')),
+      );
     },
     async stop(graceMs = STOP_GRACE_MS) {
       stopping = true;

@@ -8,6 +8,7 @@ import { Prisma, type Integration, type PrismaClient } from '../generated/prisma
 import type { Logger } from '../logger.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { SKIPPED_OUTCOMES } from './apply.ts';
+import { breakerView } from './breaker.ts';
 import { settingsOf, tagValuesFor, writeCredentials, type Connections } from './connections.ts';
 import type { CreateIntegrationInput, EnableWebhooksResult, WebhookStatus } from './types.ts';
 
@@ -211,6 +212,21 @@ export async function webhookStatus(prisma: PrismaClient, organizationId: string
     else if (g.outcome === 'updated' || g.outcome === 'linked' || g.outcome === 'deleted' || g.outcome === 'merged') updated += n;
     else if (g.outcome && (SKIPPED_OUTCOMES as string[]).includes(g.outcome)) skipped += n;
   }
+  const [pushes, due] = await Promise.all([
+    prisma.outboxItem.groupBy({ by: ['status'], where: { integrationId }, _count: { _all: true } }),
+    Promise.all([
+      prisma.inboxEvent.aggregate({ where: { integrationId, status: { in: ['pending', 'processing'] } }, _min: { nextAttemptAt: true } }),
+      prisma.outboxItem.aggregate({ where: { integrationId, status: { in: ['pending', 'processing'] } }, _min: { nextAttemptAt: true } }),
+    ]),
+  ]);
+  const countOf = (...statuses: string[]) => pushes.filter((g) => statuses.includes(g.status)).reduce((n, g) => n + g._count._all, 0);
+  const breaker = breakerView(integration);
+  const firstDue = due
+    .map((d) => d._min.nextAttemptAt)
+    .filter((d): d is Date => d !== null)
+    .sort((a, b) => a.getTime() - b.getTime())[0];
+  // Work waits for the later of its own time and the breaker's cool-down.
+  const nextAttemptAt = firstDue ? (breaker.until && breaker.until > firstDue ? breaker.until : firstDue) : null;
   return {
     integrationId: integration.id,
     provider: integration.provider,
@@ -225,6 +241,10 @@ export async function webhookStatus(prisma: PrismaClient, organizationId: string
     skipped,
     failed,
     pending,
+    pendingPushes: countOf('pending', 'processing'),
+    failedPushes: countOf('failed'),
+    nextAttemptAt,
+    breaker,
   };
 }
 

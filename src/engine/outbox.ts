@@ -1,8 +1,9 @@
 // The outbox: pushes of lead changes to CRMs. Rows are written in the same transaction
 // as the lead change, so an acknowledged change is never lost; a worker claims them
 // with leases, pushes them in batches (one CRM call per up to 100 leads), retries
-// transient failures with backoff and jitter (honouring the CRM's Retry-After), and
-// leaves a visible failed row after repeated failure.
+// transient failures with backoff and jitter (honouring the CRM's Retry-After) for
+// RETRY_WINDOW_MS (24 hours by default), charges each failure to the lead whose write
+// failed only, and fails permanent errors at once with the administrator's steps.
 import { CrmError, SYNCED_FIELDS, isCrmError, type LeadFields, type OutboundLead } from '../../adapters/contract.ts';
 import { Prisma, type CrmLink, type Integration, type Lead, type OutboxItem, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
@@ -13,10 +14,12 @@ import { applyDeletion } from './apply.ts';
 import { settingsOf, tagValuesFor, type Connections } from './connections.ts';
 import { asJson, canonicalFields, fieldsHash, readSnapshot, toSnapshot } from './fields.ts';
 import { HistoryBatch } from './history.ts';
-import { backoffMs, claim } from './queue.ts';
+import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
+import type { DispatchQueue } from './dispatcher.ts';
+import { remedyFor } from './remedies.ts';
+import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
 
 export const OUTBOX_BATCH = 100;
-export const OUTBOX_MAX_ATTEMPTS = 6;
 
 type Tx = Pick<PrismaClient, 'integration' | 'outboxItem'>;
 
@@ -39,7 +42,14 @@ export async function enqueueForOtherIntegrations(tx: Tx, lead: Lead, exceptInte
 }
 
 export interface OutboxDeps {
-  config: { WORK_LEASE_MS: number; RETRY_BASE_MS: number };
+  config: {
+    WORK_LEASE_MS: number;
+    RETRY_BASE_MS: number;
+    RETRY_MAX_DELAY_MS: number;
+    RETRY_WINDOW_MS: number;
+    BREAKER_THRESHOLD: number;
+    BREAKER_COOLDOWN_MS: number;
+  };
   prisma: PrismaClient;
   logger: Logger;
   pubsub: PubSub;
@@ -49,32 +59,39 @@ export interface OutboxDeps {
   metrics?: Metrics;
 }
 
-type PassDeps = OutboxDeps & { history: HistoryBatch };
+type PassDeps = OutboxDeps & { history: HistoryBatch; probe: boolean };
 
-/** One pass: claims due items and pushes them. Returns how many items it handled. */
-export async function processOutbox(deps: OutboxDeps): Promise<number> {
-  const ids = await claim(deps.prisma, 'OutboxItem', deps.instanceId, OUTBOX_BATCH, 'createdAt', deps.config.WORK_LEASE_MS);
-  if (ids.length === 0) return 0;
+/** The outbox as the dispatcher drives it: claims per integration, one push task each. */
+export function outboxQueue(deps: OutboxDeps): DispatchQueue {
+  return {
+    claim: async (exclude) =>
+      byIntegration(await claimRows(deps.prisma, 'OutboxItem', deps.instanceId, OUTBOX_BATCH, 'createdAt', deps.config.WORK_LEASE_MS, exclude)),
+    run: (_integrationId, ids) => pushClaimed(deps, ids),
+    release: (ids) => releaseRows(deps.prisma, 'OutboxItem', ids),
+  };
+}
+
+/** Pushes claimed items of one integration (unless its circuit breaker says wait). */
+export async function pushClaimed(deps: OutboxDeps, ids: string[]): Promise<void> {
   const items = await deps.prisma.outboxItem.findMany({
-    where: { id: { in: ids } },
+    where: { id: { in: ids }, status: 'processing', lockedBy: deps.instanceId },
     include: { lead: { include: { links: true } }, integration: true },
+    orderBy: { createdAt: 'asc' },
   });
-  const byIntegration = new Map<string, typeof items>();
-  for (const item of items) {
-    const list = byIntegration.get(item.integrationId) ?? [];
-    list.push(item);
-    byIntegration.set(item.integrationId, list);
+  if (items.length === 0) return;
+  const integration = items[0].integration;
+  const admission = await admit(deps.prisma, integration, deps.config);
+  if (admission.kind === 'wait') {
+    await releaseRows(deps.prisma, 'OutboxItem', items.map((i) => i.id), admission.until);
+    return;
   }
-  // The history of the whole pass is written with one insert at its end.
+  // The history of the whole task is written with one insert at its end.
   const history = new HistoryBatch(deps);
   try {
-    for (const list of byIntegration.values()) {
-      await pushBatch({ ...deps, history }, list[0].integration, list);
-    }
+    await pushBatch({ ...deps, history, probe: admission.kind === 'probe' }, integration, items);
   } finally {
     await history.flush();
   }
-  return items.length;
 }
 
 type ClaimedItem = OutboxItem & { lead: Lead & { links: CrmLink[] }; integration: Integration };
@@ -129,7 +146,16 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
     }
     toPush.push({ lead, items: group, outbound: { localId: lead.id, fields, externalId: link?.externalId ?? null }, hash });
   }
-  if (toPush.length === 0) return;
+  if (toPush.length === 0) {
+    if (deps.probe) await probeUnused(prisma, integration.id);
+    return;
+  }
+  if (deps.probe && toPush.length > 1) {
+    // The CRM was down: one lead's push probes it; the others wait for the answer.
+    const rest = toPush.splice(1);
+    await releaseRows(prisma, 'OutboxItem', rest.flatMap((p) => p.items.map((i) => i.id)));
+    log.info({ waiting: rest.length }, `probing ${integration.provider} with one push`);
+  }
 
   let results;
   try {
@@ -139,14 +165,27 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
   } catch (err) {
     const error = asCrmError(err);
     log.warn({ err: errInfo(error), count: toPush.length }, 'push to CRM failed');
+    if (isTransient(error)) await recordFailure(prisma, integration.id, error, deps.config, log);
+    else await recordSuccess(prisma, integration.id, log);
     for (const p of toPush) await retryOrFail(deps, p.items, error, log);
     return;
   }
+  // The breaker follows the CRM's answers: any write that went through, or only
+  // permanent refusals, means it is up; only transient failures mean it is not.
+  const tried = results.flatMap((r) => (r.ok ? [] : r.attempted === false ? [] : [r.error]));
+  const transient = tried.find(isTransient);
+  if (transient && !results.some((r) => r.ok)) await recordFailure(prisma, integration.id, transient, deps.config, log);
+  else if (results.some((r) => r.ok) || tried.length > 0) await recordSuccess(prisma, integration.id, log);
   for (let i = 0; i < toPush.length; i++) {
     const p = toPush[i];
     const r = results[i];
     if (!r || r.localId !== p.lead.id) {
       await retryOrFail(deps, p.items, new CrmError('UPSTREAM', 'adapter returned no result for this lead', { retryable: true }), log);
+      continue;
+    }
+    if (!r.ok && r.attempted === false) {
+      // Not tried: another lead's call failed first and the adapter stopped there.
+      await retryOrFail(deps, p.items, r.error, log, false);
       continue;
     }
     if (!r.ok && r.error.code === 'NOT_FOUND' && p.outbound.externalId) {
@@ -186,7 +225,17 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
         });
         await tx.outboxItem.updateMany({
           where: { id: { in: p.items.map((x) => x.id) } },
-          data: { status: 'done', doneAt: now, result: r.action, lockedBy: null, lockedUntil: null, lastError: null, errorCode: null },
+          data: {
+            status: 'done',
+            doneAt: now,
+            result: r.action,
+            lockedBy: null,
+            lockedUntil: null,
+            lastError: null,
+            errorCode: null,
+            firstFailedAt: null,
+            attempts: { increment: 1 },
+          },
         });
         return tx.lead.update({
           where: { id: p.lead.id },
@@ -234,24 +283,43 @@ function holdsAll(snapshot: Partial<LeadFields> | null, fields: LeadFields): boo
   return SYNCED_FIELDS.every((k) => k in snapshot && snapshot[k] === fields[k]);
 }
 
-async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: CrmError, log: Logger) {
-  const attempts = Math.max(...items.map((i) => i.attempts));
-  const final = !error.retryable || attempts >= OUTBOX_MAX_ATTEMPTS;
-  if (final) {
-    await deps.prisma.outboxItem.updateMany({
-      where: { id: { in: items.map((i) => i.id) } },
-      data: { status: 'failed', lastError: error.message.slice(0, 1000), errorCode: error.code, lockedBy: null, lockedUntil: null },
-    });
-    log.error({ leadId: items[0].leadId, code: error.code, attempts }, `failed to push lead ${items[0].leadId} after ${attempts} attempt(s): ${error.code}`);
-    recordPush(deps, items[0].integration, items, { kind: 'failed', status: 'failed', error });
+/**
+ * Records a failed attempt (or, when `attempted` is false, a push that was never tried:
+ * it goes back without costing an attempt). Transient errors are retried with backoff
+ * until RETRY_WINDOW_MS after the first of them; permanent ones fail at once, with the
+ * steps that fix them.
+ */
+async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: CrmError, log: Logger, attempted = true) {
+  const now = new Date();
+  const ids = items.map((i) => i.id);
+  if (!attempted) {
+    await releaseRows(deps.prisma, 'OutboxItem', ids, new Date(now.getTime() + (error.retryAfterMs ?? 0)));
     return;
   }
-  const wait = Math.max(backoffMs(attempts, deps.config.RETRY_BASE_MS), error.retryAfterMs ?? 0);
+  const attempts = Math.max(...items.map((i) => i.attempts)) + 1;
+  const firstFailedAt = items.map((i) => i.firstFailedAt).find((d): d is Date => d !== null) ?? now;
+  const expired = now.getTime() - firstFailedAt.getTime() >= deps.config.RETRY_WINDOW_MS;
+  const integration = items[0].integration;
+  if (!error.retryable || expired) {
+    const message = !error.retryable
+      ? `${error.message} ${remedyFor(error.code, integration.provider)}`
+      : `${error.message} (gave up after ${attempts} attempts over ${Math.round((now.getTime() - firstFailedAt.getTime()) / 60_000)} min)`;
+    await deps.prisma.outboxItem.updateMany({
+      where: { id: { in: ids } },
+      data: { status: 'failed', attempts, firstFailedAt, lastError: message.slice(0, 1000), errorCode: error.code, lockedBy: null, lockedUntil: null },
+    });
+    log.error({ leadId: items[0].leadId, code: error.code, attempts }, `failed to push lead ${items[0].leadId} after ${attempts} attempt(s): ${error.code}`);
+    recordPush(deps, integration, items, { kind: 'failed', status: 'failed', error: new CrmError(error.code, message, { retryable: error.retryable }) });
+    return;
+  }
+  const wait = Math.max(backoffMs(attempts, deps.config.RETRY_BASE_MS, deps.config.RETRY_MAX_DELAY_MS), error.retryAfterMs ?? 0);
   await deps.prisma.outboxItem.updateMany({
-    where: { id: { in: items.map((i) => i.id) } },
+    where: { id: { in: ids } },
     data: {
       status: 'pending',
-      nextAttemptAt: new Date(Date.now() + wait),
+      attempts,
+      firstFailedAt,
+      nextAttemptAt: new Date(now.getTime() + wait),
       lastError: error.message.slice(0, 1000),
       errorCode: error.code,
       lockedBy: null,
@@ -263,7 +331,7 @@ async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: CrmError
 async function finish(prisma: PrismaClient, items: ClaimedItem[], status: 'done' | 'failed', result: string) {
   await prisma.outboxItem.updateMany({
     where: { id: { in: items.map((i) => i.id) } },
-    data: { status, result, doneAt: new Date(), lockedBy: null, lockedUntil: null },
+    data: { status, result, doneAt: new Date(), lockedBy: null, lockedUntil: null, firstFailedAt: null, attempts: { increment: 1 } },
   });
 }
 
@@ -280,7 +348,7 @@ export function errInfo(e: CrmError) {
 export async function retryFailedOutbox(prisma: PrismaClient, organizationId: string, integrationId?: string): Promise<number> {
   const r = await prisma.outboxItem.updateMany({
     where: { organizationId, status: 'failed', ...(integrationId ? { integrationId } : {}) },
-    data: { status: 'pending', attempts: 0, nextAttemptAt: new Date() },
+    data: { status: 'pending', attempts: 0, firstFailedAt: null, nextAttemptAt: new Date() },
   });
   return r.count;
 }

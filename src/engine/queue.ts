@@ -10,7 +10,10 @@ export const LEASE_MS = 60_000;
 /**
  * Claims up to `limit` due rows of a table for `owner`, oldest first. A row is due when
  * it is pending and its nextAttemptAt has passed, or when it is being processed under
- * an expired lease. Returns the claimed ids. Times are the database's clock (UTC).
+ * an expired lease. Rows of integrations in `exclude` (busy here) or whose circuit
+ * breaker holds them (`breakerUntil` in the future) are left alone. Claiming counts no
+ * attempt: an attempt is counted when its outcome is recorded, so a claim lost to a
+ * crash costs nothing. Returns the claimed ids. Times are the database's clock (UTC).
  */
 export async function claim(
   prisma: PrismaClient,
@@ -19,42 +22,76 @@ export async function claim(
   limit: number,
   orderColumn: 'occurredAt' | 'createdAt',
   leaseMs: number = LEASE_MS,
+  exclude: string[] = [],
 ): Promise<string[]> {
+  return (await claimRows(prisma, table, owner, limit, orderColumn, leaseMs, exclude)).map((r) => r.id);
+}
+
+/** Like claim(), with each row's integration. */
+export async function claimRows(
+  prisma: PrismaClient,
+  table: QueueTable,
+  owner: string,
+  limit: number,
+  orderColumn: 'occurredAt' | 'createdAt',
+  leaseMs: number = LEASE_MS,
+  exclude: string[] = [],
+): Promise<{ id: string; integrationId: string }[]> {
   // Identifiers cannot be parameters; both come from the closed unions above.
   const sql = `
     UPDATE "${table}" SET status = 'processing', "lockedBy" = $1,
-      "lockedUntil" = (now() AT TIME ZONE 'UTC') + ($2 || ' milliseconds')::interval,
-      attempts = attempts + 1
+      "lockedUntil" = (now() AT TIME ZONE 'UTC') + ($2 || ' milliseconds')::interval
     WHERE id IN (
-      SELECT id FROM "${table}"
-      WHERE (status = 'pending' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC'))
-         OR (status = 'processing' AND "lockedUntil" < (now() AT TIME ZONE 'UTC'))
-      ORDER BY "${orderColumn}" ASC
+      SELECT q.id FROM "${table}" q
+      WHERE ((q.status = 'pending' AND q."nextAttemptAt" <= (now() AT TIME ZONE 'UTC'))
+         OR (q.status = 'processing' AND q."lockedUntil" < (now() AT TIME ZONE 'UTC')))
+        AND NOT (q."integrationId" = ANY($4::text[]))
+        AND NOT EXISTS (
+          SELECT 1 FROM "Integration" g
+          WHERE g.id = q."integrationId" AND g."breakerUntil" > (now() AT TIME ZONE 'UTC'))
+      ORDER BY q."${orderColumn}" ASC
       LIMIT $3
-      FOR UPDATE SKIP LOCKED
+      FOR UPDATE OF q SKIP LOCKED
     )
-    RETURNING id`;
-  const rows = await prisma.$queryRawUnsafe<{ id: string }[]>(sql, owner, String(leaseMs), limit);
-  return rows.map((r) => r.id);
+    RETURNING id, "integrationId"`;
+  return prisma.$queryRawUnsafe<{ id: string; integrationId: string }[]>(sql, owner, String(leaseMs), limit, exclude);
+}
+
+/** Claimed rows grouped by integration, in claim order. */
+export function byIntegration(rows: { id: string; integrationId: string }[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const r of rows) out.set(r.integrationId, [...(out.get(r.integrationId) ?? []), r.id]);
+  return out;
+}
+
+/** Gives claimed rows back unprocessed: pending, due at `at` (now by default), no attempt counted. */
+export async function releaseRows(prisma: PrismaClient, table: QueueTable, ids: string[], at: Date = new Date()): Promise<void> {
+  if (ids.length === 0) return;
+  const data = { status: 'pending' as const, lockedBy: null, lockedUntil: null, nextAttemptAt: at };
+  const where = { id: { in: ids }, status: 'processing' as const };
+  if (table === 'InboxEvent') await prisma.inboxEvent.updateMany({ where, data });
+  else await prisma.outboxItem.updateMany({ where, data });
 }
 
 /**
- * Gives back everything `owner` holds: its inbox events and outbox items in processing go
- * back to pending (the interrupted attempt is not counted), its running imports get an
- * expired lease. Another instance takes them at once.
+ * Gives back everything `owner` holds (every owner's when null: at the start of a process
+ * that owns its database alone, as with PGlite, nobody else can be holding anything): inbox
+ * events and outbox items in processing go back to pending (the interrupted attempt was
+ * never counted), running imports get an expired lease. They are taken at once.
  */
-export async function releaseClaims(prisma: PrismaClient, owner: string): Promise<{ inbox: number; outbox: number; imports: number }> {
+export async function releaseClaims(prisma: PrismaClient, owner: string | null): Promise<{ inbox: number; outbox: number; imports: number }> {
   const now = new Date();
-  const back = { status: 'pending' as const, lockedBy: null, lockedUntil: null, nextAttemptAt: now, attempts: { decrement: 1 } };
+  const back = { status: 'pending' as const, lockedBy: null, lockedUntil: null, nextAttemptAt: now };
+  const who = owner === null ? {} : { lockedBy: owner };
   const [inbox, outbox, imports] = await prisma.$transaction([
-    prisma.inboxEvent.updateMany({ where: { status: 'processing', lockedBy: owner }, data: back }),
-    prisma.outboxItem.updateMany({ where: { status: 'processing', lockedBy: owner }, data: back }),
-    prisma.importJob.updateMany({ where: { status: 'running', lockedBy: owner }, data: { lockedUntil: new Date(0) } }),
+    prisma.inboxEvent.updateMany({ where: { status: 'processing', ...who }, data: back }),
+    prisma.outboxItem.updateMany({ where: { status: 'processing', ...who }, data: back }),
+    prisma.importJob.updateMany({ where: { status: 'running', ...who }, data: { lockedUntil: new Date(0) } }),
   ]);
   return { inbox: inbox.count, outbox: outbox.count, imports: imports.count };
 }
 
-/** Exponential backoff with full jitter: base * 2^(attempt-1), capped, randomised. */
+/** Exponential backoff with (half) jitter: base * 2^(attempt-1), capped, randomised. */
 export function backoffMs(attempt: number, baseMs = 1_000, capMs = 300_000): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));

@@ -60,6 +60,23 @@ export interface WebhookStatus {
   skipped: number;
   failed: number;
   pending: number;
+  /** Pushes to this CRM waiting (pending or in progress). */
+  pendingPushes: number;
+  /** Pushes left failed (permanent error, or transient ones beyond RETRY_WINDOW_MS). */
+  failedPushes: number;
+  /** When the next waiting event or push is due (a breaker's cool-down included); null when nothing waits. */
+  nextAttemptAt: Date | null;
+  breaker: BreakerStatus;
+}
+
+export interface BreakerStatus {
+  state: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+  /** Consecutive transient failures of calls to this CRM. */
+  failures: number;
+  /** OPEN: no call before this time; HALF_OPEN: the probe's deadline. */
+  until: Date | null;
+  openedAt: Date | null;
+  lastErrorCode: string | null;
 }
 
 export interface EnableWebhooksResult {

@@ -1,7 +1,23 @@
 // Webhook status and provisioning of an integration.
-import type { EnableWebhooksResult, WebhookStatus } from '../../engine/types.ts';
+import type { BreakerStatus, EnableWebhooksResult, WebhookStatus } from '../../engine/types.ts';
 import { builder } from '../builder.ts';
 import { CrmProviderEnum } from './scalars.ts';
+
+const BreakerStateEnum = builder.enumType('BreakerState', {
+  description: 'CLOSED: calls to the CRM flow. OPEN: the CRM kept failing; no call until `until`. HALF_OPEN: one probe call is in flight.',
+  values: ['CLOSED', 'OPEN', 'HALF_OPEN'] as const,
+});
+
+const BreakerStatusType = builder.objectRef<BreakerStatus>('BreakerStatus').implement({
+  description: "The circuit breaker of calls to an integration's CRM.",
+  fields: (t) => ({
+    state: t.expose('state', { type: BreakerStateEnum }),
+    failures: t.exposeInt('failures', { description: 'Consecutive transient failures (429, 5xx, network, timeouts).' }),
+    until: t.expose('until', { type: 'DateTime', nullable: true, description: 'OPEN: no call before this time. HALF_OPEN: the probe deadline.' }),
+    openedAt: t.expose('openedAt', { type: 'DateTime', nullable: true }),
+    lastErrorCode: t.exposeString('lastErrorCode', { nullable: true }),
+  }),
+});
 
 export const WebhookStatusType = builder.objectRef<WebhookStatus>('WebhookStatus').implement({
   description: "An integration's webhook subscription and what its webhooks have done.",
@@ -19,6 +35,14 @@ export const WebhookStatusType = builder.objectRef<WebhookStatus>('WebhookStatus
     skipped: t.exposeInt('skipped', { description: 'Webhook events with nothing to do (echoes, duplicates).' }),
     failed: t.exposeInt('failed'),
     pending: t.exposeInt('pending', { description: 'Webhook events received and not processed yet.' }),
+    pendingPushes: t.exposeInt('pendingPushes', { description: 'Pushes to the CRM waiting (queued, retrying or in progress).' }),
+    failedPushes: t.exposeInt('failedPushes', { description: 'Pushes left failed (see retryFailed).' }),
+    nextAttemptAt: t.expose('nextAttemptAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: "When the next waiting event or push is due (the breaker's cool-down included).",
+    }),
+    breaker: t.expose('breaker', { type: BreakerStatusType }),
   }),
 });
 
