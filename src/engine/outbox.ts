@@ -144,7 +144,7 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
       recordPush(deps, integration, group, { kind: 'skipped', status: 'skipped', reason: 'unchanged' });
       continue;
     }
-    toPush.push({ lead, items: group, outbound: { localId: lead.id, fields, externalId: link?.externalId ?? null }, hash });
+    toPush.push({ lead, items: group, outbound: { localId: lead.id, fields, externalId: link?.externalId ?? null, changed: changedFields(link, fields) }, hash });
   }
   if (toPush.length === 0) {
     if (deps.probe) await probeUnused(prisma, integration.id);
@@ -275,6 +275,13 @@ async function prepared(deps: OutboxDeps, integration: Integration): Promise<Int
   });
   deps.logger.info({ integrationId: integration.id, originFieldCreated: report.originFieldCreated }, 'CRM prepared for writes (origin field ready)');
   return updated;
+}
+
+/** The fields of a linked lead the CRM is not known to hold (undefined: unlinked or nothing known, write all). */
+function changedFields(link: CrmLink | undefined, fields: LeadFields): (keyof LeadFields)[] | undefined {
+  const snapshot = link ? readSnapshot(link.remoteFields) : null;
+  if (!snapshot) return undefined;
+  return SYNCED_FIELDS.filter((k) => !(k in snapshot) || snapshot[k] !== fields[k]);
 }
 
 /** True when a snapshot knows every synced field and each equals the lead's. */
