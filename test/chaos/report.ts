@@ -17,7 +17,7 @@ export function formatReport(r: ChaosReport, totalMs: number): string {
     `  activity ${(r.activityMs / 1000).toFixed(1)} s; settle ${r.settled ? `${(r.settleMs / 1000).toFixed(1)} s` : `NOT settled within ${(r.settleMs / 1000).toFixed(0)} s`}; total ${(totalMs / 1000).toFixed(1)} s`,
     `lost: ${f.lost.length}`,
     `duplicated: ${f.duplicated.length}`,
-    `wrong values: ${f.wrong.length}`,
+    `wrong values: ${f.wrong.length}${f.wrong.length ? ` (by last write: ${JSON.stringify(byCase(f.wrong))})` : ''}`,
     `echo writes: ${f.echoWrites.length}`,
   ];
   for (const [name, list] of [['lost', f.lost], ['duplicated', f.duplicated], ['wrong', f.wrong], ['echo', f.echoWrites]] as const) {
@@ -26,4 +26,15 @@ export function formatReport(r: ChaosReport, totalMs: number): string {
   }
   if (r.options.keep) lines.push(`work directory kept: ${r.workDir}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Wrong values counted by who wrote the field last (the tag the oracle puts on each). */
+function byCase(wrong: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const w of wrong) {
+    const m = /\[last write: ([a-z_]+) on (crm|platform) person\]/.exec(w);
+    const k = m ? `${m[1]}/${m[2]}` : 'contested';
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
 }

@@ -85,14 +85,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       BOOTSTRAP_API_KEY: KEY,
       ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       WORK_LEASE_MS: '10000',
+      // Retries, breaker pauses and call deadlines on the scale of a run of minutes.
       RETRY_BASE_MS: '200',
+      RETRY_MAX_DELAY_MS: '5000',
+      BREAKER_COOLDOWN_MS: '2000',
+      CRM_CALL_TIMEOUT_MS: String(opts.clientTimeoutMs),
       POLL_INTERVAL_MS: '0',
       LOG_LEVEL: 'info',
       API_RATE_LIMIT_PER_MINUTE: '0',
     },
   });
   try {
-    const integrationId = await connect(service, hs, opts, dataDir);
+    const integrationId = await connect(service, hs);
     const model = new Model();
     let restart: Promise<void> = Promise.resolve();
     const platform: Platform = { call: (q, v) => gqlAcrossRestarts(service, () => restart, q, v) };
@@ -171,8 +175,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
-/** Creates the HubSpot integration over the API, then gives it the short client timeout (set while the service is stopped). */
-async function connect(service: ServiceRig, hs: HubSpotSandbox, opts: ChaosOptions, dataDir: string): Promise<string> {
+/** Creates the HubSpot integration and enables its webhooks over the API, as an administrator would. */
+async function connect(service: ServiceRig, hs: HubSpotSandbox): Promise<string> {
   await service.start();
   const gql = (q: string, v: Record<string, unknown>) => gqlAcrossRestarts(service, () => Promise.resolve(), q, v);
   const created = await gql(`mutation($i: CreateIntegrationInput!) { createIntegration(input: $i) { id } }`, {
@@ -182,16 +186,6 @@ async function connect(service: ServiceRig, hs: HubSpotSandbox, opts: ChaosOptio
   if (!id) throw new Error(`createIntegration failed: ${created.codes.join(', ')}`);
   const enabled = await gql(`mutation($id: ID!) { enableWebhooks(integrationId: $id) { status { enabled } } }`, { id });
   if (!enabled.data?.enableWebhooks?.status?.enabled) throw new Error(`enableWebhooks failed: ${enabled.codes.join(', ')}`);
-  await service.stop();
-  const db = await openDatabase({ dataDir, migrate: false });
-  try {
-    const row = await db.prisma.integration.findUniqueOrThrow({ where: { id } });
-    const settings = { ...((row.settings as Record<string, unknown> | null) ?? {}), requestTimeoutMs: opts.clientTimeoutMs };
-    await db.prisma.integration.update({ where: { id }, data: { settings } });
-  } finally {
-    await db.close();
-  }
-  await service.start();
   return id;
 }
 
