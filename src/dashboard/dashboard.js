@@ -9,7 +9,7 @@ const REFRESH_MS = 15_000;
 
 const LEAD = 'id email firstName lastName company crmMetadata { sourceSystem crmProvider lastSyncDirection }';
 const EVENT = 'id provider integrationId leadId direction kind status reason errorCode error externalId via retryable createdAt retriedAt';
-const STATUS = 'enabled totalReceived created updated skipped failed pending lastReceivedAt expiresAt';
+const STATUS = 'enabled totalReceived created updated skipped failed pending lastReceivedAt expiresAt pendingPushes failedPushes nextAttemptAt breaker { state until lastErrorCode }';
 const PROVIDERS = { HUBSPOT: 'HubSpot', SALESFORCE: 'Salesforce', ZOHO: 'Zoho' };
 
 const $ = (id) => document.getElementById(id);
@@ -133,7 +133,7 @@ async function loadIntegrations() {
   integrations.clear();
   for (const it of list) integrations.set(it.id, it);
   $('integrations').replaceChildren(
-    ...(list.length ? list.map((it, i) => integrationRow(it, statuses[`s${i}`])) : [h('tr', null, h('td', { colspan: 11, class: 'muted' }, 'No integrations yet.'))]),
+    ...(list.length ? list.map((it, i) => integrationRow(it, statuses[`s${i}`])) : [h('tr', null, h('td', { colspan: 13, class: 'muted' }, 'No integrations yet.'))]),
   );
 }
 
@@ -153,7 +153,32 @@ function integrationRow(it, s) {
     num(s?.pending),
     h('td', null, when(s?.lastReceivedAt, 'ago')),
     h('td', { class: soon ? 'warn' : '' }, when(s?.expiresAt, 'date')),
+    waiting(s),
+    breakerCell(s),
     h('td', null, historyAvailable ? h('button', { type: 'button', class: 'small', onclick: (e) => retryAll(it.id, e.currentTarget) }, 'Retry failed') : null),
+  );
+}
+
+/** Pushes waiting (and failed), with when the next waiting work is due. */
+function waiting(s) {
+  if (!s) return h('td', { class: 'num' }, '—');
+  const due = s.pendingPushes || s.pending ? [h('br'), h('small', { class: 'muted' }, 'next ', when(s.nextAttemptAt, 'ago'))] : [];
+  const failed = s.failedPushes ? [' ', h('span', { class: 'bad', title: 'failed pushes' }, `(${s.failedPushes} failed)`)] : [];
+  return h('td', { class: 'num' }, String(s.pendingPushes), ...failed, ...due);
+}
+
+/** The circuit breaker of calls to the CRM: ok, or paused until when and why. */
+function breakerCell(s) {
+  const b = s?.breaker;
+  if (!b) return h('td', null, dash());
+  if (b.state === 'CLOSED') return h('td', null, h('span', { class: 'pill on' }, 'ok'));
+  const label = b.state === 'OPEN' ? 'paused' : 'probing';
+  return h(
+    'td',
+    null,
+    h('span', { class: 'pill warn', title: b.lastErrorCode ?? '' }, `${label}${b.lastErrorCode ? ` (${b.lastErrorCode})` : ''}`),
+    h('br'),
+    h('small', { class: 'muted' }, 'until ', when(b.until, 'time')),
   );
 }
 

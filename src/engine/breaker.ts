@@ -2,7 +2,7 @@
 // webhookStatus) sees it. When calls to a CRM fail transiently BREAKER_THRESHOLD times in
 // a row, the breaker opens: no work of that integration is claimed until the cool-down
 // ends. Then one worker takes a probe (one call); success closes the breaker, failure
-// opens it again for a longer cool-down. A 429 with Retry-After pauses the integration
+// opens it again for a longer cool-down (doubling, up to 16 times BREAKER_COOLDOWN_MS). A 429 with Retry-After pauses the integration
 // until then whatever the count: the CRM asked us to wait.
 import type { CrmError } from '../../adapters/contract.ts';
 import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
@@ -79,7 +79,9 @@ export async function recordFailure(
     data: { breakerFailures: { increment: 1 }, breakerLastError: error.code },
     select: { breakerState: true, breakerFailures: true, breakerOpenedAt: true, breakerUntil: true },
   });
-  const trips = row.breakerState === 'half_open' || row.breakerFailures >= config.BREAKER_THRESHOLD;
+  // A failed probe of a breaker opened by failures opens it again; below the threshold
+  // (a pause asked for by Retry-After) only the CRM's own wait applies.
+  const trips = row.breakerFailures >= config.BREAKER_THRESHOLD;
   let until: Date | null = null;
   if (trips) {
     // Each failed probe doubles the cool-down, up to 16 times the base.
@@ -91,7 +93,7 @@ export async function recordFailure(
     if (!until || asked > until) until = asked;
   }
   if (!until) {
-    if (row.breakerState === 'half_open') await prisma.integration.update({ where: { id: integrationId }, data: { breakerState: 'open' } });
+    if (row.breakerState !== 'closed') await prisma.integration.update({ where: { id: integrationId }, data: { breakerState: 'closed', breakerUntil: null } });
     return null;
   }
   await prisma.integration.update({

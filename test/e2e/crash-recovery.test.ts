@@ -1,6 +1,7 @@
 // "A crash loses nothing that was acknowledged": the service process is killed with
 // SIGKILL right after it answered HubSpot's webhooks and before it could process
-// them; a new process on the same data directory processes every one of them.
+// them; a new process on the same data directory processes every one of them, at once:
+// the work the dead process had claimed does not wait for its (long) lease to expire.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
@@ -13,24 +14,35 @@ describe('crash after acknowledgement', () => {
   let hs: HubSpotSandbox;
   let service: ServiceProcess | undefined;
   let rig: HubSpotProcessRig | undefined;
+  let release: () => void = () => {};
+  const hung = new Promise<void>((resolve) => (release = resolve));
 
   afterAll(async () => {
+    release();
     service?.child.kill('SIGKILL');
     await rig?.close();
   });
 
-  it('processes every acknowledged event after a SIGKILL and restart, once', async () => {
-    rig = await hubspotProcessRig({ secret: SECRET, key: KEY, leaseMs: 2_000, webhookRetryDelaysMs: [200] });
+  it('processes every acknowledged event after a SIGKILL and restart, once, without waiting for the lease', async () => {
+    // A lease far longer than the test: only releasing the dead process's claims at
+    // start lets the new process take them.
+    rig = await hubspotProcessRig({ secret: SECRET, key: KEY, leaseMs: 3_600_000, webhookRetryDelaysMs: [200] });
     hs = rig.hs;
     service = await rig.start();
     const gql = gqlClient(() => service!.url, KEY);
     await connectHubSpotSandbox(gql, hs);
 
-    // Reading the contacts hangs, so the worker cannot finish before the kill.
-    hs.injectFault({ kind: 'latency', ms: 30_000 }, 100, { path: '/crm/v3/objects/contacts/batch/read' });
+    // Reading the contacts hangs, so the worker cannot finish before the kill: the events
+    // it claimed are still claimed (for an hour) when it dies.
+    let readStarted = false;
+    hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, () => {
+      readStarted = true;
+      return hung;
+    });
     const emails = Array.from({ length: 5 }, (_, i) => `crash${i}@example.com`);
     for (const email of emails) hs.createContactAsUser({ email, firstname: 'Crash' });
     await hs.flushWebhooks();
+    await eventually(() => readStarted, 60_000, 'the worker to claim events and start reading');
     const creations = hs.deliveries.filter((d) => d.events.some((e) => e.subscriptionType === 'contact.creation'));
     expect(creations.length).toBeGreaterThan(0);
     expect(creations.every((d) => d.status === 200)).toBe(true);
@@ -39,7 +51,7 @@ describe('crash after acknowledgement', () => {
 
     service.child.kill('SIGKILL');
     await service.exited;
-    hs.clearFaults();
+    release();
     const deliveriesAtKill = hs.deliveries.length;
 
     service = await rig.start();
@@ -51,5 +63,10 @@ describe('crash after acknowledgement', () => {
     expect(leads.edges.map((e: any) => e.node.email).sort()).toEqual(emails);
     // HubSpot was not asked to resend anything: the events came from our own inbox.
     expect(hs.deliveries.length).toBe(deliveriesAtKill);
+    // Nothing is left waiting or failed.
+    const status = await gql(`{ integrations { id } }`);
+    const ws = await gql(`query($id: ID!) { webhookStatus(integrationId: $id) { pending failed breaker { state } } }`, { id: status.integrations[0].id });
+    expect(ws.webhookStatus).toMatchObject({ pending: 0, failed: 0, breaker: { state: 'CLOSED' } });
+    expect(service.output()).toContain('released work claimed before a restart');
   }, 400_000); // two cold process starts
 });

@@ -106,6 +106,22 @@ describe('transient CRM failures', () => {
     expect((await lead('inbound@example.com')).firstName).toBe('In');
   });
 
+  it("fails a permanent refusal at once, with the administrator's steps, and leaves the breaker closed", async () => {
+    hs.injectFault('forbidden', 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
+    await stack.engine.createLead(stack.orgId, { email: 'refused@example.com' });
+    const [item] = await eventually(async () => {
+      const items = await outboxOf('refused@example.com');
+      return items[0]?.status === 'failed' ? items : undefined;
+    }, 30_000, 'the refused push');
+    expect(item).toMatchObject({ errorCode: 'PERMISSION', attempts: 1 });
+    expect(item.lastError).toContain('crm.objects.contacts.write');
+    const s = await status();
+    expect(s.failedPushes).toBe(1);
+    expect(s.breaker.state).toBe('CLOSED');
+    await stack.engine.retryFailedPushes(stack.orgId, integrationId);
+    await eventually(() => contacts('refused@example.com').length === 1, 30_000, 'the push after the fix');
+  });
+
   it('opens the breaker of a CRM that is down, calls nothing until the cool-down ends, probes once and resumes', async () => {
     const down = { path: '/crm/v3/objects/contacts' };
     hs.injectFault({ kind: 'server_error', status: 503 }, 10_000, down);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
-import { claim } from '../../src/engine/queue.ts';
+import { claim, releaseClaims } from '../../src/engine/queue.ts';
 
 describe('lease-based claiming', () => {
   let db: TestDatabase;
@@ -52,5 +52,63 @@ describe('lease-based claiming', () => {
     expect(await claim(db.prisma, 'InboxEvent', 'worker-f', 100, 'occurredAt')).toEqual([]);
     await db.prisma.inboxEvent.updateMany({ data: { nextAttemptAt: new Date(Date.now() - 1) } });
     expect((await claim(db.prisma, 'InboxEvent', 'worker-f', 100, 'occurredAt')).length).toBe(50);
+  });
+});
+
+describe('claiming and failure bookkeeping', () => {
+  let db: TestDatabase;
+  let a: string;
+  let b: string;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    const org = await db.prisma.organization.create({ data: { name: 'Acme' } });
+    const make = async (accountId: string) =>
+      (
+        await db.prisma.integration.create({
+          data: { organizationId: org.id, provider: 'HUBSPOT', name: accountId, accountId, apiBaseUrl: 'http://x', credentials: '{}' },
+        })
+      ).id;
+    a = await make('a');
+    b = await make('b');
+    for (const integrationId of [a, b]) {
+      await db.prisma.inboxEvent.createMany({
+        data: Array.from({ length: 5 }, (_, i) => ({ integrationId, dedupeKey: `k${i}`, kind: 'created', externalId: String(i), occurredAt: new Date(), payload: {} })),
+      });
+    }
+  });
+  afterAll(() => db.destroy());
+  const reset = () => db.prisma.inboxEvent.updateMany({ data: { status: 'pending', lockedBy: null, lockedUntil: null, nextAttemptAt: new Date(0) } });
+
+  it('counts no attempt for a claim: work taken over after a lost lease has not been tried', async () => {
+    await reset();
+    await claim(db.prisma, 'InboxEvent', 'dead', 100, 'occurredAt');
+    await db.prisma.inboxEvent.updateMany({ data: { lockedUntil: new Date(Date.now() - 1000) } });
+    expect((await claim(db.prisma, 'InboxEvent', 'alive', 100, 'occurredAt')).length).toBe(10);
+    expect(await db.prisma.inboxEvent.count({ where: { attempts: { not: 0 } } })).toBe(0);
+  });
+
+  it('leaves the work of an integration busy here, or whose circuit breaker is open, alone', async () => {
+    await reset();
+    const other = await claim(db.prisma, 'InboxEvent', 'w', 100, 'occurredAt', 60_000, [a]);
+    expect(other.length).toBe(5);
+    expect(await db.prisma.inboxEvent.count({ where: { id: { in: other }, integrationId: b } })).toBe(5);
+    await reset();
+    await db.prisma.integration.update({ where: { id: b }, data: { breakerState: 'open', breakerUntil: new Date(Date.now() + 60_000) } });
+    const open = await claim(db.prisma, 'InboxEvent', 'w', 100, 'occurredAt');
+    expect(await db.prisma.inboxEvent.count({ where: { id: { in: open }, integrationId: a } })).toBe(open.length);
+    expect(open.length).toBe(5);
+    // Once the cool-down is over its work is claimable again (for the probe).
+    await db.prisma.integration.update({ where: { id: b }, data: { breakerUntil: new Date(Date.now() - 1) } });
+    expect((await claim(db.prisma, 'InboxEvent', 'w', 100, 'occurredAt')).length).toBe(5);
+  });
+
+  it('at the start of a process that owns its database, releases every claim whoever held it', async () => {
+    await reset();
+    await claim(db.prisma, 'InboxEvent', 'old-life', 3, 'occurredAt', 3_600_000);
+    await claim(db.prisma, 'InboxEvent', 'other-old-life', 3, 'occurredAt', 3_600_000);
+    expect(await releaseClaims(db.prisma, null)).toMatchObject({ inbox: 6 });
+    expect(await db.prisma.inboxEvent.count({ where: { status: 'processing' } })).toBe(0);
+    expect((await claim(db.prisma, 'InboxEvent', 'new-life', 100, 'occurredAt')).length).toBe(10);
   });
 });
