@@ -28,6 +28,7 @@ import {
   type Page,
   type ProvisionOptions,
   type ProvisionReport,
+  type LeadFields,
   type WriteResult,
   type PrepareReport,
 } from '../contract.ts';
@@ -39,6 +40,8 @@ import {
   DEFAULT_ORIGIN_FIELD,
   id15,
   isSalesforceId,
+  LEAD_FIELD_MAP,
+  leadFieldsFromSalesforce,
   parseSalesforceDate,
   selectFields,
   soqlDateTime,
@@ -163,6 +166,8 @@ interface PendingUpdate {
   index: number;
   id: string;
   action: 'updated' | 'linked';
+  /** The Lead's synced fields as read just before this write (found by our id or by email). */
+  before?: LeadFields;
 }
 
 function chunk<T>(items: T[], size: number): T[][] {
@@ -436,7 +441,7 @@ export class SalesforceClient implements CrmClient {
       const clauses = [`${this.externalIdField} IN (${extIds.map(soqlString).join(', ')})`];
       if (emails.length > 0) clauses.push(`Email IN (${emails.map(soqlString).join(', ')})`);
       const soql =
-        `SELECT Id, Email, ${this.externalIdField}, CreatedDate FROM Lead WHERE ${clauses.join(' OR ')} ` +
+        `SELECT Id, ${Object.values(LEAD_FIELD_MAP).join(', ')}, ${this.externalIdField}, CreatedDate FROM Lead WHERE ${clauses.join(' OR ')} ` +
         'ORDER BY CreatedDate, Id';
       for (const r of await this.query('pushLeads lookup', soql, Number.MAX_SAFE_INTEGER)) {
         const extValue = r[this.externalIdField];
@@ -465,12 +470,12 @@ export class SalesforceClient implements CrmClient {
       }
       const mine = byExt.get(lead.localId.toLowerCase());
       if (mine) {
-        updates.push({ index, id: mine.Id, action: 'updated' });
+        updates.push({ index, id: mine.Id, action: 'updated', before: leadFieldsFromSalesforce(mine) });
         return;
       }
       const email = normaliseEmail(lead.fields.email);
       const match = email ? byEmail.get(email) : undefined;
-      if (match) updates.push({ index, id: match.Id, action: 'linked' });
+      if (match) updates.push({ index, id: match.Id, action: 'linked', before: leadFieldsFromSalesforce(match) });
       else upserts.push(index);
     });
 
@@ -536,7 +541,15 @@ export class SalesforceClient implements CrmClient {
       const u = updates[k];
       const lead = leads[u.index];
       results[u.index] = r.success
-        ? { localId: lead.localId, ok: true, externalId: r.id ?? u.id, action: u.action, written: writtenFromSalesforce(payload[k]) }
+        ? {
+            localId: lead.localId,
+            ok: true,
+            externalId: r.id ?? u.id,
+            action: u.action,
+            // Fields an update leaves alone (a required field we have no value for) keep
+            // what the look-up read just before: never what a later read says.
+            written: { ...(u.before ?? {}), ...writtenFromSalesforce(payload[k]) },
+          }
         : this.failed(lead, fromRecordErrors(r.errors));
     });
   }

@@ -33,6 +33,7 @@ import {
   type ConnectionOptions,
   type CrmClient,
   type CrmRecord,
+  type LeadFields,
   type OutboundLead,
   type Page,
   type ProvisionOptions,
@@ -176,6 +177,8 @@ interface PendingUpdate {
   index: number;
   id: string;
   action: WriteAction;
+  /** The record's synced fields as read just before this write (found by email). */
+  before?: LeadFields;
 }
 
 export class ZohoClient implements CrmClient {
@@ -377,7 +380,8 @@ export class ZohoClient implements CrmClient {
     for (const [email, indices] of groups) {
       const match = matches.get(email);
       if (match) {
-        for (const i of indices) updates.push({ index: i, id: match.id, action: 'linked' });
+        const before = leadToRecord(match, this.originField).fields;
+        for (const i of indices) updates.push({ index: i, id: match.id, action: 'linked', before });
       } else {
         creates.push(indices[0]!);
         if (indices.length > 1) followers.set(indices[0]!, indices.slice(1));
@@ -462,7 +466,10 @@ export class ZohoClient implements CrmClient {
       batch.forEach((u, j) => {
         const item = items[j]!;
         if (item.status === 'success' && item.code === 'SUCCESS') {
-          results[u.index] = { localId: leads[u.index]!.localId, ok: true, externalId: u.id, action: u.action, written: writtenFromZoho(data[j]!) };
+          // A field the update leaves alone (Last_Name we have no value for) keeps what the
+          // look-up read just before the write: never what a later read says.
+          const written = { ...(u.before ?? {}), ...writtenFromZoho(data[j]!) };
+          results[u.index] = { localId: leads[u.index]!.localId, ok: true, externalId: u.id, action: u.action, written };
         } else {
           fail(u.index, translateZohoError(item, res.status));
         }

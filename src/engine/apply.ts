@@ -6,8 +6,10 @@
 //                 create coming back: never a new lead (linked if the lead exists).
 //   echo          a record whose synced fields hash to what we last pushed is the
 //                 echo of our own write: dropped.
-//   conflicts     last writer wins by modification time; a poll or import never
-//                 overwrites fresher data (remote time older than what we hold).
+//   ordering      a record state older than the one its link holds (CRM modification
+//                 time) is never applied, whichever path brought it; equal is not older.
+//   conflicts     last writer wins by modification time: a local change newer than the
+//                 CRM's, still waiting in the outbox, is kept.
 import { hasOwnOrigin, type ChangeEvent, type CrmRecord, type LeadFields } from '../../adapters/contract.ts';
 import type { Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
@@ -96,6 +98,16 @@ async function applyOnce(
     include: { lead: true },
   });
 
+  // Ordering, on every path (webhook, import, poll): a state of the record older than the
+  // one the link already holds is never applied. Notifications arrive out of order
+  // (Salesforce retries outbound messages independently of their order; HubSpot promises
+  // no order), and an import or poll page read before a newer change was applied arrives
+  // after it. Equal times are not older: several changes can share one second.
+  if (link && isOlder(record.updatedAt, link.remoteUpdatedAt)) {
+    log.info({ leadId: link.leadId, remoteUpdatedAt: record.updatedAt, heldUpdatedAt: link.remoteUpdatedAt }, 'skipped: older than the state already applied');
+    return { outcome: 'skipped_stale', leadId: link.leadId };
+  }
+
   const ownOrigin = Boolean(event?.ownOrigin) || hasOwnOrigin(record, deps.platformTag);
   if (link && event?.kind === 'created' && ownOrigin && !carriesCrmChanges(link.remoteFields, remote)) {
     // The creation webhook of a record we created (and already linked), holding what
@@ -113,9 +125,6 @@ async function applyOnce(
     const lead = link.lead;
     if (link.remoteDeletedAt) {
       await prisma.crmLink.update({ where: { id: link.id }, data: { remoteDeletedAt: null } });
-    }
-    if (via !== 'webhook' && link.remoteUpdatedAt && record.updatedAt && record.updatedAt < link.remoteUpdatedAt) {
-      return { outcome: 'skipped_stale', leadId: lead.id };
     }
     // What did the CRM really change? Against what it held as far as we knew (the last
     // read, or what we last wrote) — not against the lead, which other CRMs and the
@@ -296,6 +305,11 @@ async function linkedTo(prisma: PrismaClient, leadId: string, integrationId: str
 
 async function hasPendingPush(prisma: PrismaClient, leadId: string, integrationId: string) {
   return (await prisma.outboxItem.count({ where: { leadId, integrationId, status: { in: ['pending', 'processing'] } } })) > 0;
+}
+
+/** True when a CRM modification time is strictly before the one already held. */
+export function isOlder(remoteUpdatedAt: Date | null, heldUpdatedAt: Date | null): boolean {
+  return remoteUpdatedAt !== null && heldUpdatedAt !== null && remoteUpdatedAt.getTime() < heldUpdatedAt.getTime();
 }
 
 /** True when a record holds a value, of a field we know the CRM's state of, that differs from it. */

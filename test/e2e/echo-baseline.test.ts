@@ -4,7 +4,22 @@
 // reaches the platform.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
-import { connectHubSpot, hubspotMoves, settle as settleAll, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
+import type { SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
+import type { ZohoSandbox } from '../sandboxes/zoho/index.ts';
+import {
+  connectHubSpot,
+  connectSalesforce,
+  connectZoho,
+  hubspotMoves,
+  salesforceMoves,
+  settle as settleAll,
+  startHubSpotFor,
+  startSalesforceFor,
+  startStack,
+  startZohoFor,
+  zohoMoves,
+  type Stack,
+} from '../helpers/stack.ts';
 
 const settle = (stack: Stack, hs: HubSpotSandbox) => settleAll(stack, hubspotMoves(hs));
 
@@ -62,5 +77,66 @@ describe('HubSpot: a person edits a contact right after our write', () => {
     expect(hs.getContact(id)!.properties.firstname).toBe('Lin');
     expect(hs.getContact(id)!.properties.lead_source_system ?? null).toBeNull();
     expect((await leadRow(stack, 'linked-race@example.com')).company).toBe('New Co');
+  });
+});
+
+describe('Salesforce: a person edits a Lead right after we linked it by email', () => {
+  let stack: Stack;
+  let sf: SalesforceSandbox;
+
+  beforeAll(async () => {
+    stack = await startStack({ RETRY_BASE_MS: '50' });
+    sf = await startSalesforceFor(stack);
+    await connectSalesforce(stack, sf);
+  });
+  afterAll(async () => {
+    await sf?.close();
+    await stack?.stop();
+  });
+
+  // Salesforce Lead: Company and LastName are required, so an update never sends our empty
+  // company (it would fail or wipe the rep's); what the Lead held is what we read just before.
+  it('applies the Company a rep changes between our link write and the outbound message', async () => {
+    const target = sf.controls.outbound.config.targetUrl;
+    sf.controls.outbound.configure({ targetUrl: null });
+    const id = sf.controls.createLeadAsUser({ Email: 'sf-race@example.com', LastName: 'Orig', Company: 'Orig Co' });
+    sf.controls.outbound.configure({ targetUrl: target });
+    sf.controls.afterApiRequest({ method: 'PATCH', pathIncludes: '/composite/sobjects' }, () => {
+      sf.controls.updateLeadAsUser(id, { Company: 'Rep Co' });
+    });
+    await stack.gqlOk(`mutation { createLead(input: { email: "sf-race@example.com", firstName: "Sal" }) { id } }`);
+    await settleAll(stack, salesforceMoves(sf));
+    expect(sf.controls.getLead(id)!.values).toMatchObject({ FirstName: 'Sal', Company: 'Rep Co' });
+    expect((await leadRow(stack, 'sf-race@example.com')).company).toBe('Rep Co');
+  });
+});
+
+describe('Zoho: a person edits a record right after we linked it by email', () => {
+  let stack: Stack;
+  let zs: ZohoSandbox;
+
+  beforeAll(async () => {
+    stack = await startStack({ RETRY_BASE_MS: '50' });
+    zs = await startZohoFor(stack);
+    // A record made before the integration existed: the service never heard of it.
+    zs.controls.createLeadAsUser({ Email: 'zoho-race@example.com', Last_Name: 'Orig' });
+    await connectZoho(stack, zs);
+  });
+  afterAll(async () => {
+    await zs?.close();
+    await stack?.stop();
+  });
+
+  // Zoho Leads: Last_Name is mandatory, so an update without our last name leaves it alone;
+  // what the record held is what our look-up by email read just before the write.
+  it('applies the Last_Name a rep changes between our link write and the notification', async () => {
+    const id = String(zs.controls.listLeads().find((l) => l.Email === 'zoho-race@example.com')!.id);
+    zs.controls.afterRequest({ method: 'PUT', path: '/crm/v7/Leads' }, () => {
+      zs.controls.updateLeadAsUser(id, { Last_Name: 'Rep' });
+    });
+    await stack.gqlOk(`mutation { createLead(input: { email: "zoho-race@example.com", firstName: "Zed" }) { id } }`);
+    await settleAll(stack, zohoMoves(zs));
+    expect(zs.controls.getLead(id)).toMatchObject({ First_Name: 'Zed', Last_Name: 'Rep' });
+    expect((await leadRow(stack, 'zoho-race@example.com')).lastName).toBe('Rep');
   });
 });

@@ -73,6 +73,11 @@ export interface SalesforceSandboxControls {
   credentials(): { accessToken: string; refreshToken: string; clientId: string; clientSecret: string; loginUrl: string };
   /** Every change from now on carries this time (whole seconds); null: real time. */
   setClock(at: Date | null): void;
+  /**
+   * Leads `fn` creates get their Id and SystemModstamp now but stay invisible to SOQL until
+   * the returned function is called: a save that commits after it was stamped.
+   */
+  commitLater(fn: () => void): () => void;
   // -- "as a person in the UI" (no Sforce-Call-Options, UI user) --
   createLeadAsUser(fields: Record<string, unknown>): string;
   updateLeadAsUser(id: string, fields: Record<string, unknown>): void;
@@ -92,6 +97,11 @@ export interface SalesforceSandboxControls {
   injectFault(kind: SandboxFault, count?: number, opts?: { latencyMs?: number; method?: string; pathIncludes?: string }): void;
   /** Latency added to every API call. */
   setLatency(ms: number): void;
+  /**
+   * Runs `fn` right after the next `count` matching API calls were applied, before they
+   * are answered (e.g. a person editing a Lead the client just wrote).
+   */
+  afterApiRequest(match: { method?: string; pathIncludes?: string }, fn: () => void, count?: number): void;
   /** The next `count` records written through sObject Collections fail inside a 2xx answer. */
   failNextRecordWrites(count: number, errorCode?: string, message?: string): void;
   /** Every access token issued so far stops working (401 INVALID_SESSION_ID). */
@@ -208,6 +218,7 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
   const recordFailures: { errorCode: string; message: string }[] = [];
   const cursors = new Map<string, QueryCursor>();
   const requests: RecordedRequest[] = [];
+  const afterHooks: { method?: string; pathIncludes?: string; fn: () => void; remaining: number }[] = [];
   let url = '';
 
   const outbound = new OutboundDispatcher(store, () => ({
@@ -334,6 +345,12 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     const callOptions = rec.callOptions;
     const body = ['POST', 'PATCH', 'PUT'].includes(method) ? await readBody(req) : '';
     const out = route(method, seg, u, body, version, callOptions, req);
+    for (const h of afterHooks) {
+      if (h.remaining > 0 && out.status < 400 && (!h.method || h.method === method) && (!h.pathIncludes || u.pathname.includes(h.pathIncludes))) {
+        h.remaining--;
+        h.fn();
+      }
+    }
     send(res, out.status, out.body, { 'Sforce-Limit-Info': `api-usage=${apiUsed}/${apiLimit}`, ...(out.headers ?? {}) });
   }
 
@@ -595,7 +612,7 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     try {
       const q = parseSoql(soql, store);
       count = q.count;
-      const hits = runQuery(q, store.all().map((l) => l.values), store);
+      const hits = runQuery(q, store.committed().map((l) => l.values), store);
       if (count) return { status: 200, body: { totalSize: hits.length, done: true, records: [] } };
       rows = hits.map((h) => toJson(h, version, q.fields));
     } catch (e) {
@@ -685,6 +702,10 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     uiUserId,
     credentials: () => ({ accessToken: currentAccess, refreshToken, clientId, clientSecret, loginUrl: url }),
     setClock: (at) => store.setClock(at),
+    commitLater: (fn) => store.commitLater(fn),
+    afterApiRequest(match, fn, count = 1) {
+      afterHooks.push({ ...match, fn, remaining: count });
+    },
     createLeadAsUser(fields) {
       const r = store.create(fields, uiActor);
       if (!r.ok) throw new SandboxWriteError(r.errors);

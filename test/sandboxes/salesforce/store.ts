@@ -207,6 +207,29 @@ export class LeadStore implements SoqlSchema {
     return [...this.rows.values()];
   }
 
+  /** Leads created inside commitLater() whose transaction has not committed yet. */
+  private readonly uncommitted = new Set<string>();
+
+  /** What queries see: committed Leads only. */
+  committed(): StoredLead[] {
+    return this.all().filter((l) => !this.uncommitted.has(to15(String(l.values.Id))));
+  }
+
+  /**
+   * Leads created by `fn` are stamped (Id, SystemModstamp) now but stay invisible to
+   * queries until the returned function commits them: a transaction that commits after
+   * it was stamped, as a long save (triggers, flows) does.
+   */
+  commitLater(fn: () => void): () => void {
+    const before = new Set(this.rows.keys());
+    fn();
+    const created = [...this.rows.keys()].filter((k) => !before.has(k));
+    for (const k of created) this.uncommitted.add(k);
+    return () => {
+      for (const k of created) this.uncommitted.delete(k);
+    };
+  }
+
   findByField(field: string, value: string, exceptId?: string): StoredLead[] {
     const f = this.field(field);
     if (!f) return [];

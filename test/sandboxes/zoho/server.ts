@@ -66,6 +66,11 @@ export interface ZohoSandboxControls {
   failTokenEndpoint(kind: 'invalid_code' | 'server_error', count?: number): void;
   /** Every API call waits this long before answering (0 = none). */
   setLatency(ms: number): void;
+  /**
+   * Runs `fn` right after the next `count` API calls to `method path` were applied, before
+   * they are answered (e.g. a person editing a record the client just wrote).
+   */
+  afterRequest(match: { method: string; path: string }, fn: () => void, count?: number): void;
   /** Zoho's clock: every change from now on carries this time (null: real time). */
   setClock(at: Date | null): void;
   now(): Date;
@@ -150,6 +155,7 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
   const faults: FaultKind[] = [];
   const tokenFaults: Array<'invalid_code' | 'server_error'> = [];
   let latencyMs = 0;
+  const afterHooks: { method: string; path: string; fn: () => void; remaining: number }[] = [];
 
   function issue(ttlSeconds = 3600) {
     const accessToken = `1000.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`;
@@ -682,6 +688,12 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
       reply = { status: 500, body: errorBody('INTERNAL_ERROR', e instanceof Error ? e.message : 'Internal Server Error') };
     }
     entry.status = reply.status;
+    for (const h of afterHooks) {
+      if (h.remaining > 0 && reply.status > 0 && reply.status < 400 && h.method === method && url.pathname === h.path) {
+        h.remaining--;
+        h.fn();
+      }
+    }
     if (drop) {
       req.socket.destroy();
       return;
@@ -755,6 +767,9 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
     },
     setLatency: (ms) => {
       latencyMs = ms;
+    },
+    afterRequest: (match, fn, count = 1) => {
+      afterHooks.push({ ...match, fn, remaining: count });
     },
     setClock: (at) => state.setClock(at),
     now: () => new Date(state.now()),
