@@ -6,6 +6,8 @@
 // Salesforce: `Lead_Source_System__c`; Zoho: a picklist field) whose value is the
 // platform's tag. Changes that arrive carrying our tag on creation are our own echo.
 
+import { createHash, timingSafeEqual } from 'node:crypto';
+
 export type CrmProvider = 'HUBSPOT' | 'SALESFORCE' | 'ZOHO';
 
 /** The lead fields kept in sync, in the platform's vocabulary. null means "no value". */
@@ -91,8 +93,13 @@ export type ChangeKind = 'created' | 'updated' | 'deleted' | 'merged' | 'restore
 export interface ChangeEvent {
   /** Stable across redeliveries of the same change: the inbox's idempotency key. */
   dedupeKey: string;
-  /** The CRM account the change belongs to (HubSpot portalId, Salesforce org id, ...). */
-  accountId: string;
+  /**
+   * The CRM account the change belongs to (HubSpot portalId, Salesforce org id); null
+   * when the notification names no account (Zoho: routed by `channelId` instead).
+   */
+  accountId: string | null;
+  /** The notification channel the change came through, for CRMs routed by channel (Zoho). */
+  channelId?: string | null;
   kind: ChangeKind;
   externalId: string;
   occurredAt: Date;
@@ -104,8 +111,8 @@ export interface ChangeEvent {
   changeSource?: string | null;
   /** Set when the notification itself proves the change was ours (e.g. a client id). */
   ownOrigin?: boolean;
-  /** The record as carried by the notification, when the CRM sends it. */
-  record?: CrmRecord | null;
+  // No record data: a notification is never trusted for field values. The engine reads
+  // every record named by a notification back through the CRM's API.
 }
 
 /** A raw webhook request, as received (the raw body is needed for signatures). */
@@ -116,6 +123,11 @@ export interface WebhookRequest {
   headers: Record<string, string | undefined>;
   rawBody: Buffer;
   now?: Date;
+  /**
+   * The secret path segment of the endpoint the CRM called (Salesforce: the outbound
+   * message endpoint URL ends with a per-integration secret); null when absent.
+   */
+  endpointSecret?: string | null;
 }
 
 /** What verification needs; each CRM uses its part. */
@@ -129,12 +141,16 @@ export interface WebhookSecrets {
   channelId?: string | null;
   /** Salesforce: the organization id the message must carry. */
   accountId?: string | null;
+  /** Salesforce: the endpoint secrets currently accepted (the current one, and the previous one during its grace period). */
+  endpointSecrets?: string[];
 }
 
 export interface ParsedWebhook {
   events: ChangeEvent[];
   /** Accounts named by the payload, used to route it to integrations. */
   accountIds: string[];
+  /** Channels named by the payload (Zoho), used to route it instead of accounts. */
+  channelIds?: string[];
 }
 
 /** Stateless webhook handling of one CRM: parse, verify, acknowledge. */
@@ -198,6 +214,12 @@ export interface CrmClient {
    * field exists and accepts `tagValues`. The engine calls it before the first push.
    */
   prepare(tagValues: string[]): Promise<PrepareReport>;
+  /**
+   * Whose token this is: asks the CRM which account the credentials belong to (HubSpot
+   * account-info portalId, Salesforce userinfo organization_id, Zoho org zgid), in the
+   * form webhooks name it. Throws CrmError (AUTH_EXPIRED for a token the CRM refuses).
+   */
+  whoami(): Promise<{ accountId: string }>;
   /** Reads records by id (batched internally); ids that do not exist are absent from the result. */
   readRecords(ids: string[]): Promise<CrmRecord[]>;
   /**
@@ -322,6 +344,13 @@ export function isCrmError(e: unknown): e is CrmError {
 export function normaliseEmail(email: string | null | undefined): string | null {
   const v = (email ?? '').trim().toLowerCase();
   return v === '' ? null : v;
+}
+
+/** Constant-time string comparison that does not leak lengths (compares SHA-256 digests). */
+export function safeEqual(a: string, b: string): boolean {
+  const da = createHash('sha256').update(a, 'utf8').digest();
+  const db = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(da, db) && a.length === b.length;
 }
 
 /** True when a record carries the platform's own origin tag. */

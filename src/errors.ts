@@ -12,6 +12,8 @@ export type AppErrorCode =
   | 'RATE_LIMITED'
   | 'UNSUPPORTED'
   | 'CRM_ERROR'
+  /** The CRM did not confirm that the credentials belong to the account (or the account cannot be connected here). */
+  | 'ACCOUNT_NOT_VERIFIED'
   | 'INTERNAL';
 
 const HTTP_STATUS: Record<AppErrorCode, number> = {
@@ -25,6 +27,7 @@ const HTTP_STATUS: Record<AppErrorCode, number> = {
   RATE_LIMITED: 429,
   UNSUPPORTED: 422,
   CRM_ERROR: 502,
+  ACCOUNT_NOT_VERIFIED: 422,
   INTERNAL: 500,
 };
 

@@ -207,9 +207,11 @@ export interface RotationResult {
 }
 
 /**
- * Re-encrypts every integration's credentials with the keyring's current key. Each row
- * is updated only if it still holds the value read (a concurrent token refresh wins and
- * is already written with the current key). Safe to run again at any time.
+ * Re-encrypts every integration's secrets with the keyring's current key: its credentials
+ * and its webhook secrets (`webhookSecrets`); a Zoho channel token older versions kept in
+ * clear in `settings.webhookToken` is moved into the encrypted column. Each row is updated
+ * only if it still holds the values read (a concurrent token refresh wins and is already
+ * written with the current key). Safe to run again at any time.
  */
 export async function rotateCredentials(prisma: PrismaClient, keyring: Keyring, opts: { batchSize?: number } = {}): Promise<RotationResult> {
   const batchSize = opts.batchSize ?? 200;
@@ -217,7 +219,7 @@ export async function rotateCredentials(prisma: PrismaClient, keyring: Keyring, 
   let cursor: string | undefined;
   for (;;) {
     const rows = await prisma.integration.findMany({
-      select: { id: true, credentials: true },
+      select: { id: true, credentials: true, webhookSecrets: true, settings: true },
       orderBy: { id: 'asc' },
       take: batchSize,
       ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
@@ -226,21 +228,37 @@ export async function rotateCredentials(prisma: PrismaClient, keyring: Keyring, 
     cursor = rows[rows.length - 1].id;
     for (const row of rows) {
       result.total++;
-      if (!keyring.needsRotation(row.credentials)) {
+      const settings = row.settings && typeof row.settings === 'object' && !Array.isArray(row.settings) ? (row.settings as Record<string, unknown>) : {};
+      const clearToken = typeof settings.webhookToken === 'string' ? settings.webhookToken : null;
+      const credentialsDue = keyring.needsRotation(row.credentials);
+      const hooksDue = (row.webhookSecrets !== null && keyring.needsRotation(row.webhookSecrets)) || clearToken !== null;
+      if (!credentialsDue && !hooksDue) {
         result.unchanged++;
         continue;
       }
-      let plaintext: string;
+      let credentials: string | undefined;
+      let webhookSecrets: string | undefined;
       try {
-        plaintext = keyring.decrypt(row.credentials);
+        if (credentialsDue) credentials = keyring.encrypt(keyring.decrypt(row.credentials));
+        if (hooksDue) {
+          const set = row.webhookSecrets ? (JSON.parse(keyring.decrypt(row.webhookSecrets)) as Record<string, unknown>) : {};
+          if (clearToken !== null && !set.channelToken) set.channelToken = clearToken;
+          webhookSecrets = keyring.encrypt(JSON.stringify(set));
+        }
       } catch {
         result.failed++;
         result.failedIds.push(row.id);
         continue;
       }
+      const { webhookToken: _clear, ...settingsWithoutSecrets } = settings;
+      void _clear;
       const { count } = await prisma.integration.updateMany({
-        where: { id: row.id, credentials: row.credentials },
-        data: { credentials: keyring.encrypt(plaintext) },
+        where: { id: row.id, credentials: row.credentials, webhookSecrets: row.webhookSecrets },
+        data: {
+          ...(credentials ? { credentials } : {}),
+          ...(webhookSecrets ? { webhookSecrets } : {}),
+          ...(clearToken !== null ? { settings: settingsWithoutSecrets as object } : {}),
+        },
       });
       if (count === 1) result.rotated++;
       else result.unchanged++; // rewritten meanwhile, with the current key

@@ -131,6 +131,7 @@ export class HubSpotClient implements CrmClient {
   readonly provider = 'HUBSPOT' as const;
   readonly originField = ORIGIN_PROPERTY;
 
+  private readonly sdk: Client;
   private readonly contacts: Contacts;
   private readonly propertiesApi: PropertiesCore;
   private readonly webhooksApi: Webhooks | null;
@@ -146,6 +147,7 @@ export class HubSpotClient implements CrmClient {
     const basePath = opts.baseUrl.replace(/\/+$/, '');
     const httpAgent = basePath.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
     const sdk = new Client({ accessToken, basePath, numberOfApiCallRetries: 0, httpAgent });
+    this.sdk = sdk;
     this.contacts = sdk.crm.contacts;
     this.propertiesApi = sdk.crm.properties.coreApi;
     const devKey = opts.credentials.developerApiKey;
@@ -190,6 +192,37 @@ export class HubSpotClient implements CrmClient {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  // ------------------------------------------------------------------ identity
+
+  /**
+   * The HubSpot account this token belongs to. HubSpot's account information API
+   * documents `GET /account-info/v3/details` answering `{ portalId, accountType,
+   * timeZone, ... }` where portalId is "the unique identifier for the HubSpot account"
+   * (the Hub ID webhooks carry as `portalId`).
+   */
+  async whoami(): Promise<{ accountId: string }> {
+    const body = await this.call('account details', async () => {
+      const res = await this.sdk.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
+      const text = await res.text();
+      const headers: Record<string, string> = {};
+      res.headers.forEach((v, k) => {
+        headers[k] = v;
+      });
+      // Shaped like the SDK's ApiException so the one translator maps its status.
+      if (!res.ok) throw { code: res.status, body: text, headers };
+      try {
+        return JSON.parse(text) as { portalId?: unknown };
+      } catch {
+        throw new CrmError('UPSTREAM', 'HubSpot account details: not JSON', { provider: 'HUBSPOT', status: res.status });
+      }
+    });
+    const portalId = body?.portalId;
+    if ((typeof portalId !== 'number' || !Number.isSafeInteger(portalId)) && !(typeof portalId === 'string' && /^\d+$/.test(portalId))) {
+      throw new CrmError('UPSTREAM', 'HubSpot account details without a portalId', { provider: 'HUBSPOT' });
+    }
+    return { accountId: String(portalId) };
   }
 
   // ------------------------------------------------------------------ reads

@@ -184,7 +184,6 @@ export function parseHubSpotWebhook(req: WebhookRequest): ParsedWebhook {
       externalId,
       occurredAt: new Date(e.occurredAt),
       changeSource: typeof e.changeSource === 'string' ? e.changeSource : null,
-      record: null,
     };
     if (kind === 'updated') ev.property = typeof e.propertyName === 'string' ? e.propertyName : null;
     if (mergedIds) ev.mergedIds = mergedIds;

@@ -39,6 +39,7 @@ import {
   DEFAULT_EXTERNAL_ID_FIELD,
   DEFAULT_ORIGIN_FIELD,
   id15,
+  id18,
   isSalesforceId,
   LEAD_FIELD_MAP,
   leadFieldsFromSalesforce,
@@ -342,6 +343,23 @@ export class SalesforceClient implements CrmClient {
   }
 
   // ---- reads ----------------------------------------------------------------------------
+
+  /**
+   * The org this session belongs to. Salesforce's UserInfo endpoint (OpenID Connect,
+   * `GET /services/oauth2/userinfo` with the access token) "returns basic personal
+   * information about the user" of the token, including `organization_id`; it is served
+   * on the org's own My Domain host too, so it is asked of the instance (an expired
+   * session is refreshed and the call replayed like any other).
+   */
+  async whoami(): Promise<{ accountId: string }> {
+    const info = await this.get<unknown>('userinfo', '/services/oauth2/userinfo');
+    const org = info && typeof info === 'object' ? (info as { organization_id?: unknown }).organization_id : undefined;
+    if (typeof org !== 'string' || !isSalesforceId(org)) {
+      throw new CrmError('UPSTREAM', 'Salesforce userinfo without an organization_id', { provider: 'SALESFORCE', retryable: false });
+    }
+    // The 18-character form, the one outbound messages carry.
+    return { accountId: id18(org) };
+  }
 
   async readRecords(ids: string[]): Promise<CrmRecord[]> {
     // An id that is not a Salesforce id cannot exist; sending it would fail the whole query.

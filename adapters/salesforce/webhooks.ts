@@ -1,13 +1,20 @@
 // Salesforce Outbound Messages: a SOAP `notifications` call (namespace
 // http://soap.sforce.com/2005/09/outbound) carrying up to 100 Notification elements,
 // each with its own Id (stable across redeliveries) and the sObject's configured fields.
-// There is no signature: authenticity is the OrganizationId matching the integration.
-// Salesforce retries until it receives a `notificationsResponse` with <Ack>true</Ack>.
+// There is no signature, and the OrganizationId is no secret (it shows in every message and
+// in many URLs): a message is authentic when it arrives at the integration's endpoint URL,
+// whose last path segment is a per-integration secret (>= 128 random bits) compared in
+// constant time, AND names the integration's organization. Even then its field values are
+// never applied: the engine reads each Lead back through the API (a notification only says
+// "this Lead changed"). Salesforce retries until it receives a `notificationsResponse`
+// with <Ack>true</Ack>.
 import { timingSafeEqual } from 'node:crypto';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import {
   CrmError,
+  safeEqual,
   type ChangeEvent,
+  type CrmRecord,
   type ParsedWebhook,
   type WebhookCodec,
   type WebhookRequest,
@@ -186,10 +193,19 @@ function toEvent(
     occurredAt: modified ?? parseSalesforceDate(so.SystemModstamp) ?? now,
     property: null,
     changeSource: 'OUTBOUND_MESSAGE',
-    // Only a message carrying the whole Lead is a usable record (see carriesWholeLead).
-    // The origin field's configured name is not known here: the default is read.
-    record: carriesWholeLead(so) ? crmRecordFromSalesforce(so, DEFAULT_ORIGIN_FIELD) : null,
   };
+}
+
+/**
+ * The Leads as a message carries them, by notification id (null when the message does not
+ * carry the whole Lead). For inspecting what a sender sent: the engine never applies these
+ * values, it reads each Lead back from the API.
+ */
+export function outboundMessageRecords(rawBody: Buffer): { notificationId: string; record: CrmRecord | null }[] {
+  return parseEnvelope(rawBody).notifications.map((n) => ({
+    notificationId: n.id,
+    record: carriesWholeLead(n.sObject) ? crmRecordFromSalesforce(n.sObject, DEFAULT_ORIGIN_FIELD) : null,
+  }));
 }
 
 /** Compares two org ids on their case-sensitive 15-character prefix in constant time. */
@@ -216,6 +232,14 @@ export const salesforceCodec: WebhookCodec = {
   },
 
   verify(req: WebhookRequest, secrets: WebhookSecrets): void {
+    // The endpoint secret first: every accepted secret is compared (constant time each),
+    // so the time taken says nothing about which one, if any, matched.
+    const given = req.endpointSecret ?? '';
+    let secretOk = false;
+    for (const s of secrets.endpointSecrets ?? []) if (s !== '' && safeEqual(given, s)) secretOk = true;
+    if (!secretOk || given === '') {
+      throw new CrmError('SIGNATURE_INVALID', 'Salesforce outbound message: endpoint secret missing or wrong', { provider: 'SALESFORCE' });
+    }
     const expected = secrets.accountId ?? '';
     if (expected === '') {
       throw new CrmError('SIGNATURE_INVALID', 'Salesforce outbound message: no organization id to verify against', {
@@ -234,14 +258,18 @@ export const salesforceCodec: WebhookCodec = {
     return { status: 200, contentType: 'text/xml; charset=utf-8', body: ACK_BODY };
   },
 
-  fault(status: number, code: string, message: string) {
-    // A SOAP 1.1 fault: the sender's (Client) fault for a request we refuse.
+  fault(_status: number, code: string, message: string) {
+    // A SOAP 1.1 fault: the sender's (Client) fault for a request we refuse. SOAP 1.1
+    // (section 6.2, SOAP HTTP binding): "In case of a SOAP error while processing the
+    // request, the SOAP HTTP server MUST issue an HTTP 500 'Internal Server Error'
+    // response and include a SOAP message in the response containing a SOAP Fault
+    // element". Salesforce treats anything but an Ack as a failed delivery and retries.
     const body =
       '<?xml version="1.0" encoding="UTF-8"?>' +
       '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault>' +
       `<faultcode>soapenv:Client</faultcode><faultstring>${xmlEscape(`${code}: ${message}`)}</faultstring>` +
       '</soapenv:Fault></soapenv:Body></soapenv:Envelope>';
-    return { status, contentType: 'text/xml; charset=utf-8', body };
+    return { status: 500, contentType: 'text/xml; charset=utf-8', body };
   },
 };
 

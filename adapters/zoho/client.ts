@@ -548,6 +548,22 @@ export class ZohoClient implements CrmClient {
     return out;
   }
 
+  // ---- identity -------------------------------------------------------------------------
+
+  /**
+   * The Zoho org this token belongs to. Zoho's Organization API (`GET /crm/v7/org`, scope
+   * ZohoCRM.org.READ) answers `{"org": [{ id, zgid, domain_name, company_name, ... }]}`;
+   * `zgid` is the org id Zoho shows as the "Org ID" (domain_name is `org<zgid>`).
+   */
+  async whoami(): Promise<{ accountId: string }> {
+    const res = await this.http.request({ method: 'GET', path: '/org' });
+    const org = ((res.body as { org?: unknown } | null)?.org as Record<string, unknown>[] | undefined)?.[0];
+    const zgid = org?.zgid;
+    const id = typeof zgid === 'number' && Number.isSafeInteger(zgid) ? String(zgid) : typeof zgid === 'string' ? zgid.trim() : '';
+    if (!/^\d{1,20}$/.test(id)) throw unexpectedResponse('org without a zgid', res.status);
+    return { accountId: id };
+  }
+
   // ---- provisioning -----------------------------------------------------------------
 
   private async leadFields(): Promise<Record<string, unknown>[]> {

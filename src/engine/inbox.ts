@@ -19,7 +19,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PubSub } from '../pubsub.ts';
 import { applyDeletion, applyMerge, applyRecord, type ApplyOutcome } from './apply.ts';
-import { readCredentials, settingsOf, type Connections } from './connections.ts';
+import { readCredentials, type Connections } from './connections.ts';
 import { HistoryBatch, inboundFromOutcome } from './history.ts';
 import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
 import type { DispatchQueue } from './dispatcher.ts';
@@ -27,6 +27,7 @@ import { asCrmError, errInfo } from './outbox.ts';
 import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
 import { remedyFor } from './remedies.ts';
 import type { WebhookResponse } from './types.ts';
+import { acceptedEndpointSecrets, readWebhookSecrets } from './webhook-secrets.ts';
 
 export const INBOX_BATCH = 100;
 
@@ -41,15 +42,16 @@ export interface InboxDeps {
 }
 
 /** What verification of a webhook for this integration needs. */
-export function secretsFor(config: Config, integration: Integration, connections: Connections): WebhookSecrets {
+export function secretsFor(config: Config, integration: Integration, connections: Connections, now: Date = new Date()): WebhookSecrets {
   const creds = readCredentials(integration, connections.keyring);
-  const settings = settingsOf(integration);
+  const hooks = readWebhookSecrets(integration, connections.keyring);
   return {
     clientSecret: creds.clientSecret || config.HUBSPOT_CLIENT_SECRET || null,
     allowLegacySignatures: config.HUBSPOT_ALLOW_LEGACY_SIGNATURES,
-    channelToken: (settings.webhookToken as string | undefined) ?? null,
-    channelId: (settings.channelId as string | undefined) ?? null,
+    channelToken: hooks.channelToken ?? null,
+    channelId: integration.channelId,
     accountId: integration.accountId,
+    endpointSecrets: acceptedEndpointSecrets(hooks, now),
   };
 }
 
@@ -64,20 +66,13 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
     throw e;
   }
   const accountIds = [...new Set(parsed.accountIds)];
-  const integrations = accountIds.length
-    ? await prisma.integration.findMany({ where: { provider: adapter.provider, accountId: { in: accountIds } } })
-    : [];
-  // Some CRMs (Zoho) name no account in the payload: their channel id routes instead.
-  const channelIds = parsed.events.map((e) => e.accountId).filter((id) => !integrations.some((i) => i.accountId === id));
-  if (channelIds.length) {
-    const byChannel = await prisma.integration.findMany({
-      where: { provider: adapter.provider, settings: { path: ['channelId'], string_contains: '' } },
-    });
-    for (const i of byChannel) {
-      const ch = settingsOf(i).channelId;
-      if (typeof ch === 'string' && channelIds.includes(ch) && !integrations.some((x) => x.id === i.id)) integrations.push(i);
-    }
-  }
+  // Some CRMs (Zoho) name no account in the payload: the channel id the service generated
+  // routes instead, looked up in its own column only (never compared with account ids).
+  const channelIds = [...new Set(parsed.channelIds ?? [])];
+  const integrations = [
+    ...(accountIds.length ? await prisma.integration.findMany({ where: { provider: adapter.provider, accountId: { in: accountIds } } }) : []),
+    ...(channelIds.length ? await prisma.integration.findMany({ where: { provider: adapter.provider, channelId: { in: channelIds } } }) : []),
+  ].filter((i, n, all) => all.findIndex((x) => x.id === i.id) === n);
 
   const log = logger.child({ provider: adapter.provider, accounts: accountIds });
   if (integrations.length === 0) {
@@ -94,7 +89,7 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
   for (const integration of integrations) verifyOrThrow(adapter, req, secretsFor(deps.config, integration, deps.connections), log);
 
   const integrationOf = (ev: ChangeEvent) =>
-    integrations.find((i) => i.accountId === ev.accountId) ?? integrations.find((i) => settingsOf(i).channelId === ev.accountId);
+    ev.channelId ? integrations.find((i) => i.channelId === ev.channelId) : integrations.find((i) => ev.accountId !== null && i.accountId === ev.accountId);
   const rows = [];
   const receivedPer = new Map<string, number>();
   for (const ev of parsed.events) {
@@ -148,11 +143,11 @@ function serialiseEvent(ev: ChangeEvent): object {
 }
 
 function deserialiseEvent(row: InboxEvent): ChangeEvent {
-  const p = row.payload as unknown as ChangeEvent & { occurredAt: string; record?: (CrmRecord & { createdAt: string | null; updatedAt: string | null }) | null };
-  const record = p.record
-    ? { ...p.record, createdAt: p.record.createdAt ? new Date(p.record.createdAt) : null, updatedAt: p.record.updatedAt ? new Date(p.record.updatedAt) : null }
-    : null;
-  return { ...p, occurredAt: new Date(p.occurredAt), record };
+  // Rows stored by older versions may hold a `record` copied from the notification: it is
+  // dropped here, never applied (the record is read back from the CRM's API).
+  const { record: _ignored, ...p } = row.payload as unknown as ChangeEvent & { occurredAt: string; record?: unknown };
+  void _ignored;
+  return { ...p, occurredAt: new Date(p.occurredAt) };
 }
 
 /** The inbox as the dispatcher drives it: claims per integration, one task each (events in order). */
@@ -214,12 +209,10 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
     return;
   }
   const events = rows.map((r) => ({ row: r, ev: deserialiseEvent(r) }));
-  // Webhooks carry ids, not records: read every record needed in one batched call.
-  const needRead = [
-    ...new Set(
-      events.filter(({ ev }) => ev.kind !== 'deleted' && !ev.record).map(({ ev }) => ev.externalId),
-    ),
-  ];
+  // A notification is never trusted for data (anyone can send one, and it may be older
+  // than the record): every record is read back from the CRM's API, batched, and what the
+  // API returns is what is applied. A record the API does not return is skipped_missing.
+  const needRead = [...new Set(events.filter(({ ev }) => ev.kind !== 'deleted').map(({ ev }) => ev.externalId))];
   let records = new Map<string, CrmRecord>();
   if (needRead.length) {
     // One batched read per task: it is also the probe of a CRM whose breaker was open.
@@ -251,7 +244,7 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
         if (rec) await applyRecord(applyDeps, integration, rec, 'webhook', ev);
         ({ outcome, leadId } = merged);
       } else {
-        const record = ev.record ?? records.get(ev.externalId);
+        const record = records.get(ev.externalId);
         if (!record) {
           outcome = 'skipped_missing';
           log.info({ externalId: ev.externalId }, `skipping ${ev.externalId}: no longer in the CRM`);

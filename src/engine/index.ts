@@ -13,7 +13,7 @@ import { retryFailed, retrySyncEvent } from './history.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { inboxQueue, receiveWebhook } from './inbox.ts';
 import { resumeAbandonedImports, startImport } from './importer.ts';
-import { createIntegration, disableWebhooks, enableWebhooks, newInstanceId, renewExpiringWebhooks, webhookStatus } from './integrations.ts';
+import { createIntegration, disableWebhooks, enableWebhooks, newInstanceId, renewExpiringWebhooks, rotateWebhookSecret, webhookStatus } from './integrations.ts';
 import { createLead, updateLead } from './leads.ts';
 import { outboxQueue, retryFailedOutbox } from './outbox.ts';
 import { pollAll } from './poller.ts';
@@ -135,6 +135,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     createIntegration: (org, input) => createIntegration(integrationDeps, org, input),
     enableWebhooks: (org, id) => enableWebhooks(integrationDeps, org, id),
     disableWebhooks: (org, id) => disableWebhooks(integrationDeps, org, id),
+    rotateWebhookSecret: (org, id, opts) => rotateWebhookSecret(integrationDeps, org, id, opts),
     webhookStatus: (org, id) => webhookStatus(prisma, org, id),
     importFromCrm: (org, id) => startImport(importDeps, org, id),
     async importJob(org, jobId) {

@@ -1,7 +1,7 @@
 // Integrations: creation, webhook enable/disable (the emergency brake) and status.
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { isCrmError, type CrmProvider } from '../../adapters/contract.ts';
+import { isCrmError, type CrmAdapter, type CrmProvider } from '../../adapters/contract.ts';
 import type { Config } from '../config.ts';
 import { AppError, notFound, validationError } from '../errors.ts';
 import { Prisma, type Integration, type PrismaClient } from '../generated/prisma/client.ts';
@@ -10,7 +10,19 @@ import { isUniqueViolation } from '../db/errors.ts';
 import { SKIPPED_OUTCOMES } from './apply.ts';
 import { breakerView } from './breaker.ts';
 import { settingsOf, tagValuesFor, writeCredentials, type Connections } from './connections.ts';
-import type { CreateIntegrationInput, EnableWebhooksResult, WebhookStatus } from './types.ts';
+import type { CreateIntegrationInput, EnableWebhooksResult, RotateWebhookSecretResult, WebhookStatus } from './types.ts';
+import {
+  ENDPOINT_SECRET_GRACE_MS,
+  newChannelId,
+  newChannelToken,
+  newEndpointSecret,
+  readWebhookSecrets,
+  usesEndpointSecret,
+  webhookUrlFor,
+  withoutLegacySecrets,
+  writeWebhookSecrets,
+  type WebhookSecretSet,
+} from './webhook-secrets.ts';
 
 export interface IntegrationDeps {
   config: Config;
@@ -29,7 +41,8 @@ const opt = z.string().trim().min(1).max(4000).nullable().optional();
 const inputSchema = z.object({
   provider: z.enum(['HUBSPOT', 'SALESFORCE', 'ZOHO']),
   name: z.string().trim().min(1, 'is required').max(200),
-  accountId: z.string().trim().min(1, 'is required').max(100),
+  /** Optional: the CRM names the account of the token (whoami); when given it must match. */
+  accountId: z.string().trim().min(1, 'must not be empty').max(100).nullable().optional(),
   apiBaseUrl: z.string().trim().url('must be a URL').nullable().optional(),
   accessToken: z.string().min(1, 'is required').max(4000),
   refreshToken: opt,
@@ -46,8 +59,6 @@ export async function createIntegration(deps: IntegrationDeps, organizationId: s
   if (!r.success) throw validationError(r.error.issues.map((i) => ({ field: i.path.join('.') || 'input', message: i.message })));
   const v = r.data;
   const adapter = deps.connections.adapter(v.provider); // UNSUPPORTED when this build has no adapter for it
-  // The form webhooks name the account in: they are routed by it.
-  const accountId = adapter.normaliseAccountId?.(v.accountId) ?? v.accountId;
   const base = v.apiBaseUrl ?? DEFAULT_BASE_URL[v.provider]?.(deps.config);
   if (!base) throw validationError([{ field: 'apiBaseUrl', message: `is required for ${v.provider}` }]);
   const credentials = Object.fromEntries(
@@ -63,6 +74,13 @@ export async function createIntegration(deps: IntegrationDeps, organizationId: s
       ([, x]) => x != null,
     ),
   ) as Record<string, string>;
+  // Prove the account: the CRM says whose token this is; a claimed account must match it.
+  const accountId = await verifiedAccountId(deps, adapter, {
+    baseUrl: base.replace(/\/+$/, ''),
+    credentials,
+    claimed: v.accountId ?? null,
+    organizationId,
+  });
   try {
     const integration = await deps.prisma.integration.create({
       data: {
@@ -79,10 +97,70 @@ export async function createIntegration(deps: IntegrationDeps, organizationId: s
     return integration;
   } catch (e) {
     if (isUniqueViolation(e)) {
-      throw new AppError('CONFLICT', `This ${v.provider} account is already connected`, { fields: [{ field: 'accountId', message: 'already connected' }] });
+      // Another organization holds it (connected between the check and the insert): the
+      // same answer as any failed verification, so nothing is learnt about other tenants.
+      const mine = await deps.prisma.integration.findFirst({ where: { provider: v.provider, accountId, organizationId }, select: { id: true } });
+      if (mine) throw alreadyConnected(v.provider);
+      throw accountNotVerified();
     }
     throw e;
   }
+}
+
+/** One answer for every failed proof of an account: wrong token, another account, or an account another organization holds. */
+export function accountNotVerified(): AppError {
+  return new AppError('ACCOUNT_NOT_VERIFIED', 'The CRM did not confirm that these credentials belong to an account this organization can connect.', {
+    fields: [{ field: 'accessToken', message: 'not verified for this account' }],
+  });
+}
+
+function alreadyConnected(provider: CrmProvider): AppError {
+  return new AppError('CONFLICT', `This ${provider} account is already connected to this organization`, {
+    fields: [{ field: 'accountId', message: 'already connected' }],
+  });
+}
+
+/**
+ * Asks the CRM whose token this is (CrmClient.whoami) and answers the account id to store:
+ * the CRM's, which a claimed id must equal (in the form webhooks name it). A token the CRM
+ * refuses, another account, or an account another organization has connected all answer
+ * the same ACCOUNT_NOT_VERIFIED; a CRM that cannot be reached answers CRM_ERROR (retry).
+ */
+export async function verifiedAccountId(
+  deps: IntegrationDeps,
+  adapter: CrmAdapter,
+  opts: { baseUrl: string; credentials: Record<string, string>; claimed: string | null; organizationId: string; integrationId?: string },
+): Promise<string> {
+  const normalise = (id: string) => adapter.normaliseAccountId?.(id) ?? id;
+  const log = deps.logger.child({ provider: adapter.provider, organizationId: opts.organizationId });
+  let actual: string;
+  try {
+    const client = adapter.connect({ baseUrl: opts.baseUrl, accountId: opts.claimed ?? '', credentials: opts.credentials, settings: {}, logger: log });
+    actual = normalise((await client.whoami()).accountId);
+  } catch (e) {
+    if (isCrmError(e) && (e.code === 'AUTH_EXPIRED' || e.code === 'PERMISSION' || e.code === 'NOT_FOUND' || e.code === 'VALIDATION')) {
+      log.warn({ code: e.code }, 'account verification failed: the CRM refused the credentials');
+      throw accountNotVerified();
+    }
+    if (isCrmError(e)) {
+      throw new AppError('CRM_ERROR', `${adapter.provider} could not be asked whose credentials these are: ${e.code}`, { details: { crmCode: e.code }, cause: e });
+    }
+    throw e;
+  }
+  if (opts.claimed !== null && normalise(opts.claimed) !== actual) {
+    log.warn('account verification failed: the credentials belong to another account than the one named');
+    throw accountNotVerified();
+  }
+  const holder = await deps.prisma.integration.findFirst({
+    where: { provider: adapter.provider, accountId: actual, ...(opts.integrationId ? { id: { not: opts.integrationId } } : {}) },
+    select: { organizationId: true },
+  });
+  if (holder && holder.organizationId !== opts.organizationId) {
+    log.warn('account verification failed: the account is connected to another organization');
+    throw accountNotVerified();
+  }
+  if (holder) throw alreadyConnected(adapter.provider);
+  return actual;
 }
 
 export async function getIntegration(prisma: PrismaClient, organizationId: string, integrationId: string): Promise<Integration> {
@@ -94,11 +172,15 @@ export async function getIntegration(prisma: PrismaClient, organizationId: strin
 export async function enableWebhooks(deps: IntegrationDeps, organizationId: string, integrationId: string): Promise<EnableWebhooksResult> {
   const integration = await getIntegration(deps.prisma, organizationId, integrationId);
   const adapter = deps.connections.adapter(integration.provider);
-  const settings = settingsOf(integration);
-  const webhookUrl = `${deps.config.PUBLIC_BASE_URL}${adapter.webhookPath}`;
-  // Zoho wants a numeric (long) channel id: 16 digits, unique enough per integration.
-  const channelId = typeof settings.channelId === 'string' ? settings.channelId : String(Date.now() * 1000 + randomInt(1000));
-  const webhookToken = typeof settings.webhookToken === 'string' ? settings.webhookToken : randomBytes(24).toString('base64url');
+  const settings = withoutLegacySecrets(settingsOf(integration));
+  // Secrets are generated here, once, and kept encrypted; a legacy clear token is taken over.
+  const secrets: WebhookSecretSet = { ...readWebhookSecrets(integration, deps.connections.keyring) };
+  secrets.channelToken ??= newChannelToken();
+  if (usesEndpointSecret(integration.provider)) secrets.endpoint ??= newEndpointSecret();
+  const webhookUrl = webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, usesEndpointSecret(integration.provider) ? secrets.endpoint! : null);
+  const webhookToken = secrets.channelToken;
+  // Zoho wants a numeric (long) channel id: random, in its own column (see newChannelId).
+  const channelId = integration.channelId ?? newChannelId();
   let report;
   try {
     report = await deps.connections.client(integration).provision({
@@ -124,7 +206,9 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
       webhookSubscriptionId: report.subscriptionId,
       webhookEvents: report.events,
       webhookExpiresAt: report.expiresAt,
-      settings: { ...settings, ...report.settings, channelId, webhookToken, prepared: report.originFieldReady } as Prisma.InputJsonValue,
+      channelId: integration.provider === 'ZOHO' ? channelId : integration.channelId,
+      webhookSecrets: writeWebhookSecrets(secrets, deps.connections.keyring),
+      settings: { ...settings, ...withoutLegacySecrets(report.settings), prepared: report.originFieldReady } as Prisma.InputJsonValue,
     },
   });
   deps.connections.forget(integration.id);
@@ -147,20 +231,26 @@ export async function renewExpiringWebhooks(deps: IntegrationDeps, withinMs = 24
     const client = deps.connections.client(integration);
     if (!client.renewWebhooks) continue;
     const adapter = deps.connections.adapter(integration.provider);
-    const settings = settingsOf(integration);
+    const settings = withoutLegacySecrets(settingsOf(integration));
     try {
+      const secrets = { ...readWebhookSecrets(integration, deps.connections.keyring) };
+      secrets.channelToken ??= newChannelToken();
+      const channelId = integration.channelId ?? newChannelId();
       const report = await client.renewWebhooks({
-        webhookUrl: `${deps.config.PUBLIC_BASE_URL}${adapter.webhookPath}`,
+        webhookUrl: webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, null),
         tagValues: tagValuesFor(integration.provider, deps.config.PLATFORM_SOURCE_TAG),
-        webhookToken: String(settings.webhookToken ?? ''),
-        channelId: String(settings.channelId ?? ''),
+        webhookToken: secrets.channelToken,
+        channelId,
       });
       await deps.prisma.integration.update({
         where: { id: integration.id },
         data: {
           webhookExpiresAt: report.expiresAt,
           webhookSubscriptionId: report.subscriptionId ?? integration.webhookSubscriptionId,
-          settings: { ...settings, ...report.settings } as Prisma.InputJsonValue,
+          channelId,
+          // A clear token of an older row moves into the encrypted column here.
+          webhookSecrets: writeWebhookSecrets(secrets, deps.connections.keyring),
+          settings: { ...settings, ...withoutLegacySecrets(report.settings) } as Prisma.InputJsonValue,
         },
       });
       deps.logger.info({ integrationId: integration.id, expiresAt: report.expiresAt }, 'webhook channel renewed');
@@ -173,6 +263,82 @@ export async function renewExpiringWebhooks(deps: IntegrationDeps, withinMs = 24
     }
   }
   return renewed;
+}
+
+/**
+ * Replaces the integration's webhook secret. Salesforce: a new endpoint URL (answered, to
+ * paste into the Outbound Message); the previous URL keeps working for
+ * ENDPOINT_SECRET_GRACE_MS unless `revokePrevious` (a leaked URL). Zoho: a new channel
+ * token, registered with Zoho at once (the old one stops being accepted). Other CRMs sign
+ * their webhooks with an app secret the service does not own: UNSUPPORTED.
+ */
+export async function rotateWebhookSecret(
+  deps: IntegrationDeps,
+  organizationId: string,
+  integrationId: string,
+  opts: { revokePrevious?: boolean } = {},
+): Promise<RotateWebhookSecretResult> {
+  const integration = await getIntegration(deps.prisma, organizationId, integrationId);
+  const adapter = deps.connections.adapter(integration.provider);
+  const secrets = { ...readWebhookSecrets(integration, deps.connections.keyring) };
+  const now = new Date();
+  if (usesEndpointSecret(integration.provider)) {
+    const previous = secrets.endpoint;
+    secrets.endpoint = newEndpointSecret();
+    if (previous && !opts.revokePrevious) {
+      secrets.previousEndpoint = previous;
+      secrets.previousEndpointUntil = new Date(now.getTime() + ENDPOINT_SECRET_GRACE_MS).toISOString();
+    } else {
+      delete secrets.previousEndpoint;
+      delete secrets.previousEndpointUntil;
+    }
+    await deps.prisma.integration.update({
+      where: { id: integration.id },
+      data: { webhookSecrets: writeWebhookSecrets(secrets, deps.connections.keyring) },
+    });
+    deps.logger.info({ integrationId: integration.id, previousValid: Boolean(secrets.previousEndpoint) }, 'webhook endpoint secret rotated');
+    return {
+      integrationId: integration.id,
+      webhookUrl: webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, secrets.endpoint),
+      previousValidUntil: secrets.previousEndpointUntil ? new Date(secrets.previousEndpointUntil) : null,
+    };
+  }
+  if (integration.provider === 'ZOHO') {
+    secrets.channelToken = newChannelToken();
+    const channelId = integration.channelId ?? newChannelId();
+    const client = deps.connections.client(integration);
+    if (integration.webhooksEnabled && client.renewWebhooks) {
+      try {
+        const report = await client.renewWebhooks({
+          webhookUrl: webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, null),
+          tagValues: tagValuesFor(integration.provider, deps.config.PLATFORM_SOURCE_TAG),
+          webhookToken: secrets.channelToken,
+          channelId,
+        });
+        await deps.prisma.integration.update({
+          where: { id: integration.id },
+          data: {
+            channelId,
+            webhookExpiresAt: report.expiresAt,
+            webhookSecrets: writeWebhookSecrets(secrets, deps.connections.keyring),
+            settings: { ...withoutLegacySecrets(settingsOf(integration)), ...withoutLegacySecrets(report.settings) } as Prisma.InputJsonValue,
+          },
+        });
+      } catch (e) {
+        if (isCrmError(e)) throw new AppError('CRM_ERROR', `ZOHO refused the new channel token: ${e.code}`, { details: { crmCode: e.code }, cause: e });
+        throw e;
+      }
+    } else {
+      await deps.prisma.integration.update({
+        where: { id: integration.id },
+        data: { channelId, webhookSecrets: writeWebhookSecrets(secrets, deps.connections.keyring) },
+      });
+    }
+    deps.connections.forget(integration.id);
+    deps.logger.info({ integrationId: integration.id }, 'webhook channel token rotated');
+    return { integrationId: integration.id, webhookUrl: webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, null), previousValidUntil: null };
+  }
+  throw new AppError('UNSUPPORTED', `${integration.provider} webhooks are signed with the app's client secret, which is rotated in ${integration.provider}`);
 }
 
 /** The emergency brake: from now on no event of this integration creates or changes a lead. */

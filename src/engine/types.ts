@@ -29,8 +29,11 @@ export interface UpdateLeadInput {
 export interface CreateIntegrationInput {
   provider: CrmProvider;
   name: string;
-  /** HubSpot portal id, Salesforce organization id, Zoho org id. */
-  accountId: string;
+  /**
+   * HubSpot portal id, Salesforce organization id, Zoho org id. Optional: the CRM is asked
+   * whose token it is; when given it must be that account.
+   */
+  accountId?: string | null;
   /** API base URL; the provider's public API host when absent. */
   apiBaseUrl?: string | null;
   accessToken: string;
@@ -85,6 +88,14 @@ export interface EnableWebhooksResult {
   webhookUrl: string;
 }
 
+export interface RotateWebhookSecretResult {
+  integrationId: string;
+  /** The URL the CRM must call from now on (Salesforce: with the new secret). */
+  webhookUrl: string;
+  /** Until when the previous URL is still accepted; null when it no longer is. */
+  previousValidUntil: Date | null;
+}
+
 export interface WebhookResponse {
   status: number;
   contentType: string;
@@ -97,6 +108,8 @@ export interface SyncService {
   createIntegration(organizationId: string, input: CreateIntegrationInput): Promise<Integration>;
   enableWebhooks(organizationId: string, integrationId: string): Promise<EnableWebhooksResult>;
   disableWebhooks(organizationId: string, integrationId: string): Promise<WebhookStatus>;
+  /** A new webhook secret (Salesforce endpoint URL, Zoho channel token); see rotateWebhookSecret. */
+  rotateWebhookSecret(organizationId: string, integrationId: string, opts?: { revokePrevious?: boolean }): Promise<RotateWebhookSecretResult>;
   webhookStatus(organizationId: string, integrationId: string): Promise<WebhookStatus>;
   /** Starts an import and returns its job at once; progress is published on 'import.progress'. */
   importFromCrm(organizationId: string, integrationId: string): Promise<ImportJob>;

@@ -17,6 +17,11 @@ export function requestIdFrom(header: string | null | undefined): string {
   return header && ACCEPTABLE_REQUEST_ID.test(header) ? header : randomUUID();
 }
 
+/** A path fit for logs: the secret segment of a webhook endpoint URL is replaced. */
+export function loggablePath(path: string): string {
+  return path.replace(/^(\/api\/v1\/webhooks\/[^/]+)\/[^/]+/, '$1/[secret]');
+}
+
 /**
  * Gives the request an id (echoed in `x-request-id`) and a child logger carrying it, and
  * logs one line when the response is ready. Paths are logged without query strings:
@@ -32,7 +37,7 @@ export function requestContext(logger: Logger): MiddlewareHandler<HttpEnv> {
     await next();
     c.header(REQUEST_ID_HEADER, requestId);
     const status = c.res.status;
-    const line = { method: c.req.method, path: c.req.path, status, durationMs: Math.round(performance.now() - started) };
+    const line = { method: c.req.method, path: loggablePath(c.req.path), status, durationMs: Math.round(performance.now() - started) };
     if (status >= 500) log.warn(line, 'request failed');
     else if (c.req.path === '/healthz') log.debug(line, 'request completed');
     else log.info(line, 'request completed');

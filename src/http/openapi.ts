@@ -20,6 +20,7 @@ const ERROR_CODES: { [K in AppErrorCode]: true } = {
   RATE_LIMITED: true,
   UNSUPPORTED: true,
   CRM_ERROR: true,
+  ACCOUNT_NOT_VERIFIED: true,
   INTERNAL: true,
 };
 const codes = Object.keys(ERROR_CODES) as AppErrorCode[];

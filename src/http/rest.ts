@@ -97,22 +97,26 @@ export function restRoutes({ config, service, auth, limiter }: RestDeps): Hono<H
   const api = new Hono<HttpEnv>();
   api.get('/openapi.json', (c) => c.json(openApiDocument(config)));
 
-  api.post('/webhooks/:provider', async (c) => {
+  const webhook = async (c: Context<HttpEnv>) => {
     const rawBody = Buffer.from(await c.req.arrayBuffer());
     const url = new URL(c.req.url);
     const headers: Record<string, string> = {};
     c.req.raw.headers.forEach((value, name) => {
       headers[name.toLowerCase()] = value;
     });
-    const answer = await service.receiveWebhook(c.req.param('provider'), {
+    const answer = await service.receiveWebhook(c.req.param('provider') ?? '', {
       method: c.req.method,
       // The URL the CRM signed: the public one, not whatever host reached this process.
       url: `${config.PUBLIC_BASE_URL}${url.pathname}${url.search}`,
       headers,
       rawBody,
+      // Salesforce: the per-integration secret the outbound message endpoint URL ends with.
+      endpointSecret: c.req.param('secret') ?? null,
     });
     return new Response(answer.body, { status: answer.status, headers: { 'content-type': answer.contentType } });
-  });
+  };
+  api.post('/webhooks/:provider', webhook);
+  api.post('/webhooks/:provider/:secret', webhook);
 
   const integrations = new Hono<HttpEnv>();
   integrations.use('*', requireApiKey(auth, limiter));

@@ -1,7 +1,8 @@
 // The GraphQL API as a client sees it: GraphiQL, leads paging and filters, integrations
 // without credentials, input errors, and the committed schema.
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { startHubSpotSandbox } from '../sandboxes/hubspot/server.ts';
 import { isObjectType } from 'graphql';
 import { printSchemaSDL, schema } from '../../src/graphql/schema.ts';
 import { CREATE_LEAD, gql, newTenant, onlyError, startApi, type Tenant, type TestApi } from './harness.ts';
@@ -132,6 +133,9 @@ describe('GraphQL API', () => {
   });
 
   it('creates an integration and never returns or exposes its credentials', async () => {
+    // The CRM is asked whose token it is: a real (sandbox) HubSpot account answers.
+    const hubspot = await startHubSpotSandbox({ portalId: 424242, accessTokens: ['pat-secret-access-token'] });
+    onTestFinished(() => hubspot.close());
     const res = await gql(
       api,
       acme.key,
@@ -141,7 +145,7 @@ describe('GraphQL API', () => {
           provider: 'HUBSPOT',
           name: 'Acme portal',
           accountId: '424242',
-          apiBaseUrl: 'http://127.0.0.1:9',
+          apiBaseUrl: hubspot.url,
           accessToken: 'pat-secret-access-token',
           refreshToken: 'secret-refresh-token',
           clientSecret: 'secret-client-secret',

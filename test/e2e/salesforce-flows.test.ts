@@ -29,10 +29,11 @@ const sfLeadsWithEmail = (sf: SalesforceSandbox, email: string) =>
 
 const writes = (sf: SalesforceSandbox) => sf.controls.requests.filter((r) => WRITE_METHODS.has(r.method));
 
-const webhookUrl = (stack: Stack) => `${stack.url}/api/v1/webhooks/salesforce`;
+/** The integration's endpoint URL (it ends with the integration's secret), on the stack's own address. */
+const webhookUrl = (stack: Stack, conn: Connected) => `${stack.url}${new URL(conn.enabled.webhookUrl).pathname}`;
 
-function postOutbound(stack: Stack, body: string) {
-  return fetch(webhookUrl(stack), { method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' }, body });
+function postOutbound(stack: Stack, conn: Connected, body: string) {
+  return fetch(webhookUrl(stack, conn), { method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' }, body });
 }
 
 describe('Salesforce two-way sync', () => {
@@ -55,7 +56,8 @@ describe('Salesforce two-way sync', () => {
   it('enableWebhooks finds the origin and external id fields and tells the administrator which endpoint to call', () => {
     expect(conn.enabled.status.enabled).toBe(true);
     expect(conn.enabled.provision.originFieldReady).toBe(true);
-    expect(conn.enabled.webhookUrl).toBe(`${stack.config.PUBLIC_BASE_URL}/api/v1/webhooks/salesforce`);
+    // The endpoint URL ends with the integration's secret: 256 random bits, base64url.
+    expect(conn.enabled.webhookUrl).toMatch(new RegExp(`^${stack.config.PUBLIC_BASE_URL}/api/v1/webhooks/salesforce/[A-Za-z0-9_-]{43}$`));
     const outboundStep = conn.enabled.provision.manualSteps.find((s) => s.includes('Outbound Message'));
     expect(outboundStep).toBeDefined();
     expect(outboundStep).toContain(`Endpoint URL ${conn.enabled.webhookUrl}`);
@@ -242,14 +244,14 @@ describe('Salesforce two-way sync', () => {
     sf.controls.outbound.configure({ targetUrl: target });
     const { body, notificationIds } = sf.controls.outbound.envelopeFor([id]);
 
-    const concurrent = await Promise.all(Array.from({ length: 8 }, () => postOutbound(stack, body)));
+    const concurrent = await Promise.all(Array.from({ length: 8 }, () => postOutbound(stack, conn, body)));
     for (const res of concurrent) {
       expect(res.status).toBe(200);
       expect(isAck(res.status, await res.text())).toBe(true);
     }
     await stack.engine.drain();
     for (let i = 0; i < 3; i++) {
-      const res = await postOutbound(stack, body);
+      const res = await postOutbound(stack, conn, body);
       expect(isAck(res.status, await res.text())).toBe(true);
     }
     await settle(stack, sf);
@@ -269,15 +271,15 @@ describe('Salesforce two-way sync', () => {
     for (let i = 0; i < 3; i++) expect((await leadsByEmail(stack, `twice${i}@example.com`)).totalCount).toBe(1);
   });
 
-  it('rejects an outbound message from another organization with a 401 SOAP fault, acknowledging nothing and storing nothing', async () => {
+  it('rejects an outbound message from another organization with a SOAP fault (HTTP 500, as SOAP 1.1 requires), acknowledging nothing and storing nothing', async () => {
     const id = sf.controls.createLeadAsUser({ Email: 'intruder@example.com', LastName: 'Intruder', Company: 'Evil' });
     await settle(stack, sf);
     const before = await stack.db.prisma.inboxEvent.count();
     const received = (await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } })).totalReceived;
     const { body } = sf.controls.outbound.envelopeFor([id], { organizationId: '00D5g000009Forg' });
-    const res = await postOutbound(stack, body);
+    const res = await postOutbound(stack, conn, body);
     const text = await res.text();
-    expect(res.status).toBe(401);
+    expect(res.status).toBe(500);
     expect(isAck(res.status, text)).toBe(false);
     // Refused in Salesforce's own protocol: a SOAP fault naming the stable code.
     expect(res.headers.get('content-type')).toMatch(/text\/xml/);
@@ -286,20 +288,21 @@ describe('Salesforce two-way sync', () => {
     expect((await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } })).totalReceived).toBe(received);
   });
 
-  it('answers malformed XML and a SOAP body that is not an outbound message with a 400 SOAP fault, storing nothing', async () => {
+  it('answers malformed XML and a SOAP body that is not an outbound message with a SOAP fault (HTTP 500), storing nothing', async () => {
     const before = await stack.db.prisma.inboxEvent.count();
-    const broken = await postOutbound(stack, '<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notifications');
-    expect(broken.status).toBe(400);
+    const broken = await postOutbound(stack, conn, '<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notifications');
+    expect(broken.status).toBe(500);
     const brokenText = await broken.text();
     expect(isAck(broken.status, brokenText)).toBe(false);
     expect(brokenText).toMatch(/<soapenv:Fault><faultcode>soapenv:Client<\/faultcode><faultstring>BAD_REQUEST: /);
     const notOutbound = await postOutbound(
       stack,
+      conn,
       '<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><hello/></soapenv:Body></soapenv:Envelope>',
     );
-    expect(notOutbound.status).toBe(400);
-    const dtd = await postOutbound(stack, '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>');
-    expect(dtd.status).toBe(400);
+    expect(notOutbound.status).toBe(500);
+    const dtd = await postOutbound(stack, conn, '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>');
+    expect(dtd.status).toBe(500);
     expect(await stack.db.prisma.inboxEvent.count()).toBe(before);
   });
 

@@ -412,12 +412,12 @@ describe('tenant isolation of Zoho channels', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    zsA = await startZohoFor(stack);
-    zsB = await startZohoFor(stack);
+    zsA = await startZohoFor(stack, { orgId: '70000000001' });
+    zsB = await startZohoFor(stack, { orgId: '70000000002' });
     orgB = await stack.newOrg('Globex');
-    const a = await connectZoho(stack, zsA, { accountId: 'zoho-org-a' });
-    await connectZoho(stack, zsB, { key: orgB.apiKey, accountId: 'zoho-org-b' });
-    channelA = ((await integrationRow(stack, a.integrationId)).settings as Record<string, string>).channelId;
+    const a = await connectZoho(stack, zsA, { accountId: '70000000001' });
+    await connectZoho(stack, zsB, { key: orgB.apiKey, accountId: '70000000002' });
+    channelA = (await integrationRow(stack, a.integrationId)).channelId!;
   });
   afterAll(async () => {
     await zsA?.close();
@@ -447,5 +447,34 @@ describe('tenant isolation of Zoho channels', () => {
     await settle(stack, zsB);
     expect(await stack.db.prisma.lead.count({ where: { organizationId: stack.orgId, email: 'crossed@example.com' } })).toBe(0);
     expect(await stack.db.prisma.lead.count({ where: { organizationId: orgB.orgId, email: 'crossed@example.com' } })).toBe(1);
+  });
+
+  it("keeps routing A's notifications to A when another tenant connects a Zoho org whose id equals A's channel id", async () => {
+    // Channel ids live in their own column and route alone: an account id, whatever its
+    // digits, is never taken for one.
+    const zsC = await startZohoFor(stack, { orgId: channelA });
+    try {
+      const orgC = await stack.newOrg('Initech');
+      await connectZoho(stack, zsC, { key: orgC.apiKey, accountId: channelA });
+      zsA.controls.createLeadAsUser({ Email: 'still-mine@example.com', First_Name: 'Mine', Last_Name: 'Alpha' });
+      await settle(stack, zsA);
+      expect(await stack.db.prisma.lead.count({ where: { organizationId: stack.orgId, email: 'still-mine@example.com' } })).toBe(1);
+      expect(await stack.db.prisma.lead.count({ where: { organizationId: orgC.orgId } })).toBe(0);
+      const accepted = zsA.controls.deliveries.filter((d) => d.status === 200).length;
+      expect(accepted).toBeGreaterThan(0);
+    } finally {
+      await zsC.close();
+    }
+  });
+
+  it('gives every integration a random numeric channel id of its own, not derived from the clock', async () => {
+    const rows = await stack.db.prisma.integration.findMany({ where: { provider: 'ZOHO' }, select: { channelId: true, accountId: true } });
+    const ids = rows.map((r) => r.channelId!);
+    for (const id of ids) expect(id).toMatch(/^[1-9]\d{17}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    // Ids made seconds apart from the clock would be close; random ones are far apart
+    // (two of them within 10^12 of each other: about one chance in 450,000).
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    for (const x of ids) for (const y of ids) if (x !== y) expect(BigInt(x) > BigInt(y) ? BigInt(x) - BigInt(y) : BigInt(y) - BigInt(x)).toBeGreaterThan(10n ** 12n);
   });
 });

@@ -168,7 +168,9 @@ async function createAndEnable(stack: Stack, input: Record<string, unknown>, key
 
 /**
  * A Salesforce sandbox org whose Outbound Message is aimed at the stack (what the
- * administrator configures by hand, following enableWebhooks' manual steps).
+ * administrator configures by hand, following enableWebhooks' manual steps). Until
+ * connectSalesforce aims it at the integration's own endpoint URL (which ends with the
+ * integration's secret), its messages are refused.
  */
 export async function startSalesforceFor(stack: Stack, opts: SalesforceSandboxOptions = {}): Promise<SalesforceSandbox> {
   return startSalesforceSandbox({
@@ -188,7 +190,7 @@ export async function connectSalesforce(
   opts: { autoSync?: boolean; key?: string; accountId?: string; apiBaseUrl?: string } = {},
 ): Promise<Connected> {
   const c = sf.controls.credentials();
-  return createAndEnable(
+  const connected = await createAndEnable(
     stack,
     {
       provider: 'SALESFORCE',
@@ -203,6 +205,9 @@ export async function connectSalesforce(
     },
     opts.key,
   );
+  // The administrator pastes the endpoint URL enableWebhooks answered into the Outbound Message.
+  if (sf.controls.outbound.config.targetUrl !== null) sf.controls.outbound.configure({ targetUrl: connected.enabled.webhookUrl });
+  return connected;
 }
 
 /** A Zoho sandbox with its accounts host on its own port, as Zoho's data centres have. */

@@ -2,6 +2,7 @@
 // per-key rate limit, and webhooks no CRM sent (401, nothing stored).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCredentials } from '../../src/engine/connections.ts';
+import { writeWebhookSecrets } from '../../src/engine/webhook-secrets.ts';
 import { buildEnvelope } from '../sandboxes/salesforce/outbound.ts';
 import { signV3 } from '../sandboxes/hubspot/signing.ts';
 import { CREATE_LEAD, gql, newTenant, onlyError, rest, startApi, wsClient, type Tenant, type TestApi } from '../api/harness.ts';
@@ -140,6 +141,7 @@ describe('forged webhooks', () => {
   const sfOrg = '00D5g00000ABCDEFGH';
   const zohoChannel = '1700000000000001';
   const zohoToken = 'zoho-channel-token-right';
+  const sfSecret = 'sf-endpoint-secret-0123456789abcdefghij';
 
   beforeAll(async () => {
     api = await startApi();
@@ -150,7 +152,14 @@ describe('forged webhooks', () => {
       data: { ...base, provider: 'HUBSPOT', name: 'hs', accountId: '4242', credentials: writeCredentials({ accessToken: 'x', clientSecret: hubspotSecret }, keyring) },
     });
     await api.db.prisma.integration.create({
-      data: { ...base, provider: 'SALESFORCE', name: 'sf', accountId: sfOrg, credentials: writeCredentials({ accessToken: 'x' }, keyring) },
+      data: {
+        ...base,
+        provider: 'SALESFORCE',
+        name: 'sf',
+        accountId: sfOrg,
+        credentials: writeCredentials({ accessToken: 'x' }, keyring),
+        webhookSecrets: writeWebhookSecrets({ endpoint: sfSecret }, keyring),
+      },
     });
     await api.db.prisma.integration.create({
       data: {
@@ -159,6 +168,9 @@ describe('forged webhooks', () => {
         name: 'zoho',
         accountId: '60000000001',
         credentials: writeCredentials({ accessToken: 'x' }, keyring),
+        // As an older version stored it (token in clear in settings), after the migration
+        // copied the channel id into its column: the clear token still verifies.
+        channelId: zohoChannel,
         settings: { channelId: zohoChannel, webhookToken: zohoToken },
       },
     });
@@ -186,7 +198,7 @@ describe('forged webhooks', () => {
     await api.db.prisma.inboxEvent.deleteMany();
   });
 
-  it('Salesforce: 401 for an Outbound Message naming another organization, nothing stored; the right one is acknowledged', async () => {
+  it('Salesforce: a SOAP fault (HTTP 500) for a message without the endpoint secret, with a wrong one, or naming another organization, nothing stored; the right one is acknowledged', async () => {
     const envelope = (org: string) =>
       buildEnvelope(
         { organizationId: org, actionId: '04k000000000001AAA', instanceUrl: 'https://example.my.salesforce.com', apiVersion: '62.0', sessionId: null },
@@ -194,14 +206,17 @@ describe('forged webhooks', () => {
         ['Id', 'Email', 'LastModifiedDate'],
       );
     const soap = { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' };
-    expect((await post('salesforce', envelope('00D5g00000ZZZZZZZZ'), soap)).status).toBe(401);
+    // SOAP 1.1: a fault is answered with HTTP 500; Salesforce does not take it as an Ack.
+    expect((await post(`salesforce/${sfSecret}`, envelope('00D5g00000ZZZZZZZZ'), soap)).status).toBe(500);
+    expect((await post('salesforce', envelope(sfOrg), soap)).status).toBe(500);
+    expect((await post(`salesforce/${sfSecret.slice(0, -1)}X`, envelope(sfOrg), soap)).status).toBe(500);
     expect(await stored()).toBe(0);
-    expect((await post('salesforce', envelope(sfOrg), soap)).status).toBe(200);
+    expect((await post(`salesforce/${sfSecret}`, envelope(sfOrg), soap)).status).toBe(200);
     expect(await stored()).toBe(1);
     await api.db.prisma.inboxEvent.deleteMany();
   });
 
-  it('Zoho: 401 for a wrong channel token or an unknown channel, nothing stored; the right pair is stored', async () => {
+  it('Zoho: 401 for a wrong channel token or an unknown channel, nothing stored; the right pair is stored (a token an older version kept in clear still verifies)', async () => {
     const body = (channel: string, token: string) =>
       JSON.stringify({ server_time: Date.now(), module: 'Leads', resource_uri: 'https://www.zohoapis.com/crm/v7/Leads', ids: ['9001'], affected_fields: [], operation: 'insert', channel_id: channel, token });
     expect((await post('zoho', body(zohoChannel, 'zoho-channel-token-wrong'))).status).toBe(401);

@@ -6,6 +6,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES, createApiKey, revokeApiKey, type Scope } from '../../src/auth.ts';
 import { writeCredentials } from '../../src/engine/connections.ts';
+import { startHubSpotSandbox } from '../sandboxes/hubspot/server.ts';
 import { schema } from '../../src/graphql/schema.ts';
 import { restRoutes } from '../../src/http/rest.ts';
 import {
@@ -226,12 +227,20 @@ const CASES: Record<string, RootCase> = {
     }),
     async crossOrg() {
       // A CRM account is connected once (webhooks are routed by it): B cannot take A's,
-      // and the refusal names nothing of A.
-      const r = await gql(api, b.key, 'mutation ($i: CreateIntegrationInput!) { createIntegration(input: $i) { id } }', {
-        i: { provider: 'HUBSPOT', name: 'squatter', accountId: '1001', accessToken: 'squatter-token', apiBaseUrl: 'http://127.0.0.1:9' },
-      });
+      // and the refusal names nothing of A. Even with a token HubSpot confirms for that
+      // account, B gets exactly the answer of a made-up token.
+      const hubspot = await startHubSpotSandbox({ portalId: 1001, accessTokens: ['real-token-of-1001'] });
+      const create = (accessToken: string) =>
+        gql(api, b.key, 'mutation ($i: CreateIntegrationInput!) { createIntegration(input: $i) { id } }', {
+          i: { provider: 'HUBSPOT', name: 'squatter', accountId: '1001', accessToken, apiBaseUrl: hubspot.url },
+        });
+      const r = await create('real-token-of-1001');
+      const madeUp = await create('squatter-token');
+      await hubspot.close();
       const error = onlyError(r);
-      expect(error.extensions?.code).toBe('CONFLICT');
+      expect(error.extensions?.code).toBe('ACCOUNT_NOT_VERIFIED');
+      expect(madeUp.body).toEqual(r.body);
+      expect(madeUp.status).toBe(r.status);
       expect(JSON.stringify(r.body)).not.toContain(integrationA);
       expect(JSON.stringify(r.body)).not.toContain(a.organizationId);
       expect(JSON.stringify(r.body)).not.toContain('1001 HubSpot');
@@ -266,6 +275,15 @@ const CASES: Record<string, RootCase> = {
     async crossOrg() {
       await sameAsMissing('mutation ($id: ID!) { disableWebhooks(integrationId: $id) { enabled } }', { id: integrationA }, { id: missing() });
       expect((await api.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationA } })).webhooksEnabled).toBe(true);
+    },
+  },
+  'Mutation.rotateWebhookEndpoint': {
+    scope: 'integrations:admin',
+    op: () => ({ query: 'mutation ($id: ID!) { rotateWebhookEndpoint(integrationId: $id) { webhookUrl } }', variables: { id: missing() } }),
+    async crossOrg() {
+      const before = (await api.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationA } })).webhookSecrets;
+      await sameAsMissing('mutation ($id: ID!) { rotateWebhookEndpoint(integrationId: $id) { webhookUrl } }', { id: integrationA }, { id: missing() });
+      expect((await api.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationA } })).webhookSecrets).toBe(before);
     },
   },
   'Mutation.enableWebhooks': {

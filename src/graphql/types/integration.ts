@@ -82,8 +82,9 @@ const CreateIntegrationInput = builder.inputType('CreateIntegrationInput', {
     provider: t.field({ type: CrmProviderEnum, required: true }),
     name: t.string({ required: true }),
     accountId: t.string({
-      required: true,
-      description: 'HubSpot portal id, Salesforce organization id or Zoho org id.',
+      description:
+        'HubSpot portal id, Salesforce organization id or Zoho org id. Optional: the CRM is asked whose token this is ' +
+        '(the integration gets that account); when given, it must be that account.',
     }),
     apiBaseUrl: t.string({
       description: "API base URL: HubSpot's public API host when absent; required for Salesforce (instance URL) and Zoho (the data centre's api domain).",

@@ -1,5 +1,5 @@
 // Webhook status and provisioning of an integration.
-import type { BreakerStatus, EnableWebhooksResult, WebhookStatus } from '../../engine/types.ts';
+import type { BreakerStatus, EnableWebhooksResult, RotateWebhookSecretResult, WebhookStatus } from '../../engine/types.ts';
 import { builder } from '../builder.ts';
 import { CrmProviderEnum } from './scalars.ts';
 
@@ -72,6 +72,20 @@ const EnableWebhooksResultType = builder.objectRef<EnableWebhooksResult>('Enable
   }),
 });
 
+const RotateWebhookSecretResultType = builder.objectRef<RotateWebhookSecretResult>('WebhookEndpointRotation').implement({
+  fields: (t) => ({
+    integrationId: t.exposeID('integrationId'),
+    webhookUrl: t.exposeString('webhookUrl', {
+      description: 'The URL the CRM must call from now on (Salesforce: paste it as the Outbound Message endpoint URL).',
+    }),
+    previousValidUntil: t.expose('previousValidUntil', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'Until when the previous URL is still accepted (24 hours after rotating); null when it no longer is.',
+    }),
+  }),
+});
+
 builder.queryFields((t) => ({
   webhookStatus: t.field({
     type: WebhookStatusType,
@@ -88,6 +102,20 @@ builder.mutationFields((t) => ({
     authScopes: { 'integrations:admin': true },
     args: { integrationId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.sync.enableWebhooks(ctx.organizationId, String(args.integrationId)),
+  }),
+  rotateWebhookEndpoint: t.field({
+    type: RotateWebhookSecretResultType,
+    authScopes: { 'integrations:admin': true },
+    description:
+      "Replaces the integration's webhook secret: Salesforce gets a new outbound message endpoint URL (the previous one stays " +
+      'valid for 24 hours unless revokePrevious), Zoho a new channel token registered at once. UNSUPPORTED for HubSpot ' +
+      "(its webhooks are signed with the app's client secret).",
+    args: {
+      integrationId: t.arg.id({ required: true }),
+      revokePrevious: t.arg.boolean({ description: 'Refuse the previous URL at once (it leaked) instead of after 24 hours.' }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.sync.rotateWebhookSecret(ctx.organizationId, String(args.integrationId), { revokePrevious: args.revokePrevious ?? false }),
   }),
   disableWebhooks: t.field({
     type: WebhookStatusType,

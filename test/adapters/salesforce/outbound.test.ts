@@ -3,16 +3,22 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isCrmError, type ChangeEvent } from '../../../adapters/contract.ts';
+import { isCrmError, type ChangeEvent, type CrmRecord } from '../../../adapters/contract.ts';
 import { salesforceAdapter } from '../../../adapters/salesforce/index.ts';
+import { outboundMessageRecords } from '../../../adapters/salesforce/webhooks.ts';
 import { startSalesforceSandbox, type SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
 import { connect, lead, ok, TAG } from './helpers.ts';
 
 type Answer = 'ack' | 'fail' | 'nack';
 
+/** The secret last segment of the endpoint URL the receiver accepts. */
+const SECRET = 'test-endpoint-secret-0123456789abcdef';
+
 interface Receiver {
   url: string;
   events: ChangeEvent[];
+  /** The Lead as the message carried it, for the notification of an event (what Salesforce sent). */
+  recordOf(ev: ChangeEvent | undefined): CrmRecord | null | undefined;
   bodies: string[];
   /** How to answer the n-th request (0-based); acknowledges by default. */
   answer: (n: number) => Answer;
@@ -21,24 +27,35 @@ interface Receiver {
 }
 
 async function startReceiver(accountId: () => string): Promise<Receiver> {
-  const r: Receiver = { url: '', events: [], bodies: [], answer: () => 'ack', rejected: [], close: async () => {} };
+  const carried = new Map<string, CrmRecord | null>();
+  const r: Receiver = {
+    url: '',
+    events: [],
+    recordOf: (ev) => (ev ? carried.get(ev.dedupeKey) : undefined),
+    bodies: [],
+    answer: () => 'ack',
+    rejected: [],
+    close: async () => {},
+  };
   let n = 0;
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const rawBody = Buffer.concat(chunks);
-    const wreq = { method: req.method ?? 'POST', url: `${r.url}${req.url}`, headers: req.headers as Record<string, string>, rawBody };
+    const endpointSecret = decodeURIComponent((req.url ?? '').split('/').pop() ?? '');
+    const wreq = { method: req.method ?? 'POST', url: `${r.url}${req.url}`, headers: req.headers as Record<string, string>, rawBody, endpointSecret };
     const answer = r.answer(n++);
     r.bodies.push(rawBody.toString('utf8'));
     try {
       const codec = salesforceAdapter.codec;
-      codec.verify(wreq, { accountId: accountId() });
+      codec.verify(wreq, { accountId: accountId(), endpointSecrets: [SECRET] });
       const parsed = codec.parse(wreq);
       if (answer === 'fail') {
         res.writeHead(503).end('busy');
         return;
       }
       r.events.push(...parsed.events);
+      for (const m of outboundMessageRecords(rawBody)) carried.set(m.notificationId, m.record);
       if (answer === 'nack') {
         res.writeHead(200, { 'content-type': 'text/xml' }).end('<ok/>');
         return;
@@ -62,7 +79,7 @@ let rx: Receiver;
 beforeEach(async () => {
   sb = await startSalesforceSandbox();
   rx = await startReceiver(() => sb.controls.organizationId);
-  sb.controls.outbound.configure({ targetUrl: `${rx.url}/api/v1/webhooks/salesforce`, retryIntervalsMs: [10, 20, 40] });
+  sb.controls.outbound.configure({ targetUrl: `${rx.url}/api/v1/webhooks/salesforce/${SECRET}`, retryIntervalsMs: [10, 20, 40] });
 });
 
 afterEach(async () => {
@@ -80,10 +97,10 @@ describe('Salesforce outbound messages', () => {
     expect(rx.rejected).toEqual([]);
     const byId = new Map(rx.events.map((e) => [e.externalId, e]));
     expect(byId.get(ours)).toMatchObject({ kind: 'created', accountId: sb.controls.organizationId });
-    expect(byId.get(ours)?.record?.originTag).toBe(TAG);
-    expect(byId.get(ours)?.record?.fields).toMatchObject({ email: 'echo@example.com', lastName: 'Echo', company: 'Acme' });
+    expect(rx.recordOf(byId.get(ours))?.originTag).toBe(TAG);
+    expect(rx.recordOf(byId.get(ours))?.fields).toMatchObject({ email: 'echo@example.com', lastName: 'Echo', company: 'Acme' });
     expect(byId.get(theirs)?.kind).toBe('created');
-    expect(byId.get(theirs)?.record?.originTag).toBeNull();
+    expect(rx.recordOf(byId.get(theirs))?.originTag).toBeNull();
   });
 
   it('notifies updates, with the latest values', async () => {
@@ -94,7 +111,7 @@ describe('Salesforce outbound messages', () => {
     await sb.controls.flushNotifications();
     const last = rx.events.at(-1)!;
     expect(last).toMatchObject({ externalId: id, kind: 'updated' });
-    expect(last.record?.fields.lastName).toBe('After');
+    expect(rx.recordOf(last)?.fields.lastName).toBe('After');
   });
 
   it('sends several changes in one SOAP message when they are queued together', async () => {
@@ -149,8 +166,8 @@ describe('Salesforce outbound messages', () => {
     expect(deliveries).toHaveLength(2);
     const [first, second] = rx.events;
     expect(first.dedupeKey > second.dedupeKey).toBe(true); // the later notification came first
-    expect(first.record?.fields.lastName).toBe('V2');
-    expect(second.record?.fields.lastName).toBe('V2');
+    expect(rx.recordOf(first)?.fields.lastName).toBe('V2');
+    expect(rx.recordOf(second)?.fields.lastName).toBe('V2');
   });
 
   it('only fires on the configured trigger fields and carries only the configured fields', async () => {
@@ -162,14 +179,15 @@ describe('Salesforce outbound messages', () => {
     await sb.controls.flushNotifications();
     expect(rx.events).toHaveLength(2);
     // Without LastName/Company the message is partial: no record, the engine reads the Lead.
-    expect(rx.events.every((e) => e.record === null)).toBe(true);
+    expect(rx.events.every((e) => rx.recordOf(e) === null)).toBe(true);
     expect(rx.bodies[1]).not.toContain('<sf:FirstName>');
   });
 
   it('a message from another org is refused by the receiver and retried until Salesforce gives up', async () => {
     const other = await startSalesforceSandbox({ organizationId: '00D5g000009Forg' });
     try {
-      other.controls.outbound.configure({ targetUrl: `${rx.url}/api/v1/webhooks/salesforce`, retryIntervalsMs: [5], maxAttempts: 3 });
+      // Even at the right endpoint URL (secret included), another org's message is refused.
+      other.controls.outbound.configure({ targetUrl: `${rx.url}/api/v1/webhooks/salesforce/${SECRET}`, retryIntervalsMs: [5], maxAttempts: 3 });
       other.controls.createLeadAsUser({ LastName: 'Intruder', Company: 'Evil' });
       await expect(other.controls.flushNotifications({ timeoutMs: 2_000 })).resolves.toBeDefined();
       expect(rx.rejected).toEqual(['SIGNATURE_INVALID', 'SIGNATURE_INVALID', 'SIGNATURE_INVALID']);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isCrmError, type CrmError, type WebhookRequest } from '../../../adapters/contract.ts';
 import { salesforceAdapter } from '../../../adapters/salesforce/index.ts';
+import { outboundMessageRecords } from '../../../adapters/salesforce/webhooks.ts';
 import { isAck } from '../../sandboxes/salesforce/index.ts';
 
 const codec = salesforceAdapter.codec;
@@ -56,15 +57,21 @@ const CAPTURED = `<?xml version="1.0" encoding="UTF-8"?>
  </soapenv:Body>
 </soapenv:Envelope>`;
 
-function request(body: string): WebhookRequest {
+const SECRET = 'Zq3v0c7fS1m2k9XbW4yTn8pLr6dHe5aJ';
+
+function request(body: string, endpointSecret: string | null = SECRET): WebhookRequest {
   return {
     method: 'POST',
-    url: 'https://sync.example.com/api/v1/webhooks/salesforce',
+    url: `https://sync.example.com/api/v1/webhooks/salesforce/${endpointSecret ?? ''}`,
     headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' },
     rawBody: Buffer.from(body),
     now: new Date('2024-05-01T11:00:00Z'),
+    endpointSecret,
   };
 }
+
+/** The Lead the message carried for a notification (what the sender claims; the engine never applies it). */
+const carried = (body: string, notificationId: string) => outboundMessageRecords(Buffer.from(body)).find((m) => m.notificationId === notificationId)?.record;
 
 function thrown(fn: () => unknown): CrmError {
   try {
@@ -85,12 +92,16 @@ describe('Salesforce outbound message codec', () => {
     expect(parsed.events.every((e) => e.accountId === ORG)).toBe(true);
   });
 
-  it('tells a creation (never edited) from an update and carries the record', () => {
+  it('tells a creation (never edited) from an update; events carry ids only, never the field values', () => {
     const [created, updated] = codec.parse(request(CAPTURED)).events;
     expect(created.kind).toBe('created');
     expect(created.occurredAt.toISOString()).toBe('2024-05-01T10:00:00.000Z');
-    expect(created.record?.originTag).toBe('jazzaam');
-    expect(created.record?.fields).toEqual({
+    // Anyone can send a message: its values are not part of the event (the engine reads the Lead back).
+    expect(created).not.toHaveProperty('record');
+    expect(JSON.stringify(created)).not.toContain('Jane');
+    const createdRecord = carried(CAPTURED, created.dedupeKey);
+    expect(createdRecord?.originTag).toBe('jazzaam');
+    expect(createdRecord?.fields).toEqual({
       email: 'jane.doe@example.com',
       firstName: 'Jane',
       lastName: 'Doe',
@@ -100,14 +111,14 @@ describe('Salesforce outbound message codec', () => {
     });
     expect(updated.kind).toBe('updated');
     expect(updated.occurredAt.toISOString()).toBe('2024-05-01T10:05:00.000Z');
-    expect(updated.record?.fields.email).toBeNull(); // omitted field = null on a whole Lead
-    expect(updated.record?.originTag).toBeNull();
+    expect(carried(CAPTURED, updated.dedupeKey)?.fields.email).toBeNull(); // omitted field = null on a whole Lead
+    expect(carried(CAPTURED, updated.dedupeKey)?.originTag).toBeNull();
   });
 
   it('does not present a partial message (no LastName/Company) as the record', () => {
     const partial = codec.parse(request(CAPTURED)).events[2];
     expect(partial.kind).toBe('updated');
-    expect(partial.record).toBeNull();
+    expect(carried(CAPTURED, partial.dedupeKey)).toBeNull();
   });
 
   it('keeps the same dedupe keys when the same message is delivered again', () => {
@@ -134,17 +145,28 @@ describe('Salesforce outbound message codec', () => {
     expect(thrown(() => codec.parse(request(body))).code).toBe('VALIDATION');
   });
 
-  it('verifies the organization id, 15 or 18 characters', () => {
-    expect(() => codec.verify(request(CAPTURED), { accountId: ORG })).not.toThrow();
-    expect(() => codec.verify(request(CAPTURED), { accountId: ORG.slice(0, 15) })).not.toThrow();
+  it('verifies the endpoint secret and the organization id, 15 or 18 characters', () => {
+    expect(() => codec.verify(request(CAPTURED), { accountId: ORG, endpointSecrets: [SECRET] })).not.toThrow();
+    expect(() => codec.verify(request(CAPTURED), { accountId: ORG.slice(0, 15), endpointSecrets: [SECRET] })).not.toThrow();
+    // During a rotation's grace period both the new and the previous secret are accepted.
+    expect(() => codec.verify(request(CAPTURED), { accountId: ORG, endpointSecrets: ['N'.repeat(43), SECRET] })).not.toThrow();
   });
 
-  it('rejects another organization, a case-changed id, or no configured id with SIGNATURE_INVALID', () => {
-    expect(thrown(() => codec.verify(request(CAPTURED), { accountId: '00D5g000004ZZZZEAZ' })).code).toBe('SIGNATURE_INVALID');
-    expect(thrown(() => codec.verify(request(CAPTURED), { accountId: ORG.toLowerCase() })).code).toBe('SIGNATURE_INVALID');
-    expect(thrown(() => codec.verify(request(CAPTURED), { accountId: null })).code).toBe('SIGNATURE_INVALID');
+  it('rejects a message without the endpoint secret or with a wrong one, even from the right organization', () => {
+    expect(thrown(() => codec.verify(request(CAPTURED, null), { accountId: ORG, endpointSecrets: [SECRET] })).code).toBe('SIGNATURE_INVALID');
+    expect(thrown(() => codec.verify(request(CAPTURED, `${SECRET}x`), { accountId: ORG, endpointSecrets: [SECRET] })).code).toBe('SIGNATURE_INVALID');
+    expect(thrown(() => codec.verify(request(CAPTURED, SECRET.slice(0, -1)), { accountId: ORG, endpointSecrets: [SECRET] })).code).toBe('SIGNATURE_INVALID');
+    // No secret configured accepts nothing, not even an empty one.
+    expect(thrown(() => codec.verify(request(CAPTURED, ''), { accountId: ORG, endpointSecrets: [] })).code).toBe('SIGNATURE_INVALID');
+    expect(thrown(() => codec.verify(request(CAPTURED, ''), { accountId: ORG, endpointSecrets: [''] })).code).toBe('SIGNATURE_INVALID');
+  });
+
+  it('rejects another organization, a case-changed id, or no configured id with SIGNATURE_INVALID, at the right endpoint URL too', () => {
+    expect(thrown(() => codec.verify(request(CAPTURED), { accountId: '00D5g000004ZZZZEAZ', endpointSecrets: [SECRET] })).code).toBe('SIGNATURE_INVALID');
+    expect(thrown(() => codec.verify(request(CAPTURED), { accountId: ORG.toLowerCase(), endpointSecrets: [SECRET] })).code).toBe('SIGNATURE_INVALID');
+    expect(thrown(() => codec.verify(request(CAPTURED), { accountId: null, endpointSecrets: [SECRET] })).code).toBe('SIGNATURE_INVALID');
     const forged = CAPTURED.replace(`<OrganizationId>${ORG}</OrganizationId>`, '<OrganizationId>00D000000000001AAA</OrganizationId>');
-    expect(thrown(() => codec.verify(request(forged), { accountId: ORG })).code).toBe('SIGNATURE_INVALID');
+    expect(thrown(() => codec.verify(request(forged), { accountId: ORG, endpointSecrets: [SECRET] })).code).toBe('SIGNATURE_INVALID');
   });
 
   it('acknowledges with the SOAP notificationsResponse Salesforce expects', () => {

@@ -84,9 +84,12 @@ describe('Zoho webhook codec', () => {
     expect(parsed[1]!.events.map((e) => [e.kind, e.externalId])).toEqual([['updated', a]]);
     expect(parsed[2]!.events.map((e) => [e.kind, e.externalId])).toEqual([['deleted', a]]);
     for (const p of parsed) {
-      expect(p.accountIds).toEqual([CHANNEL]);
+      // Routed by the channel only: a Zoho callback names no account.
+      expect(p.channelIds).toEqual([CHANNEL]);
+      expect(p.accountIds).toEqual([]);
       for (const ev of p.events) {
-        expect(ev.accountId).toBe(CHANNEL);
+        expect(ev.channelId).toBe(CHANNEL);
+        expect(ev.accountId).toBeNull();
         expect(ev.occurredAt.getTime()).toBeGreaterThan(0);
       }
     }
@@ -163,13 +166,13 @@ describe('Zoho webhook codec: malformed bodies', () => {
   it('reads a numeric channel_id larger than 2^53 digit for digit', () => {
     const raw = JSON.stringify({ ...base, channel_id: 0 }).replace('"channel_id":0', '"channel_id":9223372036854775807');
     const parsed = codec.parse(req(raw));
-    expect(parsed.accountIds).toEqual(['9223372036854775807']);
+    expect(parsed.channelIds).toEqual(['9223372036854775807']);
     expect(() => codec.verify(req(raw), { channelToken: TOKEN, channelId: '9223372036854775807' })).not.toThrow();
   });
 
   it('ignores operations it does not know instead of failing the delivery', () => {
     const parsed = codec.parse(req(JSON.stringify({ ...base, operation: 'merge' })));
     expect(parsed.events).toEqual([]);
-    expect(parsed.accountIds).toEqual([CHANNEL]);
+    expect(parsed.channelIds).toEqual([CHANNEL]);
   });
 });

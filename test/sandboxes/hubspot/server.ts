@@ -490,6 +490,26 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     const token = bearer(req);
     checkRate(token, path === `${CONTACTS}/search`);
 
+    // account information API: "GET /account-info/v3/details" answers the account of the
+    // token; portalId is "the unique identifier for the HubSpot account".
+    if (path === '/account-info/v3/details') {
+      if (method !== 'GET') throw new HttpError(405, errorBody(`${method} not allowed on ${path}`, 'VALIDATION_ERROR'));
+      return {
+        status: 200,
+        body: {
+          portalId,
+          accountType: 'STANDARD',
+          timeZone: 'US/Eastern',
+          companyCurrency: 'USD',
+          additionalCurrencies: [],
+          utcOffset: '-05:00',
+          utcOffsetMilliseconds: -18_000_000,
+          uiDomain: 'app.hubspot.com',
+          dataHostingLocation: 'na1',
+        },
+      };
+    }
+
     // properties
     const pr = /^\/crm\/v3\/properties\/(contacts|0-1)(?:\/([^/]+))?$/.exec(path);
     if (pr) {

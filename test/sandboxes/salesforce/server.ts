@@ -298,6 +298,31 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     send(res, 200, body);
   }
 
+  /**
+   * The OpenID Connect UserInfo endpoint: "information about the user associated with the
+   * connected app's access token", among it `organization_id` (18 characters) and
+   * `user_id`. A token it does not know is refused with 401 (OIDC: invalid_token).
+   */
+  function handleUserInfo(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const bearer = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!bearer || !accessTokens.has(bearer)) {
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer error="invalid_token"' });
+      res.end('Bad_OAuth_Token');
+      return;
+    }
+    send(res, 200, {
+      sub: `${url}/id/${organizationId}/${integrationUserId}`,
+      user_id: integrationUserId,
+      organization_id: organizationId,
+      preferred_username: 'integration@sandbox.example',
+      name: 'Integration User',
+      email: 'integration@sandbox.example',
+      email_verified: true,
+      zoneinfo: 'GMT',
+      urls: { rest: `${url}/services/data/v{version}/` },
+    });
+  }
+
   function faultResponse(kind: SandboxFault): HttpError | 'network' | null {
     switch (kind) {
       case 'rate_limit':
@@ -662,6 +687,10 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     });
     const handle = async () => {
       if (u.pathname === '/services/oauth2/token' && req.method === 'POST') return handleToken(req, res);
+      if (u.pathname === '/services/oauth2/userinfo' && (req.method === 'GET' || req.method === 'POST')) {
+        requests.push(rec);
+        return handleUserInfo(req, res);
+      }
       if (u.pathname === '/services/data' || u.pathname === '/services/data/') {
         return send(res, 200, [{ label: "Winter '25", url: '/services/data/v62.0', version: '62.0' }]);
       }

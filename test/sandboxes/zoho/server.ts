@@ -31,6 +31,8 @@ export interface ZohoSandboxOptions {
   apiDomain?: string;
   /** channel_expiry beyond one week: 'default_1h' (documented behaviour, default) or 'error'. */
   overlongChannelExpiry?: 'default_1h' | 'error';
+  /** The org's id as Zoho shows it ("Org ID", the `zgid` of GET /crm/v7/org). Default 60000000001. */
+  orgId?: string;
   /** A workflow rule on create: fields it writes right after a lead is created with workflows on. */
   workflowOnCreate?: Record<string, unknown> | null;
 }
@@ -48,6 +50,8 @@ export interface RequestLogEntry {
 }
 
 export interface ZohoSandboxControls {
+  /** The org's zgid (what GET /crm/v7/org names). */
+  readonly orgId: string;
   readonly clientId: string;
   readonly clientSecret: string;
   readonly refreshToken: string;
@@ -135,6 +139,7 @@ function statusFor(results: RecordResult[], allOk: number): number {
 
 export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promise<ZohoSandbox> {
   const clientId = options.clientId ?? '1000.SANDBOXCLIENTID';
+  const orgId = options.orgId ?? '60000000001';
   const clientSecret = options.clientSecret ?? 'sandbox-client-secret';
   const refreshToken = options.refreshToken ?? `1000.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`;
   const state = new LeadsState({
@@ -552,12 +557,40 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
     return { status: 400, body: errorBody('INVALID_REQUEST_METHOD', 'The http request method type is not a valid one') };
   }
 
+  /**
+   * The Organization API: `GET /crm/v7/org` answers `{"org":[{...}]}` with the org of the
+   * token: `id` (the org record id), `zgid` (the "Org ID") and `domain_name` "org<zgid>".
+   */
+  function orgApi(method: string): Reply {
+    if (method !== 'GET') return { status: 400, body: errorBody('INVALID_REQUEST_METHOD', 'The http request method type is not a valid one') };
+    return {
+      status: 200,
+      body: {
+        org: [
+          {
+            id: `${orgId}000000000`.slice(0, 19),
+            zgid: orgId,
+            domain_name: `org${orgId}`,
+            company_name: 'Sandbox Co',
+            primary_email: 'admin@sandbox.example',
+            time_zone: 'Asia/Kolkata',
+            currency: 'US Dollar',
+            iso_code: 'USD',
+            country_code: 'US',
+            license_details: { paid: true, paid_type: 'enterprise', users_license_purchased: 10 },
+          },
+        ],
+      },
+    };
+  }
+
   function api(method: string, path: string, query: URLSearchParams, headers: http.IncomingHttpHeaders, body: unknown): Reply {
     const parts = path.split('/').filter(Boolean); // crm, v7, ...
     if (parts[0] !== 'crm' || parts[1] !== 'v7') {
       return { status: 404, body: errorBody('INVALID_URL_PATTERN', 'Please check if the URL trying to access is a correct one') };
     }
     const rest = parts.slice(2);
+    if (rest[0] === 'org' && rest.length === 1) return orgApi(method);
     if (rest[0] === 'actions' && rest[1] === 'watch' && rest.length === 2) return watchApi(method, query, body);
     if (rest[0] === 'settings' && rest[1] === 'fields' && rest.length <= 3) return fieldsApi(method, rest[2] ?? null, query, body);
     if (rest[0] !== 'Leads') {
@@ -746,6 +779,7 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
   }
 
   const controls: ZohoSandboxControls = {
+    orgId,
     clientId,
     clientSecret,
     refreshToken,

@@ -1,0 +1,109 @@
+// Webhook secrets of an integration: the Zoho channel token and the Salesforce outbound
+// message endpoint secret (current, and the previous one during its grace period). They
+// live in `Integration.webhookSecrets` as one encrypted envelope of JSON (src/secrets.ts
+// keyring, like the credentials), and are generated here with node:crypto.
+import { randomBytes } from 'node:crypto';
+import type { CrmAdapter } from '../../adapters/contract.ts';
+import type { Integration } from '../generated/prisma/client.ts';
+import type { Keyring } from '../secrets.ts';
+
+export interface WebhookSecretSet {
+  /** Zoho: the token Zoho echoes in every notification of the channel. */
+  channelToken?: string;
+  /** Salesforce: the secret last segment of the outbound message endpoint URL. */
+  endpoint?: string;
+  /** Salesforce: the endpoint secret before the last rotation, accepted until `previousEndpointUntil`. */
+  previousEndpoint?: string;
+  previousEndpointUntil?: string;
+}
+
+/**
+ * How long the previous Salesforce endpoint secret stays valid after a rotation: time for
+ * the administrator to paste the new URL into the Outbound Message, during which messages
+ * sent to the old URL are still taken (Salesforce retries unacknowledged messages for up
+ * to 24 hours, so a day also covers messages queued before the change).
+ */
+export const ENDPOINT_SECRET_GRACE_MS = 24 * 3_600_000;
+
+/** 32 random bytes, base64url (256 bits, 43 characters): safe in a URL path segment. */
+export function newEndpointSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Zoho tokens are at most 50 characters: 24 random bytes, base64url (192 bits, 32 characters). */
+export function newChannelToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+const MIN_CHANNEL_ID = 10n ** 17n;
+const CHANNEL_ID_SPAN = 9n * 10n ** 17n;
+
+/**
+ * A Zoho channel id: Zoho wants a numeric (long) channel_id. 18 random digits (about 60
+ * bits, below 2^63), never derived from the clock, unique per integration by its column.
+ */
+export function newChannelId(): string {
+  return String(MIN_CHANNEL_ID + (randomBytes(8).readBigUInt64BE() % CHANNEL_ID_SPAN));
+}
+
+/** Endpoint secrets are base64url of at least 128 bits; anything else is not worth a lookup. */
+export function looksLikeEndpointSecret(s: string): boolean {
+  return /^[A-Za-z0-9_-]{22,128}$/.test(s);
+}
+
+function settingsObject(settings: unknown): Record<string, unknown> {
+  return settings && typeof settings === 'object' && !Array.isArray(settings) ? (settings as Record<string, unknown>) : {};
+}
+
+/**
+ * The webhook secrets of an integration row. Rows written before webhook secrets were
+ * encrypted keep the Zoho channel token in clear in `settings.webhookToken`: it is still
+ * read (and moved into the encrypted column on the row's next webhook write, or by
+ * `crm-sync rotate-key`). Throws SecretError when the envelope cannot be decrypted.
+ */
+export function readWebhookSecrets(integration: Pick<Integration, 'webhookSecrets' | 'settings'>, keyring: Keyring): WebhookSecretSet {
+  let set: WebhookSecretSet = {};
+  if (integration.webhookSecrets) {
+    try {
+      const v = JSON.parse(keyring.decrypt(integration.webhookSecrets)) as unknown;
+      if (v && typeof v === 'object' && !Array.isArray(v)) set = v as WebhookSecretSet;
+    } catch (e) {
+      if (e instanceof SyntaxError) set = {};
+      else throw e;
+    }
+  }
+  const legacy = settingsObject(integration.settings).webhookToken;
+  if (!set.channelToken && typeof legacy === 'string' && legacy !== '') set = { ...set, channelToken: legacy };
+  return set;
+}
+
+/** The column value: always an envelope with the keyring's current key. */
+export function writeWebhookSecrets(set: WebhookSecretSet, keyring: Keyring): string {
+  return keyring.encrypt(JSON.stringify(set));
+}
+
+/** Settings without any secret that older versions stored there in clear. */
+export function withoutLegacySecrets(settings: Record<string, unknown>): Record<string, unknown> {
+  const { webhookToken: _t, ...rest } = settings;
+  void _t;
+  return rest;
+}
+
+/** The Salesforce endpoint secrets accepted now: the current one, and the previous one within its grace period. */
+export function acceptedEndpointSecrets(set: WebhookSecretSet, now: Date = new Date()): string[] {
+  const out: string[] = [];
+  if (set.endpoint) out.push(set.endpoint);
+  const until = set.previousEndpointUntil ? Date.parse(set.previousEndpointUntil) : NaN;
+  if (set.previousEndpoint && Number.isFinite(until) && until > now.getTime()) out.push(set.previousEndpoint);
+  return out;
+}
+
+/** Whether a CRM's webhook endpoint URL carries a per-integration secret (Salesforce: no signature exists). */
+export function usesEndpointSecret(provider: Integration['provider']): boolean {
+  return provider === 'SALESFORCE';
+}
+
+/** The URL the CRM must call for this integration: the provider's path, plus the secret where one is used. */
+export function webhookUrlFor(publicBaseUrl: string, adapter: Pick<CrmAdapter, 'webhookPath'>, endpointSecret: string | null): string {
+  return `${publicBaseUrl}${adapter.webhookPath}${endpointSecret ? `/${endpointSecret}` : ''}`;
+}
