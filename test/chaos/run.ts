@@ -2,7 +2,7 @@
 // the service as a real process killed with SIGKILL at random moments, generated
 // activity on both sides; then a bounded settle and the oracle's verdict.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../src/db/client.ts';
@@ -147,6 +147,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       noopWrites: hs.noopWrites,
       calls: hs.apiCalls,
     });
+    if (opts.keep) await writeTrace(workDir, hs);
     const faults: Record<string, number> = {};
     for (const c of hs.apiCalls) if (c.fault) faults[c.fault] = (faults[c.fault] ?? 0) + 1;
     return {
@@ -209,4 +210,14 @@ async function gqlAcrossRestarts(service: ServiceRig, restarting: () => Promise<
     }
     await new Promise((res) => setTimeout(res, 250));
   }
+}
+
+/** The sandbox's view of the run, for reading a failure afterwards: API calls (with the ids they wrote) and no-op writes. */
+async function writeTrace(dir: string, hs: HubSpotSandbox): Promise<void> {
+  const ids = (body: unknown) =>
+    ((body as { inputs?: { id?: unknown; properties?: { email?: unknown } }[] } | undefined)?.inputs ?? []).map((i) => String(i.id ?? i.properties?.email ?? ''));
+  const calls = hs.apiCalls.map((c) => JSON.stringify({ at: new Date(c.at).toISOString(), method: c.method, path: c.path, status: c.status, fault: c.fault, ids: ids(c.body), body: c.body }));
+  await writeFile(path.join(dir, 'api-calls.jsonl'), `${calls.join('\n')}\n`);
+  await writeFile(path.join(dir, 'noop-writes.jsonl'), `${hs.noopWrites.map((n) => JSON.stringify({ ...n, at: new Date(n.at).toISOString() })).join('\n')}\n`);
+  await writeFile(path.join(dir, 'webhooks.jsonl'), `${hs.deliveries.map((d) => JSON.stringify({ batchId: d.batchId, kind: d.kind, attempt: d.attemptNumber, status: d.status, at: new Date(d.startedAt).toISOString(), events: d.events.map((e) => `${e.subscriptionType}:${e.objectId}${e.propertyName ? `:${e.propertyName}=${e.propertyValue}` : ''}`) })).join('\n')}\n`);
 }
