@@ -1,4 +1,5 @@
-// A push writes only what the platform changed. HubSpot applies a batch update's
+// A push never overwrites a newer edit made in the CRM. It writes only what the platform
+// changed, and waits while a change of its record is still in the inbox. HubSpot applies a batch update's
 // properties as sent ("Update ... properties"; there is no conditional update), so a push
 // repeating every field would put back the old value of a field a person has just edited
 // in HubSpot, and the person's edit would be lost on both sides.
@@ -39,5 +40,26 @@ describe('HubSpot: a person edits another field while our update is on its way',
     expect(hs.getContact(id)!.properties).toMatchObject({ lastname: 'New', phone: '+15550002000' });
     const lead = await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email: 'field-race@example.com' } });
     expect({ lastName: lead.lastName, phone: lead.phone }).toEqual({ lastName: 'New', phone: '+15550002000' });
+  });
+
+  // Last writer wins by modification time: a rep's edit made after the platform's change,
+  // while that change's push is still being retried, is the later write and must stay.
+  it('keeps a newer HubSpot edit of the same field when the platform push of an older change is retried after it', async () => {
+    const { createLead } = await stack.gqlOk<{ createLead: { id: string } }>(
+      `mutation { createLead(input: { email: "same-field@example.com", firstName: "Sam", lastName: "Old" }) { id } }`,
+    );
+    await settle(stack, hubspotMoves(hs));
+    const id = hs.findContactByEmail('same-field@example.com')!.id;
+
+    // The platform's push fails once (retried after a backoff); the inbox reads the rep's change slowly.
+    hs.injectFault({ kind: 'server_error', status: 503 }, 1, { path: '/crm/v3/objects/contacts/batch/update' });
+    await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, lastName: "Platform" }) { id } }`, { id: createLead.id });
+    hs.injectFault({ kind: 'latency', ms: 2_000 }, 1, { path: '/crm/v3/objects/contacts/batch/read' });
+    hs.updateContactAsUser(id, { lastname: 'Rep' });
+    await settle(stack, hubspotMoves(hs));
+
+    expect(hs.getContact(id)!.properties.lastname).toBe('Rep');
+    const lead = await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email: 'same-field@example.com' } });
+    expect(lead.lastName).toBe('Rep');
   });
 });
