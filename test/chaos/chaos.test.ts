@@ -8,11 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS, runChaos, type ChaosReport } from './run.ts';
 
 describe('chaos (short run)', () => {
-  it('300 steps, 1 SIGKILL, 20% API faults: 0 lost, 0 duplicated, 0 wrong values, 0 echo writes after settling', async () => {
+  it('200 steps, 1 SIGKILL, 20% API faults: 0 lost, 0 duplicated, 0 wrong values, 0 echo writes after settling', async () => {
     const lines: string[] = [];
     const report: ChaosReport = await runChaos({
       ...DEFAULTS,
-      events: 300,
+      events: 200,
       kills: 1,
       faultRate: 0.2,
       seed: 8,
