@@ -24,7 +24,12 @@ export interface WriteCall {
   path: string;
   body: unknown;
   fault?: string;
+  /** When it was answered (ms). */
+  at: number;
 }
+
+/** A write answered this long before a SIGKILL may have been applied without the service recording it. */
+const KILL_WINDOW_MS = 10_000;
 
 export interface Findings {
   lost: string[];
@@ -37,7 +42,7 @@ const WRITE_PATH = /^\/crm\/v3\/objects\/contacts(\/batch\/(create|update|upsert
 
 export function compare(
   model: Model,
-  final: { leads: FinalLead[]; contacts: FinalContact[]; integrationId: string; noopWrites: { id: string; at: number }[]; calls: WriteCall[] },
+  final: { leads: FinalLead[]; contacts: FinalContact[]; integrationId: string; noopWrites: { id: string; at: number }[]; calls: WriteCall[]; kills: number[] },
 ): Findings {
   const f: Findings = { lost: [], duplicated: [], wrong: [], echoWrites: [] };
   const live = final.contacts.filter((c) => !c.archived);
@@ -71,7 +76,7 @@ export function compare(
   for (const [email, cs] of contactsByEmail) if (!model.person(email)) f.duplicated.push(`unexpected contact(s) for "${email}": ${cs.map((c) => c.id).join(', ')}`);
   for (const [contactId, leads] of linksToContact) if (leads.length > 1) f.duplicated.push(`contact ${contactId} linked from ${leads.length} leads`);
 
-  f.echoWrites = echoWrites(final.noopWrites, final.calls, live);
+  f.echoWrites = echoWrites(final.noopWrites, final.calls, live, final.kills);
   return f;
 }
 
@@ -92,14 +97,17 @@ function checkField(f: Findings, p: Person, field: (typeof FIELDS)[number], lead
 
 /**
  * Writes that changed nothing, less those a lost or late answer explains: a write applied
- * whose answer never came (dropped connection, or held past the client timeout) is
- * rightly sent again, and the repeat finds every value already there.
+ * whose answer never came (dropped connection, held past the client timeout, or answered
+ * just before the service was killed) is rightly sent again, and the repeat finds every
+ * value already there.
  */
-function echoWrites(noops: { id: string; at: number }[], calls: WriteCall[], contacts: FinalContact[]): string[] {
+function echoWrites(noops: { id: string; at: number }[], calls: WriteCall[], contacts: FinalContact[], kills: number[]): string[] {
   const idOfEmail = new Map(contacts.map((c) => [(c.properties.email ?? '').toLowerCase(), c.id]));
   const credit = new Map<string, number>();
   for (const c of calls) {
-    if (!c.fault || (c.fault !== 'lost_response' && c.fault !== 'latency') || !WRITE_PATH.test(c.path)) continue;
+    const unanswered = c.fault === 'lost_response' || c.fault === 'latency';
+    const beforeKill = kills.some((k) => c.at <= k && c.at > k - KILL_WINDOW_MS);
+    if (!(unanswered || beforeKill) || !WRITE_PATH.test(c.path)) continue;
     for (const id of writtenIds(c, idOfEmail)) credit.set(id, (credit.get(id) ?? 0) + 1);
   }
   const out: string[] = [];

@@ -38,7 +38,7 @@ export const DEFAULTS: Omit<ChaosOptions, 'log'> = {
   seed: 1,
   rate: 40,
   settleTimeoutMs: 600_000,
-  clientTimeoutMs: 2_000,
+  clientTimeoutMs: 5_000,
   keep: false,
 };
 
@@ -105,6 +105,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     hs.setFaultPlan({ rate: opts.faultRate, hangMs: Math.round(opts.clientTimeoutMs * 1.5), retryAfterSeconds: 1, random: fork(r), applies: (_m, p) => p.startsWith('/crm/') });
     const killAt = new Set(Array.from({ length: opts.kills }, () => Math.floor(opts.events * (0.1 + 0.8 * r()))));
 
+    const kills: number[] = [];
     const started = Date.now();
     const startsBefore = service.starts;
     opts.log(`activity: ${opts.events} steps, ${opts.kills} kill(s), fault rate ${opts.faultRate}, seed ${opts.seed} (work dir ${workDir})`);
@@ -112,6 +113,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       if (killAt.has(i)) {
         await restart;
         opts.log(`step ${i}: SIGKILL`);
+        kills.push(Date.now());
         restart = service.kill().then(() => service.start());
       }
       await activity.step();
@@ -146,6 +148,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       integrationId,
       noopWrites: hs.noopWrites,
       calls: hs.apiCalls,
+      kills,
     });
     if (opts.keep) await writeTrace(workDir, hs);
     const faults: Record<string, number> = {};
