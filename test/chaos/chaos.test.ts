@@ -24,9 +24,7 @@ describe('chaos (short run)', () => {
     expect(Object.values(report.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(report.webhooks.duplicates).toBeGreaterThan(0);
     expect(report.settled).toBe(true);
-    expect(report.findings.lost).toEqual([]);
-    expect(report.findings.duplicated).toEqual([]);
-    expect(report.findings.wrong).toEqual([]);
-    expect(report.findings.echoWrites).toEqual([]);
+    // One comparison, so a failure shows every finding (reproduce: npm run chaos -- --events 200 --kills 1 --seed 8 --keep).
+    expect(report.findings).toEqual({ lost: [], duplicated: [], wrong: [], echoWrites: [] });
   }, 600_000);
 });
