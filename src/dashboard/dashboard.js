@@ -171,12 +171,12 @@ function waiting(s) {
 function breakerCell(s) {
   const b = s?.breaker;
   if (!b) return h('td', null, dash());
-  if (b.state === 'CLOSED') return h('td', null, h('span', { class: 'pill on' }, 'ok'));
+  if (b.state === 'CLOSED') return h('td', { class: 'ok' }, 'ok');
   const label = b.state === 'OPEN' ? 'paused' : 'probing';
   return h(
     'td',
     null,
-    h('span', { class: 'pill warn', title: b.lastErrorCode ?? '' }, `${label}${b.lastErrorCode ? ` (${b.lastErrorCode})` : ''}`),
+    h('b', { class: 'warn' }, `${label}${b.lastErrorCode ? ` (${b.lastErrorCode})` : ''}`),
     h('br'),
     h('small', { class: 'muted' }, 'until ', when(b.until, 'time')),
   );

@@ -189,6 +189,28 @@ describe('HubSpot client: pushLeads', () => {
   });
 });
 
+describe('HubSpot client: pushLeads attribution', () => {
+  beforeEach(() => start());
+
+  it("charges a failed batch update to its own lead; the create it stopped is reported not attempted", async () => {
+    const id = sandbox.createContactAsUser({ email: 'linked@example.com' });
+    sandbox.injectFault({ kind: 'server_error', status: 502 }, 1, { method: 'POST', path: `${BATCH}/update` });
+    const [linked, fresh] = await client.pushLeads([lead('y', { email: 'linked@example.com', firstName: 'Y' }, id), lead('x', { email: 'x@example.com' })], TAG);
+    expect(failed(linked).code).toBe('UPSTREAM');
+    expect(linked.ok === false && linked.attempted).toBeUndefined();
+    expect(fresh).toMatchObject({ ok: false, attempted: false });
+    expect(calls(`${BATCH}/create`)).toEqual([]);
+  });
+
+  it('matches the 207 multi-status errors of a batch update to their inputs only', async () => {
+    const id = sandbox.createContactAsUser({ email: 'there@example.com' });
+    const [there, gone] = await client.pushLeads([lead('a', { email: 'there@example.com', firstName: 'A' }, id), lead('b', { email: 'gone@example.com' }, '999999')], TAG);
+    expect(ok(there).externalId).toBe(id);
+    expect(failed(gone).code).toBe('NOT_FOUND');
+    expect(calls(`${BATCH}/update`).map((c) => c.status)).toEqual([207]);
+  });
+});
+
 describe('HubSpot client: reads', () => {
   beforeEach(() => start());
 

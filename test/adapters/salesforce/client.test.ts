@@ -217,6 +217,27 @@ describe('session refresh', () => {
   });
 });
 
+describe('pushLeads: whose failure is it', () => {
+  it("charges a failed upsert call to its new leads; the linked lead it stopped is reported not attempted", async () => {
+    const linked = ok((await client.pushLeads([lead('known', { email: 'known@example.com' })], TAG))[0]).externalId;
+    // The collection upsert (PATCH .../composite/sobjects/Lead/<external id field>) answers 503.
+    sb.controls.injectFault('server_error', 1, { method: 'PATCH', pathIncludes: 'Platform_Lead_Id__c' });
+    const [fresh, known] = await client.pushLeads([lead('fresh', { email: 'fresh@example.com' }), lead('known', { email: 'known@example.com', firstName: 'K' }, linked)], TAG);
+    expect(failed(fresh).error.code).toBe('UPSTREAM');
+    expect(failed(fresh).attempted).toBeUndefined();
+    expect(failed(known)).toMatchObject({ attempted: false });
+    expect(sb.controls.getLead(linked)?.values.FirstName ?? null).toBeNull();
+  });
+
+  it('attributes composite per-record results (allOrNone=false) to their own leads', async () => {
+    const a = ok((await client.pushLeads([lead('a', { email: 'a@example.com' })], TAG))[0]).externalId;
+    const [good, missing] = await client.pushLeads([lead('a', { email: 'a@example.com', firstName: 'A' }, a), lead('b', { email: 'b@example.com' }, '00Q5g0000000009EAA')], TAG);
+    expect(ok(good).externalId).toBe(a);
+    expect(failed(missing).error.code).toBe('NOT_FOUND');
+    expect(failed(missing).attempted).toBeUndefined();
+  });
+});
+
 describe('error translation', () => {
   it('REQUEST_LIMIT_EXCEEDED becomes RATE_LIMITED with a back-off hint', async () => {
     sb.controls.injectFault('rate_limit', 1);

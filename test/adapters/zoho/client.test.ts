@@ -193,6 +193,21 @@ describe('pushLeads: updates and failures', () => {
   });
 });
 
+describe('pushLeads: whose failure is it', () => {
+  it('charges a failed e-mail look-up to the unlinked lead; the linked lead it stopped is reported not attempted', async () => {
+    const x = await provisioned();
+    const linked = x.sandbox.controls.createLeadAsUser({ Email: 'linked@example.com', Last_Name: 'L' });
+    x.sandbox.controls.resetLog();
+    x.sandbox.controls.failNext('server_error');
+    const [fresh, known] = await x.client.pushLeads([lead('fresh', { email: 'fresh@example.com' }), lead('known', { email: 'linked@example.com', firstName: 'K' }, linked)], TAG);
+    if (fresh.ok || known.ok) throw new Error('expected both to fail');
+    expect(fresh.error.code).toBe('UPSTREAM');
+    expect(fresh.attempted).toBeUndefined();
+    expect(known.attempted).toBe(false);
+    expect(x.sandbox.controls.requests).toHaveLength(1);
+  });
+});
+
 describe('reading', () => {
   it('reads by ids in batches of 100, leaving unknown ids out, in the order asked', async () => {
     const x = await provisioned();
