@@ -234,6 +234,14 @@ export interface CrmClient {
   changesSince(cursor: string | null, limit: number): Promise<Page>;
   /** A changesSince cursor that starts at `time` (the poll starts from when webhooks were enabled). */
   cursorAt?(time: Date): string;
+  /**
+   * The modification time a changesSince cursor stands at (every record stamped before it
+   * was returned). With cursorAt, the poll re-reads a window behind its cursor: records
+   * stamped before it that became visible late (a transaction committed after its stamp,
+   * a search index lagging the writes) are found on the next poll. Throws VALIDATION for a
+   * cursor that is not one of this adapter's.
+   */
+  cursorTime?(cursor: string): Date;
   /** Undoes what provision() registered (webhook subscriptions, channels); keeps the origin field. */
   unprovision?(): Promise<void>;
   /** Extends webhook channels that expire (Zoho: at most one week) before they lapse; absent where subscriptions do not expire. */

@@ -26,6 +26,11 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKERS: bool.default(true),
   POLL_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
+  /**
+   * How far behind its cursor each poll reads again: records stamped before the cursor but
+   * committed (or indexed) after the previous poll read that time are found. 0 disables.
+   */
+  POLL_OVERLAP_MS: z.coerce.number().int().min(0).max(86_400_000).default(120_000),
   INSTANCE_ID: z.string().optional(),
   /** How long a claimed inbox event or outbox item stays with an instance that stopped answering. */
   WORK_LEASE_MS: z.coerce.number().int().min(1_000).default(60_000),

@@ -346,6 +346,11 @@ export class HubSpotClient implements CrmClient {
     return encodeCursor({ t: t - 1, id: null });
   }
 
+  /** The lastmodifieddate a changes cursor stands at. */
+  cursorTime(cursor: string): Date {
+    return new Date(decodeCursor(cursor).t);
+  }
+
   private async search(
     filters: { propertyName: string; operator: string; value: string }[],
     sortBy: string,

@@ -426,6 +426,11 @@ export class SalesforceClient implements CrmClient {
     return encodeCursor({ t: second.toISOString(), id: LOWEST_ID });
   }
 
+  /** The SystemModstamp a changes cursor stands at. */
+  cursorTime(cursor: string): Date {
+    return new Date(decodeCursor(cursor, 'changes').t!);
+  }
+
   // ---- writes ---------------------------------------------------------------------------
 
   async pushLeads(leads: OutboundLead[], originTag: string): Promise<WriteResult[]> {

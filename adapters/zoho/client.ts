@@ -330,6 +330,11 @@ export class ZohoClient implements CrmClient {
     return encodeCursor({ t: Math.floor(time.getTime() / 1000) * 1000, id: '' } satisfies Cursor);
   }
 
+  /** The Modified_Time a changes cursor stands at. */
+  cursorTime(cursor: string): Date {
+    return new Date(decodeCursor<Cursor>(cursor, (v) => typeof v.t === 'number' && typeof v.id === 'string').t);
+  }
+
   // ---- writing ----------------------------------------------------------------------
 
   async pushLeads(leads: OutboundLead[], originTag: string): Promise<WriteResult[]> {

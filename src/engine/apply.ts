@@ -10,8 +10,8 @@
 //                 time) is never applied, whichever path brought it; equal is not older.
 //   conflicts     last writer wins by modification time: a local change newer than the
 //                 CRM's, still waiting in the outbox, is kept.
-import { hasOwnOrigin, type ChangeEvent, type CrmRecord, type LeadFields } from '../../adapters/contract.ts';
-import type { Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
+import { SYNCED_FIELDS, hasOwnOrigin, type ChangeEvent, type CrmRecord, type LeadFields } from '../../adapters/contract.ts';
+import type { CrmLink, Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
 import { isUniqueViolation } from '../db/errors.ts';
@@ -117,7 +117,7 @@ async function applyOnce(
     log.info({ leadId: link.leadId }, `skipping ${label(integration)} ${record.externalId}, originated from our platform`);
     // Learn what the CRM filled in that we did not write (defaults such as a status),
     // so a later change of those fields is recognised as a change.
-    await touchLink(prisma, link.id, remote, remoteHash, record.updatedAt);
+    await touchLink(prisma, link, remote, remoteHash, record.updatedAt);
     return { outcome: 'skipped_own_origin', leadId: link.leadId };
   }
 
@@ -137,7 +137,7 @@ async function applyOnce(
       // Nothing new: the echo of our own write when the CRM's state moved since we last
       // read it (our push moved it), otherwise a repeat of what we know.
       const echo = Boolean(event?.ownOrigin) || (link.lastPushedAt !== null && link.lastPulledHash !== remoteHash);
-      await touchLink(prisma, link.id, remote, remoteHash, record.updatedAt);
+      await touchLink(prisma, link, remote, remoteHash, record.updatedAt);
       if (echo) log.debug({ leadId: lead.id }, 'skipped: echo of our own write');
       return { outcome: echo ? 'skipped_echo' : 'unchanged', leadId: lead.id };
     }
@@ -292,9 +292,13 @@ async function createLink(
   });
 }
 
-async function touchLink(prisma: PrismaClient, linkId: string, remote: LeadFields, remoteHash: string, remoteUpdatedAt: Date | null) {
+/** Records what the CRM holds now; no write when the link knows exactly that already. */
+async function touchLink(prisma: PrismaClient, link: CrmLink, remote: LeadFields, remoteHash: string, remoteUpdatedAt: Date | null) {
+  const base = readSnapshot(link.remoteFields);
+  const sameTime = remoteUpdatedAt === null || link.remoteUpdatedAt?.getTime() === remoteUpdatedAt.getTime();
+  if (link.lastPulledHash === remoteHash && isComplete(base) && fieldsHash(base) === remoteHash && sameTime) return;
   await prisma.crmLink.update({
-    where: { id: linkId },
+    where: { id: link.id },
     data: { remoteFields: asJson(remote), lastPulledHash: remoteHash, remoteUpdatedAt: remoteUpdatedAt ?? undefined },
   });
 }
@@ -305,6 +309,23 @@ async function linkedTo(prisma: PrismaClient, leadId: string, integrationId: str
 
 async function hasPendingPush(prisma: PrismaClient, leadId: string, integrationId: string) {
   return (await prisma.outboxItem.count({ where: { leadId, integrationId, status: { in: ['pending', 'processing'] } } })) > 0;
+}
+
+/** True when a snapshot knows every synced field. */
+function isComplete(snapshot: Partial<LeadFields> | null): snapshot is LeadFields {
+  return snapshot !== null && SYNCED_FIELDS.every((k) => k in snapshot);
+}
+
+/**
+ * True when a linked record's current state is one the link knows already: what we last
+ * read, or exactly what the CRM holds as far as we know (after our own write). Such a
+ * record needs no decision and no write (import and poll re-reads).
+ */
+function knownState(link: CrmLink, remoteHash: string): boolean {
+  if (link.remoteDeletedAt) return false;
+  if (link.lastPulledHash === remoteHash) return true;
+  const base = readSnapshot(link.remoteFields);
+  return isComplete(base) && fieldsHash(base) === remoteHash;
 }
 
 /** True when a CRM modification time is strictly before the one already held. */
@@ -418,8 +439,7 @@ export async function applyRecords(
     const link = linkById.get(record.externalId);
     const remote = canonicalFields(record.fields);
     if (link) {
-      const unchanged = link.lastPulledHash === fieldsHash(remote) && !link.remoteDeletedAt;
-      if (unchanged) outcomes[i] = 'unchanged';
+      if (knownState(link, fieldsHash(remote))) outcomes[i] = 'unchanged';
       else slow.push(i);
       return;
     }

@@ -14,6 +14,8 @@ import { asCrmError, errInfo } from './outbox.ts';
 
 const POLL_PAGE = 100;
 const POLL_MAX_PAGES = 20;
+/** Pages a poll spends at most re-reading the overlap window behind its cursor. */
+const OVERLAP_MAX_PAGES = 5;
 
 export interface PollDeps {
   config: Config;
@@ -42,15 +44,40 @@ export async function pollAll(deps: PollDeps, force = false): Promise<number> {
   return seen;
 }
 
+/**
+ * One poll of one integration. The stored cursor is the high-water mark: every record
+ * stamped before it was read once. Records can still appear behind it later — Salesforce
+ * and Zoho stamp a change when it starts but a query sees it only once its transaction
+ * commits (and both stamp whole seconds), HubSpot's search index lags writes by seconds —
+ * so each poll first re-reads POLL_OVERLAP_MS behind the mark. What it already knows costs
+ * no write there (hash compare in applyRecords); the cursor never moves back.
+ */
 export async function pollOne(deps: PollDeps, integration: Integration): Promise<number> {
   const log = deps.logger.child({ integrationId: integration.id, provider: integration.provider });
   const applyDeps = { prisma: deps.prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG };
-  let cursor = integration.pollCursor;
+  const mark = integration.pollCursor;
   let seen = 0;
   const outcomes: Record<string, number> = {};
   try {
+    const client = deps.connections.client(integration);
+    const markAt = mark !== null && client.cursorTime ? client.cursorTime(mark).getTime() : null;
+    const overlapMs = deps.config.POLL_OVERLAP_MS;
+    let cursor = mark;
+    // True while re-reading the window behind the mark: nothing is stored then.
+    let behind = false;
+    if (mark !== null && markAt !== null && overlapMs > 0 && client.cursorAt) {
+      cursor = client.cursorAt(new Date(markAt - overlapMs));
+      behind = true;
+    }
     for (let page = 0; page < POLL_MAX_PAGES; page++) {
-      const result = await deps.connections.client(integration).changesSince(cursor, POLL_PAGE);
+      if (behind && page >= OVERLAP_MAX_PAGES) {
+        // More changes in the window than a poll re-reads: go on from the mark, so a busy
+        // account never keeps a poll from moving forward.
+        log.warn({ overlapMs, pages: page }, 'poll overlap window holds more changes than one poll re-reads; continuing from the cursor');
+        cursor = mark;
+        behind = false;
+      }
+      const result = await client.changesSince(cursor, POLL_PAGE);
       const applied = await applyRecords(applyDeps, integration, result.records, 'poll');
       for (const outcome of applied) {
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
@@ -58,12 +85,17 @@ export async function pollOne(deps: PollDeps, integration: Integration): Promise
       }
       await recordApplied(deps, integration, 'poll', result.records.map((r) => r.externalId), applied);
       if (result.nextCursor) cursor = result.nextCursor;
-      await deps.prisma.integration.update({ where: { id: integration.id }, data: { pollCursor: cursor } });
+      if (behind && cursor !== null && markAt !== null && client.cursorTime!(cursor).getTime() >= markAt) behind = false;
+      if (!behind && cursor !== integration.pollCursor) {
+        await deps.prisma.integration.update({ where: { id: integration.id }, data: { pollCursor: cursor } });
+        integration = { ...integration, pollCursor: cursor };
+      }
       if (result.records.length < POLL_PAGE || !result.nextCursor) break;
     }
   } catch (err) {
     log.warn({ err: errInfo(asCrmError(err)) }, 'reconciling poll failed; next round retries');
   }
-  if (seen) log.info({ seen, outcomes }, 'reconciling poll applied changes');
+  const changed = seen - (outcomes.unchanged ?? 0);
+  if (changed) log.info({ seen, outcomes }, 'reconciling poll applied changes');
   return seen;
 }

@@ -294,6 +294,21 @@ export function runContractSuite(
         expect(next.records.map((r) => r.externalId)).toEqual([ids[3]]);
         expect(next.records[0]?.fields.firstName).toBe('Changed');
       });
+
+      it('tells the time a cursor stands at, and a cursor rewound from it reads that time again', async () => {
+        const at = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+        h.setClock(at);
+        const id = await h.createRemote({ email: 'rewind@example.com', lastName: 'Rewind', company: 'Acme' }, null);
+        h.setClock(null);
+        const page = await h.client.changesSince(h.client.cursorAt!(new Date(at.getTime() - 1000)), 1);
+        expect(page.records.map((r) => r.externalId)).toEqual([id]);
+        // Every record up to the one returned was read: the cursor stands at its time.
+        expect(h.client.cursorTime!(page.nextCursor!).getTime()).toBe(at.getTime());
+        const rewound = h.client.cursorAt!(new Date(h.client.cursorTime!(page.nextCursor!).getTime() - 5_000));
+        const again = await h.client.changesSince(rewound, 50);
+        expect(again.records.map((r) => r.externalId)).toContain(id);
+        expect(() => h.client.cursorTime!('not-a-cursor')).toThrow(expect.objectContaining({ code: 'VALIDATION' }));
+      });
     });
 
     describe('webhooks', () => {

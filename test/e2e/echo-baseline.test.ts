@@ -3,6 +3,7 @@
 // edits the record between our write and our reading it back has made a change, and it
 // reaches the platform.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/net.ts';
 import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
 import type { SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
 import type { ZohoSandbox } from '../sandboxes/zoho/index.ts';
@@ -62,6 +63,27 @@ describe('HubSpot: a person edits a contact right after our write', () => {
     await settle(stack, hs);
     expect((await leadRow(stack, 'rep-race@example.com')).company).toBe('Filled By Rep');
     expect(contactWithEmail(hs, 'rep-race@example.com')!.properties.company).toBe('Filled By Rep');
+  });
+
+  it('keeps a rep edit whose webhook is applied before our write is recorded, and applies it on the next poll', async () => {
+    hs.afterRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/create' }, async () => {
+      const c = contactWithEmail(hs, 'early-hook@example.com')!;
+      hs.updateContactAsUser(c.id, { company: 'Rep Before Link' });
+      // The webhooks of the create and of the edit are delivered and applied while our
+      // push is still waiting for HubSpot's answer.
+      await hs.flushWebhooks();
+      await eventually(async () => {
+        const open = await stack.db.prisma.inboxEvent.count({ where: { externalId: c.id, status: { not: 'done' } } });
+        const all = await stack.db.prisma.inboxEvent.count({ where: { externalId: c.id } });
+        return all > 0 && open === 0;
+      }, 30_000, 'webhooks of the new contact applied');
+    });
+    await stack.gqlOk(`mutation { createLead(input: { email: "early-hook@example.com", firstName: "Early" }) { id } }`);
+    await settle(stack, hs);
+    await stack.engine.pollNow();
+    await settle(stack, hs);
+    expect((await leadRow(stack, 'early-hook@example.com')).company).toBe('Rep Before Link');
+    expect(contactWithEmail(hs, 'early-hook@example.com')!.properties.company).toBe('Rep Before Link');
   });
 
   it('applies a rep edit made right after we linked an existing contact by email', async () => {

@@ -119,6 +119,13 @@ export interface HubSpotSandbox {
    */
   afterRequest(match: FaultMatch, fn: () => void | Promise<void>, count?: number): void;
   setRateLimit(limit: { requests: number; perMs: number } | null): void;
+  /**
+   * Changes `fn` makes are applied at once (reads and webhooks see them) but search keeps
+   * answering with the contacts as they were, until indexSearch(): HubSpot's search index
+   * lags writes by a few seconds.
+   */
+  lagSearchIndex(fn: () => void): void;
+  indexSearch(): void;
 
   // Webhooks.
   setWebhookTarget(url: string | null): void;
@@ -893,6 +900,8 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     afterRequest(match, fn, count = 1) {
       hooksAfter.push({ match, fn, remaining: count });
     },
+    lagSearchIndex: (fn) => control(() => store.lagIndex(fn)),
+    indexSearch: () => store.indexNow(),
     setRateLimit: (l) => {
       rateLimit = l;
     },

@@ -357,6 +357,34 @@ export class ContactStore {
 
   // ---------------------------------------------------------------- search
 
+  /** Contacts whose latest change search does not see yet: the version it still sees (null: none). */
+  private readonly unindexed = new Map<string, StoredContact | null>();
+
+  /**
+   * Changes `fn` makes are applied (reads see them) but search keeps answering with the
+   * contacts as they were before, until indexNow(): HubSpot's search index lags writes.
+   */
+  lagIndex(fn: () => void): void {
+    const before = new Map([...this.contacts.values()].map((c) => [c.id, { ...c, props: { ...c.props } }]));
+    fn();
+    for (const c of this.contacts.values()) {
+      const was = before.get(c.id);
+      if (this.unindexed.has(c.id) || (was && was.updatedAt === c.updatedAt && was.archived === c.archived)) continue;
+      this.unindexed.set(c.id, was ?? null);
+    }
+  }
+
+  indexNow(): void {
+    this.unindexed.clear();
+  }
+
+  /** The contacts as the search index holds them. */
+  private indexed(): StoredContact[] {
+    return this.all()
+      .map((c) => (this.unindexed.has(c.id) ? this.unindexed.get(c.id)! : c))
+      .filter((c): c is StoredContact => c !== null && !c.archived);
+  }
+
   search(req: SearchRequest): { total: number; results: StoredContact[]; nextAfter: string | null } {
     const groups = req.filterGroups ?? [];
     if (groups.length > 5) throw new StoreError(400, 'VALIDATION_ERROR', 'Too many filter groups (max 5)');
@@ -374,7 +402,7 @@ export class ContactStore {
     const sorts = (req.sorts ?? []).map(parseSort);
     if (sorts.length > 1) throw new StoreError(400, 'VALIDATION_ERROR', 'Only one sort is supported');
 
-    let rows = this.all().filter((c) => groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => this.matches(c, f))));
+    let rows = this.indexed().filter((c) => groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => this.matches(c, f))));
     if (req.query) {
       const q = req.query.toLowerCase();
       rows = rows.filter((c) => ['email', 'firstname', 'lastname', 'phone', 'company'].some((p) => (c.props[p] ?? '').toLowerCase().includes(q)));

@@ -85,6 +85,11 @@ export interface ZohoSandboxControls {
   /** Zoho's clock: every change from now on carries this time (null: real time). */
   setClock(at: Date | null): void;
   now(): Date;
+  /**
+   * Records `fn` creates get their id and Modified_Time now but stay out of `GET /Leads`
+   * until the returned function is called: a save that commits after it was stamped.
+   */
+  commitLater(fn: () => void): () => void;
   /** Search index lag for later writes; indexNow() makes everything searchable at once. */
   setSearchLag(ms: number): void;
   indexNow(): void;
@@ -310,7 +315,7 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
       return { status: 400, body: errorBody('INVALID_DATA', 'invalid data', { param_name: 'per_page' }) };
     }
     const spec: SortSpec = { by: sortBy, order: sortOrder };
-    let all = [...state.leads.values()];
+    let all = [...state.leads.values()].filter((l) => !state.uncommitted.has(l.id));
     if (state.missingAll) all = [];
     const ims = headers['if-modified-since'];
     if (typeof ims === 'string') {
@@ -829,6 +834,7 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
       state.opts.searchLagMs = ms;
     },
     indexNow: () => state.indexNow(),
+    commitLater: (fn) => state.commitLater(fn),
     createLeadAsUser: (values) => {
       const r = asUser(() => state.insert([values], HUMAN_USER, true));
       return String(r.details.id);

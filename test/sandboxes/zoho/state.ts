@@ -276,6 +276,23 @@ export class LeadsState {
 
   // ---- records: reading --------------------------------------------------------------
 
+  /** Records created inside commitLater() whose transaction has not committed yet. */
+  readonly uncommitted = new Set<string>();
+
+  /**
+   * Records `fn` creates get their id and Modified_Time now but stay out of record lists
+   * until the returned function commits them (a save that commits after its stamp).
+   */
+  commitLater(fn: () => void): () => void {
+    const before = new Set(this.leads.keys());
+    fn();
+    const created = [...this.leads.keys()].filter((k) => !before.has(k));
+    for (const k of created) this.uncommitted.add(k);
+    return () => {
+      for (const k of created) this.uncommitted.delete(k);
+    };
+  }
+
   get(id: string): StoredLead | undefined {
     if (this.missingAll) return undefined;
     return this.leads.get(id);
