@@ -77,7 +77,7 @@ const integrations = [
   await engine.createIntegration(org.id, {
     provider: 'ZOHO',
     name: 'Zoho sandbox',
-    accountId: 'demo-zoho-org',
+    // No accountId: the service asks Zoho whose token this is (GET /crm/v7/org).
     apiBaseUrl: zoho.url,
     accessToken: zohoToken.accessToken,
     refreshToken: zoho.controls.refreshToken,
@@ -86,7 +86,11 @@ const integrations = [
     accountsUrl: zoho.accountsUrl,
   }),
 ];
-for (const i of integrations) await engine.enableWebhooks(org.id, i.id);
+for (const i of integrations) {
+  const { webhookUrl } = await engine.enableWebhooks(org.id, i.id);
+  // What the Salesforce administrator does by hand: paste the endpoint URL (it ends with the integration's secret).
+  if (i.provider === 'SALESFORCE') salesforce.controls.outbound.configure({ targetUrl: webhookUrl });
+}
 
 const auth = `Authorization: Bearer ${key}`;
 console.log(`

@@ -12,6 +12,7 @@ import { Connections } from './connections.ts';
 import { retryFailed, retrySyncEvent } from './history.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { inboxQueue, receiveWebhook } from './inbox.ts';
+import { usesEndpointSecret } from './webhook-secrets.ts';
 import { resumeAbandonedImports, startImport } from './importer.ts';
 import { createIntegration, disableWebhooks, enableWebhooks, newInstanceId, renewExpiringWebhooks, rotateWebhookSecret, webhookStatus } from './integrations.ts';
 import { createLead, updateLead } from './leads.ts';
@@ -146,6 +147,8 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     async receiveWebhook(provider, req) {
       const adapter = connections.adapterForPath(provider);
       if (!adapter) throw new AppError('NOT_FOUND', `No webhook endpoint for ${provider}`);
+      // Only CRMs authenticated by a secret endpoint URL have one (Salesforce).
+      if (req.endpointSecret && !usesEndpointSecret(adapter.provider)) throw new AppError('NOT_FOUND', `No webhook endpoint for ${provider} below this path`);
       try {
         const { stored, ...response } = await receiveWebhook(queueDeps, adapter, req);
         if (stored) inbox.kick();

@@ -175,10 +175,11 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
   const settings = withoutLegacySecrets(settingsOf(integration));
   // Secrets are generated here, once, and kept encrypted; a legacy clear token is taken over.
   const secrets: WebhookSecretSet = { ...readWebhookSecrets(integration, deps.connections.keyring) };
-  secrets.channelToken ??= newChannelToken();
+  // Zoho echoes a channel token we choose; Salesforce calls a URL ending with our secret.
+  if (integration.provider === 'ZOHO') secrets.channelToken ??= newChannelToken();
   if (usesEndpointSecret(integration.provider)) secrets.endpoint ??= newEndpointSecret();
   const webhookUrl = webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, usesEndpointSecret(integration.provider) ? secrets.endpoint! : null);
-  const webhookToken = secrets.channelToken;
+  const webhookToken = secrets.channelToken ?? '';
   // Zoho wants a numeric (long) channel id: random, in its own column (see newChannelId).
   const channelId = integration.channelId ?? newChannelId();
   let report;
@@ -207,7 +208,7 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
       webhookEvents: report.events,
       webhookExpiresAt: report.expiresAt,
       channelId: integration.provider === 'ZOHO' ? channelId : integration.channelId,
-      webhookSecrets: writeWebhookSecrets(secrets, deps.connections.keyring),
+      webhookSecrets: Object.keys(secrets).length ? writeWebhookSecrets(secrets, deps.connections.keyring) : integration.webhookSecrets,
       settings: { ...settings, ...withoutLegacySecrets(report.settings), prepared: report.originFieldReady } as Prisma.InputJsonValue,
     },
   });

@@ -70,6 +70,64 @@ const integrationIdParam = {
 const json = (schema: unknown) => ({ 'application/json': { schema } });
 
 /** The OpenAPI 3.1 document of the REST shim, for a service reachable at config.PUBLIC_BASE_URL. */
+/** The webhook route, at the provider's path and (Salesforce) at the integration's secret endpoint URL. */
+function webhookOperation(withSecret: boolean) {
+  return {
+    post: {
+      operationId: withSecret ? 'receiveWebhookAtSecretEndpoint' : 'receiveWebhook',
+      tags: ['webhooks'],
+      summary: 'Receive a CRM change notification',
+      description:
+        'The endpoint each CRM is configured to call. The notification is verified (HubSpot v3 signature; ' +
+        'Salesforce: the secret last segment of the endpoint URL enableWebhooks answers, and the OrganizationId; ' +
+        'Zoho channel token), stored, and acknowledged; events are applied (what the CRM API returns for each ' +
+        'record, never the values a notification carries) ' +
+        'asynchronously. Redeliveries are absorbed. Events for an integration whose webhooks are disabled are ' +
+        'acknowledged and skipped.',
+      security: [],
+      parameters: [
+        {
+          name: 'provider',
+          in: 'path',
+          required: true,
+          schema: { type: 'string', enum: ['hubspot', 'salesforce', 'zoho'] },
+        },
+        ...(withSecret
+          ? [
+              {
+                name: 'secret',
+                in: 'path',
+                required: true,
+                description: "Salesforce: the integration's endpoint secret (see enableWebhooks / rotateWebhookEndpoint).",
+                schema: { type: 'string' },
+              },
+            ]
+          : []),
+      ],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            description: 'HubSpot: an array of webhook events; Zoho: a notification object.',
+            schema: { oneOf: [{ type: 'array', items: { type: 'object' } }, { type: 'object' }] },
+          },
+          'text/xml': { description: 'Salesforce: an Outbound Message (SOAP envelope).', schema: { type: 'string' } },
+        },
+      },
+      responses: {
+        '200': {
+          description: 'Stored (or recognised as a redelivery) and acknowledged, in the form the CRM expects.',
+          content: {
+            'application/json': { schema: { type: 'object', additionalProperties: true }, examples: { hubspot: { value: { received: true } }, zoho: { value: { status: 'success' } } } },
+            'text/xml': { description: 'Salesforce: the SOAP acknowledgement (Ack true).', schema: { type: 'string' } },
+          },
+        },
+        ...errors(400, 401, 404, 413, 500),
+      },
+    },
+  };
+}
+
 export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
   const integrationErrors = errors(401, 403, 404, 413, 429, 500, 502);
   return {
@@ -98,47 +156,8 @@ export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
           responses: { '200': { description: 'The OpenAPI 3.1 document.', content: json({ type: 'object' }) } },
         },
       },
-      [`${API_BASE}/webhooks/{provider}`]: {
-        post: {
-          operationId: 'receiveWebhook',
-          tags: ['webhooks'],
-          summary: 'Receive a CRM change notification',
-          description:
-            'The endpoint each CRM is configured to call. The notification is verified (HubSpot v3 signature, ' +
-            'Salesforce OrganizationId, Zoho channel token), stored, and acknowledged; events are applied ' +
-            'asynchronously. Redeliveries are absorbed. Events for an integration whose webhooks are disabled are ' +
-            'acknowledged and skipped.',
-          security: [],
-          parameters: [
-            {
-              name: 'provider',
-              in: 'path',
-              required: true,
-              schema: { type: 'string', enum: ['hubspot', 'salesforce', 'zoho'] },
-            },
-          ],
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                description: 'HubSpot: an array of webhook events; Zoho: a notification object.',
-                schema: { oneOf: [{ type: 'array', items: { type: 'object' } }, { type: 'object' }] },
-              },
-              'text/xml': { description: 'Salesforce: an Outbound Message (SOAP envelope).', schema: { type: 'string' } },
-            },
-          },
-          responses: {
-            '200': {
-              description: 'Stored (or recognised as a redelivery) and acknowledged, in the form the CRM expects.',
-              content: {
-                'application/json': { schema: { type: 'object', additionalProperties: true }, examples: { hubspot: { value: { received: true } }, zoho: { value: { status: 'success' } } } },
-                'text/xml': { description: 'Salesforce: the SOAP acknowledgement (Ack true).', schema: { type: 'string' } },
-              },
-            },
-            ...errors(400, 401, 404, 413, 500),
-          },
-        },
-      },
+      [`${API_BASE}/webhooks/{provider}`]: webhookOperation(false),
+      [`${API_BASE}/webhooks/{provider}/{secret}`]: webhookOperation(true),
       [`${API_BASE}/crm-integration/import`]: {
         post: {
           operationId: 'importFromCrm',

@@ -194,7 +194,7 @@ async function timeImport(label: string, orgId: string, integrationId: string) {
   const tok = zoho.controls.issueAccessToken();
   const o = await createOrganization(db.prisma, 'Import Zoho');
   const i = await engine.createIntegration(o.id, {
-    provider: 'ZOHO', name: 'imp', accountId: 'bench-zoho', apiBaseUrl: zoho.url, accessToken: tok.accessToken,
+    provider: 'ZOHO', name: 'imp', apiBaseUrl: zoho.url, accessToken: tok.accessToken,
     refreshToken: zoho.controls.refreshToken, clientId: zoho.controls.clientId, clientSecret: zoho.controls.clientSecret, accountsUrl: zoho.accountsUrl, autoSync: false,
   });
   await timeImport('Zoho', o.id, i.id);

@@ -16,6 +16,8 @@ export interface ContractHarness {
   /** A client of the adapter, connected to the sandbox over HTTP. */
   client: CrmClient;
   platformTag: string;
+  /** The account the client's credentials belong to, in the form webhooks name it (what whoami must answer). */
+  accountId: string;
   /** Creates a record directly in the CRM, as a person would; originTag null leaves the tag empty. */
   createRemote(fields: Partial<LeadFields>, originTag: string | null): Promise<string>;
   updateRemote(externalId: string, fields: Partial<LeadFields>): Promise<void>;

@@ -43,6 +43,7 @@ async function makeHarness(): Promise<ContractHarness> {
     adapter: hubspotAdapter,
     client,
     platformTag: 'jazzaam',
+    accountId: String(sandbox.portalId),
     async createRemote(fields, originTag) {
       return sandbox.createContactAsUser({ ...toProps(fields), ...(originTag ? { [ORIGIN_PROPERTY]: originTag } : {}) });
     },

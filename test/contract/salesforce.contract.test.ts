@@ -33,6 +33,8 @@ function toSalesforce(fields: Partial<LeadFields>): Record<string, unknown> {
   return out;
 }
 
+const ENDPOINT_SECRET = 'contract-suite-endpoint-secret-0123456789';
+
 async function makeHarness(): Promise<ContractHarness> {
   const sandbox = await startSalesforceSandbox();
   const { controls } = sandbox;
@@ -47,6 +49,7 @@ async function makeHarness(): Promise<ContractHarness> {
     adapter: salesforceAdapter,
     client,
     platformTag: PLATFORM_TAG,
+    accountId: controls.organizationId,
     async createRemote(fields, originTag) {
       return controls.createLeadAsUser({ ...toSalesforce(fields), Lead_Source_System__c: originTag });
     },
@@ -66,11 +69,13 @@ async function makeHarness(): Promise<ContractHarness> {
       return {
         req: {
           method: 'POST',
-          url: `https://sync.example.com${salesforceAdapter.webhookPath}`,
+          url: `https://sync.example.com${salesforceAdapter.webhookPath}/${ENDPOINT_SECRET}`,
           headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' },
           rawBody: Buffer.from(body),
+          endpointSecret: ENDPOINT_SECRET,
         },
-        secrets: { accountId: controls.organizationId },
+        // Outbound messages are authenticated by the secret endpoint URL and the organization.
+        secrets: { accountId: controls.organizationId, endpointSecrets: [ENDPOINT_SECRET] },
       };
     },
     close: () => sandbox.close(),

@@ -46,6 +46,7 @@ async function makeHarness(): Promise<ContractHarness> {
     adapter: zohoAdapter,
     client,
     platformTag: 'jazzaam',
+    accountId: sandbox.controls.orgId,
     async createRemote(fields, originTag) {
       return sandbox.controls.createLeadAsUser({ ...toZoho(fields), [client.originField]: originTag });
     },

@@ -192,6 +192,8 @@ describe('forged webhooks', () => {
     expect((await post('hubspot', body)).status).toBe(401);
     expect((await post('hubspot', body, headers('not-the-secret', Date.now()))).status).toBe(401);
     expect((await post('hubspot', body, headers(hubspotSecret, Date.now() - 10 * 60_000))).status).toBe(401);
+    // Secret endpoint URLs are Salesforce's only: below HubSpot's path there is nothing.
+    expect((await post('hubspot/anything', body, headers(hubspotSecret, Date.now()))).status).toBe(404);
     expect(await stored()).toBe(0);
     expect((await post('hubspot', body, headers(hubspotSecret, Date.now()))).status).toBe(200);
     expect(await stored()).toBe(1);
