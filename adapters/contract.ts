@@ -51,6 +51,13 @@ export interface OutboundLead {
   fields: LeadFields;
   /** Known CRM id (from the identity map), when the lead is already linked. */
   externalId: string | null;
+  /**
+   * For a linked lead: the fields whose value the CRM is not known to hold already. An
+   * update writes only these, so a field changed in the CRM meanwhile by a person (whose
+   * notification is still on its way) is not overwritten with the value it had before.
+   * Absent: every field.
+   */
+  changed?: (keyof LeadFields)[];
 }
 
 export type WriteAction = 'created' | 'updated' | 'linked';

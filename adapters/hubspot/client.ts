@@ -41,6 +41,7 @@ import {
   writtenFields,
   writtenOnCreate,
   writtenOver,
+  FIELD_TO_PROPERTY,
   type HubSpotObject,
 } from './mappers.ts';
 import { SlidingWindowLimiter } from './rate-limiter.ts';
@@ -436,7 +437,7 @@ export class HubSpotClient implements CrmClient {
     leads.forEach((lead, i) => {
       if (lead.externalId) {
         try {
-          updates.push({ indices: [i], id: String(lead.externalId), properties: toHubSpotProperties(lead.fields, 'update'), action: 'updated' });
+          updates.push({ indices: [i], id: String(lead.externalId), properties: onlyChanged(toHubSpotProperties(lead.fields, 'update'), lead.changed), action: 'updated' });
         } catch (e) {
           fail([i], translateError(e, 'map lead'));
         }
@@ -770,4 +771,11 @@ interface PushContext {
   succeed(indices: number[], externalId: string, action: WriteAction, properties: Record<string, string>, before?: LeadFields): void;
   halted(): CrmError | null;
   halt(e: CrmError): void;
+}
+
+/** The properties of the fields a push changes (all of them when the engine did not say). */
+function onlyChanged(properties: Record<string, string>, changed: OutboundLead['changed']): Record<string, string> {
+  if (!changed) return properties;
+  const keep = new Set(changed.map((k) => FIELD_TO_PROPERTY[k]));
+  return Object.fromEntries(Object.entries(properties).filter(([p]) => keep.has(p)));
 }

@@ -21,6 +21,8 @@ import { remedyFor } from './remedies.ts';
 import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
 
 export const OUTBOX_BATCH = 100;
+/** How long a push waits for a change of its record still in the inbox to be applied first. */
+const INBOX_FIRST_MS = 500;
 
 type Tx = Pick<PrismaClient, 'integration' | 'outboxItem'>;
 
@@ -122,6 +124,7 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
   // Several queued pushes of one lead are one push of its current state.
   const byLead = new Map<string, ClaimedItem[]>();
   for (const it of items) byLead.set(it.leadId, [...(byLead.get(it.leadId) ?? []), it]);
+  const waiting = await inboxWaiting(prisma, integration.id, items.flatMap((it) => it.lead.links.filter((l) => l.integrationId === integration.id).map((l) => l.externalId)));
 
   const toPush: { lead: ClaimedItem['lead']; items: ClaimedItem[]; outbound: OutboundLead; hash: string }[] = [];
   for (const [, group] of byLead) {
@@ -139,13 +142,20 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
       recordPush(deps, integration, group, { kind: 'skipped', status: 'skipped', reason: 'crm_record_deleted' });
       continue;
     }
+    if (link && waiting.has(link.externalId)) {
+      // A change of this record in the CRM is still waiting in the inbox: it is read and
+      // applied first (where the later writer by modification time wins). Pushing now could
+      // put the platform's older value over a newer edit made in the CRM.
+      await releaseRows(prisma, 'OutboxItem', group.map((i) => i.id), new Date(Date.now() + INBOX_FIRST_MS));
+      continue;
+    }
     if (link && (link.lastPushedHash === hash || holdsAll(readSnapshot(link.remoteFields), fields))) {
       // The CRM already holds exactly these values: pushing again would only echo.
       await finish(prisma, group, 'done', 'unchanged');
       recordPush(deps, integration, group, { kind: 'skipped', status: 'skipped', reason: 'unchanged' });
       continue;
     }
-    toPush.push({ lead, items: group, outbound: { localId: lead.id, fields, externalId: link?.externalId ?? null }, hash });
+    toPush.push({ lead, items: group, outbound: { localId: lead.id, fields, externalId: link?.externalId ?? null, changed: changedFields(link, fields) }, hash });
   }
   if (toPush.length === 0) {
     if (deps.probe) await probeUnused(prisma, integration.id);
@@ -276,6 +286,24 @@ async function prepared(deps: OutboxDeps, integration: Integration): Promise<Int
   });
   deps.logger.info({ integrationId: integration.id, originFieldCreated: report.originFieldCreated }, 'CRM prepared for writes (origin field ready)');
   return updated;
+}
+
+/** CRM records of `externalIds` with a change still waiting in the inbox (pending or being processed). */
+async function inboxWaiting(prisma: PrismaClient, integrationId: string, externalIds: string[]): Promise<Set<string>> {
+  if (externalIds.length === 0) return new Set();
+  const rows = await prisma.inboxEvent.findMany({
+    where: { integrationId, externalId: { in: [...new Set(externalIds)] }, status: { in: ['pending', 'processing'] } },
+    select: { externalId: true },
+    distinct: ['externalId'],
+  });
+  return new Set(rows.map((r) => r.externalId));
+}
+
+/** The fields of a linked lead the CRM is not known to hold (undefined: unlinked or nothing known, write all). */
+function changedFields(link: CrmLink | undefined, fields: LeadFields): (keyof LeadFields)[] | undefined {
+  const snapshot = link ? readSnapshot(link.remoteFields) : null;
+  if (!snapshot) return undefined;
+  return SYNCED_FIELDS.filter((k) => !(k in snapshot) || snapshot[k] !== fields[k]);
 }
 
 /** True when a snapshot knows every synced field and each equals the lead's. */

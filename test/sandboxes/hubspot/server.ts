@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ContactStore, StoreError, type PropertyDef, type SearchRequest, type StoredContact } from './store.ts';
 import { webhookHeaders } from './signing.ts';
+import { drawFault, type DrawnFault, type FaultPlan } from '../faults.ts';
 import { WebhookDispatcher, type HubSpotEvent, type Subscription, type WebhookBehavior, type WebhookDelivery } from './webhooks.ts';
 
 export type { HubSpotEvent, WebhookBehavior, WebhookDelivery, Subscription, StoredContact };
@@ -36,6 +37,8 @@ export interface ApiCall {
   status: number;
   at: number;
   body: unknown;
+  /** The fault injected into this call (explicit or drawn from the fault plan), if any. */
+  fault?: SandboxFaultKind;
 }
 
 export interface HubSpotSandboxOptions {
@@ -88,6 +91,8 @@ export interface HubSpotSandbox {
 
   // Inspection.
   getContact(id: string): { id: string; properties: Record<string, string | null>; createdAt: Date; updatedAt: Date; archived: boolean } | null;
+  /** The live contact with this email (compared case-insensitively), or null. */
+  findContactByEmail(email: string): { id: string; properties: Record<string, string | null>; archived: boolean } | null;
   listContacts(opts?: { includeArchived?: boolean }): { id: string; properties: Record<string, string | null>; archived: boolean }[];
   getProperty(name: string): PropertyDef | null;
   /** Every API request answered (method, path, status), in order. */
@@ -102,8 +107,12 @@ export interface HubSpotSandbox {
   /** The next `count` API calls (matching `match`) fail this way. */
   injectFault(fault: SandboxFault | SandboxFaultKind, count?: number, match?: FaultMatch): void;
   clearFaults(): void;
-  /** Runs `fn` just before the next `count` matching API requests are processed (e.g. to race a write). */
-  beforeRequest(match: FaultMatch, fn: () => void | Promise<void>, count?: number): void;
+  /** From now on each matching API request fails with probability `plan.rate` (null: off). */
+  setFaultPlan(plan: FaultPlan | null): void;
+  /** Writes by the API that changed nothing on a contact (every property already held the value). */
+  noopWrites: { id: string; at: number }[];
+  /** Runs `fn` (given the request's parsed JSON body) just before the next `count` matching API requests are processed (e.g. to race a write). */
+  beforeRequest(match: FaultMatch, fn: (body: unknown) => void | Promise<void>, count?: number): void;
   /**
    * Runs `fn` right after the next `count` matching API requests were applied, before
    * their answer is sent (e.g. a person editing a record the client just wrote).
@@ -185,8 +194,9 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
   store.onChange((c) => hooks.onChange(c));
 
   const faults: { fault: SandboxFault; remaining: number; match?: FaultMatch }[] = [];
-  const hooksBefore: { match: FaultMatch; fn: () => void | Promise<void>; remaining: number }[] = [];
+  const hooksBefore: { match: FaultMatch; fn: (body: unknown) => void | Promise<void>; remaining: number }[] = [];
   const hooksAfter: { match: FaultMatch; fn: () => void | Promise<void>; remaining: number }[] = [];
+  let faultPlan: FaultPlan | null = null;
   const windowHits = new Map<string, number[]>();
   const searchHits: number[] = [];
   let dailyUsed = 0;
@@ -731,6 +741,15 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
 
   // ---------------------------------------------------------------- server
 
+  /** A fault of the shared chaos vocabulary as this sandbox's own fault. */
+  function planned(d: DrawnFault | null): SandboxFault | null {
+    if (!d) return null;
+    if (d.kind === 'rate_limit') return { kind: 'rate_limit', retryAfterSeconds: d.retryAfterSeconds };
+    if (d.kind === 'server_error') return { kind: 'server_error', status: d.status };
+    if (d.kind === 'hang') return { kind: 'latency', ms: d.ms };
+    return { kind: 'lost_response' };
+  }
+
   const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer((req, res) => {
     void handle(req, res);
@@ -752,14 +771,16 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     let headers: Record<string, string> = {};
     let lost = false;
     let body: unknown;
+    let injected: SandboxFaultKind | undefined;
     try {
       for (const h of hooksBefore) {
         if (h.remaining > 0 && matches(h.match, method, u.pathname)) {
           h.remaining--;
-          await h.fn();
+          await h.fn(peekJson(raw));
         }
       }
-      const fault = takeFault(method, u.pathname);
+      const fault = takeFault(method, u.pathname) ?? planned(drawFault(faultPlan, method, u.pathname));
+      if (fault) injected = fault.kind;
       if (fault?.kind === 'latency') await new Promise((r) => setTimeout(r, fault.ms));
       if (fault?.kind === 'lost_response') lost = true;
       else if (fault) applyFault(fault, key);
@@ -790,7 +811,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
         payload = errorBody(`sandbox bug: ${e instanceof Error ? e.message : String(e)}`, 'INTERNAL_ERROR');
       }
     }
-    apiCalls.push({ method, path: u.pathname, query: u.search, status, at: Date.now(), body });
+    apiCalls.push({ method, path: u.pathname, query: u.search, status, at: Date.now(), body, ...(injected ? { fault: injected } : {}) });
     if (lost) {
       req.socket.destroy();
       return;
@@ -855,6 +876,10 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
       const c = store.get(id, { includeArchived: true });
       return c ? view(c) : null;
     },
+    findContactByEmail(email) {
+      const c = store.getByEmail(email);
+      return c ? view(c) : null;
+    },
     listContacts: (o) => store.all(o).map(view),
     getProperty: (name) => store.properties.get(name) ?? null,
     setClock: (at) => store.setClock(at),
@@ -865,6 +890,10 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
       faults.push({ fault: f, remaining: count, match });
     },
     clearFaults: () => void faults.splice(0),
+    setFaultPlan: (plan) => {
+      faultPlan = plan;
+    },
+    noopWrites: store.noopWrites,
     beforeRequest(match, fn, count = 1) {
       hooksBefore.push({ match, fn, remaining: count });
     },
@@ -916,4 +945,12 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
       };
     },
   };
+}
+
+function peekJson(raw: string): unknown {
+  try {
+    return raw ? JSON.parse(raw) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -98,6 +98,8 @@ export class ContactStore {
   private nextId = 101;
   private clock: number | null = null;
   private listener: (c: StoreChange) => void = () => {};
+  /** Writes by an integration that changed nothing (every property already held its value). */
+  readonly noopWrites: { id: string; at: number }[] = [];
 
   constructor() {
     const t = Date.now();
@@ -269,7 +271,10 @@ export class ContactStore {
     for (const [k, v] of Object.entries(incoming)) {
       if ((c.props[k] ?? '') !== v) changed.push(k);
     }
-    if (changed.length === 0) return c;
+    if (changed.length === 0) {
+      if (source === 'INTEGRATION') this.noopWrites.push({ id: c.id, at: Date.now() });
+      return c;
+    }
     const t = this.now();
     for (const k of changed) {
       if (k === 'email') {

@@ -64,6 +64,16 @@ export interface WebhookBehavior {
   concurrentCopies?: number;
   /** Events per POST (HubSpot: up to 100). */
   batchSize?: number;
+  /** Fraction (0..1) of batches sent once more after they succeeded (HubSpot may deliver an event twice). */
+  duplicateRate?: number;
+  /**
+   * Fraction (0..1) of contact.creation events held back and sent in a later POST, once
+   * the POST with the contact's property changes was answered (HubSpot does not
+   * guarantee the order of events).
+   */
+  lateCreationRate?: number;
+  /** Random source of the two rates above (seeded by the harness to reproduce a run). */
+  random?: () => number;
 }
 
 export interface WebhookDispatcherOptions {
@@ -89,6 +99,11 @@ export interface WebhookDispatcherOptions {
 interface Batch {
   id: string;
   events: HubSpotEvent[];
+  /** Sent only once these batches were delivered or given up on. */
+  after?: Promise<void>[];
+  /** Resolved when this batch was delivered or given up on. */
+  done?: Promise<void>;
+  finish?: () => void;
 }
 
 const CHANGE_FLAG: Record<string, string> = {
@@ -237,9 +252,14 @@ export class WebhookDispatcher {
     let events = this.pending;
     this.pending = [];
     if (this.behavior.reorder) events = events.slice().reverse();
+    const lateRate = this.behavior.lateCreationRate ?? 0;
+    const random = this.behavior.random ?? Math.random;
+    const late = lateRate > 0 ? events.filter((e) => e.subscriptionType === 'contact.creation' && random() < lateRate) : [];
+    if (late.length > 0) events = events.filter((e) => !late.includes(e));
     const size = Math.max(1, Math.min(100, this.behavior.batchSize ?? 100));
     const batches: Batch[] = [];
-    for (let i = 0; i < events.length; i += size) batches.push({ id: randomUUID(), events: events.slice(i, i + size) });
+    for (let i = 0; i < events.length; i += size) batches.push(tracked({ id: randomUUID(), events: events.slice(i, i + size) }));
+    if (late.length > 0) batches.push({ id: randomUUID(), events: late, after: batches.map((b) => b.done!) });
     this.queue.push(...batches);
     this.pump();
   }
@@ -249,6 +269,7 @@ export class WebhookDispatcher {
       const batch = this.queue.shift()!;
       this.inFlight++;
       void this.run(batch).finally(() => {
+        batch.finish?.();
         this.inFlight--;
         this.pump();
         this.checkIdle();
@@ -258,6 +279,7 @@ export class WebhookDispatcher {
   }
 
   private async run(batch: Batch): Promise<void> {
+    if (batch.after) await this.waitFor(batch.after);
     if (this.behavior.delayMs) await this.sleep(this.behavior.delayMs);
     const copies = Math.max(0, this.behavior.concurrentCopies ?? 0);
     for (let attempt = 0; attempt < this.opts.maxAttempts && !this.closed; attempt++) {
@@ -270,7 +292,9 @@ export class WebhookDispatcher {
       for (let i = 0; i < copies; i++) sends.push(this.send(batch, attempt, 'concurrent'));
       const results = await Promise.all(sends);
       if (results[0]) {
-        for (let i = 0; i < (this.behavior.duplicates ?? 0); i++) await this.send(batch, attempt, 'duplicate');
+        let copies = this.behavior.duplicates ?? 0;
+        if ((this.behavior.duplicateRate ?? 0) > 0 && (this.behavior.random ?? Math.random)() < this.behavior.duplicateRate!) copies++;
+        for (let i = 0; i < copies; i++) await this.send(batch, attempt, 'duplicate');
         return;
       }
     }
@@ -323,6 +347,15 @@ export class WebhookDispatcher {
     }
   }
 
+  private async waitFor(batches: Promise<void>[]): Promise<void> {
+    this.busy++;
+    try {
+      await Promise.all(batches);
+    } finally {
+      this.busy--;
+    }
+  }
+
   private sleep(ms: number): Promise<void> {
     this.busy++;
     return new Promise((resolve) => {
@@ -368,6 +401,11 @@ export class WebhookDispatcher {
     this.idleWaiters = [];
     for (const fn of w) fn();
   }
+}
+
+function tracked(b: Batch): Batch {
+  b.done = new Promise<void>((resolve) => (b.finish = resolve));
+  return b;
 }
 
 function errorText(e: unknown): string {

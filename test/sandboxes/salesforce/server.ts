@@ -2,6 +2,7 @@
 // paths, any vXX.X accepted): sObject rows, upsert by External ID, sObject Collections,
 // SOQL with query locators, describe, limits, the OAuth token endpoint (refresh_token
 // grant), and Outbound Messages sent to a configurable endpoint. Loopback only.
+import { drawFault, type FaultPlan } from '../faults.ts';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -102,6 +103,13 @@ export interface SalesforceSandboxControls {
   injectFault(kind: SandboxFault, count?: number, opts?: { latencyMs?: number; method?: string; pathIncludes?: string }): void;
   /** Latency added to every API call. */
   setLatency(ms: number): void;
+  /**
+   * From now on each API call fails with probability `plan.rate` (null: off), in the shared
+   * chaos vocabulary: rate_limit is Salesforce's 403 REQUEST_LIMIT_EXCEEDED, server_error a
+   * 500/502/503, hang holds the call before applying it, lost_response applies it and drops
+   * the connection.
+   */
+  setFaultPlan(plan: FaultPlan | null): void;
   /**
    * Runs `fn` right after the next `count` matching API calls were applied, before they
    * are answered (e.g. a person editing a Lead the client just wrote).
@@ -218,6 +226,7 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
   let apiLimit = opts.apiLimit ?? 15_000;
   let apiUsed = 0;
   let latencyMs = 0;
+  let faultPlan: FaultPlan | null = null;
   let queryBatchSize = opts.queryBatchSize ?? null;
   const faults: { kind: SandboxFault; latencyMs?: number; method?: string; pathIncludes?: string }[] = [];
   const recordFailures: { errorCode: string; message: string }[] = [];
@@ -350,7 +359,8 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
       (f) => (!f.method || f.method === req.method) && (!f.pathIncludes || u.pathname.includes(f.pathIncludes)),
     );
     const fault = at === -1 ? undefined : faults.splice(at, 1)[0];
-    const delay = latencyMs + (fault?.kind === 'latency' ? (fault.latencyMs ?? 0) : 0);
+    const drawn = fault ? null : drawFault(faultPlan, req.method ?? 'GET', u.pathname);
+    const delay = latencyMs + (fault?.kind === 'latency' ? (fault.latencyMs ?? 0) : 0) + (drawn?.kind === 'hang' ? drawn.ms : 0);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (fault) {
       const f = faultResponse(fault.kind);
@@ -360,6 +370,12 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
         return;
       }
       if (f) throw f;
+    }
+    if (drawn?.kind === 'rate_limit') throw sfErrors(403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.');
+    if (drawn?.kind === 'server_error') {
+      throw drawn.status === 500
+        ? sfErrors(500, 'UNKNOWN_EXCEPTION', 'An unexpected error occurred. Please include this ErrorId if you contact support: 1234567890-12345 (-1234567890)')
+        : sfErrors(drawn.status, 'SERVER_UNAVAILABLE', 'Server temporarily unavailable');
     }
     const auth = req.headers.authorization ?? '';
     const bearer = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(auth)?.[1];
@@ -380,6 +396,11 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
         h.remaining--;
         h.fn();
       }
+    }
+    if (drawn?.kind === 'lost_response') {
+      rec.status = 0;
+      req.socket.destroy();
+      return;
     }
     send(res, out.status, out.body, { 'Sforce-Limit-Info': `api-usage=${apiUsed}/${apiLimit}`, ...(out.headers ?? {}) });
   }
@@ -769,6 +790,9 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     removeField: (name) => store.removeField(name),
     injectFault(kind, count = 1, o = {}) {
       for (let i = 0; i < count; i++) faults.push({ kind, ...o });
+    },
+    setFaultPlan(plan) {
+      faultPlan = plan;
     },
     setLatency(ms) {
       latencyMs = ms;

@@ -1,6 +1,7 @@
 // The Zoho CRM sandbox: a local HTTP server (node:http, loopback only) that speaks
 // Zoho CRM REST API v7 for the Leads module, plus the accounts server's token
 // endpoint. See README-style notes on `startZohoSandbox` below for the controls.
+import { drawFault, type FaultPlan } from '../faults.ts';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -70,6 +71,12 @@ export interface ZohoSandboxControls {
   failTokenEndpoint(kind: 'invalid_code' | 'server_error', count?: number): void;
   /** Every API call waits this long before answering (0 = none). */
   setLatency(ms: number): void;
+  /**
+   * From now on each API call fails with probability `plan.rate` (null: off), in the shared
+   * chaos vocabulary: rate_limit is a 429 TOO_MANY_REQUESTS, server_error a 500/502/503,
+   * hang holds the call before applying it, lost_response applies it and drops the connection.
+   */
+  setFaultPlan(plan: FaultPlan | null): void;
   /**
    * Runs `fn` right after the next `count` API calls to `method path` were applied, before
    * they are answered (e.g. a person editing a record the client just wrote).
@@ -165,6 +172,7 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
   const faults: FaultKind[] = [];
   const tokenFaults: Array<'invalid_code' | 'server_error'> = [];
   let latencyMs = 0;
+  let faultPlan: FaultPlan | null = null;
   const afterHooks: { method: string; path: string; fn: () => void; remaining: number }[] = [];
 
   function issue(ttlSeconds = 3600) {
@@ -698,7 +706,14 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
         }
         entry.body = typeof body === 'symbol' ? text : body;
         const fault = faults.shift();
-        if (fault === 'network') {
+        const drawn = fault ? null : drawFault(faultPlan, method, url.pathname);
+        if (drawn?.kind === 'hang') await new Promise((r) => setTimeout(r, drawn.ms));
+        if (drawn?.kind === 'lost_response') drop = true;
+        if (drawn?.kind === 'rate_limit') {
+          reply = { status: 429, body: errorBody('TOO_MANY_REQUESTS', 'The concurrency limit of the user for the given App is exceeded', { duration: '60' }) };
+        } else if (drawn?.kind === 'server_error') {
+          reply = { status: drawn.status, body: errorBody('INTERNAL_ERROR', 'Internal Server Error') };
+        } else if (fault === 'network') {
           drop = true;
           reply = { status: 0 };
         } else if (fault === 'rate_limit') {
@@ -803,6 +818,9 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
     },
     failTokenEndpoint: (kind, count = 1) => {
       for (let i = 0; i < count; i++) tokenFaults.push(kind);
+    },
+    setFaultPlan: (plan) => {
+      faultPlan = plan;
     },
     setLatency: (ms) => {
       latencyMs = ms;

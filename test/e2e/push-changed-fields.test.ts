@@ -1,0 +1,65 @@
+// A push never overwrites a newer edit made in the CRM. It writes only what the platform
+// changed, and waits while a change of its record is still in the inbox. HubSpot applies a batch update's
+// properties as sent ("Update ... properties"; there is no conditional update), so a push
+// repeating every field would put back the old value of a field a person has just edited
+// in HubSpot, and the person's edit would be lost on both sides.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { connectHubSpot, hubspotMoves, settle, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
+
+describe('HubSpot: a person edits another field while our update is on its way', () => {
+  let stack: Stack;
+  let hs: HubSpotSandbox;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    hs = await startHubSpotFor(stack);
+    await connectHubSpot(stack, hs);
+  });
+  afterAll(async () => {
+    await hs?.close();
+    await stack?.stop();
+  });
+
+  it('keeps the phone a rep types in HubSpot while our lastName update is in flight, on both sides', async () => {
+    const { createLead } = await stack.gqlOk<{ createLead: { id: string } }>(
+      `mutation { createLead(input: { email: "field-race@example.com", firstName: "Fay", lastName: "Old", phone: "+15550001000" }) { id } }`,
+    );
+    await settle(stack, hubspotMoves(hs));
+    const id = hs.findContactByEmail('field-race@example.com')!.id;
+
+    let sent: Record<string, unknown> | undefined;
+    hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, (body) => {
+      sent = (body as { inputs: { properties: Record<string, unknown> }[] }).inputs[0]!.properties;
+      hs.updateContactAsUser(id, { phone: '+15550002000' });
+    });
+    await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, lastName: "New" }) { id } }`, { id: createLead.id });
+    await settle(stack, hubspotMoves(hs));
+
+    expect(sent).toEqual({ lastname: 'New' });
+    expect(hs.getContact(id)!.properties).toMatchObject({ lastname: 'New', phone: '+15550002000' });
+    const lead = await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email: 'field-race@example.com' } });
+    expect({ lastName: lead.lastName, phone: lead.phone }).toEqual({ lastName: 'New', phone: '+15550002000' });
+  });
+
+  // Last writer wins by modification time: a rep's edit made after the platform's change,
+  // while that change's push is still being retried, is the later write and must stay.
+  it('keeps a newer HubSpot edit of the same field when the platform push of an older change is retried after it', async () => {
+    const { createLead } = await stack.gqlOk<{ createLead: { id: string } }>(
+      `mutation { createLead(input: { email: "same-field@example.com", firstName: "Sam", lastName: "Old" }) { id } }`,
+    );
+    await settle(stack, hubspotMoves(hs));
+    const id = hs.findContactByEmail('same-field@example.com')!.id;
+
+    // The platform's push fails once (retried after a backoff); the inbox reads the rep's change slowly.
+    hs.injectFault({ kind: 'server_error', status: 503 }, 1, { path: '/crm/v3/objects/contacts/batch/update' });
+    await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, lastName: "Platform" }) { id } }`, { id: createLead.id });
+    hs.injectFault({ kind: 'latency', ms: 2_000 }, 1, { path: '/crm/v3/objects/contacts/batch/read' });
+    hs.updateContactAsUser(id, { lastname: 'Rep' });
+    await settle(stack, hubspotMoves(hs));
+
+    expect(hs.getContact(id)!.properties.lastname).toBe('Rep');
+    const lead = await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email: 'same-field@example.com' } });
+    expect(lead.lastName).toBe('Rep');
+  });
+});
