@@ -141,12 +141,20 @@ async function applyOnce(
       if (echo) log.debug({ leadId: lead.id }, 'skipped: echo of our own write');
       return { outcome: echo ? 'skipped_echo' : 'unchanged', leadId: lead.id };
     }
-    // Last writer wins: a local change newer than the CRM's is kept (the outbox pushes it).
+    // Last writer wins, per field: a local change newer than the CRM's, still waiting to be
+    // pushed to this CRM, keeps the fields it changed (the outbox pushes them); what the
+    // CRM changed in other fields is applied, never dropped along with them.
+    let toApply = diff;
     if (record.updatedAt && lead.updatedAt > record.updatedAt && (await hasPendingPush(prisma, lead.id, integration.id))) {
-      log.info({ leadId: lead.id }, 'skipped: local change is newer than the CRM change');
-      return { outcome: 'skipped_stale', leadId: lead.id };
+      const localChanged = base ? changedSince(base, lead) : diff;
+      toApply = Object.fromEntries(Object.entries(diff).filter(([k]) => !(k in localChanged))) as Partial<LeadFields>;
+      if (Object.keys(toApply).length === 0) {
+        log.info({ leadId: lead.id }, 'skipped: local change is newer than the CRM change');
+        return { outcome: 'skipped_stale', leadId: lead.id };
+      }
+      log.info({ leadId: lead.id, kept: Object.keys(localChanged), applied: Object.keys(toApply) }, 'local change is newer for some fields: applying the CRM change of the others');
     }
-    const updated = await updateLeadFromCrm(deps, integration, lead, diff, link.id, remote, remoteHash, record.updatedAt, log);
+    const updated = await updateLeadFromCrm(deps, integration, lead, toApply, link.id, remote, remoteHash, record.updatedAt, log);
     return { outcome: 'updated', leadId: updated.id };
   }
 

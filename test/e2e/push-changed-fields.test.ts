@@ -5,6 +5,7 @@
 // in HubSpot, and the person's edit would be lost on both sides.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { eventually } from '../helpers/net.ts';
 import { connectHubSpot, hubspotMoves, settle, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
 
 describe('HubSpot: a person edits another field while our update is on its way', () => {
@@ -61,5 +62,38 @@ describe('HubSpot: a person edits another field while our update is on its way',
     expect(hs.getContact(id)!.properties.lastname).toBe('Rep');
     const lead = await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email: 'same-field@example.com' } });
     expect(lead.lastName).toBe('Rep');
+  });
+
+  // A rep's edit of one field and a newer platform change of another, both in flight at
+  // once: the platform's field wins where it changed (it is newer), the rep's everywhere
+  // else. Dropping the whole HubSpot change because some local change is newer would lose
+  // the rep's company on both sides (the push would even write the old one back).
+  it('applies a rep edit of the company while a newer platform change of the phone waits to be pushed, and keeps both', async () => {
+    const { createLead } = await stack.gqlOk<{ createLead: { id: string } }>(
+      `mutation { createLead(input: { email: "both-sides@example.com", firstName: "Bo", company: "Old Co", phone: "+15550003000" }) { id } }`,
+    );
+    await settle(stack, hubspotMoves(hs));
+    const id = hs.findContactByEmail('both-sides@example.com')!.id;
+
+    // The webhook's read-back is slow and the platform's push fails once: both changes
+    // are in flight when the rep's change is applied.
+    hs.injectFault({ kind: 'latency', ms: 1_500 }, 1, { path: '/crm/v3/objects/contacts/batch/read' });
+    hs.injectFault({ kind: 'server_error', status: 503 }, 1, { path: '/crm/v3/objects/contacts/batch/update' });
+    hs.updateContactAsUser(id, { company: 'Rep Co' });
+    await new Promise((r) => setTimeout(r, 20));
+    await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, phone: "+15550004000" }) { id } }`, { id: createLead.id });
+    await settle(stack, hubspotMoves(hs));
+    // The push waits out its backoff: wait for it, then for what it moves.
+    const leadRow = await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email: 'both-sides@example.com' } });
+    await eventually(async () => (await stack.db.prisma.outboxItem.count({ where: { leadId: leadRow.id, status: { not: 'done' } } })) === 0, 30_000, 'the phone push');
+    await settle(stack, hubspotMoves(hs));
+
+    const lead = await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email: 'both-sides@example.com' } });
+    expect({ company: lead.company, phone: lead.phone }).toEqual({ company: 'Rep Co', phone: '+15550004000' });
+    // The rep's change was applied when its webhook was processed, not dropped as stale
+    // (and picked up later only because our own write happened to carry it back).
+    const outcomes = (await stack.db.prisma.inboxEvent.findMany({ where: { externalId: id }, orderBy: { receivedAt: 'asc' } })).map((e) => e.outcome);
+    expect(outcomes).not.toContain('skipped_stale');
+    expect(hs.getContact(id)!.properties).toMatchObject({ company: 'Rep Co', phone: '+15550004000' });
   });
 });
