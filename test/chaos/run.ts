@@ -91,6 +91,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       BREAKER_COOLDOWN_MS: '2000',
       CRM_CALL_TIMEOUT_MS: String(opts.clientTimeoutMs),
       POLL_INTERVAL_MS: '0',
+      // The sandbox listens on loopback over http.
+      CRM_ALLOW_LOCAL_HOSTS: 'true',
       LOG_LEVEL: 'info',
       API_RATE_LIMIT_PER_MINUTE: '0',
     },
