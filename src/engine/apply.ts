@@ -60,7 +60,8 @@ export interface ApplyDeps {
   platformTag: string;
 }
 
-export type ApplyVia = 'webhook' | 'import' | 'poll';
+/** 'push': read back before a retried push (src/engine/read-back.ts). */
+export type ApplyVia = 'webhook' | 'import' | 'poll' | 'push';
 
 /** Applies one CRM record (its current state) to the leads of the integration's organization. */
 export async function applyRecord(

@@ -17,6 +17,7 @@ import { asJson, canonicalFields, fieldsHash, readSnapshot, toSnapshot } from '.
 import { HistoryBatch } from './history.ts';
 import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
 import type { DispatchQueue } from './dispatcher.ts';
+import { readBackRetried, retriedRecords } from './read-back.ts';
 import { remedyFor } from './remedies.ts';
 import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
 
@@ -125,6 +126,20 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
   const byLead = new Map<string, ClaimedItem[]>();
   for (const it of items) byLead.set(it.leadId, [...(byLead.get(it.leadId) ?? []), it]);
   const waiting = await inboxWaiting(prisma, integration.id, items.flatMap((it) => it.lead.links.filter((l) => l.integrationId === integration.id).map((l) => l.externalId)));
+  // A retry may come after a person's newer edit of the record whose notification has not
+  // arrived yet: read those records back and apply them first (read-back.ts).
+  const retried = retriedRecords(integration, [...byLead.values()], waiting);
+  try {
+    await readBackRetried(deps, integration, retried, log);
+  } catch (err) {
+    const error = asCrmError(err);
+    log.warn({ err: errInfo(error), count: retried.size }, 'reading records back before retrying their push failed');
+    if (isTransient(error)) await recordFailure(prisma, integration.id, error, deps.config, log);
+    for (const group of retried.values()) {
+      byLead.delete(group[0].leadId);
+      await retryOrFail(deps, group, error, log);
+    }
+  }
 
   const toPush: { lead: ClaimedItem['lead']; items: ClaimedItem[]; outbound: OutboundLead; hash: string }[] = [];
   for (const [, group] of byLead) {
