@@ -47,6 +47,10 @@ describe('HubSpot: a batch update held past our deadline is applied after a newe
     const second = hs.apiCalls.find((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body).includes('Second'))!;
     expect(second.at).toBeLessThan(held.at); // the race really happened in this order
     await settle(stack, hubspotMoves(hs));
+    // The push of the newer value may wait a moment for a notification of the record still
+    // in the inbox (read first, so a person's newer edit is never overwritten).
+    await eventually(async () => (hs.getContact(id)!.properties.lastname === 'Second' ? true : undefined), 30_000, 'HubSpot to get the newer value back');
+    await settle(stack, hubspotMoves(hs));
 
     const lead = await stack.db.prisma.lead.findUniqueOrThrow({ where: { id: leadId } });
     expect(lead.lastName).toBe('Second');
