@@ -17,6 +17,7 @@ import type { PubSub } from '../pubsub.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readSnapshot } from './fields.ts';
 import { enqueueForOtherIntegrations } from './outbox.ts';
+import { settleLateWrites, staleEchoes } from './pending-writes.ts';
 
 export type ApplyOutcome =
   | 'created'
@@ -60,7 +61,8 @@ export interface ApplyDeps {
   platformTag: string;
 }
 
-export type ApplyVia = 'webhook' | 'import' | 'poll';
+/** 'push': read back before a retried push (src/engine/read-back.ts). */
+export type ApplyVia = 'webhook' | 'import' | 'poll' | 'push';
 
 /** Applies one CRM record (its current state) to the leads of the integration's organization. */
 export async function applyRecord(
@@ -132,6 +134,11 @@ async function applyOnce(
     const base = readSnapshot(link.remoteFields);
     const crmChanged = base ? changedSince(base, remote) : changedFields(lead, remote);
     if (crmChanged.email === null) delete crmChanged.email; // a lead always keeps an email
+    // Our own unanswered write landing late is no change to apply (pending-writes.ts).
+    const late = staleEchoes(link, lead, remote, crmChanged);
+    if (late.changed) await settleLateWrites(prisma, link, lead, integration, remote, late);
+    for (const k of late.stale) delete crmChanged[k];
+    if (late.stale.length) log.info({ leadId: lead.id, fields: late.stale }, 'skipped: our own earlier write applied late by the CRM; pushing the newer value');
     const diff = changedFields(lead, { ...lead, ...crmChanged });
     if (event?.ownOrigin || Object.keys(crmChanged).length === 0 || Object.keys(diff).length === 0) {
       // Nothing new: the echo of our own write when the CRM's state moved since we last

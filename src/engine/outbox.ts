@@ -17,6 +17,8 @@ import { asJson, canonicalFields, fieldsHash, readSnapshot, toSnapshot } from '.
 import { HistoryBatch } from './history.ts';
 import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
 import type { DispatchQueue } from './dispatcher.ts';
+import { rememberUnknownWrite } from './pending-writes.ts';
+import { readBackRetried, retriedRecords } from './read-back.ts';
 import { remedyFor } from './remedies.ts';
 import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
 
@@ -125,6 +127,20 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
   const byLead = new Map<string, ClaimedItem[]>();
   for (const it of items) byLead.set(it.leadId, [...(byLead.get(it.leadId) ?? []), it]);
   const waiting = await inboxWaiting(prisma, integration.id, items.flatMap((it) => it.lead.links.filter((l) => l.integrationId === integration.id).map((l) => l.externalId)));
+  // A retry may come after a person's newer edit of the record whose notification has not
+  // arrived yet: read those records back and apply them first (read-back.ts).
+  const retried = retriedRecords(integration, [...byLead.values()], waiting);
+  try {
+    await readBackRetried(deps, integration, retried, log);
+  } catch (err) {
+    const error = asCrmError(err);
+    log.warn({ err: errInfo(error), count: retried.size }, 'reading records back before retrying their push failed');
+    if (isTransient(error)) await recordFailure(prisma, integration.id, error, deps.config, log);
+    for (const group of retried.values()) {
+      byLead.delete(group[0].leadId);
+      await retryOrFail(deps, group, error, log);
+    }
+  }
 
   const toPush: { lead: ClaimedItem['lead']; items: ClaimedItem[]; outbound: OutboundLead; hash: string }[] = [];
   for (const [, group] of byLead) {
@@ -178,7 +194,10 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
     log.warn({ err: errInfo(error), count: toPush.length }, 'push to CRM failed');
     if (isTransient(error)) await recordFailure(prisma, integration.id, error, deps.config, log);
     else await recordSuccess(prisma, integration.id, log);
-    for (const p of toPush) await retryOrFail(deps, p.items, error, log);
+    for (const p of toPush) {
+      await rememberIfUnknown(prisma, integration, p.outbound, error);
+      await retryOrFail(deps, p.items, error, log);
+    }
     return;
   }
   // The breaker follows the CRM's answers: any write that went through, or only
@@ -210,6 +229,7 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
     }
     if (!r.ok) {
       log.warn({ leadId: p.lead.id, err: errInfo(r.error) }, `failed to push lead ${p.lead.id}`);
+      await rememberIfUnknown(prisma, integration, p.outbound, r.error);
       await retryOrFail(deps, p.items, r.error, log);
       continue;
     }
@@ -286,6 +306,16 @@ async function prepared(deps: OutboxDeps, integration: Integration): Promise<Int
   });
   deps.logger.info({ integrationId: integration.id, originFieldCreated: report.originFieldCreated }, 'CRM prepared for writes (origin field ready)');
   return updated;
+}
+
+/**
+ * An update whose answer never came (deadline passed, connection lost: NETWORK) may still
+ * be applied by the CRM, later: its values are remembered on the link (pending-writes.ts).
+ */
+async function rememberIfUnknown(prisma: PrismaClient, integration: Integration, outbound: OutboundLead, error: CrmError) {
+  if (error.code !== 'NETWORK' || !outbound.externalId) return;
+  const keys = outbound.changed ?? SYNCED_FIELDS;
+  await rememberUnknownWrite(prisma, outbound.localId, integration.id, Object.fromEntries(keys.map((k) => [k, outbound.fields[k]])));
 }
 
 /** CRM records of `externalIds` with a change still waiting in the inbox (pending or being processed). */

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "CrmLink" ADD COLUMN     "pendingWrites" JSONB;

@@ -1,0 +1,59 @@
+// An update of ours held by the CRM past our deadline (CRM_CALL_TIMEOUT_MS) may still be
+// applied afterwards, after a newer push of ours. HubSpot stamps a property change when it
+// applies it (`lastmodifieddate`, the time the property history records), so that late
+// write looks like the newest change of the record. It is our own older value: the lead
+// keeps the newer one and the CRM gets it back.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { eventually } from '../helpers/net.ts';
+import { connectHubSpot, hubspotMoves, settle, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
+
+const UPDATE = '/crm/v3/objects/contacts/batch/update';
+const HELD_MS = 4_000;
+
+describe('HubSpot: a batch update held past our deadline is applied after a newer push', () => {
+  let stack: Stack;
+  let hs: HubSpotSandbox;
+
+  beforeAll(async () => {
+    stack = await startStack({ CRM_CALL_TIMEOUT_MS: '1000', RETRY_BASE_MS: '100', RETRY_MAX_DELAY_MS: '400' });
+    hs = await startHubSpotFor(stack);
+    await connectHubSpot(stack, hs);
+  });
+  afterAll(async () => {
+    await hs?.close();
+    await stack?.stop();
+  });
+
+  it('keeps the newer platform lastname on both sides when the older, timed-out update lands late', async () => {
+    const email = 'late-write@example.com';
+    const { createLead } = await stack.gqlOk<{ createLead: { id: string } }>(
+      `mutation { createLead(input: { email: "${email}", firstName: "Lia", lastName: "Old" }) { id } }`,
+    );
+    await settle(stack, hubspotMoves(hs));
+    const id = hs.findContactByEmail(email)!.id;
+    const leadId = (await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email } })).id;
+
+    // The update to "First" is held by HubSpot longer than our deadline: the call fails
+    // as NETWORK on our side, and HubSpot applies it later all the same.
+    hs.injectFault({ kind: 'latency', ms: HELD_MS }, 1, { method: 'POST', path: UPDATE });
+    await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, lastName: "First" }) { id } }`, { id: createLead.id });
+    await eventually(async () => ((await stack.db.prisma.outboxItem.count({ where: { leadId, errorCode: 'NETWORK' } })) > 0 ? true : undefined), 30_000, 'the deadline to pass');
+    // Meanwhile the platform changes it again; that push goes through before the held one lands.
+    await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, lastName: "Second" }) { id } }`, { id: createLead.id });
+    await eventually(async () => (hs.apiCalls.some((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body).includes('Second')) ? true : undefined), 30_000, 'the newer push');
+    await eventually(async () => (hs.apiCalls.some((c) => c.path === UPDATE && c.fault === 'latency') ? true : undefined), 30_000, 'the held update to land');
+    const held = hs.apiCalls.find((c) => c.path === UPDATE && c.fault === 'latency')!;
+    const second = hs.apiCalls.find((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body).includes('Second'))!;
+    expect(second.at).toBeLessThan(held.at); // the race really happened in this order
+    await settle(stack, hubspotMoves(hs));
+    // The push of the newer value may wait a moment for a notification of the record still
+    // in the inbox (read first, so a person's newer edit is never overwritten).
+    await eventually(async () => (hs.getContact(id)!.properties.lastname === 'Second' ? true : undefined), 30_000, 'HubSpot to get the newer value back');
+    await settle(stack, hubspotMoves(hs));
+
+    const lead = await stack.db.prisma.lead.findUniqueOrThrow({ where: { id: leadId } });
+    expect(lead.lastName).toBe('Second');
+    expect(hs.getContact(id)!.properties.lastname).toBe('Second');
+  });
+});
