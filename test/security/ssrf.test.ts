@@ -159,7 +159,8 @@ describe('error reflection: what a CRM URL answers never reaches the tenant raw 
   let stack: Stack;
   let internal: Internal | undefined;
   beforeAll(async () => {
-    stack = await startStack({ RETRY_BASE_MS: '10' });
+    // The import is polled over GraphQL many times a second: no per-key rate limit here.
+    stack = await startStack({ RETRY_BASE_MS: '10', API_RATE_LIMIT_PER_MINUTE: '0' });
   });
   afterAll(() => stack.stop());
   afterEach(async () => {
@@ -257,7 +258,8 @@ describe('error reflection: what a CRM URL answers never reaches the tenant raw 
 describe('base URLs a CRM names in a token refresh go through the same guard', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ RETRY_BASE_MS: '10' });
+    // The import is polled over GraphQL many times a second: no per-key rate limit here.
+    stack = await startStack({ RETRY_BASE_MS: '10', API_RATE_LIMIT_PER_MINUTE: '0' });
   });
   afterAll(() => stack.stop());
 
