@@ -299,6 +299,13 @@ export interface CrmAdapter {
   provider: CrmProvider;
   /** Path of the webhook route below the public base URL, e.g. /api/v1/webhooks/hubspot. */
   webhookPath: string;
+  /**
+   * How the CRM's notifications are authenticated beyond the codec's own check:
+   * `endpointSecret`, the endpoint URL ends with a per-integration secret (a CRM that
+   * signs nothing); `channelToken`, the CRM echoes back a token and channel id the
+   * service chose when it registered the channel. Neither when absent.
+   */
+  webhookAuth?: { endpointSecret?: boolean; channelToken?: boolean };
   codec: WebhookCodec;
   connect(opts: ConnectionOptions): CrmClient;
   /**

@@ -7,6 +7,8 @@ import { salesforceCodec } from './webhooks.ts';
 export const salesforceAdapter: CrmAdapter = {
   provider: 'SALESFORCE',
   webhookPath: '/api/v1/webhooks/salesforce',
+  // Outbound Messages carry no signature: the endpoint URL holds a secret.
+  webhookAuth: { endpointSecret: true },
   codec: salesforceCodec,
   connect: (opts) => new SalesforceClient(opts),
   // Outbound messages carry the 18-character organization id; Setup shows 15.

@@ -9,6 +9,8 @@ export const ZOHO_WEBHOOK_PATH = '/api/v1/webhooks/zoho';
 export const zohoAdapter: CrmAdapter = {
   provider: 'ZOHO',
   webhookPath: ZOHO_WEBHOOK_PATH,
+  // Notification channels echo the token and channel id given at /actions/watch.
+  webhookAuth: { channelToken: true },
   codec: zohoWebhookCodec,
   connect: (opts: ConnectionOptions) => connectZoho(opts),
   hosts: { api: ZOHO_API_HOSTS, accounts: ZOHO_ACCOUNTS_HOSTS },

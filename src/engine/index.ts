@@ -155,7 +155,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
       const adapter = connections.adapterForPath(provider);
       if (!adapter) throw new AppError('NOT_FOUND', `No webhook endpoint for ${provider}`);
       // Only CRMs authenticated by a secret endpoint URL have one (Salesforce).
-      if (req.endpointSecret && !usesEndpointSecret(adapter.provider)) throw new AppError('NOT_FOUND', `No webhook endpoint for ${provider} below this path`);
+      if (req.endpointSecret && !usesEndpointSecret(adapter)) throw new AppError('NOT_FOUND', `No webhook endpoint for ${provider} below this path`);
       try {
         const { stored, ...response } = await receiveWebhook(queueDeps, adapter, req);
         if (stored) inbox.kick();

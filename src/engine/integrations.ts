@@ -18,6 +18,7 @@ import {
   newChannelToken,
   newEndpointSecret,
   readWebhookSecrets,
+  usesChannelToken,
   usesEndpointSecret,
   webhookUrlFor,
   withoutLegacySecrets,
@@ -176,10 +177,10 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
   const settings = withoutLegacySecrets(settingsOf(integration));
   // Secrets are generated here, once, and kept encrypted; a legacy clear token is taken over.
   const secrets: WebhookSecretSet = { ...readWebhookSecrets(integration, deps.connections.keyring) };
-  // Zoho echoes a channel token we choose; Salesforce calls a URL ending with our secret.
-  if (integration.provider === 'ZOHO') secrets.channelToken ??= newChannelToken();
-  if (usesEndpointSecret(integration.provider)) secrets.endpoint ??= newEndpointSecret();
-  const webhookUrl = webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, usesEndpointSecret(integration.provider) ? secrets.endpoint! : null);
+  // A CRM may echo a channel token we choose, or call a URL ending with our secret.
+  if (usesChannelToken(adapter)) secrets.channelToken ??= newChannelToken();
+  if (usesEndpointSecret(adapter)) secrets.endpoint ??= newEndpointSecret();
+  const webhookUrl = webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, usesEndpointSecret(adapter) ? secrets.endpoint! : null);
   const webhookToken = secrets.channelToken ?? '';
   // Zoho wants a numeric (long) channel id: random, in its own column (see newChannelId).
   const channelId = integration.channelId ?? newChannelId();
@@ -208,7 +209,7 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
       webhookSubscriptionId: report.subscriptionId,
       webhookEvents: report.events,
       webhookExpiresAt: report.expiresAt,
-      channelId: integration.provider === 'ZOHO' ? channelId : integration.channelId,
+      channelId: usesChannelToken(adapter) ? channelId : integration.channelId,
       webhookSecrets: Object.keys(secrets).length ? writeWebhookSecrets(secrets, deps.connections.keyring) : integration.webhookSecrets,
       settings: { ...settings, ...withoutLegacySecrets(report.settings), prepared: report.originFieldReady } as Prisma.InputJsonValue,
     },
@@ -284,7 +285,7 @@ export async function rotateWebhookSecret(
   const adapter = deps.connections.adapter(integration.provider);
   const secrets = { ...readWebhookSecrets(integration, deps.connections.keyring) };
   const now = new Date();
-  if (usesEndpointSecret(integration.provider)) {
+  if (usesEndpointSecret(adapter)) {
     const previous = secrets.endpoint;
     secrets.endpoint = newEndpointSecret();
     if (previous && !opts.revokePrevious) {
@@ -305,7 +306,7 @@ export async function rotateWebhookSecret(
       previousValidUntil: secrets.previousEndpointUntil ? new Date(secrets.previousEndpointUntil) : null,
     };
   }
-  if (integration.provider === 'ZOHO') {
+  if (usesChannelToken(adapter)) {
     secrets.channelToken = newChannelToken();
     const channelId = integration.channelId ?? newChannelId();
     const client = deps.connections.client(integration);
@@ -327,7 +328,7 @@ export async function rotateWebhookSecret(
           },
         });
       } catch (e) {
-        if (isCrmError(e)) throw new AppError('CRM_ERROR', `ZOHO refused the new channel token: ${e.code}`, { details: { crmCode: e.code }, cause: e });
+        if (isCrmError(e)) throw new AppError('CRM_ERROR', `${integration.provider} refused the new channel token: ${e.code}`, { details: { crmCode: e.code }, cause: e });
         throw e;
       }
     } else {

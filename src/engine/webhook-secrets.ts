@@ -98,9 +98,14 @@ export function acceptedEndpointSecrets(set: WebhookSecretSet, now: Date = new D
   return out;
 }
 
-/** Whether a CRM's webhook endpoint URL carries a per-integration secret (Salesforce: no signature exists). */
-export function usesEndpointSecret(provider: Integration['provider']): boolean {
-  return provider === 'SALESFORCE';
+/** Whether a CRM's webhook endpoint URL carries a per-integration secret (its adapter says so). */
+export function usesEndpointSecret(adapter: Pick<CrmAdapter, 'webhookAuth'>): boolean {
+  return adapter.webhookAuth?.endpointSecret === true;
+}
+
+/** Whether a CRM echoes a channel token and id the service chooses (its adapter says so). */
+export function usesChannelToken(adapter: Pick<CrmAdapter, 'webhookAuth'>): boolean {
+  return adapter.webhookAuth?.channelToken === true;
 }
 
 /** The URL the CRM must call for this integration: the provider's path, plus the secret where one is used. */
