@@ -41,6 +41,14 @@ export interface CrmRecord {
   originTag: string | null;
   createdAt: Date | null;
   updatedAt: Date | null;
+  /**
+   * When the CRM last changed each synced field, where the CRM says so per field
+   * (HubSpot's property history). Absent for a field: only `updatedAt` is known, which
+   * is no earlier than the field's own change. The engine settles a field changed on
+   * both sides by these times: a record touched later in another field does not make
+   * an older change of this one win.
+   */
+  fieldUpdatedAt?: Partial<Record<keyof LeadFields, Date>>;
   archived?: boolean;
 }
 

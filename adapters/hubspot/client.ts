@@ -54,6 +54,8 @@ export const HUBSPOT_API_HOSTS: readonly string[] = ['api.hubapi.com', 'api.hubs
 const API_HOSTS = new HostAllowList(HUBSPOT_API_HOSTS);
 
 export const BATCH_LIMIT = 100;
+/** Records per batch read that asks for property histories. */
+export const HISTORY_BATCH_LIMIT = 50;
 export const LIST_PAGE_LIMIT = 100;
 export const SEARCH_PAGE_LIMIT = 200;
 export const DEFAULT_RATE_LIMIT = { requests: 100, perMs: 10_000 };
@@ -254,9 +256,13 @@ export class HubSpotClient implements CrmClient {
   async readRecords(ids: string[]): Promise<CrmRecord[]> {
     const unique = [...new Set(ids.map(String))];
     const found = new Map<string, CrmRecord>();
-    for (const part of chunk(unique, BATCH_LIMIT)) {
+    // With the synced properties' histories, so the engine learns when each field changed
+    // (CrmRecord.fieldUpdatedAt). HubSpot answers at most 50 records per batch read that
+    // asks for property histories ("The maximum number of inputs supported in a batch
+    // request for property histories is 50").
+    for (const part of chunk(unique, HISTORY_BATCH_LIMIT)) {
       const res = await this.call('batch read', () =>
-        this.contacts.batchApi.read({ inputs: part.map((id) => ({ id })), properties: [...READ_PROPERTIES], propertiesWithHistory: [] }, false),
+        this.contacts.batchApi.read({ inputs: part.map((id) => ({ id })), properties: [...READ_PROPERTIES], propertiesWithHistory: [...SYNCED_PROPERTIES] }, false),
       );
       this.throwUnexpectedBatchErrors(res, 'batch read');
       for (const r of res.results) found.set(String(r.id), toCrmRecord(r as HubSpotObject));

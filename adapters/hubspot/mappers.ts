@@ -72,6 +72,8 @@ export interface HubSpotObject {
   createdAt?: Date | string | null;
   updatedAt?: Date | string | null;
   archived?: boolean | null;
+  /** Present when the read asked for `propertiesWithHistory`: each property's versions. */
+  propertiesWithHistory?: Record<string, { value?: unknown; timestamp?: Date | string | null }[] | undefined> | null;
 }
 
 function clean(v: string | null | undefined): string | null {
@@ -167,8 +169,27 @@ export function toCrmRecord(obj: HubSpotObject): CrmRecord {
     originTag: readOriginTag(p),
     createdAt: toDate(obj.createdAt) ?? toDate(p.createdate),
     updatedAt: toDate(p.lastmodifieddate) ?? toDate(obj.updatedAt),
+    ...(obj.propertiesWithHistory ? { fieldUpdatedAt: fieldTimes(obj.propertiesWithHistory) } : {}),
     archived: obj.archived ?? false,
   };
+}
+
+/**
+ * When each synced property last changed: the newest `timestamp` of its history (HubSpot
+ * lists a property's versions with the value, when it was set and by what source; the
+ * order of the list is not relied on). A property with no history is left out.
+ */
+export function fieldTimes(history: NonNullable<HubSpotObject['propertiesWithHistory']>): Partial<Record<keyof LeadFields, Date>> {
+  const out: Partial<Record<keyof LeadFields, Date>> = {};
+  for (const [field, property] of Object.entries(FIELD_TO_PROPERTY) as [keyof LeadFields, string][]) {
+    let newest: Date | null = null;
+    for (const v of history[property] ?? []) {
+      const t = toDate(v?.timestamp ?? null);
+      if (t && (!newest || t > newest)) newest = t;
+    }
+    if (newest) out[field] = newest;
+  }
+  return out;
 }
 
 /**

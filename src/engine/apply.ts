@@ -15,7 +15,7 @@ import type { CrmLink, Integration, Lead, PrismaClient } from '../generated/pris
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readSnapshot } from './fields.ts';
+import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readFieldTimes, readSnapshot, stampFieldTimes } from './fields.ts';
 import { enqueueForOtherIntegrations } from './outbox.ts';
 import { settleLateWrites, staleEchoes } from './pending-writes.ts';
 
@@ -151,17 +151,27 @@ async function applyOnce(
     // Last writer wins, per field: a local change newer than the CRM's, still waiting to be
     // pushed to this CRM, keeps the fields it changed (the outbox pushes them); what the
     // CRM changed in other fields is applied, never dropped along with them.
+    // Each field changed on both sides is settled by its own times: when the platform
+    // changed it (Lead.fieldsChangedAt) and when the CRM did (CrmRecord.fieldUpdatedAt,
+    // else the record's modification time). A record touched later in another field
+    // does not make an older change of this one win.
     let toApply = diff;
-    if (record.updatedAt && lead.updatedAt > record.updatedAt && (await hasPendingPush(prisma, lead.id, integration.id))) {
-      const localChanged = base ? changedSince(base, lead) : diff;
-      toApply = Object.fromEntries(Object.entries(diff).filter(([k]) => !(k in localChanged))) as Partial<LeadFields>;
+    const localChanged = base ? changedSince(base, lead) : diff;
+    const contested = Object.keys(diff).filter((k) => k in localChanged) as (keyof LeadFields)[];
+    if (contested.length > 0 && (await hasPendingPush(prisma, lead.id, integration.id))) {
+      const localTimes = readFieldTimes(lead.fieldsChangedAt);
+      const kept = contested.filter((k) => {
+        const crmAt = record.fieldUpdatedAt?.[k] ?? record.updatedAt;
+        return crmAt !== null && (localTimes[k] ?? lead.updatedAt) > crmAt;
+      });
+      toApply = Object.fromEntries(Object.entries(diff).filter(([k]) => !kept.includes(k as keyof LeadFields))) as Partial<LeadFields>;
       if (Object.keys(toApply).length === 0) {
         log.info({ leadId: lead.id }, 'skipped: local change is newer than the CRM change');
         return { outcome: 'skipped_stale', leadId: lead.id };
       }
-      log.info({ leadId: lead.id, kept: Object.keys(localChanged), applied: Object.keys(toApply) }, 'local change is newer for some fields: applying the CRM change of the others');
+      if (kept.length > 0) log.info({ leadId: lead.id, kept, applied: Object.keys(toApply) }, 'local change is newer for some fields: applying the CRM change of the others');
     }
-    const updated = await updateLeadFromCrm(deps, integration, lead, toApply, link.id, remote, remoteHash, record.updatedAt, log);
+    const updated = await updateLeadFromCrm(deps, integration, lead, toApply, link.id, remote, remoteHash, record, log);
     return { outcome: 'updated', leadId: updated.id };
   }
 
@@ -204,7 +214,10 @@ async function applyOnce(
     await prisma.$transaction(async (tx) => {
       await createLink(tx, existing.id, integration.id, record, remoteHash, null);
       if (Object.keys(fill).length) {
-        await tx.lead.update({ where: { id: existing.id }, data: { ...fill, syncVersion: { increment: 1 } } });
+        await tx.lead.update({
+          where: { id: existing.id },
+          data: { ...fill, syncVersion: { increment: 1 }, fieldsChangedAt: stampFieldTimes(existing.fieldsChangedAt, Object.keys(fill) as (keyof LeadFields)[], record.updatedAt ?? new Date(), record.fieldUpdatedAt) },
+        });
       }
     });
     log.info({ leadId: existing.id }, `linked ${label(integration)} ${record.externalId} to existing lead`);
@@ -225,6 +238,7 @@ async function applyOnce(
         status: remote.status,
         sourceSystem: (record.originTag ?? '').trim().toLowerCase() || integration.provider.toLowerCase(),
         crmProvider: integration.provider,
+        fieldsChangedAt: stampFieldTimes(null, [...SYNCED_FIELDS], record.updatedAt ?? now, record.fieldUpdatedAt),
         lastSyncDirection: 'from_crm',
         lastSyncedAt: now,
       },
@@ -246,10 +260,11 @@ async function updateLeadFromCrm(
   linkId: string,
   remote: LeadFields,
   remoteHash: string,
-  remoteUpdatedAt: Date | null,
+  record: Pick<CrmRecord, 'updatedAt' | 'fieldUpdatedAt'>,
   log: Logger,
 ): Promise<Lead> {
   const { prisma } = deps;
+  const remoteUpdatedAt = record.updatedAt;
   const { email, ...rest } = diff;
   const data: FieldPatch & { email?: string } = rest;
   if (email) {
@@ -267,6 +282,7 @@ async function updateLeadFromCrm(
       data: {
         ...data,
         syncVersion: { increment: 1 },
+        fieldsChangedAt: stampFieldTimes(lead.fieldsChangedAt, Object.keys(data) as (keyof LeadFields)[], record.updatedAt ?? new Date(), record.fieldUpdatedAt),
         lastSyncDirection: 'from_crm',
         lastSyncedAt: new Date(),
         crmProvider: lead.crmProvider ?? integration.provider,
@@ -485,6 +501,7 @@ export async function applyRecords(
               status: f.status,
               sourceSystem: (r.originTag ?? '').trim().toLowerCase() || integration.provider.toLowerCase(),
               crmProvider: integration.provider,
+              fieldsChangedAt: stampFieldTimes(null, [...SYNCED_FIELDS], r.updatedAt ?? now, r.fieldUpdatedAt),
               lastSyncDirection: 'from_crm' as const,
               lastSyncedAt: now,
             };

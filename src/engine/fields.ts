@@ -140,3 +140,29 @@ export function changedSince(base: Partial<LeadFields>, remote: LeadFields): Par
 export function asJson(f: Partial<LeadFields>): Record<string, string | null> {
   return { ...f } as Record<string, string | null>;
 }
+
+/** Per-field change times of a lead (`Lead.fieldsChangedAt`); unreadable entries are left out. */
+export function readFieldTimes(json: unknown): Partial<Record<keyof LeadFields, Date>> {
+  const out: Partial<Record<keyof LeadFields, Date>> = {};
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return out;
+  for (const k of SYNCED_FIELDS) {
+    const v = (json as Record<string, unknown>)[k];
+    if (typeof v !== 'string') continue;
+    const d = new Date(v);
+    if (!Number.isNaN(d.getTime())) out[k] = d;
+  }
+  return out;
+}
+
+/** `Lead.fieldsChangedAt` with `fields` stamped: `at` for each, or the CRM's own time of that field. */
+export function stampFieldTimes(
+  json: unknown,
+  fields: (keyof LeadFields)[],
+  at: Date,
+  perField: Partial<Record<keyof LeadFields, Date>> = {},
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, d] of Object.entries(readFieldTimes(json))) out[k] = d.toISOString();
+  for (const k of fields) out[k] = (perField[k] ?? at).toISOString();
+  return out;
+}

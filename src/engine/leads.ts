@@ -1,12 +1,13 @@
 // Platform-side lead changes. The lead row and its outbox rows are written in one
 // transaction: once createLead/updateLead returns, the push to every auto-sync CRM
 // of the organization is durable.
+import { SYNCED_FIELDS } from '../../adapters/contract.ts';
 import { AppError, notFound } from '../errors.ts';
 import type { Lead, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { changedFields, parseCreateInput, parseUpdateInput } from './fields.ts';
+import { changedFields, parseCreateInput, parseUpdateInput, stampFieldTimes } from './fields.ts';
 import { enqueueForOtherIntegrations } from './outbox.ts';
 import type { CreateLeadInput, UpdateLeadInput } from './types.ts';
 
@@ -26,7 +27,7 @@ export async function createLead(deps: LeadDeps, organizationId: string, input: 
   try {
     lead = await deps.prisma.$transaction(async (tx) => {
       const created = await tx.lead.create({
-        data: { organizationId, ...fields, sourceSystem: deps.platformTag },
+        data: { organizationId, ...fields, sourceSystem: deps.platformTag, fieldsChangedAt: stampFieldTimes(null, [...SYNCED_FIELDS], new Date()) },
       });
       queued = await enqueueForOtherIntegrations(tx, created, null);
       return created;
@@ -60,7 +61,12 @@ export async function updateLead(deps: LeadDeps, organizationId: string, input: 
       const { email, ...others } = diff;
       const updated = await tx.lead.update({
         where: { id },
-        data: { ...others, ...(email ? { email } : {}), syncVersion: { increment: 1 } },
+        data: {
+          ...others,
+          ...(email ? { email } : {}),
+          syncVersion: { increment: 1 },
+          fieldsChangedAt: stampFieldTimes(current.fieldsChangedAt, Object.keys(diff) as (keyof typeof diff)[], new Date()),
+        },
       });
       queued = await enqueueForOtherIntegrations(tx, updated, null);
       return updated;

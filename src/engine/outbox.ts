@@ -17,7 +17,7 @@ import { asJson, canonicalFields, fieldsHash, readSnapshot, toSnapshot } from '.
 import { HistoryBatch } from './history.ts';
 import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
 import type { DispatchQueue } from './dispatcher.ts';
-import { rememberUnknownWrite } from './pending-writes.ts';
+import { announceWrites, forgetWrites } from './pending-writes.ts';
 import { readBackRetried, retriedRecords } from './read-back.ts';
 import { remedyFor } from './remedies.ts';
 import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
@@ -184,6 +184,35 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
     log.info({ waiting: rest.length }, `probing ${integration.provider} with one push`);
   }
 
+  // Updates are announced on their links before the call (pending-writes.ts): if this
+  // process dies while the CRM holds the request, the next one still knows the values
+  // that may land late for ours. Each is forgotten once its answer is known; an update
+  // whose answer never came (NETWORK: deadline passed, connection lost) stays announced.
+  const announced = await announceWrites(
+    prisma,
+    integration.id,
+    toPush.filter((p) => p.outbound.externalId).map((p) => ({ leadId: p.lead.id, fields: pickFields(p.outbound.fields, p.outbound.changed ?? SYNCED_FIELDS) })),
+  );
+  const answered: string[] = [];
+  const answer = (p: { lead: { id: string } }, error?: CrmError) => {
+    const id = announced.get(p.lead.id);
+    if (id && error?.code !== 'NETWORK') answered.push(id);
+  };
+  try {
+    await pushAnnounced(deps, integration, toPush, answer, log);
+  } finally {
+    await forgetWrites(prisma, integration.id, answered);
+  }
+}
+
+async function pushAnnounced(
+  deps: PassDeps,
+  integration: Integration,
+  toPush: { lead: ClaimedItem['lead']; items: ClaimedItem[]; outbound: OutboundLead; hash: string }[],
+  answer: (p: { lead: { id: string } }, error?: CrmError) => void,
+  log: Logger,
+) {
+  const { prisma } = deps;
   let results;
   try {
     const client = deps.connections.client(await prepared(deps, integration));
@@ -195,7 +224,7 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
     if (isTransient(error)) await recordFailure(prisma, integration.id, error, deps.config, log);
     else await recordSuccess(prisma, integration.id, log);
     for (const p of toPush) {
-      await rememberIfUnknown(prisma, integration, p.outbound, error);
+      answer(p, error);
       await retryOrFail(deps, p.items, error, log);
     }
     return;
@@ -213,6 +242,7 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
       await retryOrFail(deps, p.items, new CrmError('UPSTREAM', 'adapter returned no result for this lead', { retryable: true }), log);
       continue;
     }
+    answer(p, r.ok ? undefined : r.error);
     if (!r.ok && r.attempted === false) {
       // Not tried: another lead's call failed first and the adapter stopped there.
       await retryOrFail(deps, p.items, r.error, log, false);
@@ -229,7 +259,6 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
     }
     if (!r.ok) {
       log.warn({ leadId: p.lead.id, err: errInfo(r.error) }, `failed to push lead ${p.lead.id}`);
-      await rememberIfUnknown(prisma, integration, p.outbound, r.error);
       await retryOrFail(deps, p.items, r.error, log);
       continue;
     }
@@ -308,14 +337,8 @@ async function prepared(deps: OutboxDeps, integration: Integration): Promise<Int
   return updated;
 }
 
-/**
- * An update whose answer never came (deadline passed, connection lost: NETWORK) may still
- * be applied by the CRM, later: its values are remembered on the link (pending-writes.ts).
- */
-async function rememberIfUnknown(prisma: PrismaClient, integration: Integration, outbound: OutboundLead, error: CrmError) {
-  if (error.code !== 'NETWORK' || !outbound.externalId) return;
-  const keys = outbound.changed ?? SYNCED_FIELDS;
-  await rememberUnknownWrite(prisma, outbound.localId, integration.id, Object.fromEntries(keys.map((k) => [k, outbound.fields[k]])));
+function pickFields(fields: LeadFields, keys: readonly (keyof LeadFields)[]): Partial<LeadFields> {
+  return Object.fromEntries(keys.map((k) => [k, fields[k]])) as Partial<LeadFields>;
 }
 
 /** CRM records of `externalIds` with a change still waiting in the inbox (pending or being processed). */

@@ -8,6 +8,7 @@
 // So the values of such a write are remembered on the link (`pendingWrites`); a read
 // holding one of them on a field where the lead now holds another value is our stale
 // write landing late: it is not applied, and the lead's value is pushed again.
+import { randomUUID } from 'node:crypto';
 import { SYNCED_FIELDS, type LeadFields } from '../../adapters/contract.ts';
 import { Prisma, type CrmLink, type PrismaClient } from '../generated/prisma/client.ts';
 import { canonicalFields, readSnapshot, toSnapshot } from './fields.ts';
@@ -18,6 +19,8 @@ export const PENDING_WRITE_TTL_MS = 15 * 60_000;
 const MAX_PENDING = 10;
 
 export interface PendingWrite {
+  /** Set for a write announced before its call (announceWrites): forgotten by id once answered. */
+  id?: string;
   at: string;
   fields: Partial<LeadFields>;
 }
@@ -31,25 +34,62 @@ export function readPendingWrites(json: unknown, now = Date.now()): PendingWrite
     const fields = readSnapshot((e as { fields?: unknown }).fields);
     if (typeof at !== 'string' || !fields || Object.keys(fields).length === 0) continue;
     if (now - Date.parse(at) > PENDING_WRITE_TTL_MS) continue;
-    out.push({ at, fields });
+    const id = (e as { id?: unknown }).id;
+    out.push({ ...(typeof id === 'string' ? { id } : {}), at, fields });
   }
   return out;
 }
 
-/** Remembers that `fields` were sent to the record of `linkId` without knowing whether they were applied. */
-export async function rememberUnknownWrite(
-  prisma: Pick<PrismaClient, 'crmLink'>,
-  leadId: string,
+/**
+ * Write-ahead: before an update is sent, its values are remembered on each link, in one
+ * statement. A process killed while the CRM holds the request (it may apply it minutes
+ * later) leaves them behind, so the next process still knows the late write for ours.
+ * Answered writes are forgotten again (forgetWrites); unanswered ones stay until seen or
+ * expired. Returns the id of each lead's entry.
+ */
+export async function announceWrites(
+  prisma: Pick<PrismaClient, '$executeRaw'>,
   integrationId: string,
-  fields: Partial<LeadFields>,
-): Promise<void> {
-  const snapshot = toSnapshot(fields);
-  delete snapshot.email; // the email identifies the person: never a late-write question
-  if (Object.keys(snapshot).length === 0) return;
-  const link = await prisma.crmLink.findUnique({ where: { leadId_integrationId: { leadId, integrationId } } });
-  if (!link) return;
-  const list = [...readPendingWrites(link.pendingWrites), { at: new Date().toISOString(), fields: snapshot }].slice(-MAX_PENDING);
-  await prisma.crmLink.update({ where: { id: link.id }, data: { pendingWrites: list as unknown as Prisma.InputJsonValue } });
+  writes: { leadId: string; fields: Partial<LeadFields> }[],
+): Promise<Map<string, string>> {
+  const at = new Date().toISOString();
+  const entries: { leadId: string; entry: PendingWrite }[] = [];
+  for (const w of writes) {
+    const fields = toSnapshot(w.fields);
+    delete fields.email; // the email identifies the person: never a late-write question
+    if (Object.keys(fields).length === 0) continue;
+    entries.push({ leadId: w.leadId, entry: { id: randomUUID(), at, fields } });
+  }
+  if (entries.length === 0) return new Map();
+  // Appends each entry, keeping the newest MAX_PENDING of the link.
+  await prisma.$executeRaw`
+    UPDATE "CrmLink" AS l
+    SET "pendingWrites" = (
+      SELECT jsonb_agg(e ORDER BY n)
+      FROM jsonb_array_elements(
+        COALESCE(CASE WHEN jsonb_typeof(l."pendingWrites") = 'array' THEN l."pendingWrites" END, '[]'::jsonb) || jsonb_build_array(v.value->'entry')
+      ) WITH ORDINALITY AS t(e, n)
+      WHERE n > jsonb_array_length(COALESCE(CASE WHEN jsonb_typeof(l."pendingWrites") = 'array' THEN l."pendingWrites" END, '[]'::jsonb)) + 1 - ${MAX_PENDING}
+    )
+    FROM jsonb_array_elements(${JSON.stringify(entries)}::jsonb) AS v
+    WHERE l."integrationId" = ${integrationId} AND l."leadId" = v.value->>'leadId'`;
+  return new Map(entries.map((e) => [e.leadId, e.entry.id!]));
+}
+
+/** Forgets announced writes whose answer came (applied, or refused for sure). */
+export async function forgetWrites(prisma: Pick<PrismaClient, '$executeRaw'>, integrationId: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await prisma.$executeRaw`
+    UPDATE "CrmLink" AS l
+    SET "pendingWrites" = (
+      SELECT jsonb_agg(e) FROM jsonb_array_elements(l."pendingWrites") AS e
+      WHERE NOT ((e->>'id') IS NOT NULL AND (e->>'id') IN (SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)))
+    )
+    WHERE l."integrationId" = ${integrationId} AND jsonb_typeof(l."pendingWrites") = 'array'
+      AND EXISTS (
+        SELECT 1 FROM jsonb_array_elements(l."pendingWrites") AS e
+        WHERE (e->>'id') IN (SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))
+      )`;
 }
 
 export interface StaleEchoes {
@@ -82,7 +122,7 @@ export function staleEchoes(link: Pick<CrmLink, 'pendingWrites'>, lead: LeadFiel
       changed = true;
       stale.add(k);
     }
-    if (Object.keys(left).length > 0) remaining.push({ at: w.at, fields: left });
+    if (Object.keys(left).length > 0) remaining.push({ ...w, fields: left });
   }
   return { stale: [...stale], remaining, changed: changed || remaining.length !== pending.length };
 }

@@ -82,10 +82,34 @@ export class Activity {
     for (const f of this.fieldsToChange()) {
       const v = this.value(f);
       patch[HUBSPOT_PROP[f]] = v;
-      this.model.write(p, f, v, 'crm_user');
+      // A write of ours to this field already sent and not yet applied (a held request,
+      // maybe from a process since killed) lands after this edit: HubSpot applies writes
+      // in the order it processes them, with no conditional update, so either value may
+      // be the last one. The platform and HubSpot must then agree.
+      this.model.write(p, f, v, 'crm_user', this.inFlightWrite(p, f, v));
     }
     this.hs.updateContactAsUser(p.contactId!, patch);
     return true;
+  }
+
+  /** The value a write of ours in flight puts into `field` of `p`'s contact, when it differs from `v`. */
+  private inFlightWrite(p: Person, field: Field, v: string): string | undefined {
+    for (const req of this.hs.inFlight()) {
+      if (req.method !== 'POST' && req.method !== 'PATCH') continue;
+      const one = /^\/crm\/v3\/objects\/contacts\/(\d+)$/.exec(req.path);
+      const body = req.body as { properties?: Record<string, unknown>; inputs?: { id?: unknown; idProperty?: unknown; properties?: Record<string, unknown> }[] } | undefined;
+      const inputs = one
+        ? [{ id: one[1], properties: body?.properties }]
+        : /^\/crm\/v3\/objects\/contacts\/batch\/(update|upsert)$/.test(req.path)
+          ? (body?.inputs ?? [])
+          : [];
+      for (const i of inputs) {
+        const target = i.idProperty === 'email' ? String(i.id ?? '').toLowerCase() === p.email : String(i.id ?? '') === p.contactId;
+        const written = i.properties?.[HUBSPOT_PROP[field]];
+        if (target && typeof written === 'string' && written !== v) return written;
+      }
+    }
+    return undefined;
   }
 
   private async platform_create(): Promise<boolean> {

@@ -56,4 +56,28 @@ describe('HubSpot: a batch update held past our deadline is applied after a newe
     expect(lead.lastName).toBe('Second');
     expect(hs.getContact(id)!.properties.lastname).toBe('Second');
   });
+
+  // What survives a crash: the values of an update are on its link (in the database)
+  // before the request leaves, so a process killed while HubSpot holds the request
+  // leaves them for the next one, which then knows the late write for ours. An answered
+  // update is forgotten again.
+  it('announces an update on its link before sending it, and forgets it once answered', async () => {
+    const email = 'announced@example.com';
+    const { createLead } = await stack.gqlOk<{ createLead: { id: string } }>(
+      `mutation { createLead(input: { email: "${email}", firstName: "Ann", lastName: "Before" }) { id } }`,
+    );
+    await settle(stack, hubspotMoves(hs));
+    const leadId = (await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email } })).id;
+    const link = () => stack.db.prisma.crmLink.findFirstOrThrow({ where: { leadId } });
+
+    let during: unknown;
+    hs.beforeRequest({ method: 'POST', path: UPDATE }, async () => {
+      during = (await link()).pendingWrites;
+    });
+    await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, lastName: "During" }) { id } }`, { id: createLead.id });
+    await eventually(async () => (during !== undefined ? true : undefined), 30_000, 'the update to reach HubSpot');
+    expect(during).toEqual([{ id: expect.any(String), at: expect.any(String), fields: { lastName: 'During' } }]);
+    await settle(stack, hubspotMoves(hs));
+    await eventually(async () => ((await link()).pendingWrites === null ? true : undefined), 30_000, 'the answered write to be forgotten');
+  });
 });

@@ -96,4 +96,34 @@ describe('HubSpot: a person edits another field while our update is on its way',
     expect(outcomes).not.toContain('skipped_stale');
     expect(hs.getContact(id)!.properties).toMatchObject({ company: 'Rep Co', phone: '+15550004000' });
   });
+
+  // The same field changed on both sides is settled by that field's own times. HubSpot's
+  // property history tells when each property was set (propertiesWithHistory), so a rep
+  // editing the first name later does not make the rep's OLDER phone beat the platform's
+  // newer one (the record's lastmodifieddate is the first-name edit's time).
+  it('keeps a newer platform phone over an older HubSpot phone when the rep edits another field later', async () => {
+    const { createLead } = await stack.gqlOk<{ createLead: { id: string } }>(
+      `mutation { createLead(input: { email: "field-times@example.com", firstName: "Fe", phone: "+15550005000" }) { id } }`,
+    );
+    await settle(stack, hubspotMoves(hs));
+    const id = hs.findContactByEmail('field-times@example.com')!.id;
+
+    // The inbox's read is slow and the platform's push fails once: the read sees all three
+    // changes, and the record's modification time is the latest (the first name).
+    hs.injectFault({ kind: 'latency', ms: 1_500 }, 1, { path: '/crm/v3/objects/contacts/batch/read' });
+    hs.injectFault({ kind: 'server_error', status: 503 }, 1, { path: '/crm/v3/objects/contacts/batch/update' });
+    hs.updateContactAsUser(id, { phone: '+15550005001' });
+    await new Promise((r) => setTimeout(r, 20));
+    await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, phone: "+15550005002" }) { id } }`, { id: createLead.id });
+    await new Promise((r) => setTimeout(r, 20));
+    hs.updateContactAsUser(id, { firstname: 'Felix' });
+    await settle(stack, hubspotMoves(hs));
+    const leadRow = await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email: 'field-times@example.com' } });
+    await eventually(async () => (await stack.db.prisma.outboxItem.count({ where: { leadId: leadRow.id, status: { not: 'done' } } })) === 0, 30_000, 'the phone push');
+    await settle(stack, hubspotMoves(hs));
+
+    const lead = await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email: 'field-times@example.com' } });
+    expect({ firstName: lead.firstName, phone: lead.phone }).toEqual({ firstName: 'Felix', phone: '+15550005002' });
+    expect(hs.getContact(id)!.properties).toMatchObject({ firstname: 'Felix', phone: '+15550005002' });
+  });
 });

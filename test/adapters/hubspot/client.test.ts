@@ -215,11 +215,35 @@ describe('HubSpot client: pushLeads attribution', () => {
 describe('HubSpot client: reads', () => {
   beforeEach(() => start());
 
-  it('reads more than 100 ids in batches and leaves missing ids out', async () => {
+  // HubSpot answers at most 50 records per batch read that asks for property histories
+  // ("The maximum number of inputs supported in a batch request for property histories is 50").
+  it('reads 120 ids in batches of 50 (the limit with property histories) and leaves missing ids out', async () => {
     const ids = Array.from({ length: 120 }, (_, i) => sandbox.createContactAsUser({ email: `r${i}@example.com` }));
     const recs = await client.readRecords([...ids, '999999']);
     expect(recs.map((r) => r.externalId)).toEqual(ids);
-    expect(calls(`${BATCH}/read`)).toHaveLength(2);
+    expect(calls(`${BATCH}/read`).map((c) => (c.body as { inputs: unknown[] }).inputs.length)).toEqual([50, 50, 21]);
+  });
+
+  // propertiesWithHistory: each property's versions with the time each was set. A record
+  // changed later in another property still tells when this one changed.
+  it('reports when each synced field last changed, from the property histories', async () => {
+    sandbox.setClock(new Date('2026-03-01T10:00:00.000Z'));
+    const id = sandbox.createContactAsUser({ email: 'times@example.com', firstname: 'Tia', phone: '+15550000001' });
+    sandbox.setClock(new Date('2026-03-01T10:05:00.000Z'));
+    sandbox.updateContactAsUser(id, { phone: '+15550000002' });
+    sandbox.setClock(new Date('2026-03-01T10:09:00.000Z'));
+    sandbox.updateContactAsUser(id, { firstname: 'Tina' });
+    sandbox.setClock(null);
+    const [rec] = await client.readRecords([id]);
+    expect(rec!.updatedAt).toEqual(new Date('2026-03-01T10:09:00.000Z'));
+    expect(rec!.fieldUpdatedAt).toEqual({
+      email: new Date('2026-03-01T10:00:00.000Z'),
+      firstName: new Date('2026-03-01T10:09:00.000Z'),
+      phone: new Date('2026-03-01T10:05:00.000Z'),
+    });
+    expect((calls(`${BATCH}/read`)[0]!.body as { propertiesWithHistory: string[] }).propertiesWithHistory).toEqual(
+      expect.arrayContaining(['email', 'firstname', 'lastname', 'phone', 'company', 'lifecyclestage']),
+    );
   });
 
   it('does not return archived contacts', async () => {

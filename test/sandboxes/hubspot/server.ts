@@ -97,6 +97,8 @@ export interface HubSpotSandbox {
   getProperty(name: string): PropertyDef | null;
   /** Every API request answered (method, path, status), in order. */
   apiCalls: ApiCall[];
+  /** API requests received and not yet answered (a held one is applied at the end of its hold). */
+  inFlight(): { method: string; path: string; body: unknown; since: number }[];
 
   // Time, auth, faults, limits.
   /** Every change from now on carries this time as createdate/lastmodifieddate/occurredAt (null: real time). */
@@ -201,6 +203,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
   const searchHits: number[] = [];
   let dailyUsed = 0;
   const apiCalls: ApiCall[] = [];
+  const pending = new Set<{ method: string; path: string; body: unknown; since: number }>();
 
   function matches(m: FaultMatch | undefined, method: string, path: string): boolean {
     if (m?.method && m.method.toUpperCase() !== method) return false;
@@ -307,8 +310,8 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
 
   const CONTACTS = '/crm/v3/objects/contacts';
 
-  function propsParam(q: URLSearchParams): string[] | null {
-    const all = q.getAll('properties').flatMap((p) => p.split(',')).map((s) => s.trim()).filter(Boolean);
+  function propsParam(q: URLSearchParams, name = 'properties'): string[] | null {
+    const all = q.getAll(name).flatMap((p) => p.split(',')).map((s) => s.trim()).filter(Boolean);
     return all.length > 0 ? all : null;
   }
 
@@ -576,6 +579,11 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
         const b = asObject(body, 'a batch read');
         const idProperty = typeof b.idProperty === 'string' ? b.idProperty : null;
         const props = Array.isArray(b.properties) ? (b.properties as string[]) : null;
+        const withHistory = Array.isArray(b.propertiesWithHistory) ? (b.propertiesWithHistory as unknown[]).map(String) : [];
+        if (withHistory.length > 0 && list.length > 50) {
+          // HubSpot's answer when property histories are asked for more than 50 records.
+          throw new HttpError(400, errorBody('The maximum number of inputs supported in a batch request for property histories is 50. Please reduce the number of items and try again', 'VALIDATION_ERROR'));
+        }
         const results: Record<string, unknown>[] = [];
         const missing: string[] = [];
         const seen = new Set<string>();
@@ -585,7 +593,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
           if (!c) missing.push(id);
           else if (!seen.has(c.id)) {
             seen.add(c.id);
-            results.push(store.toJson(c, props));
+            results.push(store.toJson(c, props, withHistory));
           }
         }
         return batchResult(results, missing.length > 0 ? [notFoundError(missing)] : [], started, 200);
@@ -721,7 +729,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
       const idProperty = q.get('idProperty');
       const c = resolveId(id, idProperty);
       if (!c) throw new HttpError(404, errorBody('resource not found', 'OBJECT_NOT_FOUND'));
-      if (method === 'GET') return { status: 200, body: store.toJson(c, propsParam(q)) };
+      if (method === 'GET') return { status: 200, body: store.toJson(c, propsParam(q), propsParam(q, 'propertiesWithHistory') ?? []) };
       if (method === 'PATCH') {
         try {
           const u = store.update(c.id, propsOf(asObject(body, 'a contact')), 'INTEGRATION');
@@ -772,6 +780,8 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     let lost = false;
     let body: unknown;
     let injected: SandboxFaultKind | undefined;
+    const flight = { method, path: u.pathname, body: peekJson(raw), since: Date.now() };
+    pending.add(flight);
     try {
       for (const h of hooksBefore) {
         if (h.remaining > 0 && matches(h.match, method, u.pathname)) {
@@ -811,6 +821,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
         payload = errorBody(`sandbox bug: ${e instanceof Error ? e.message : String(e)}`, 'INTERNAL_ERROR');
       }
     }
+    pending.delete(flight);
     apiCalls.push({ method, path: u.pathname, query: u.search, status, at: Date.now(), body, ...(injected ? { fault: injected } : {}) });
     if (lost) {
       req.socket.destroy();
@@ -855,6 +866,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     developerApiKey,
     accessToken: firstToken,
     apiCalls,
+    inFlight: () => [...pending],
     deliveries: hooks.deliveries,
     undeliverable: hooks.undeliverable,
     async close() {

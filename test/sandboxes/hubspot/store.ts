@@ -14,6 +14,15 @@ export interface StoredContact {
   archived: boolean;
   archivedAt: number | null;
   mergedInto: string | null;
+  /** Every value each property held, oldest first (what `propertiesWithHistory` answers). */
+  history: Record<string, PropertyVersion[]>;
+}
+
+/** One entry of a property's history, as HubSpot's `propertiesWithHistory` returns it. */
+export interface PropertyVersion {
+  value: string;
+  timestamp: number;
+  sourceType: ChangeSource;
 }
 
 export interface PropertyOption {
@@ -163,7 +172,7 @@ export class ContactStore {
   }
 
   /** The JSON HubSpot returns for one object, with the requested properties. */
-  toJson(c: StoredContact, properties: string[] | null): Record<string, unknown> {
+  toJson(c: StoredContact, properties: string[] | null, withHistory: string[] = []): Record<string, unknown> {
     const names = properties && properties.length > 0 ? [...new Set([...properties, ...ALWAYS_RETURNED])] : DEFAULT_RETURNED;
     const props: Record<string, string | null> = {};
     for (const n of names) props[n] = this.value(c, n);
@@ -175,7 +184,22 @@ export class ContactStore {
       archived: c.archived,
     };
     if (c.archived && c.archivedAt !== null) out.archivedAt = new Date(c.archivedAt).toISOString();
+    if (withHistory.length > 0) {
+      // "propertiesWithHistory": each named property's versions, newest first, with when
+      // and by what kind of source each value was set.
+      const h: Record<string, unknown[]> = {};
+      for (const n of withHistory) {
+        h[n] = [...(c.history[n] ?? [])]
+          .reverse()
+          .map((v) => ({ value: v.value, timestamp: new Date(v.timestamp).toISOString(), sourceType: v.sourceType, sourceId: v.sourceType === 'CRM_UI' ? 'userId:1' : 'app:1' }));
+      }
+      out.propertiesWithHistory = h;
+    }
     return out;
+  }
+
+  private remember(c: StoredContact, name: string, value: string, t: number, source: ChangeSource): void {
+    (c.history[name] ??= []).push({ value, timestamp: t, sourceType: source });
   }
 
   value(c: StoredContact, name: string): string | null {
@@ -248,7 +272,9 @@ export class ContactStore {
       archived: false,
       archivedAt: null,
       mergedInto: null,
+      history: {},
     };
+    for (const [k, v] of Object.entries(clean)) this.remember(c, k, v, t, source);
     this.contacts.set(c.id, c);
     if (clean.email) this.byEmail.set(clean.email, c.id);
     this.listener({ type: 'creation', objectId: c.id, occurredAt: t, source, props: { ...clean } });
@@ -283,6 +309,7 @@ export class ContactStore {
       }
       if (incoming[k] === '') delete c.props[k];
       else c.props[k] = incoming[k]!;
+      this.remember(c, k, incoming[k]!, t, source);
     }
     c.updatedAt = t;
     for (const k of changed) {
@@ -334,6 +361,7 @@ export class ContactStore {
       if (k === 'email') continue;
       if (!primary.props[k]) {
         primary.props[k] = v;
+        this.remember(primary, k, v, t, source);
         moved++;
       }
     }
