@@ -5,6 +5,7 @@
 // "which accounts host belongs to this api domain" when credentials lack accountsUrl.
 import { CrmError, type AdapterLogger } from '../contract.ts';
 import type { RequestLimiter } from '../kit/limiter.ts';
+import type { FetchLike } from '../kit/transport.ts';
 import type { ZohoAuth } from './auth.ts';
 import { networkError, translateZohoError, unexpectedResponse } from './errors.ts';
 
@@ -67,7 +68,7 @@ export function normaliseOrigin(url: string): string {
   return `${u.protocol}//${u.host}`;
 }
 
-export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+export type { FetchLike } from '../kit/transport.ts';
 
 export interface ZohoRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
