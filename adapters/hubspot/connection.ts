@@ -14,6 +14,7 @@
 // - SDK types never leave this folder; everything thrown is a CrmError (errors.ts).
 import { Client } from '@hubspot/api-client';
 import { CrmError, type ConnectionOptions } from '../contract.ts';
+import { withDeadline } from '../kit/deadline.ts';
 import { isRate, RequestLimiter } from '../kit/limiter.ts';
 import { checkOrigin, HostAllowList } from '../kit/net-guard.ts';
 import { refusedDestination } from '../kit/text.ts';
@@ -98,23 +99,16 @@ export class HubSpotConnection {
     if (this.refused) throw this.refused;
     if (kind === 'search') await this.searchLimiter.acquire();
     await this.limiter.acquire();
-    let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([
+      return await withDeadline(
         fn(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new CrmError('NETWORK', `HubSpot ${what}: no answer within ${this.timeoutMs} ms`, { provider: 'HUBSPOT' })),
-            this.timeoutMs,
-          );
-        }),
-      ]);
+        this.timeoutMs,
+        () => new CrmError('NETWORK', `HubSpot ${what}: no answer within ${this.timeoutMs} ms`, { provider: 'HUBSPOT' }),
+      );
     } catch (e) {
       const err = translateError(e, what);
       this.opts.logger?.debug({ code: err.code, status: err.status, what }, 'hubspot call failed');
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -15,6 +15,7 @@
 import { Connection } from 'jsforce';
 import { z } from 'zod';
 import { CrmError, type AdapterLogger, type ConnectionOptions, type CrmRecord, type Credentials } from '../contract.ts';
+import { withDeadline } from '../kit/deadline.ts';
 import { RequestLimiter } from '../kit/limiter.ts';
 import { checkOrigin, HostAllowList, NetGuardError, type NetworkPolicy } from '../kit/net-guard.ts';
 import { boundedText } from '../kit/text.ts';
@@ -210,25 +211,18 @@ export class SalesforceConnection {
    */
   async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     await this.limiter.acquire();
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const out = await Promise.race([
+      const out = await withDeadline(
         fn(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new CrmError('NETWORK', `Salesforce ${what}: no answer within ${this.timeoutMs} ms`, { provider: 'SALESFORCE' })),
-            this.timeoutMs,
-          );
-        }),
-      ]);
+        this.timeoutMs,
+        () => new CrmError('NETWORK', `Salesforce ${what}: no answer within ${this.timeoutMs} ms`, { provider: 'SALESFORCE' }),
+      );
       this.watchUsage();
       return out;
     } catch (e) {
       const err = toCrmError(e);
       this.logger?.warn({ provider: 'SALESFORCE', code: err.code, what }, err.message);
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -5,6 +5,7 @@ import { CrmError, type OutboundLead } from '../../../adapters/contract.ts';
 import { chunk } from '../../../adapters/kit/chunk.ts';
 import { safeEqual } from '../../../adapters/kit/compare.ts';
 import { cursorCodec } from '../../../adapters/kit/cursor.ts';
+import { withDeadline } from '../../../adapters/kit/deadline.ts';
 import { isRate, RequestLimiter } from '../../../adapters/kit/limiter.ts';
 import { PushResults } from '../../../adapters/kit/push-results.ts';
 import { retryAfterHeaderMs, retryClass, stopsThePush } from '../../../adapters/kit/retry.ts';
@@ -56,6 +57,16 @@ describe('kit: request limiter', () => {
     expect(isRate({ requests: 4, perMs: 1000 })).toBe(true);
     expect(isRate({ requests: 4 })).toBe(false);
     expect(isRate(null)).toBe(false);
+  });
+});
+
+describe('kit: call deadline', () => {
+  it('answers with the call when it is in time, with the timeout error when it is not', async () => {
+    const late = () => new CrmError('NETWORK', 'no answer in time');
+    await expect(withDeadline(Promise.resolve('ok'), 1000, late)).resolves.toBe('ok');
+    await expect(withDeadline(Promise.reject(new CrmError('CONFLICT', 'exists')), 1000, late)).rejects.toMatchObject({ code: 'CONFLICT' });
+    const hung = new Promise<string>(() => undefined);
+    await expect(withDeadline(hung, 50, late)).rejects.toMatchObject({ code: 'NETWORK', message: 'no answer in time' });
   });
 });
 
