@@ -123,63 +123,74 @@ async function matchUnlinked(conn: ZohoConnection, leads: OutboundLead[], plan: 
 
 /** Creates what has no record yet, carrying the origin tag; returns the updates that link records found on the way. */
 async function createLeads(conn: ZohoConnection, leads: OutboundLead[], plan: Plan, originTag: string, push: PushResults): Promise<PendingUpdate[]> {
-  const settings = conn.settings;
-  const strategy = settings.writeStrategy === 'auto' ? (settings.emailUnique ? 'insert' : 'upsert') : settings.writeStrategy;
   const linkLater: PendingUpdate[] = [];
-  const followersOf = (index: number) => plan.followers.get(index) ?? [];
   for (const batch of chunk([...plan.creates].sort((a, b) => a - b), BATCH)) {
     if (push.halted()) break;
     const data = batch.map((i) => ({ ...fieldsToZoho(leads[i]!.fields, 'create'), [conn.originField]: originTag }));
     let res: ZohoResponse;
     try {
-      res =
-        strategy === 'insert'
-          ? await conn.http.request({ method: 'POST', path: '/Leads', body: { data, trigger: settings.triggers }, perRecord: true })
-          : await conn.http.request({
-              method: 'POST',
-              path: '/Leads/upsert',
-              body: { data, duplicate_check_fields: ['Email'], trigger: settings.triggers },
-              perRecord: true,
-            });
+      res = await sendCreates(conn, data);
     } catch (e) {
       push.fail(batch, callFailed(e, push));
       continue;
     }
     const items = dataOf(res, 'create');
     if (items.length !== batch.length) throw unexpectedResponse(`create: ${items.length} results for ${batch.length} records`, res.status);
-    batch.forEach((index, j) => {
-      const item = items[j]!;
-      const details = (item.details ?? {}) as Record<string, unknown>;
-      if (item.status === 'success' && item.code === 'SUCCESS' && details.id !== undefined) {
-        const id = String(details.id);
-        const existed = item.action === 'update';
-        if (existed) {
-          conn.opts.logger?.warn({ id }, 'zoho: upsert matched a record the email look-ups did not see; it now carries the origin tag');
-        }
-        push.succeed(index, {
-          externalId: id,
-          action: existed ? 'linked' : 'created',
-          written: writtenFromZoho(data[j]!),
-          record: existed
-            ? undefined
-            : leadToRecord({ ...data[j]!, id, Created_Time: details.Created_Time, Modified_Time: details.Modified_Time }, conn.originField),
-        });
-        for (const f of followersOf(index)) linkLater.push({ index: f, id, action: 'linked' });
-        return;
-      }
-      const existingId = item.code === 'DUPLICATE_DATA' ? duplicateRecordId(details) : undefined;
-      if (existingId && details.api_name === 'Email') {
-        // Someone created this email since our look-up: link it, tag untouched.
-        linkLater.push({ index, id: existingId, action: 'linked' });
-        for (const f of followersOf(index)) linkLater.push({ index: f, id: existingId, action: 'linked' });
-        return;
-      }
-      const err = translateZohoError(item, res.status);
-      push.fail(index, err);
-      push.fail(followersOf(index), err);
-    });
+    batch.forEach((index, j) => recordCreate(conn, { index, data: data[j]!, item: items[j]!, status: res.status }, plan, push, linkLater));
   }
   return linkLater;
+}
+
+/** One create call, by the write strategy in force ('auto': 'insert' when Email is unique, else 'upsert'). */
+function sendCreates(conn: ZohoConnection, data: Record<string, unknown>[]): Promise<ZohoResponse> {
+  const settings = conn.settings;
+  const strategy = settings.writeStrategy === 'auto' ? (settings.emailUnique ? 'insert' : 'upsert') : settings.writeStrategy;
+  return strategy === 'insert'
+    ? conn.http.request({ method: 'POST', path: '/Leads', body: { data, trigger: settings.triggers }, perRecord: true })
+    : conn.http.request({
+        method: 'POST',
+        path: '/Leads/upsert',
+        body: { data, duplicate_check_fields: ['Email'], trigger: settings.triggers },
+        perRecord: true,
+      });
+}
+
+/** The result of one record of a create call: created (or upserted into a record), a record to link, or a failure. */
+function recordCreate(
+  conn: ZohoConnection,
+  r: { index: number; data: Record<string, unknown>; item: Record<string, unknown>; status: number },
+  plan: Plan,
+  push: PushResults,
+  linkLater: PendingUpdate[],
+): void {
+  const { index, data, item } = r;
+  const followers = plan.followers.get(index) ?? [];
+  const details = (item.details ?? {}) as Record<string, unknown>;
+  if (item.status === 'success' && item.code === 'SUCCESS' && details.id !== undefined) {
+    const id = String(details.id);
+    const existed = item.action === 'update';
+    if (existed) {
+      conn.opts.logger?.warn({ id }, 'zoho: upsert matched a record the email look-ups did not see; it now carries the origin tag');
+    }
+    push.succeed(index, {
+      externalId: id,
+      action: existed ? 'linked' : 'created',
+      written: writtenFromZoho(data),
+      record: existed ? undefined : leadToRecord({ ...data, id, Created_Time: details.Created_Time, Modified_Time: details.Modified_Time }, conn.originField),
+    });
+    for (const f of followers) linkLater.push({ index: f, id, action: 'linked' });
+    return;
+  }
+  const existingId = item.code === 'DUPLICATE_DATA' ? duplicateRecordId(details) : undefined;
+  if (existingId && details.api_name === 'Email') {
+    // Someone created this email since our look-up: link it, tag untouched.
+    linkLater.push({ index, id: existingId, action: 'linked' });
+    for (const f of followers) linkLater.push({ index: f, id: existingId, action: 'linked' });
+    return;
+  }
+  const err = translateZohoError(item, r.status);
+  push.fail(index, err);
+  push.fail(followers, err);
 }
 
 /** Updates linked and matched records: our fields, never the origin tag. */
