@@ -11,6 +11,7 @@
 //   409 -> CONFLICT (existingId parsed from "Existing ID: <id>"), 400/422 -> VALIDATION,
 //   5xx -> UPSTREAM, connection failures and timeouts -> NETWORK.
 import { CrmError, type CrmErrorCode } from '../contract.ts';
+import { retryAfterHeaderMs } from '../kit/retry.ts';
 import { boundedText, refusedDestination } from '../kit/text.ts';
 
 const PROVIDER = 'HUBSPOT' as const;
@@ -67,13 +68,8 @@ function retryAfterMs(http: HttpLikeError, now: number): number {
   const policy = field(http.body, 'policyName');
   const message = field(http.body, 'message') ?? '';
   if (policy === 'DAILY' || /daily limit/i.test(message)) return untilNextUtcMidnight(now);
-  const ra = http.headers['retry-after'];
-  if (ra !== undefined) {
-    const secs = Number(ra);
-    if (Number.isFinite(secs) && secs >= 0) return Math.max(1000, secs * 1000);
-    const at = Date.parse(ra);
-    if (!Number.isNaN(at)) return Math.max(1000, at - now);
-  }
+  const ra = retryAfterHeaderMs(http.headers['retry-after'], now, 1000);
+  if (ra !== null) return ra;
   if (policy === 'SECONDLY' || /secondly limit/i.test(message)) return 1000;
   const interval = Number(http.headers['x-hubspot-ratelimit-interval-milliseconds']);
   if (Number.isFinite(interval) && interval > 0) return interval;

@@ -5,11 +5,11 @@
 //   is rejected when the timestamp is older than 5 minutes, or more than
 //   MAX_FUTURE_SKEW_MS in the future; the signed string is method + URI (with the listed
 //   escapes decoded) + raw body + the timestamp header; HMAC-SHA256 keyed with the app's
-//   client secret, base64, compared with crypto.timingSafeEqual.
+//   client secret, base64, compared in constant time (kit/compare.ts).
 // - v1/v2 (X-HubSpot-Signature, hex SHA-256) only when secrets.allowLegacySignatures and
 //   no v3 signature is present (legacy signatures carry no timestamp: replays pass).
 // - Anything missing, forged or stale -> CrmError SIGNATURE_INVALID.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import {
   CrmError,
   type ChangeEvent,
@@ -19,6 +19,7 @@ import {
   type WebhookRequest,
   type WebhookSecrets,
 } from '../contract.ts';
+import { safeEqual } from '../kit/compare.ts';
 
 export const MAX_AGE_MS = 5 * 60 * 1000;
 export const MAX_FUTURE_SKEW_MS = 30 * 1000;
@@ -62,13 +63,6 @@ function header(req: WebhookRequest, name: string): string | undefined {
     if (k.toLowerCase() === want && v !== undefined) return Array.isArray(v) ? String(v[0]) : v;
   }
   return undefined;
-}
-
-function safeEqual(a: Buffer, b: Buffer): boolean {
-  // timingSafeEqual needs equal lengths; compare digests of both to keep constant time.
-  const da = createHash('sha256').update(a).digest();
-  const db = createHash('sha256').update(b).digest();
-  return timingSafeEqual(da, db) && a.length === b.length;
 }
 
 function verifyV3(req: WebhookRequest, secret: string, signature: string): void {

@@ -8,11 +8,9 @@
 // never applied: the engine reads each Lead back through the API (a notification only says
 // "this Lead changed"). Salesforce retries until it receives a `notificationsResponse`
 // with <Ack>true</Ack>.
-import { timingSafeEqual } from 'node:crypto';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import {
   CrmError,
-  safeEqual,
   type ChangeEvent,
   type CrmRecord,
   type ParsedWebhook,
@@ -20,6 +18,7 @@ import {
   type WebhookRequest,
   type WebhookSecrets,
 } from '../contract.ts';
+import { safeEqual } from '../kit/compare.ts';
 import { carriesWholeLead, crmRecordFromSalesforce, DEFAULT_ORIGIN_FIELD, parseSalesforceDate } from './mappers.ts';
 
 export const OUTBOUND_NS = 'http://soap.sforce.com/2005/09/outbound';
@@ -213,7 +212,7 @@ export function sameOrganization(a: string, b: string): boolean {
   const ok = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
   const ax = Buffer.from(a.trim().slice(0, 15).padEnd(15, '\0'));
   const bx = Buffer.from(b.trim().slice(0, 15).padEnd(15, '\0'));
-  const equal = ax.length === bx.length && timingSafeEqual(ax, bx);
+  const equal = safeEqual(ax, bx);
   return equal && ok.test(a.trim()) && ok.test(b.trim());
 }
 

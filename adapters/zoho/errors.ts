@@ -2,6 +2,7 @@
 // HTTP status and Zoho's stable `code` (plus structured `details`); message text is
 // never inspected — it is only copied into the human-readable message.
 import { CrmError, type CrmErrorCode } from '../contract.ts';
+import { retryAfterHeaderMs } from '../kit/retry.ts';
 import { boundedText, refusedDestination } from '../kit/text.ts';
 
 /** Zoho sends no Retry-After; its concurrency and credit limits reset within about a minute. */
@@ -60,14 +61,7 @@ export function duplicateRecordId(details: unknown): string | undefined {
 }
 
 function retryAfterMs(headers: Headers | undefined): number {
-  const raw = headers?.get('retry-after');
-  if (raw) {
-    const secs = Number(raw);
-    if (Number.isFinite(secs) && secs >= 0) return Math.max(1, secs * 1000);
-    const at = Date.parse(raw);
-    if (!Number.isNaN(at)) return Math.max(1, at - Date.now());
-  }
-  return DEFAULT_RETRY_AFTER_MS;
+  return retryAfterHeaderMs(headers?.get('retry-after') || null, Date.now(), 1) ?? DEFAULT_RETRY_AFTER_MS;
 }
 
 /** Zoho's code and its parsed message (details included), bounded: never a whole body. */

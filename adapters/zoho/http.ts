@@ -4,6 +4,8 @@
 // nothing here falls back to the US data centre. The region table only answers
 // "which accounts host belongs to this api domain" when credentials lack accountsUrl.
 import { CrmError, type AdapterLogger } from '../contract.ts';
+import type { RequestLimiter } from '../kit/limiter.ts';
+import type { FetchLike } from '../kit/transport.ts';
 import type { ZohoAuth } from './auth.ts';
 import { networkError, translateZohoError, unexpectedResponse } from './errors.ts';
 
@@ -66,44 +68,7 @@ export function normaliseOrigin(url: string): string {
   return `${u.protocol}//${u.host}`;
 }
 
-export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
-
-/** Caps concurrent requests (Zoho's per-org concurrency is 5-25 by edition) and, optionally, a rate. */
-export class RequestLimiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  private readonly stamps: number[] = [];
-
-  constructor(
-    private readonly maxConcurrent: number,
-    private readonly rate?: { requests: number; perMs: number },
-  ) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.maxConcurrent) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
-    try {
-      await this.awaitRate();
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-
-  private async awaitRate(): Promise<void> {
-    if (!this.rate) return;
-    for (;;) {
-      const now = Date.now();
-      while (this.stamps.length && this.stamps[0]! <= now - this.rate.perMs) this.stamps.shift();
-      if (this.stamps.length < this.rate.requests) {
-        this.stamps.push(now);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, this.stamps[0]! + this.rate!.perMs - now));
-    }
-  }
-}
+export type { FetchLike } from '../kit/transport.ts';
 
 export interface ZohoRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -131,6 +96,7 @@ export interface ZohoHttpOptions {
   apiDomain: () => string;
   auth: ZohoAuth;
   fetch: FetchLike;
+  /** Caps concurrent requests (Zoho's per-org concurrency is 5-25 by edition) and, optionally, a rate. */
   limiter: RequestLimiter;
   logger?: AdapterLogger;
   /** Per-request timeout (ms). */

@@ -1,0 +1,143 @@
+// The connection to one HubSpot account, on the official SDK (@hubspot/api-client 13.5):
+// client construction, authentication, the one call wrapper, and whoami.
+//
+// - The SDK runs with numberOfApiCallRetries: 0 and no limiter: we own the retry policy
+//   (the SDK's retries would replay POST creates). The SDK keeps its decorators in a
+//   process-wide singleton applied when an API group is first touched, so the connection
+//   builds its SDK objects and touches every API group synchronously in the constructor,
+//   while its own (decorator-free) configuration is the current one.
+// - Every call goes through a client-side sliding-window limiter (default 100 / 10 s, or
+//   ConnectionOptions.rateLimit) and search additionally through 4 / s.
+// - No call is retried here, reads included: a 429 surfaces at once as RATE_LIMITED with
+//   retryAfterMs and the engine (which owns retries and backoff) decides. Retrying inside
+//   would hide the budget from the engine and double the wait after a 10-s 429.
+// - SDK types never leave this folder; everything thrown is a CrmError (errors.ts).
+import { Client } from '@hubspot/api-client';
+import { CrmError, type ConnectionOptions } from '../contract.ts';
+import { withDeadline } from '../kit/deadline.ts';
+import { isRate, RequestLimiter } from '../kit/limiter.ts';
+import { checkOrigin, HostAllowList } from '../kit/net-guard.ts';
+import { refusedDestination } from '../kit/text.ts';
+import { guardedAgent } from '../kit/transport.ts';
+import { pinAgent } from './agent.ts';
+import { translateError } from './errors.ts';
+
+/**
+ * HubSpot's API hosts: `https://api.hubapi.com` is the documented base of every API
+ * call (and the SDK's default basePath); `api.hubspot.com` answers the same API.
+ */
+export const HUBSPOT_API_HOSTS: readonly string[] = ['api.hubapi.com', 'api.hubspot.com'];
+const API_HOSTS = new HostAllowList(HUBSPOT_API_HOSTS);
+
+export const DEFAULT_RATE_LIMIT = { requests: 100, perMs: 10_000 };
+export const SEARCH_RATE_LIMIT = { requests: 4, perMs: 1_000 };
+/** Extra wait after HubSpot's rolling window so clock and network jitter never push us over it. */
+const WINDOW_MARGIN_MS = 25;
+
+export type Contacts = Client['crm']['contacts'];
+export type PropertiesCore = Client['crm']['properties']['coreApi'];
+export type Webhooks = Client['webhooks'];
+
+export class HubSpotConnection {
+  readonly sdk: Client;
+  readonly contacts: Contacts;
+  readonly propertiesApi: PropertiesCore;
+  /** The app's webhook APIs, when credentials carry appId and developerApiKey. */
+  readonly webhooksApi: Webhooks | null;
+  readonly appId: number | null;
+  /** Webhook subscriptions provision() created (and unprovision() removes). */
+  createdSubscriptionIds: string[];
+  private readonly limiter: RequestLimiter;
+  private readonly searchLimiter: RequestLimiter;
+  private readonly timeoutMs: number;
+  /** Set when the base URL is refused by the network guard: every call fails with it, unsent. */
+  private readonly refused: CrmError | null = null;
+
+  constructor(readonly opts: ConnectionOptions) {
+    const accessToken = opts.credentials.accessToken;
+    if (!accessToken) throw new CrmError('AUTH_EXPIRED', 'HubSpot: no access token in credentials', { provider: 'HUBSPOT', retryable: false });
+    const policy = opts.network ?? {};
+    let basePath = 'https://api.hubapi.com';
+    try {
+      basePath = checkOrigin(opts.baseUrl, API_HOSTS, policy);
+    } catch (e) {
+      this.refused = refusedDestination(e, 'HUBSPOT', 'base URL');
+    }
+    // Every socket goes through the guard too (redirects, DNS answers that change).
+    // One connection per request, as the SDK has always sent them (its httpAgent option
+    // never took effect, see agent.ts): the limiter counts request starts, and reused
+    // connections would let later requests overtake the first ones' arrival at HubSpot.
+    const httpAgent = guardedAgent(basePath.startsWith('https:') ? 'https:' : 'http:', { hosts: API_HOSTS, policy, keepAlive: false });
+    const sdk = new Client({ accessToken, basePath, numberOfApiCallRetries: 0, httpAgent });
+    this.sdk = sdk;
+    this.contacts = sdk.crm.contacts;
+    this.propertiesApi = sdk.crm.properties.coreApi;
+    pinAgent([this.contacts.basicApi, this.contacts.batchApi, this.contacts.searchApi, this.propertiesApi], httpAgent);
+    const devKey = opts.credentials.developerApiKey;
+    const appId = Number(opts.credentials.appId);
+    if (devKey && Number.isInteger(appId) && appId > 0) {
+      const dev = new Client({ developerApiKey: devKey, basePath, numberOfApiCallRetries: 0, httpAgent });
+      this.webhooksApi = dev.webhooks;
+      pinAgent([this.webhooksApi.settingsApi, this.webhooksApi.subscriptionsApi], httpAgent);
+      this.appId = appId;
+    } else {
+      this.webhooksApi = null;
+      this.appId = null;
+    }
+    const rl = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
+    this.limiter = new RequestLimiter({ rate: rl, marginMs: WINDOW_MARGIN_MS });
+    const srl = isRate(opts.settings.searchRateLimit) ? opts.settings.searchRateLimit : SEARCH_RATE_LIMIT;
+    this.searchLimiter = new RequestLimiter({ rate: srl, marginMs: WINDOW_MARGIN_MS });
+    this.timeoutMs =
+      typeof opts.settings.requestTimeoutMs === 'number' ? opts.settings.requestTimeoutMs : (opts.callTimeoutMs ?? 30_000);
+    const created = opts.settings.createdSubscriptionIds;
+    this.createdSubscriptionIds = Array.isArray(created) ? created.map(String) : [];
+  }
+
+  /** One SDK call: budgeted, time-limited, and translated to CrmError on failure. */
+  async call<T>(what: string, fn: () => Promise<T>, kind: 'normal' | 'search' = 'normal'): Promise<T> {
+    if (this.refused) throw this.refused;
+    if (kind === 'search') await this.searchLimiter.acquire();
+    await this.limiter.acquire();
+    try {
+      return await withDeadline(
+        fn(),
+        this.timeoutMs,
+        () => new CrmError('NETWORK', `HubSpot ${what}: no answer within ${this.timeoutMs} ms`, { provider: 'HUBSPOT' }),
+      );
+    } catch (e) {
+      const err = translateError(e, what);
+      this.opts.logger?.debug({ code: err.code, status: err.status, what }, 'hubspot call failed');
+      throw err;
+    }
+  }
+
+  /**
+   * The HubSpot account this token belongs to. HubSpot's account information API
+   * documents `GET /account-info/v3/details` answering `{ portalId, accountType,
+   * timeZone, ... }` where portalId is "the unique identifier for the HubSpot account"
+   * (the Hub ID webhooks carry as `portalId`).
+   */
+  async whoami(): Promise<{ accountId: string }> {
+    const body = await this.call('account details', async () => {
+      const res = await this.sdk.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
+      const text = await res.text();
+      const headers: Record<string, string> = {};
+      res.headers.forEach((v, k) => {
+        headers[k] = v;
+      });
+      // Shaped like the SDK's ApiException so the one translator maps its status.
+      if (!res.ok) throw { code: res.status, body: text, headers };
+      try {
+        return JSON.parse(text) as { portalId?: unknown };
+      } catch {
+        throw new CrmError('UPSTREAM', 'HubSpot account details: not JSON', { provider: 'HUBSPOT', status: res.status });
+      }
+    });
+    const portalId = body?.portalId;
+    if ((typeof portalId !== 'number' || !Number.isSafeInteger(portalId)) && !(typeof portalId === 'string' && /^\d+$/.test(portalId))) {
+      throw new CrmError('UPSTREAM', 'HubSpot account details without a portalId', { provider: 'HUBSPOT' });
+    }
+    return { accountId: String(portalId) };
+  }
+}
