@@ -3,10 +3,10 @@
 // Salesforce: 403 REQUEST_LIMIT_EXCEEDED, its documented API-limit error; Zoho: 429
 // TOO_MANY_REQUESTS), and a lost answer still applies the write.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
-import { startSalesforceSandbox, type SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
-import { startZohoSandbox, type ZohoSandbox } from '../sandboxes/zoho/index.ts';
-import type { ChaosFaultKind, FaultPlan } from '../sandboxes/faults.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
+import { startSalesforceSandbox, type SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import { startZohoSandbox, type ZohoSandbox } from '../../sandboxes/zoho/index.ts';
+import type { ChaosFaultKind, FaultPlan } from '../../sandboxes/faults.ts';
 
 const plan = (kind: ChaosFaultKind): FaultPlan => ({ rate: 1, kinds: [kind], hangMs: 300, retryAfterSeconds: 2, random: Math.random });
 

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../src/db/client.ts';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { freePort } from '../helpers/net.ts';
 import { Activity, type Platform } from './activity.ts';
 import { Model } from './model.ts';

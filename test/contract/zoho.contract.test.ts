@@ -4,7 +4,7 @@
 // one hour), the hardest case: every "link by email" must work without search.
 import type { LeadFields } from '../../adapters/contract.ts';
 import { zohoAdapter } from '../../adapters/zoho/index.ts';
-import { startZohoSandbox } from '../sandboxes/zoho/index.ts';
+import { startZohoSandbox } from '../../sandboxes/zoho/index.ts';
 import type { ContractHarness } from './harness.ts';
 import { runContractSuite } from './suite.ts';
 

@@ -2,7 +2,7 @@
 // GraphQL, engine, PGlite) and the real jsforce talking to the Salesforce sandbox org,
 // whose Outbound Messages (SOAP) come back to the service over HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAck, type SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
+import { isAck, type SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
 import { importTwiceScenario } from '../helpers/import-scenario.ts';
 import { eventually, startProxy } from '../helpers/net.ts';
 import { connectSalesforce, startSalesforceFor, startStack, type Connected, type Stack, salesforceMoves, settle as settleAll } from '../helpers/stack.ts';

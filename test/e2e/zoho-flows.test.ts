@@ -2,7 +2,7 @@
 // GraphQL, engine, PGlite) and the Zoho adapter's fetch client talking to the Zoho
 // sandbox (API and accounts host), whose channel notifications come back over HTTP.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ZohoSandbox } from '../sandboxes/zoho/index.ts';
+import type { ZohoSandbox } from '../../sandboxes/zoho/index.ts';
 import { importTwiceScenario } from '../helpers/import-scenario.ts';
 import { eventually, startProxy } from '../helpers/net.ts';
 import { connectZoho, startStack, startZohoFor, type Connected, type Stack, zohoMoves, settle as settleAll } from '../helpers/stack.ts';

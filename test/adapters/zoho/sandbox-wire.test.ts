@@ -1,7 +1,7 @@
 // The Zoho sandbox speaks Zoho's documented wire formats (raw HTTP, no adapter), so an
 // adapter that passes against it can be trusted against Zoho itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startZohoSandbox, type ZohoSandbox } from '../../sandboxes/zoho/index.ts';
+import { startZohoSandbox, type ZohoSandbox } from '../../../sandboxes/zoho/index.ts';
 
 let sb: ZohoSandbox;
 let auth: Record<string, string>;
