@@ -24,7 +24,7 @@ export interface ChaosOptions {
   rate: number;
   /** Bound of the settle phase. */
   settleTimeoutMs: number;
-  /** The client's per-call timeout given to the integration; a `hang` lasts 1.5 times that. */
+  /** The client's per-call timeout given to the integration; a `latency` fault lasts 1.5 times that. */
   clientTimeoutMs: number;
   /** Keep the work directory (database, service logs) afterwards. */
   keep: boolean;
