@@ -12,9 +12,9 @@ import { createSyncEngine } from '../src/engine/index.ts';
 import { createLogger } from '../src/logger.ts';
 import { keyringFromConfig } from '../src/secrets.ts';
 import { createAppPubSub } from '../src/pubsub.ts';
-import { startHubSpotSandbox } from '../test/sandboxes/hubspot/server.ts';
-import { startSalesforceSandbox } from '../test/sandboxes/salesforce/index.ts';
-import { startZohoSandbox } from '../test/sandboxes/zoho/server.ts';
+import { startHubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { startSalesforceSandbox } from '../sandboxes/salesforce/index.ts';
+import { startZohoSandbox } from '../sandboxes/zoho/server.ts';
 
 const port = Number(process.env.PORT ?? 4000);
 const base = `http://localhost:${port}`;

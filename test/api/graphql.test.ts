@@ -2,7 +2,7 @@
 // without credentials, input errors, and the committed schema.
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { startHubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { startHubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { isObjectType } from 'graphql';
 import { printSchemaSDL, schema } from '../../src/graphql/schema.ts';
 import { CREATE_LEAD, gql, newTenant, onlyError, startApi, type Tenant, type TestApi } from './harness.ts';

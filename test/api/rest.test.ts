@@ -2,7 +2,7 @@
 // service functions: what one does, the other sees. Behind them: the real engine, the
 // real HubSpot adapter and the HubSpot sandbox over loopback HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { gql, newTenant, rest, startApi, wsClient, type Tenant, type TestApi, PUBLIC_BASE_URL } from './harness.ts';
 
 const STATUS_FIELDS = 'integrationId provider enabled subscriptionId events expiresAt totalReceived lastReceivedAt created updated skipped failed pending';

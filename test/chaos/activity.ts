@@ -2,7 +2,7 @@
 // user in its UI), leads created and updated on the platform over GraphQL, and HubSpot
 // users editing a contact at the very moment one of our pushes reaches it. Every step
 // is written into the model the oracle checks against.
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { FIELDS, HUBSPOT_PROP, type Field, type Model, type Person, type Values } from './model.ts';
 import { pick, type Random } from './random.ts';
 

@@ -3,10 +3,10 @@
 // Salesforce: 403 REQUEST_LIMIT_EXCEEDED, its documented API-limit error; Zoho: 429
 // TOO_MANY_REQUESTS), and a lost answer still applies the write.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
-import { startSalesforceSandbox, type SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
-import { startZohoSandbox, type ZohoSandbox } from '../sandboxes/zoho/index.ts';
-import type { ChaosFaultKind, FaultPlan } from '../sandboxes/faults.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
+import { startSalesforceSandbox, type SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import { startZohoSandbox, type ZohoSandbox } from '../../sandboxes/zoho/index.ts';
+import type { ChaosFaultKind, FaultPlan } from '../../sandboxes/kit/faults.ts';
 
 const plan = (kind: ChaosFaultKind): FaultPlan => ({ rate: 1, kinds: [kind], hangMs: 300, retryAfterSeconds: 2, random: Math.random });
 
@@ -51,9 +51,7 @@ describe('chaos faults in each sandbox', () => {
       }),
   };
   const setPlan = (p: FaultPlan | null) => {
-    hs.setFaultPlan(p);
-    sf.controls.setFaultPlan(p);
-    zs.controls.setFaultPlan(p);
+    for (const controls of [hs.controls, sf.controls, zs.controls]) controls.setFaultPlan(p);
   };
   const emails = {
     hubspot: () => hs.listContacts().map((c) => c.properties.email),
@@ -88,11 +86,11 @@ describe('chaos faults in each sandbox', () => {
     expect(emails.zoho()).toContain('lost@example.com');
   });
 
-  it('hang: the answer comes only after the hold, past a client timeout shorter than it', async () => {
-    setPlan(plan('hang'));
+  it('latency: the answer comes only after the hold, past a client timeout shorter than it', async () => {
+    setPlan(plan('latency'));
     const timedOut = await Promise.allSettled(
       [createIn.hubspot, createIn.salesforce, createIn.zoho].map((create) =>
-        Promise.race([create('hang@example.com'), new Promise((_, reject) => setTimeout(() => reject(new Error('client timeout')), 100))]),
+        Promise.race([create('latency@example.com'), new Promise((_, reject) => setTimeout(() => reject(new Error('client timeout')), 100))]),
       ),
     );
     setPlan(null);

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../src/db/client.ts';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { freePort } from '../helpers/net.ts';
 import { Activity, type Platform } from './activity.ts';
 import { Model } from './model.ts';
@@ -24,7 +24,7 @@ export interface ChaosOptions {
   rate: number;
   /** Bound of the settle phase. */
   settleTimeoutMs: number;
-  /** The client's per-call timeout given to the integration; a `hang` lasts 1.5 times that. */
+  /** The client's per-call timeout given to the integration; a `latency` fault lasts 1.5 times that. */
   clientTimeoutMs: number;
   /** Keep the work directory (database, service logs) afterwards. */
   keep: boolean;

@@ -2,7 +2,7 @@
 // its queues, re-sends what HubSpot gave up on (it retries a failed delivery for up to
 // 24 hours; the sandbox compresses that into minutes), and stops once nothing has moved
 // for a few seconds — or at the bound.
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import type { ServiceRig } from './service.ts';
 
 const QUIET_MS = 4_000;

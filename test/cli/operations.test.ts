@@ -11,7 +11,7 @@ import { listMigrations } from '../../src/db/migrate.ts';
 import { createSyncEngine } from '../../src/engine/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createAppPubSub } from '../../src/pubsub.ts';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { freshDataDir } from '../helpers/db.ts';
 import { crmSync, crmSyncOk } from './run.ts';
 

@@ -2,7 +2,7 @@
 import { hubspotAdapter } from '../../adapters/hubspot/index.ts';
 import { ORIGIN_PROPERTY } from '../../adapters/hubspot/mappers.ts';
 import type { LeadFields } from '../../adapters/contract.ts';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../../sandboxes/hubspot/index.ts';
 import type { ContractHarness } from './harness.ts';
 import { runContractSuite } from './suite.ts';
 

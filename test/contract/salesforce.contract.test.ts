@@ -10,7 +10,7 @@
 //   test/adapters/salesforce/client.test.ts.
 import { salesforceAdapter } from '../../adapters/salesforce/index.ts';
 import type { LeadFields } from '../../adapters/contract.ts';
-import { startSalesforceSandbox } from '../sandboxes/salesforce/index.ts';
+import { startSalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
 import type { ContractHarness } from './harness.ts';
 import { runContractSuite } from './suite.ts';
 

@@ -4,7 +4,7 @@
 // one hour), the hardest case: every "link by email" must work without search.
 import type { LeadFields } from '../../adapters/contract.ts';
 import { zohoAdapter } from '../../adapters/zoho/index.ts';
-import { startZohoSandbox } from '../sandboxes/zoho/index.ts';
+import { startZohoSandbox } from '../../sandboxes/zoho/index.ts';
 import type { ContractHarness } from './harness.ts';
 import { runContractSuite } from './suite.ts';
 
@@ -58,15 +58,15 @@ async function makeHarness(): Promise<ContractHarness> {
     injectFault(kind, count) {
       switch (kind) {
         case 'rate_limit':
-          return sandbox.controls.failNext('rate_limit', count);
+          return sandbox.controls.injectFault('rate_limit', count);
         case 'server_error':
-          return sandbox.controls.failNext('server_error', count);
+          return sandbox.controls.injectFault('server_error', count);
         case 'not_found':
-          return sandbox.controls.failNext('record_missing', count);
+          return sandbox.controls.injectFault('not_found', count);
         case 'auth_expired':
           // The adapter answers a 401 by refreshing the token and retrying once: an
           // expiry that surfaces as AUTH_EXPIRED is one the refresh does not cure.
-          return sandbox.controls.failNext('unauthorized', count * 2);
+          return sandbox.controls.injectFault('auth_expired', count * 2);
       }
     },
     async webhookFor(change, tamper) {

@@ -2,9 +2,9 @@
 // information API, Salesforce UserInfo, Zoho Organization API). A claimed account must be
 // that one; another organization's account answers exactly like a made-up token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
-import type { SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
-import type { ZohoSandbox } from '../sandboxes/zoho/index.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
+import type { SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import type { ZohoSandbox } from '../../sandboxes/zoho/index.ts';
 import { startHubSpotFor, startSalesforceFor, startStack, startZohoFor, type Stack } from '../helpers/stack.ts';
 
 const CREATE = `mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { id accountId provider } }`;

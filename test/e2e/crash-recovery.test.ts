@@ -3,7 +3,7 @@
 // them; a new process on the same data directory processes every one of them, at once:
 // the work the dead process had claimed does not wait for its (long) lease to expire.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
 import { connectHubSpotSandbox, gqlClient, hubspotProcessRig, type HubSpotProcessRig, type ServiceProcess } from '../helpers/service-process.ts';
 

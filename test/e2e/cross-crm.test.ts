@@ -2,9 +2,9 @@
 // one CRM reaches the others through the platform, once, and a field one CRM cannot
 // hold (a Salesforce status with no HubSpot lifecycle stage) never flip-flops.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
-import type { SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
-import type { ZohoSandbox } from '../sandboxes/zoho/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
+import type { SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import type { ZohoSandbox } from '../../sandboxes/zoho/server.ts';
 import {
   connectHubSpot,
   connectSalesforce,

@@ -4,9 +4,9 @@
 // reaches the platform.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/net.ts';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
-import type { SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
-import type { ZohoSandbox } from '../sandboxes/zoho/index.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
+import type { SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import type { ZohoSandbox } from '../../sandboxes/zoho/index.ts';
 import {
   connectHubSpot,
   connectSalesforce,

@@ -5,7 +5,7 @@
 // are charged to the lead whose call failed only; a CRM that is down is not hammered
 // (circuit breaker) and what waits is visible in webhookStatus.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
 import { connectHubSpot, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
 

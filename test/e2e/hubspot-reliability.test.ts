@@ -2,7 +2,7 @@
 // HubSpot sandbox: idempotent intake, signatures, bad input, CRM failures, import,
 // the emergency brake and tenant isolation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
 import { connectHubSpot, HUBSPOT_SECRET, startHubSpotFor, startStack, type Stack, hubspotMoves, settle as settleAll } from '../helpers/stack.ts';
 

@@ -1,7 +1,7 @@
 // One hung CRM does not stall the others: a call to tenant A's HubSpot that never
 // answers holds A's work only; tenant B's webhooks and pushes go through meanwhile.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
 import { connectHubSpot, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
 

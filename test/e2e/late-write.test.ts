@@ -4,7 +4,7 @@
 // write looks like the newest change of the record. It is our own older value: the lead
 // keeps the newer one and the CRM gets it back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
 import { connectHubSpot, hubspotMoves, settle, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
 

@@ -3,8 +3,8 @@
 // import page or a poll page read before a newer change was applied. Equal times are not
 // older.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
-import type { SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
+import type { SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
 import { importAndWait } from '../helpers/import-scenario.ts';
 import {
   connectHubSpot,

@@ -3,9 +3,9 @@
 // still found, and what the poll already knows costs no write. Notifications are off in
 // every test here, so only the poll can bring the records in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
-import type { SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
-import type { ZohoSandbox } from '../sandboxes/zoho/index.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
+import type { SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import type { ZohoSandbox } from '../../sandboxes/zoho/index.ts';
 import { connectHubSpot, connectSalesforce, connectZoho, startHubSpotFor, startSalesforceFor, startStack, startZohoFor, type Stack } from '../helpers/stack.ts';
 
 async function emails(stack: Stack): Promise<string[]> {

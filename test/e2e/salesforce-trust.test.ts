@@ -3,7 +3,7 @@
 // then no field value it carries is applied — the Lead is read back through the API.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEnvelope, isAck, type SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
+import { buildEnvelope, isAck, type SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
 import { connectSalesforce, startSalesforceFor, startStack, salesforceMoves, settle as settleAll, type Connected, type Stack } from '../helpers/stack.ts';
 
 const SOAP = { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' };

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config.ts';
 import { openDatabase, type Database } from '../../src/db/client.ts';
 import { createSyncEngine, type SyncEngine } from '../../src/engine/index.ts';
 import { createAppPubSub, type PubSub } from '../../src/pubsub.ts';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { startHubSpotSandbox, type HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { memoryLogger } from '../helpers/engine.ts';
 import { eventually, freePort } from '../helpers/net.ts';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../helpers/postgres.ts';

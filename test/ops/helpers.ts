@@ -1,5 +1,5 @@
 // Shared by the operations tests: reading /metrics, letting sync settle.
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import type { Stack } from '../helpers/stack.ts';
 
 export interface Sample {

@@ -4,7 +4,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
 import { connectHubSpot, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
 import { settle } from './helpers.ts';

@@ -3,7 +3,7 @@
 // gives back the events it had claimed (their lease is far longer than the test waits),
 // and a new process on the same data directory applies every acknowledged event, once.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
 import { connectHubSpotSandbox, gqlClient, hubspotProcessRig, type HubSpotProcessRig, type ServiceProcess } from '../helpers/service-process.ts';
 

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCredentials } from '../../src/engine/connections.ts';
 import { writeWebhookSecrets } from '../../src/engine/webhook-secrets.ts';
-import { buildEnvelope } from '../sandboxes/salesforce/outbound.ts';
-import { signV3 } from '../sandboxes/hubspot/signing.ts';
+import { buildEnvelope } from '../../sandboxes/salesforce/outbound.ts';
+import { signV3 } from '../../sandboxes/hubspot/signing.ts';
 import { CREATE_LEAD, gql, newTenant, onlyError, rest, startApi, wsClient, type Tenant, type TestApi } from '../api/harness.ts';
 
 const LEAD_FIELDS = 'email firstName lastName phone company status createdAt updatedAt crmLinks { provider externalId integrationId } crmMetadata { sourceSystem syncVersion }';

@@ -6,7 +6,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES, createApiKey, revokeApiKey, type Scope } from '../../src/auth.ts';
 import { writeCredentials } from '../../src/engine/connections.ts';
-import { startHubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import { startHubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { schema } from '../../src/graphql/schema.ts';
 import { restRoutes } from '../../src/http/rest.ts';
 import {

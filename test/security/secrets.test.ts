@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCredentials } from '../../src/engine/connections.ts';
 import { ENVELOPE_PREFIX, Keyring, parseKeyMaterial, rotateCredentials } from '../../src/secrets.ts';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
-import type { SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
-import type { ZohoSandbox } from '../sandboxes/zoho/index.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
+import type { SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import type { ZohoSandbox } from '../../sandboxes/zoho/index.ts';
 import { memoryLogger } from '../helpers/engine.ts';
 import {
   connectSalesforce,

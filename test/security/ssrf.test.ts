@@ -23,7 +23,7 @@ import {
   zohoMoves,
   type Stack,
 } from '../helpers/stack.ts';
-import type { HubSpotSandbox } from '../sandboxes/hubspot/server.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 
 const SECRET = 'internal-only-secret-7f3a9c';
 

@@ -8,7 +8,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR } from '../../src/db/migrate.ts';
 import { envelopeKeyId, Keyring, parseKeyMaterial, rotateCredentials } from '../../src/secrets.ts';
-import type { ZohoSandbox } from '../sandboxes/zoho/index.ts';
+import type { ZohoSandbox } from '../../sandboxes/zoho/index.ts';
 import { connectZoho, startStack, startZohoFor, type Connected, type Stack } from '../helpers/stack.ts';
 
 const WEEK = 7 * 24 * 3_600_000;

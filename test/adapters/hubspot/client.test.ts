@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CrmError, emptyFields, type ConnectionOptions, type CrmClient, type LeadFields, type OutboundLead, type WriteResult } from '../../../adapters/contract.ts';
 import { hubspotAdapter } from '../../../adapters/hubspot/index.ts';
 import { ORIGIN_PROPERTY } from '../../../adapters/hubspot/mappers.ts';
-import { startHubSpotSandbox, type HubSpotSandbox, type HubSpotSandboxOptions } from '../../sandboxes/hubspot/index.ts';
+import { startHubSpotSandbox, type HubSpotSandbox, type HubSpotSandboxOptions } from '../../../sandboxes/hubspot/index.ts';
 
 const TAG = 'jazzaam';
 const WEBHOOK_URL = 'https://sync.example.com/api/v1/webhooks/hubspot';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emptyFields } from '../../../adapters/contract.ts';
 import { hubspotAdapter } from '../../../adapters/hubspot/index.ts';
-import { startHubSpotSandbox, type HubSpotEvent, type HubSpotSandbox, type HubSpotSandboxOptions } from '../../sandboxes/hubspot/index.ts';
+import { startHubSpotSandbox, type HubSpotEvent, type HubSpotSandbox, type HubSpotSandboxOptions } from '../../../sandboxes/hubspot/index.ts';
 
 interface Received {
   url: string;

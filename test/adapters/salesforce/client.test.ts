@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Credentials, CrmClient } from '../../../adapters/contract.ts';
 import { NOT_PROVIDED } from '../../../adapters/salesforce/index.ts';
-import { startSalesforceSandbox, type SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import { startSalesforceSandbox, type SalesforceSandbox } from '../../../sandboxes/salesforce/index.ts';
 import { caught, connect, failed, lead, ok, TAG } from './helpers.ts';
 
 let sb: SalesforceSandbox;

@@ -4,7 +4,7 @@ import { Connection } from 'jsforce';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CrmError } from '../../../adapters/contract.ts';
 import { toCrmError } from '../../../adapters/salesforce/errors.ts';
-import { startSalesforceSandbox, type SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import { startSalesforceSandbox, type SalesforceSandbox } from '../../../sandboxes/salesforce/index.ts';
 
 let sb: SalesforceSandbox;
 let conn: Connection;

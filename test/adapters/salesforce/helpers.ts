@@ -2,7 +2,7 @@
 // client (real jsforce over real HTTP) connected to it.
 import { emptyFields, isCrmError, type ConnectionOptions, type CrmClient, type CrmError, type LeadFields, type OutboundLead } from '../../../adapters/contract.ts';
 import { salesforceAdapter } from '../../../adapters/salesforce/index.ts';
-import type { SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import type { SalesforceSandbox } from '../../../sandboxes/salesforce/index.ts';
 
 export const TAG = 'jazzaam';
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isCrmError, type ChangeEvent, type CrmRecord } from '../../../adapters/contract.ts';
 import { salesforceAdapter } from '../../../adapters/salesforce/index.ts';
 import { outboundMessageRecords } from '../../../adapters/salesforce/webhooks.ts';
-import { startSalesforceSandbox, type SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import { startSalesforceSandbox, type SalesforceSandbox } from '../../../sandboxes/salesforce/index.ts';
 import { connect, lead, ok, TAG } from './helpers.ts';
 
 type Answer = 'ack' | 'fail' | 'nack';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isCrmError, type CrmError, type WebhookRequest } from '../../../adapters/contract.ts';
 import { salesforceAdapter } from '../../../adapters/salesforce/index.ts';
 import { outboundMessageRecords } from '../../../adapters/salesforce/webhooks.ts';
-import { isAck } from '../../sandboxes/salesforce/index.ts';
+import { isAck } from '../../../sandboxes/salesforce/index.ts';
 
 const codec = salesforceAdapter.codec;
 const ORG = '00D5g000004ABCDEAZ';

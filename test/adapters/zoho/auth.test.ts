@@ -73,7 +73,7 @@ describe('Zoho OAuth refresh', () => {
 
   it('reports a token the refresh cannot cure as AUTH_EXPIRED (retryable) without looping', async () => {
     s = await setup();
-    s.sandbox.controls.failNext('unauthorized', 2);
+    s.sandbox.controls.injectFault('auth_expired', 2);
     const err = await thrown(s.client.readRecords(['1']));
     expect(err.code).toBe('AUTH_EXPIRED');
     expect(err.retryable).toBe(true);

@@ -179,7 +179,7 @@ describe('pushLeads: updates and failures', () => {
   it('fails the whole push with RATE_LIMITED (retry hint included) and makes no further call', async () => {
     const x = await provisioned();
     x.sandbox.controls.resetLog();
-    x.sandbox.controls.failNext('rate_limit');
+    x.sandbox.controls.injectFault('rate_limit');
     const results = await x.client.pushLeads([lead('r1', { email: 'r1@example.com' }), lead('r2', { email: 'r2@example.com' })], TAG);
     for (const r of results) {
       expect(r.ok).toBe(false);
@@ -198,7 +198,7 @@ describe('pushLeads: whose failure is it', () => {
     const x = await provisioned();
     const linked = x.sandbox.controls.createLeadAsUser({ Email: 'linked@example.com', Last_Name: 'L' });
     x.sandbox.controls.resetLog();
-    x.sandbox.controls.failNext('server_error');
+    x.sandbox.controls.injectFault('server_error');
     const [fresh, known] = await x.client.pushLeads([lead('fresh', { email: 'fresh@example.com' }), lead('known', { email: 'linked@example.com', firstName: 'K' }, linked)], TAG);
     if (fresh.ok || known.ok) throw new Error('expected both to fail');
     expect(fresh.error.code).toBe('UPSTREAM');
@@ -221,13 +221,13 @@ describe('reading', () => {
 
   it('translates 429 to RATE_LIMITED and 5xx to UPSTREAM, both retryable, and a dropped connection to NETWORK', async () => {
     const x = await provisioned();
-    x.sandbox.controls.failNext('rate_limit');
+    x.sandbox.controls.injectFault('rate_limit');
     const rl = await thrown(x.client.readRecords(['1']));
     expect([rl.code, rl.retryable, rl.status]).toEqual(['RATE_LIMITED', true, 429]);
-    x.sandbox.controls.failNext('server_error');
+    x.sandbox.controls.injectFault('server_error');
     const up = await thrown(x.client.readRecords(['1']));
     expect([up.code, up.retryable, up.status]).toEqual(['UPSTREAM', true, 500]);
-    x.sandbox.controls.failNext('network');
+    x.sandbox.controls.injectFault('network');
     const net = await thrown(x.client.readRecords(['1']));
     expect([net.code, net.retryable]).toEqual(['NETWORK', true]);
   });

@@ -1,7 +1,7 @@
 // Shared set-up for the Zoho adapter tests: a sandbox and a client connected to it.
 import type { Credentials, LeadFields, OutboundLead, ProvisionOptions } from '../../../adapters/contract.ts';
 import { connectZoho, type ZohoClient, type ZohoDeps } from '../../../adapters/zoho/client.ts';
-import { startZohoSandbox, type ZohoSandbox, type ZohoSandboxOptions } from '../../sandboxes/zoho/index.ts';
+import { startZohoSandbox, type ZohoSandbox, type ZohoSandboxOptions } from '../../../sandboxes/zoho/index.ts';
 
 export const TAG = 'jazzaam';
 

@@ -10,7 +10,7 @@ import {
   leadToRecord,
   UNKNOWN_LAST_NAME,
 } from '../../../adapters/zoho/mappers.ts';
-import { matchesCriteria, parseCriteria } from '../../sandboxes/zoho/criteria.ts';
+import { matchesCriteria, parseCriteria } from '../../../sandboxes/zoho/criteria.ts';
 
 const empty = { email: null, firstName: null, lastName: null, phone: null, company: null, status: null };
 

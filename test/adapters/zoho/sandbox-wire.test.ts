@@ -1,7 +1,7 @@
 // The Zoho sandbox speaks Zoho's documented wire formats (raw HTTP, no adapter), so an
 // adapter that passes against it can be trusted against Zoho itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startZohoSandbox, type ZohoSandbox } from '../../sandboxes/zoho/index.ts';
+import { startZohoSandbox, type ZohoSandbox } from '../../../sandboxes/zoho/index.ts';
 
 let sb: ZohoSandbox;
 let auth: Record<string, string>;
@@ -117,8 +117,8 @@ describe('Zoho sandbox wire formats', () => {
   });
 
   it('answers faults as Zoho does: 429 TOO_MANY_REQUESTS, 500 INTERNAL_ERROR', async () => {
-    sb.controls.failNext('rate_limit');
-    sb.controls.failNext('server_error');
+    sb.controls.injectFault('rate_limit');
+    sb.controls.injectFault('server_error');
     const rl = await call('GET', '/Leads?fields=Email');
     expect([rl.status, rl.body!.code, rl.body!.status]).toEqual([429, 'TOO_MANY_REQUESTS', 'error']);
     const ise = await call('GET', '/Leads?fields=Email');

@@ -1,10 +1,13 @@
 // The Zoho CRM sandbox: a local HTTP server (node:http, loopback only) that speaks
 // Zoho CRM REST API v7 for the Leads module, plus the accounts server's token
 // endpoint. See README-style notes on `startZohoSandbox` below for the controls.
-import { drawFault, type FaultPlan } from '../faults.ts';
+import { drawFault, FaultQueue, type FaultKind, type FaultPlan } from '../kit/faults.ts';
+import type { LoggedRequest, SandboxControls } from '../kit/controls.ts';
+import { RequestHooks } from '../kit/hooks.ts';
+import { closeServer, listenLoopback, readBody } from '../kit/http.ts';
+import { exactPath } from '../kit/match.ts';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { CriteriaError, matchesCriteria, parseCriteria } from './criteria.ts';
 import { Notifier, type Channel, type Delivery } from './notifications.ts';
 import { API_USER, err, HUMAN_USER, LEADS_MODULE_ID, LeadsState, ok, type Change, type RecordResult, type StoredLead } from './state.ts';
@@ -38,19 +41,17 @@ export interface ZohoSandboxOptions {
   workflowOnCreate?: Record<string, unknown> | null;
 }
 
-export type FaultKind = 'rate_limit' | 'server_error' | 'unauthorized' | 'record_missing' | 'network';
+/** The kit's fault kinds the Zoho sandbox renders (not_found: every record id of the call is unknown). */
+export type SandboxFault = Extract<FaultKind, 'rate_limit' | 'server_error' | 'auth_expired' | 'not_found' | 'network'>;
 
-export interface RequestLogEntry {
-  method: string;
-  path: string;
+export interface RequestLogEntry extends LoggedRequest {
   query: Record<string, string>;
   host: string;
   headers: Record<string, string | string[] | undefined>;
   body: unknown;
-  status: number;
 }
 
-export interface ZohoSandboxControls {
+export interface ZohoSandboxControls extends SandboxControls<SandboxFault, RequestLogEntry> {
   /** The org's zgid (what GET /crm/v7/org names). */
   readonly orgId: string;
   readonly clientId: string;
@@ -66,7 +67,7 @@ export interface ZohoSandboxControls {
   readonly requests: RequestLogEntry[];
   resetLog(): void;
   /** The next `count` API calls (not token calls) fail this way. */
-  failNext(kind: FaultKind, count?: number): void;
+  injectFault(kind: SandboxFault, count?: number): void;
   /** The next `count` token calls answer `{"error":"invalid_code"}` (or a 500). */
   failTokenEndpoint(kind: 'invalid_code' | 'server_error', count?: number): void;
   /** Every API call waits this long before answering (0 = none). */
@@ -74,7 +75,7 @@ export interface ZohoSandboxControls {
   /**
    * From now on each API call fails with probability `plan.rate` (null: off), in the shared
    * chaos vocabulary: rate_limit is a 429 TOO_MANY_REQUESTS, server_error a 500/502/503,
-   * hang holds the call before applying it, lost_response applies it and drops the connection.
+   * latency holds the call before applying it, lost_response applies it and drops the connection.
    */
   setFaultPlan(plan: FaultPlan | null): void;
   /**
@@ -169,11 +170,11 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
   const tokens = new Map<string, number>(); // access token -> expiry (sandbox clock, ms)
   let tokenCalls = 0;
   const requests: RequestLogEntry[] = [];
-  const faults: FaultKind[] = [];
+  const faults = new FaultQueue<SandboxFault>();
   const tokenFaults: Array<'invalid_code' | 'server_error'> = [];
   let latencyMs = 0;
   let faultPlan: FaultPlan | null = null;
-  const afterHooks: { method: string; path: string; fn: () => void; remaining: number }[] = [];
+  const afterHooks = new RequestHooks();
 
   function issue(ttlSeconds = 3600) {
     const accessToken = `1000.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`;
@@ -663,12 +664,6 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
 
   // ---- plumbing -------------------------------------------------------------------------
 
-  async function readBody(req: http.IncomingMessage): Promise<string> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, serves: { api: boolean; accounts: boolean }) {
     const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
     const method = (req.method ?? 'GET').toUpperCase();
@@ -705,9 +700,9 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
           }
         }
         entry.body = typeof body === 'symbol' ? text : body;
-        const fault = faults.shift();
+        const fault = faults.take(method, url.pathname);
         const drawn = fault ? null : drawFault(faultPlan, method, url.pathname);
-        if (drawn?.kind === 'hang') await new Promise((r) => setTimeout(r, drawn.ms));
+        if (drawn?.kind === 'latency') await new Promise((r) => setTimeout(r, drawn.ms));
         if (drawn?.kind === 'lost_response') drop = true;
         if (drawn?.kind === 'rate_limit') {
           reply = { status: 429, body: errorBody('TOO_MANY_REQUESTS', 'The concurrency limit of the user for the given App is exceeded', { duration: '60' }) };
@@ -720,13 +715,13 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
           reply = { status: 429, body: errorBody('TOO_MANY_REQUESTS', 'The concurrency limit of the user for the given App is exceeded', { duration: '60' }) };
         } else if (fault === 'server_error') {
           reply = { status: 500, body: errorBody('INTERNAL_ERROR', 'Internal Server Error') };
-        } else if (fault === 'unauthorized') {
+        } else if (fault === 'auth_expired') {
           reply = { status: 401, body: errorBody('INVALID_TOKEN', 'invalid oauth token') };
         } else {
           reply = checkAuth(req.headers.authorization) ?? (typeof body === 'symbol'
             ? { status: 400, body: errorBody('INVALID_DATA', 'body', { reason: 'JSON is not well formed' }) }
             : (() => {
-                state.missingAll = fault === 'record_missing';
+                state.missingAll = fault === 'not_found';
                 try {
                   return api(method, url.pathname, url.searchParams, req.headers, body);
                 } finally {
@@ -741,12 +736,7 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
       reply = { status: 500, body: errorBody('INTERNAL_ERROR', e instanceof Error ? e.message : 'Internal Server Error') };
     }
     entry.status = reply.status;
-    for (const h of afterHooks) {
-      if (h.remaining > 0 && reply.status > 0 && reply.status < 400 && h.method === method && url.pathname === h.path) {
-        h.remaining--;
-        h.fn();
-      }
-    }
+    if (reply.status > 0 && reply.status < 400) await afterHooks.run(method, url.pathname);
     if (drop) {
       req.socket.destroy();
       return;
@@ -773,23 +763,14 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
     return server;
   }
 
-  async function listen(server: http.Server, port: number): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
-    const addr = server.address() as AddressInfo;
-    return `http://127.0.0.1:${addr.port}`;
-  }
-
   const separate = options.separateAccounts ?? false;
   const apiServer = makeServer({ api: true, accounts: !separate });
-  apiUrl = await listen(apiServer, options.port ?? 0);
+  apiUrl = await listenLoopback(apiServer, options.port ?? 0);
   let accountsServer: http.Server | null = null;
   let accountsUrl = apiUrl;
   if (separate) {
     accountsServer = makeServer({ api: false, accounts: true });
-    accountsUrl = await listen(accountsServer, options.accountsPort ?? 0);
+    accountsUrl = await listenLoopback(accountsServer, options.accountsPort ?? 0);
   }
 
   function asUser(fn: () => RecordResult[]): RecordResult {
@@ -813,9 +794,7 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
       requests.length = 0;
       tokenCalls = 0;
     },
-    failNext: (kind, count = 1) => {
-      for (let i = 0; i < count; i++) faults.push(kind);
-    },
+    injectFault: (kind, count = 1) => faults.push(kind, count),
     failTokenEndpoint: (kind, count = 1) => {
       for (let i = 0; i < count; i++) tokenFaults.push(kind);
     },
@@ -825,9 +804,7 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
     setLatency: (ms) => {
       latencyMs = ms;
     },
-    afterRequest: (match, fn, count = 1) => {
-      afterHooks.push({ ...match, fn, remaining: count });
-    },
+    afterRequest: (match, fn, count = 1) => afterHooks.add({ method: match.method, path: exactPath(match.path) }, fn, count),
     setClock: (at) => state.setClock(at),
     now: () => new Date(state.now()),
     setSearchLag: (ms) => {
@@ -876,13 +853,6 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
     flushNotifications: () => notifier.flush(),
     changes: state.changes,
   };
-
-  async function closeServer(s: http.Server) {
-    await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeAllConnections();
-    });
-  }
 
   return {
     url: apiUrl,

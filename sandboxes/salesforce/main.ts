@@ -1,5 +1,5 @@
 // Runs the Salesforce sandbox standalone:
-//   npx tsx test/sandboxes/salesforce/main.ts [--port 0] [--outbound http://127.0.0.1:4000/api/v1/webhooks/salesforce] [--duplicate-rule]
+//   npx tsx sandboxes/salesforce/main.ts [--port 0] [--outbound http://127.0.0.1:4000/api/v1/webhooks/salesforce] [--duplicate-rule]
 import { parseArgs } from 'node:util';
 import { startSalesforceSandbox } from './index.ts';
 

@@ -1,6 +1,7 @@
 // The sandbox org's Lead table: schema (describe), validation rules as Salesforce applies
 // them, the duplicate rule, audit stamps on a settable clock, and change listeners.
 import { IdFactory, KEY_PREFIX, to15, to18 } from './ids.ts';
+import { SandboxClock } from '../kit/clock.ts';
 import type { FieldKind, Row, SoqlSchema, Value } from './soql.ts';
 
 export type FieldType = 'id' | 'string' | 'email' | 'phone' | 'picklist' | 'datetime' | 'boolean' | 'reference' | 'textarea';
@@ -99,7 +100,7 @@ export class LeadStore implements SoqlSchema {
   private readonly deleted = new Map<string, StoredLead>();
   private readonly ids = new IdFactory(KEY_PREFIX.lead);
   private readonly listeners: ChangeListener[] = [];
-  private clock: Date | null = null;
+  private readonly clock = new SandboxClock(1000);
   /** Active duplicate rule: blocks a save when another Lead equals it on ALL these fields. */
   duplicateRule: { fields: string[] } | null = null;
 
@@ -143,13 +144,12 @@ export class LeadStore implements SoqlSchema {
   // ---- clock & listeners ----------------------------------------------------------------
 
   setClock(at: Date | null): void {
-    this.clock = at ? new Date(at.getTime()) : null;
+    this.clock.set(at);
   }
 
   /** Salesforce stamps audit fields at whole seconds. */
   now(): Date {
-    const t = this.clock ? this.clock.getTime() : Date.now();
-    return new Date(Math.floor(t / 1000) * 1000);
+    return new Date(this.clock.now());
   }
 
   onChange(l: ChangeListener): void {

@@ -2,16 +2,20 @@
 // paths, any vXX.X accepted): sObject rows, upsert by External ID, sObject Collections,
 // SOQL with query locators, describe, limits, the OAuth token endpoint (refresh_token
 // grant), and Outbound Messages sent to a configurable endpoint. Loopback only.
-import { drawFault, type FaultPlan } from '../faults.ts';
+import { drawFault, FaultQueue, type FaultKind, type FaultPlan } from '../kit/faults.ts';
+import type { LoggedRequest, SandboxControls } from '../kit/controls.ts';
+import { RequestHooks } from '../kit/hooks.ts';
+import { closeServer, listenLoopback, readBody as readAll } from '../kit/http.ts';
+import { pathContaining, type RequestMatch } from '../kit/match.ts';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { IdFactory, isIdShaped, KEY_PREFIX, to15, to18 } from './ids.ts';
 import { OutboundDispatcher, type OutboundConfig, type OutboundDelivery } from './outbound.ts';
 import { parseSoql, runQuery, SoqlError } from './soql.ts';
 import { LeadStore, toJson, type FieldDef, type SfError, type StoredLead, type WriteOutcome } from './store.ts';
 
-export type SandboxFault = 'rate_limit' | 'server_error' | 'auth_expired' | 'not_found' | 'network' | 'latency';
+/** The kit's fault kinds the Salesforce sandbox renders. */
+export type SandboxFault = Extract<FaultKind, 'rate_limit' | 'server_error' | 'auth_expired' | 'not_found' | 'network' | 'latency'>;
 
 export interface SalesforceSandboxOptions {
   /** 0 (default) picks a free port. */
@@ -45,11 +49,8 @@ export interface SalesforceSandboxOptions {
   outbound?: Partial<OutboundConfig>;
 }
 
-export interface RecordedRequest {
-  method: string;
-  path: string;
+export interface RecordedRequest extends LoggedRequest {
   query: string;
-  status: number;
   /** The Sforce-Call-Options header, when sent. */
   callOptions: string | null;
   authorization: string | null;
@@ -70,7 +71,7 @@ export class SandboxWriteError extends Error {
   }
 }
 
-export interface SalesforceSandboxControls {
+export interface SalesforceSandboxControls extends SandboxControls<SandboxFault, RecordedRequest> {
   readonly organizationId: string;
   /** The API user's id (writes through the API) and the UI user's id (controls). */
   readonly integrationUserId: string;
@@ -106,7 +107,7 @@ export interface SalesforceSandboxControls {
   /**
    * From now on each API call fails with probability `plan.rate` (null: off), in the shared
    * chaos vocabulary: rate_limit is Salesforce's 403 REQUEST_LIMIT_EXCEEDED, server_error a
-   * 500/502/503, hang holds the call before applying it, lost_response applies it and drops
+   * 500/502/503, latency holds the call before applying it, lost_response applies it and drops
    * the connection.
    */
   setFaultPlan(plan: FaultPlan | null): void;
@@ -228,11 +229,15 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
   let latencyMs = 0;
   let faultPlan: FaultPlan | null = null;
   let queryBatchSize = opts.queryBatchSize ?? null;
-  const faults: { kind: SandboxFault; latencyMs?: number; method?: string; pathIncludes?: string }[] = [];
+  const faults = new FaultQueue<{ kind: SandboxFault; latencyMs?: number }>();
   const recordFailures: { errorCode: string; message: string }[] = [];
   const cursors = new Map<string, QueryCursor>();
   const requests: RecordedRequest[] = [];
-  const afterHooks: { method?: string; pathIncludes?: string; fn: () => void; remaining: number }[] = [];
+  const afterHooks = new RequestHooks();
+  const matchOf = (o: { method?: string; pathIncludes?: string }): RequestMatch => ({
+    method: o.method,
+    path: o.pathIncludes === undefined ? undefined : pathContaining(o.pathIncludes),
+  });
   let url = '';
 
   const outbound = new OutboundDispatcher(store, () => ({
@@ -252,16 +257,8 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
 
   // ---- request handling -----------------------------------------------------------------
 
-  async function readBody(req: http.IncomingMessage): Promise<string> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req) {
-      size += (c as Buffer).length;
-      if (size > MAX_BODY) throw sfErrors(413, 'REQUEST_ENTITY_TOO_LARGE', 'Request body too large');
-      chunks.push(c as Buffer);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
+  const readBody = (req: http.IncomingMessage) =>
+    readAll(req, { maxBytes: MAX_BODY, tooLarge: () => sfErrors(413, 'REQUEST_ENTITY_TOO_LARGE', 'Request body too large') });
 
   function json(body: string): unknown {
     if (body.trim() === '') return {};
@@ -355,12 +352,9 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
   }
 
   async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, u: URL, rec: RecordedRequest): Promise<void> {
-    const at = faults.findIndex(
-      (f) => (!f.method || f.method === req.method) && (!f.pathIncludes || u.pathname.includes(f.pathIncludes)),
-    );
-    const fault = at === -1 ? undefined : faults.splice(at, 1)[0];
+    const fault = faults.take(req.method ?? 'GET', u.pathname);
     const drawn = fault ? null : drawFault(faultPlan, req.method ?? 'GET', u.pathname);
-    const delay = latencyMs + (fault?.kind === 'latency' ? (fault.latencyMs ?? 0) : 0) + (drawn?.kind === 'hang' ? drawn.ms : 0);
+    const delay = latencyMs + (fault?.kind === 'latency' ? (fault.latencyMs ?? 0) : 0) + (drawn?.kind === 'latency' ? drawn.ms : 0);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (fault) {
       const f = faultResponse(fault.kind);
@@ -391,12 +385,7 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     const callOptions = rec.callOptions;
     const body = ['POST', 'PATCH', 'PUT'].includes(method) ? await readBody(req) : '';
     const out = route(method, seg, u, body, version, callOptions, req);
-    for (const h of afterHooks) {
-      if (h.remaining > 0 && out.status < 400 && (!h.method || h.method === method) && (!h.pathIncludes || u.pathname.includes(h.pathIncludes))) {
-        h.remaining--;
-        h.fn();
-      }
-    }
+    if (out.status < 400) await afterHooks.run(method, u.pathname);
     if (drawn?.kind === 'lost_response') {
       rec.status = 0;
       req.socket.destroy();
@@ -737,12 +726,7 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
-  });
-  const addr = server.address() as AddressInfo;
-  url = `http://${host}:${addr.port}`;
+  url = await listenLoopback(server, opts.port ?? 0, host);
 
   const snapshot = (l: StoredLead, deleted: boolean): LeadSnapshot => ({
     values: { ...l.values },
@@ -758,9 +742,7 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     credentials: () => ({ accessToken: currentAccess, refreshToken, clientId, clientSecret, loginUrl: url }),
     setClock: (at) => store.setClock(at),
     commitLater: (fn) => store.commitLater(fn),
-    afterApiRequest(match, fn, count = 1) {
-      afterHooks.push({ ...match, fn, remaining: count });
-    },
+    afterApiRequest: (match, fn, count = 1) => afterHooks.add(matchOf(match), fn, count),
     createLeadAsUser(fields) {
       const r = store.create(fields, uiActor);
       if (!r.ok) throw new SandboxWriteError(r.errors);
@@ -789,7 +771,7 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     },
     removeField: (name) => store.removeField(name),
     injectFault(kind, count = 1, o = {}) {
-      for (let i = 0; i < count; i++) faults.push({ kind, ...o });
+      faults.push({ kind, latencyMs: o.latencyMs }, count, matchOf(o));
     },
     setFaultPlan(plan) {
       faultPlan = plan;
@@ -837,8 +819,7 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     controls,
     close: async () => {
       outbound.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
     },
   };
 }

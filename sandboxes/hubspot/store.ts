@@ -2,6 +2,7 @@
 // search, with HubSpot's rules (emails unique case-insensitively, "" clears a value,
 // enumeration values must be options, read-only system properties, 10k search window).
 // Transport-free: server.ts turns StoreError into HubSpot's HTTP error bodies.
+import { SandboxClock } from '../kit/clock.ts';
 
 export type ChangeSource = 'CRM_UI' | 'INTEGRATION' | 'API' | 'IMPORT';
 
@@ -105,7 +106,7 @@ export class ContactStore {
   private readonly byEmail = new Map<string, string>();
   readonly properties = new Map<string, PropertyDef>();
   private nextId = 101;
-  private clock: number | null = null;
+  private readonly clock = new SandboxClock();
   private listener: (c: StoreChange) => void = () => {};
   /** Writes by an integration that changed nothing (every property already held its value). */
   readonly noopWrites: { id: string; at: number }[] = [];
@@ -145,11 +146,11 @@ export class ContactStore {
   }
 
   setClock(at: Date | null): void {
-    this.clock = at ? at.getTime() : null;
+    this.clock.set(at);
   }
 
   now(): number {
-    return this.clock ?? Date.now();
+    return this.clock.now();
   }
 
   // ---------------------------------------------------------------- reads

@@ -1,4 +1,4 @@
-// Runs the Zoho CRM sandbox on its own: `npx tsx test/sandboxes/zoho/main.ts [port]`.
+// Runs the Zoho CRM sandbox on its own: `npx tsx sandboxes/zoho/main.ts [port]`.
 // Prints the URLs and a ready-to-use set of credentials, then serves until Ctrl-C.
 import { startZohoSandbox } from './server.ts';
 

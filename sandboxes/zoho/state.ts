@@ -2,6 +2,7 @@
 // search index (which lags behind writes, as Zoho's does), the clock and users.
 // Everything here speaks Zoho's own vocabulary (field API names, per-record
 // `{code, details, message, status}` results); the HTTP layer only routes to it.
+import { SandboxClock } from '../kit/clock.ts';
 
 export interface ZohoUser {
   id: string;
@@ -142,8 +143,8 @@ export class LeadsState {
   readonly opts: StateOptions;
   readonly leads = new Map<string, StoredLead>();
   readonly fields: FieldDef[];
-  private frozenClock: number | null = null;
-  /** Ids treated as nonexistent by the next call (fault `record_missing`). */
+  private readonly clock = new SandboxClock(1000);
+  /** Ids treated as nonexistent by the next call (fault `not_found`). */
   missingAll = false;
   readonly changes: Change[] = [];
   onChange: (c: Change) => void = () => {};
@@ -196,12 +197,11 @@ export class LeadsState {
 
   /** Zoho's time, second resolution. */
   now(): number {
-    const t = this.frozenClock ?? Date.now();
-    return Math.floor(t / 1000) * 1000;
+    return this.clock.now();
   }
 
   setClock(at: Date | null): void {
-    this.frozenClock = at === null ? null : at.getTime();
+    this.clock.set(at);
   }
 
   fmt(ms: number): string {

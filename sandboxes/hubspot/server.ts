@@ -4,10 +4,13 @@
 // control functions, inject faults, and receive signed webhooks.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ContactStore, StoreError, type PropertyDef, type SearchRequest, type StoredContact } from './store.ts';
 import { webhookHeaders } from './signing.ts';
-import { drawFault, type DrawnFault, type FaultPlan } from '../faults.ts';
+import { drawFault, FaultQueue, type DrawnFault, type FaultKind, type FaultPlan } from '../kit/faults.ts';
+import type { LoggedRequest, SandboxControls } from '../kit/controls.ts';
+import { RequestHooks } from '../kit/hooks.ts';
+import { closeServer, listenLoopback, readBody } from '../kit/http.ts';
+import type { RequestMatch } from '../kit/match.ts';
 import { WebhookDispatcher, type HubSpotEvent, type Subscription, type WebhookBehavior, type WebhookDelivery } from './webhooks.ts';
 
 export type { HubSpotEvent, WebhookBehavior, WebhookDelivery, Subscription, StoredContact };
@@ -22,19 +25,14 @@ export type SandboxFault =
   /** The request is processed, then the connection is dropped without an answer. */
   | { kind: 'lost_response' };
 
-export type SandboxFaultKind = SandboxFault['kind'];
+/** The kit's fault kinds HubSpot's sandbox renders. */
+export type SandboxFaultKind = Extract<FaultKind, SandboxFault['kind']>;
 
-export interface FaultMatch {
-  method?: string;
-  /** Path prefix (string) or pattern the request path must match. */
-  path?: string | RegExp;
-}
+/** Method and path prefix (string) or pattern the request path must match. */
+export type FaultMatch = RequestMatch;
 
-export interface ApiCall {
-  method: string;
-  path: string;
+export interface ApiCall extends LoggedRequest {
   query: string;
-  status: number;
   at: number;
   body: unknown;
   /** The fault injected into this call (explicit or drawn from the fault plan), if any. */
@@ -80,6 +78,8 @@ export interface HubSpotSandbox {
   /** The first accepted access token. */
   accessToken: string;
   close(): Promise<void>;
+  /** The kit's controls (clock, faults, request log), as every sandbox has them. */
+  controls: SandboxControls<SandboxFaultKind, ApiCall>;
 
   // A person in the CRM UI (changes fire webhooks with changeSource CRM_UI).
   createContactAsUser(props: Record<string, string | null>): string;
@@ -195,30 +195,15 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
   if (opts.subscriptions === 'default') hooks.subscribeDefaults(SYNCED_PROPERTIES);
   store.onChange((c) => hooks.onChange(c));
 
-  const faults: { fault: SandboxFault; remaining: number; match?: FaultMatch }[] = [];
-  const hooksBefore: { match: FaultMatch; fn: (body: unknown) => void | Promise<void>; remaining: number }[] = [];
-  const hooksAfter: { match: FaultMatch; fn: () => void | Promise<void>; remaining: number }[] = [];
+  const faults = new FaultQueue<SandboxFault>();
+  const hooksBefore = new RequestHooks<[body: unknown]>();
+  const hooksAfter = new RequestHooks();
   let faultPlan: FaultPlan | null = null;
   const windowHits = new Map<string, number[]>();
   const searchHits: number[] = [];
   let dailyUsed = 0;
   const apiCalls: ApiCall[] = [];
   const pending = new Set<{ method: string; path: string; body: unknown; since: number }>();
-
-  function matches(m: FaultMatch | undefined, method: string, path: string): boolean {
-    if (m?.method && m.method.toUpperCase() !== method) return false;
-    if (m?.path) return typeof m.path === 'string' ? path.startsWith(m.path) : m.path.test(path);
-    return true;
-  }
-
-  function takeFault(method: string, path: string): SandboxFault | null {
-    for (const f of faults) {
-      if (f.remaining <= 0 || !matches(f.match, method, path)) continue;
-      f.remaining--;
-      return f.fault;
-    }
-    return null;
-  }
 
   function rateHeaders(key: string): Record<string, string> {
     const hits = windowHits.get(key) ?? [];
@@ -754,25 +739,18 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     if (!d) return null;
     if (d.kind === 'rate_limit') return { kind: 'rate_limit', retryAfterSeconds: d.retryAfterSeconds };
     if (d.kind === 'server_error') return { kind: 'server_error', status: d.status };
-    if (d.kind === 'hang') return { kind: 'latency', ms: d.ms };
+    if (d.kind === 'latency') return { kind: 'latency', ms: d.ms };
     return { kind: 'lost_response' };
   }
 
-  const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer((req, res) => {
     void handle(req, res);
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const u = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const raw = await readBody(req);
     const key = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '') || 'anonymous';
     let status = 500;
     let payload: unknown;
@@ -783,13 +761,8 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     const flight = { method, path: u.pathname, body: peekJson(raw), since: Date.now() };
     pending.add(flight);
     try {
-      for (const h of hooksBefore) {
-        if (h.remaining > 0 && matches(h.match, method, u.pathname)) {
-          h.remaining--;
-          await h.fn(peekJson(raw));
-        }
-      }
-      const fault = takeFault(method, u.pathname) ?? planned(drawFault(faultPlan, method, u.pathname));
+      await hooksBefore.run(method, u.pathname, peekJson(raw));
+      const fault = faults.take(method, u.pathname) ?? planned(drawFault(faultPlan, method, u.pathname));
       if (fault) injected = fault.kind;
       if (fault?.kind === 'latency') await new Promise((r) => setTimeout(r, fault.ms));
       if (fault?.kind === 'lost_response') lost = true;
@@ -804,12 +777,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
       const r = await route(method, u.pathname, u.searchParams, body, req);
       status = r.status;
       payload = r.body;
-      for (const h of hooksAfter) {
-        if (h.remaining > 0 && status < 400 && matches(h.match, method, u.pathname)) {
-          h.remaining--;
-          await h.fn();
-        }
-      }
+      if (status < 400) await hooksAfter.run(method, u.pathname);
       if (!u.pathname.startsWith('/webhooks/')) headers = rateHeaders(key);
     } catch (e) {
       if (e instanceof HttpError) {
@@ -836,12 +804,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     res.end(text);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const url = await listenLoopback(server, opts.port ?? 0);
 
   const view = (c: StoredContact) => {
     const properties: Record<string, string | null> = {};
@@ -858,6 +821,20 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     }
   }
 
+  function injectFault(fault: SandboxFault | SandboxFaultKind, count = 1, match?: FaultMatch): void {
+    const f: SandboxFault = typeof fault === 'string' ? ({ kind: fault, ...(fault === 'latency' ? { ms: 1000 } : {}) } as SandboxFault) : fault;
+    faults.push(f, count, match);
+  }
+
+  const controls: SandboxControls<SandboxFaultKind, ApiCall> = {
+    setClock: (at) => store.setClock(at),
+    injectFault,
+    setFaultPlan: (plan) => {
+      faultPlan = plan;
+    },
+    requests: apiCalls,
+  };
+
   return {
     url,
     portalId,
@@ -871,10 +848,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     undeliverable: hooks.undeliverable,
     async close() {
       hooks.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
+      await closeServer(server);
     },
     createContactAsUser: (props) => control(() => store.create(props, 'CRM_UI').id),
     updateContactAsUser: (id, props) => control(() => void store.update(id, props, 'CRM_UI')),
@@ -894,24 +868,16 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     },
     listContacts: (o) => store.all(o).map(view),
     getProperty: (name) => store.properties.get(name) ?? null,
-    setClock: (at) => store.setClock(at),
+    controls,
+    setClock: controls.setClock,
     addAccessToken: (t) => void tokens.set(t, 'valid'),
     expireAccessToken: (t) => void tokens.set(t, 'expired'),
-    injectFault(fault, count = 1, match) {
-      const f: SandboxFault = typeof fault === 'string' ? ({ kind: fault, ...(fault === 'latency' ? { ms: 1000 } : {}) } as SandboxFault) : fault;
-      faults.push({ fault: f, remaining: count, match });
-    },
-    clearFaults: () => void faults.splice(0),
-    setFaultPlan: (plan) => {
-      faultPlan = plan;
-    },
+    injectFault,
+    clearFaults: () => faults.clear(),
+    setFaultPlan: controls.setFaultPlan,
     noopWrites: store.noopWrites,
-    beforeRequest(match, fn, count = 1) {
-      hooksBefore.push({ match, fn, remaining: count });
-    },
-    afterRequest(match, fn, count = 1) {
-      hooksAfter.push({ match, fn, remaining: count });
-    },
+    beforeRequest: (match, fn, count = 1) => hooksBefore.add(match, fn, count),
+    afterRequest: (match, fn, count = 1) => hooksAfter.add(match, fn, count),
     lagSearchIndex: (fn) => control(() => store.lagIndex(fn)),
     indexSearch: () => store.indexNow(),
     setRateLimit: (l) => {

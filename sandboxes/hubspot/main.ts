@@ -1,5 +1,5 @@
 // Runs the HubSpot sandbox on its own (for `npm run demo` and manual poking):
-//   npx tsx test/sandboxes/hubspot/main.ts [--port 4010] [--webhook-target URL]
+//   npx tsx sandboxes/hubspot/main.ts [--port 4010] [--webhook-target URL]
 // Prints its URL and credentials, then serves until interrupted.
 import { startHubSpotSandbox } from './server.ts';
 

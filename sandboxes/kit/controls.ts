@@ -1,0 +1,24 @@
+// The controls every sandbox offers, in one shape (each sandbox's `controls`): its clock,
+// its faults (injected and planned, in the kit's vocabulary) and its request log. Each
+// sandbox adds what only its CRM has (HubSpot's merges, Salesforce's outbound messages,
+// Zoho's channels) next to these.
+import type { FaultKind, FaultPlan } from './faults.ts';
+
+/** What every sandbox records of each API request it answered, oldest first. */
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  /** The HTTP status of the answer (Salesforce's and Zoho's record 0 for a connection dropped instead). */
+  status: number;
+}
+
+export interface SandboxControls<K extends FaultKind = FaultKind, R extends LoggedRequest = LoggedRequest> {
+  /** Every change from now on carries this time, at the CRM's resolution (null: real time). */
+  setClock(at: Date | null): void;
+  /** The next `count` API calls fail this way (rendered in the CRM's wire format). */
+  injectFault(kind: K, count?: number): void;
+  /** From now on each API call fails with probability `plan.rate` (null: off). */
+  setFaultPlan(plan: FaultPlan | null): void;
+  /** The API requests received, oldest first. */
+  readonly requests: readonly R[];
+}
