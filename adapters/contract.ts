@@ -49,7 +49,22 @@ export interface CrmRecord {
    * an older change of this one win.
    */
   fieldUpdatedAt?: Partial<Record<keyof LeadFields, Date>>;
+  /**
+   * Each synced field's recent values, newest first, where the CRM keeps a history per
+   * field (HubSpot). Lets the engine see a person's edit that a write of ours, sent
+   * before that edit's notification arrived, then overwrote: the CRM applies writes
+   * unconditionally, so only the history still shows it.
+   */
+  fieldHistory?: Partial<Record<keyof LeadFields, FieldVersion[]>>;
   archived?: boolean;
+}
+
+/** One value a field held, from the CRM's history of the field. */
+export interface FieldVersion {
+  value: string | null;
+  at: Date;
+  /** Set through the API by an app (ours or another one), not by a person or the CRM itself. */
+  byApp: boolean;
 }
 
 /** One lead the engine wants written to the CRM. */

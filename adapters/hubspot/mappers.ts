@@ -22,7 +22,7 @@
 //   update (a lead we are linked to): null is written as "" and clears the CRM value;
 //   link   (a record someone else made, matched by email): null fields are omitted, so
 //          linking never wipes data we did not know about.
-import { CrmError, type CrmRecord, type LeadFields } from '../contract.ts';
+import { CrmError, type CrmRecord, type FieldVersion, type LeadFields } from '../contract.ts';
 
 export const ORIGIN_PROPERTY = 'lead_source_system';
 
@@ -73,7 +73,7 @@ export interface HubSpotObject {
   updatedAt?: Date | string | null;
   archived?: boolean | null;
   /** Present when the read asked for `propertiesWithHistory`: each property's versions. */
-  propertiesWithHistory?: Record<string, { value?: unknown; timestamp?: Date | string | null }[] | undefined> | null;
+  propertiesWithHistory?: Record<string, { value?: unknown; timestamp?: Date | string | null; sourceType?: unknown }[] | undefined> | null;
 }
 
 function clean(v: string | null | undefined): string | null {
@@ -169,7 +169,7 @@ export function toCrmRecord(obj: HubSpotObject): CrmRecord {
     originTag: readOriginTag(p),
     createdAt: toDate(obj.createdAt) ?? toDate(p.createdate),
     updatedAt: toDate(p.lastmodifieddate) ?? toDate(obj.updatedAt),
-    ...(obj.propertiesWithHistory ? { fieldUpdatedAt: fieldTimes(obj.propertiesWithHistory) } : {}),
+    ...(obj.propertiesWithHistory ? { fieldUpdatedAt: fieldTimes(obj.propertiesWithHistory), fieldHistory: fieldVersions(obj.propertiesWithHistory) } : {}),
     archived: obj.archived ?? false,
   };
 }
@@ -179,6 +179,32 @@ export function toCrmRecord(obj: HubSpotObject): CrmRecord {
  * lists a property's versions with the value, when it was set and by what source; the
  * order of the list is not relied on). A property with no history is left out.
  */
+/** Versions kept per field: enough to look past a few writes of ours. */
+const VERSIONS_KEPT = 20;
+/**
+ * Sources of a change made through the API by an app: HubSpot's `sourceType` is
+ * INTEGRATION for an app's writes (ours included) and API for other API calls; a person
+ * in HubSpot is CRM_UI, and imports, workflows and HubSpot itself have their own types.
+ */
+const APP_SOURCES = new Set(['INTEGRATION', 'API']);
+
+/** Each synced property's versions, newest first, values mapped like the current ones. */
+export function fieldVersions(history: NonNullable<HubSpotObject['propertiesWithHistory']>): Partial<Record<keyof LeadFields, FieldVersion[]>> {
+  const out: Partial<Record<keyof LeadFields, FieldVersion[]>> = {};
+  for (const [field, property] of Object.entries(FIELD_TO_PROPERTY) as [keyof LeadFields, string][]) {
+    const versions: FieldVersion[] = [];
+    for (const v of history[property] ?? []) {
+      const at = toDate(v?.timestamp ?? null);
+      if (!at) continue;
+      const raw = typeof v.value === 'string' ? v.value : v.value === null || v.value === undefined ? null : String(v.value);
+      versions.push({ value: toLeadFields({ [property]: raw })[field], at, byApp: APP_SOURCES.has(String(v.sourceType ?? '')) });
+    }
+    versions.sort((a, b) => b.at.getTime() - a.at.getTime());
+    if (versions.length > 0) out[field] = versions.slice(0, VERSIONS_KEPT);
+  }
+  return out;
+}
+
 export function fieldTimes(history: NonNullable<HubSpotObject['propertiesWithHistory']>): Partial<Record<keyof LeadFields, Date>> {
   const out: Partial<Record<keyof LeadFields, Date>> = {};
   for (const [field, property] of Object.entries(FIELD_TO_PROPERTY) as [keyof LeadFields, string][]) {

@@ -17,6 +17,7 @@ import type { PubSub } from '../pubsub.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readFieldTimes, readSnapshot, stampFieldTimes } from './fields.ts';
 import { enqueueForOtherIntegrations } from './outbox.ts';
+import { overwrittenEdits } from './overwritten.ts';
 import { settleLateWrites, staleEchoes } from './pending-writes.ts';
 
 export type ApplyOutcome =
@@ -139,6 +140,14 @@ async function applyOnce(
     if (late.changed) await settleLateWrites(prisma, link, lead, integration, remote, late);
     for (const k of late.stale) delete crmChanged[k];
     if (late.stale.length) log.info({ leadId: lead.id, fields: late.stale }, 'skipped: our own earlier write applied late by the CRM; pushing the newer value');
+    // A person's edit that a write of ours then overwrote is the newest change of its
+    // field (overwritten.ts): applied here, and written back to the CRM below.
+    const restored = event?.ownOrigin ? { fields: {}, at: {} } : overwrittenEdits(record, lead, remote, readFieldTimes(lead.fieldsChangedAt), lead.updatedAt);
+    const restoredKeys = Object.keys(restored.fields) as (keyof LeadFields)[];
+    if (restoredKeys.length > 0) {
+      Object.assign(crmChanged, restored.fields);
+      log.info({ leadId: lead.id, fields: restoredKeys }, "a person's edit was overwritten by our earlier write: applying it and writing it back");
+    }
     const diff = changedFields(lead, { ...lead, ...crmChanged });
     if (event?.ownOrigin || Object.keys(crmChanged).length === 0 || Object.keys(diff).length === 0) {
       // Nothing new: the echo of our own write when the CRM's state moved since we last
@@ -171,7 +180,11 @@ async function applyOnce(
       }
       if (kept.length > 0) log.info({ leadId: lead.id, kept, applied: Object.keys(toApply) }, 'local change is newer for some fields: applying the CRM change of the others');
     }
-    const updated = await updateLeadFromCrm(deps, integration, lead, toApply, link.id, remote, remoteHash, record, log);
+    const times = { updatedAt: record.updatedAt, fieldUpdatedAt: { ...record.fieldUpdatedAt, ...restored.at } };
+    // Where a restored edit is applied, the CRM holds our older value: the push goes to
+    // this CRM too, in the same transaction.
+    const pushBack = restoredKeys.some((k) => k in toApply);
+    const updated = await updateLeadFromCrm(deps, integration, lead, toApply, link.id, remote, remoteHash, times, log, pushBack);
     return { outcome: 'updated', leadId: updated.id };
   }
 
@@ -262,6 +275,7 @@ async function updateLeadFromCrm(
   remoteHash: string,
   record: Pick<CrmRecord, 'updatedAt' | 'fieldUpdatedAt'>,
   log: Logger,
+  pushBack = false,
 ): Promise<Lead> {
   const { prisma } = deps;
   const remoteUpdatedAt = record.updatedAt;
@@ -292,7 +306,7 @@ async function updateLeadFromCrm(
       where: { id: linkId },
       data: { remoteFields: asJson(remote), lastPulledHash: remoteHash, lastPushedHash: null, remoteUpdatedAt: remoteUpdatedAt ?? undefined },
     });
-    await enqueueForOtherIntegrations(tx, u, integration.id);
+    await enqueueForOtherIntegrations(tx, u, pushBack ? null : integration.id);
     return u;
   });
   log.info({ leadId: lead.id, fields: Object.keys(data) }, `updated lead ${lead.id} from ${label(integration)}`);

@@ -126,4 +126,32 @@ describe('HubSpot: a person edits another field while our update is on its way',
     expect({ firstName: lead.firstName, phone: lead.phone }).toEqual({ firstName: 'Felix', phone: '+15550005002' });
     expect(hs.getContact(id)!.properties).toMatchObject({ firstname: 'Felix', phone: '+15550005002' });
   });
+
+  // The same field, edited by a rep after the platform's change but before our write of
+  // that change reaches HubSpot: HubSpot applies our write over the rep's edit (no
+  // conditional update). The rep's edit is the later change of the field, and the
+  // property history still shows it (sourceType CRM_UI, before our INTEGRATION write):
+  // it is applied to the lead and written back.
+  it("restores a rep's edit of the same field that our older write overwrote, on both sides", async () => {
+    const { createLead } = await stack.gqlOk<{ createLead: { id: string } }>(
+      `mutation { createLead(input: { email: "overwritten@example.com", firstName: "Ola", phone: "+15550006000" }) { id } }`,
+    );
+    await settle(stack, hubspotMoves(hs));
+    const id = hs.findContactByEmail('overwritten@example.com')!.id;
+
+    hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, () => {
+      hs.updateContactAsUser(id, { phone: '+15550006002' });
+    });
+    await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, phone: "+15550006001" }) { id } }`, { id: createLead.id });
+    await settle(stack, hubspotMoves(hs));
+    await eventually(async () => (hs.getContact(id)!.properties.phone === "+15550006002" ? true : undefined), 30_000, "the rep phone back in HubSpot");
+    await settle(stack, hubspotMoves(hs));
+
+    const lead = await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email: 'overwritten@example.com' } });
+    expect(lead.phone).toBe('+15550006002');
+    expect(hs.getContact(id)!.properties.phone).toBe('+15550006002');
+    // Written back once: no ping-pong.
+    const writes = hs.apiCalls.filter((c) => c.path === '/crm/v3/objects/contacts/batch/update' && JSON.stringify(c.body).includes(`"id":"${id}"`));
+    expect(writes.map((c) => (c.body as { inputs: { properties: Record<string, string> }[] }).inputs[0]!.properties)).toEqual([{ phone: '+15550006001' }, { phone: '+15550006002' }]);
+  });
 });
