@@ -4,7 +4,7 @@
 // all wait for it (Zoho also rate-limits refreshes per refresh token).
 import { CrmError, type AdapterLogger, type Credentials } from '../contract.ts';
 import { networkError, translateTokenError } from './errors.ts';
-import type { FetchLike } from './http.ts';
+import type { FetchLike } from '../kit/transport.ts';
 
 /** Refresh this long before the stored expiry, so a token never expires mid-request. */
 export const REFRESH_MARGIN_MS = 5 * 60_000;

@@ -18,14 +18,16 @@ import type { InboxEvent, Integration, PrismaClient } from '../generated/prisma/
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PubSub } from '../pubsub.ts';
-import { applyDeletion, applyMerge, applyRecord, type ApplyOutcome } from './apply.ts';
+import { applyRecord } from './apply.ts';
 import { readCredentials, type Connections } from './connections.ts';
-import { HistoryBatch, inboundFromOutcome } from './history.ts';
+import { HistoryBatch } from './history.ts';
 import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
 import type { DispatchQueue } from './dispatcher.ts';
-import { asCrmError, errInfo, storedError } from './outbox.ts';
+import { asCrmError, errInfo, storedError } from './crm-errors.ts';
+import { inboundFromOutcome, type ApplyOutcome } from './outcomes.ts';
 import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
 import { remedyFor } from './remedies.ts';
+import { applyDeletion, applyMerge } from './removals.ts';
 import type { WebhookResponse } from './types.ts';
 import { acceptedEndpointSecrets, readWebhookSecrets } from './webhook-secrets.ts';
 

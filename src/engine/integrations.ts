@@ -7,10 +7,10 @@ import { AppError, notFound, validationError } from '../errors.ts';
 import { Prisma, type Integration, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { SKIPPED_OUTCOMES } from './apply.ts';
 import { breakerView } from './breaker.ts';
 import { settingsOf, tagValuesFor, writeCredentials, type Connections } from './connections.ts';
 import { checkIntegrationUrls } from './integration-urls.ts';
+import { outcomeStatus } from './outcomes.ts';
 import type { CreateIntegrationInput, EnableWebhooksResult, RotateWebhookSecretResult, WebhookStatus } from './types.ts';
 import {
   ENDPOINT_SECRET_GRACE_MS,
@@ -378,8 +378,8 @@ export async function webhookStatus(prisma: PrismaClient, organizationId: string
     if (g.status === 'failed') failed += n;
     else if (g.status === 'pending' || g.status === 'processing') pending += n;
     else if (g.outcome === 'created') created += n;
-    else if (g.outcome === 'updated' || g.outcome === 'linked' || g.outcome === 'deleted' || g.outcome === 'merged') updated += n;
-    else if (g.outcome && (SKIPPED_OUTCOMES as string[]).includes(g.outcome)) skipped += n;
+    else if (outcomeStatus(g.outcome) === 'succeeded') updated += n;
+    else if (outcomeStatus(g.outcome) === 'skipped') skipped += n;
   }
   const [pushes, due] = await Promise.all([
     prisma.outboxItem.groupBy({ by: ['status'], where: { integrationId }, _count: { _all: true } }),

@@ -4,14 +4,14 @@
 // transient failures with backoff and jitter (honouring the CRM's Retry-After) for
 // RETRY_WINDOW_MS (24 hours by default), charges each failure to the lead whose write
 // failed only, and fails permanent errors at once with the administrator's steps.
-import { CrmError, SYNCED_FIELDS, isCrmError, type LeadFields, type OutboundLead } from '../../adapters/contract.ts';
-import { boundedText } from '../../adapters/kit/text.ts';
+import { CrmError, SYNCED_FIELDS, type LeadFields, type OutboundLead } from '../../adapters/contract.ts';
 import { Prisma, type CrmLink, type Integration, type Lead, type OutboxItem, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PubSub } from '../pubsub.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { applyDeletion } from './apply.ts';
+import { asCrmError, errInfo, storedError } from './crm-errors.ts';
+import { applyDeletion } from './removals.ts';
 import { settingsOf, tagValuesFor, type Connections } from './connections.ts';
 import { asJson, canonicalFields, fieldsHash, readSnapshot, toSnapshot } from './fields.ts';
 import { HistoryBatch } from './history.ts';
@@ -25,26 +25,6 @@ import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
 export const OUTBOX_BATCH = 100;
 /** How long a push waits for a change of its record still in the inbox to be applied first. */
 const INBOX_FIRST_MS = 500;
-
-type Tx = Pick<PrismaClient, 'integration' | 'outboxItem'>;
-
-/** Queues a push of `lead` to every auto-sync integration of its organization except `exceptIntegrationId`. */
-export async function enqueueForOtherIntegrations(tx: Tx, lead: Lead, exceptIntegrationId: string | null): Promise<number> {
-  const targets = await tx.integration.findMany({
-    where: { organizationId: lead.organizationId, autoSync: true, ...(exceptIntegrationId ? { id: { not: exceptIntegrationId } } : {}) },
-    select: { id: true },
-  });
-  if (targets.length === 0) return 0;
-  await tx.outboxItem.createMany({
-    data: targets.map((t) => ({
-      organizationId: lead.organizationId,
-      integrationId: t.id,
-      leadId: lead.id,
-      leadVersion: lead.syncVersion,
-    })),
-  });
-  return targets.length;
-}
 
 export interface OutboxDeps {
   config: {
@@ -415,27 +395,6 @@ async function finish(prisma: PrismaClient, items: ClaimedItem[], status: 'done'
     where: { id: { in: items.map((i) => i.id) } },
     data: { status, result, doneAt: new Date(), lockedBy: null, lockedUntil: null, firstFailedAt: null, attempts: { increment: 1 } },
   });
-}
-
-/** Longest error text stored where tenants read it (the CRM's code and parsed message fit). */
-export const MAX_STORED_ERROR = 400;
-
-/**
- * The text of a CRM failure as stored and shown to tenants (lastError, syncEvents.error,
- * importJob.error): the adapters' translators already keep only the CRM's code and its
- * parsed, bounded message; this bounds it once more, whatever produced it.
- */
-export function storedError(e: CrmError): string {
-  return boundedText(e.message, MAX_STORED_ERROR);
-}
-
-export function asCrmError(err: unknown): CrmError {
-  if (isCrmError(err)) return err;
-  return new CrmError('UPSTREAM', 'unexpected adapter failure', { cause: err, retryable: true });
-}
-
-export function errInfo(e: CrmError) {
-  return { code: e.code, status: e.status, message: e.message, retryAfterMs: e.retryAfterMs };
 }
 
 /** Puts failed pushes back in the queue (all of an organization's, or one integration's). */
