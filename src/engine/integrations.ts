@@ -10,6 +10,7 @@ import { isUniqueViolation } from '../db/errors.ts';
 import { breakerView } from './breaker.ts';
 import { settingsOf, tagValuesFor, writeCredentials, type Connections } from './connections.ts';
 import { checkIntegrationUrls } from './integration-urls.ts';
+import { apiErrorOf, refusesCredentials } from './crm-errors.ts';
 import { outcomeStatus } from './outcomes.ts';
 import type { CreateIntegrationInput, EnableWebhooksResult, RotateWebhookSecretResult, WebhookStatus } from './types.ts';
 import {
@@ -140,14 +141,11 @@ export async function verifiedAccountId(
     const client = adapter.connect({ baseUrl: opts.baseUrl, accountId: opts.claimed ?? '', credentials: opts.credentials, settings: {}, logger: log, network: deps.connections.network });
     actual = normalise((await client.whoami()).accountId);
   } catch (e) {
-    if (isCrmError(e) && (e.code === 'AUTH_EXPIRED' || e.code === 'PERMISSION' || e.code === 'NOT_FOUND' || e.code === 'VALIDATION')) {
+    if (refusesCredentials(e)) {
       log.warn({ code: e.code }, 'account verification failed: the CRM refused the credentials');
       throw accountNotVerified();
     }
-    if (isCrmError(e)) {
-      throw new AppError('CRM_ERROR', `${adapter.provider} could not be asked whose credentials these are: ${e.code}`, { details: { crmCode: e.code }, cause: e });
-    }
-    throw e;
+    throw apiErrorOf(e, `${adapter.provider} could not be asked whose credentials these are`);
   }
   if (opts.claimed !== null && normalise(opts.claimed) !== actual) {
     log.warn('account verification failed: the credentials belong to another account than the one named');
@@ -193,10 +191,7 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
       channelId,
     });
   } catch (e) {
-    if (isCrmError(e)) {
-      throw new AppError('CRM_ERROR', `${integration.provider} refused the set-up: ${e.code}`, { details: { crmCode: e.code }, cause: e });
-    }
-    throw e;
+    throw apiErrorOf(e, `${integration.provider} refused the set-up`);
   }
   // The reconciling poll covers changes from now on (the import covers the past).
   const client = deps.connections.client(integration);
@@ -328,8 +323,7 @@ export async function rotateWebhookSecret(
           },
         });
       } catch (e) {
-        if (isCrmError(e)) throw new AppError('CRM_ERROR', `${integration.provider} refused the new channel token: ${e.code}`, { details: { crmCode: e.code }, cause: e });
-        throw e;
+        throw apiErrorOf(e, `${integration.provider} refused the new channel token`);
       }
     } else {
       await deps.prisma.integration.update({
