@@ -10,60 +10,17 @@
 //                 time) is never applied, whichever path brought it; equal is not older.
 //   conflicts     last writer wins by modification time: a local change newer than the
 //                 CRM's, still waiting in the outbox, is kept.
-import { SYNCED_FIELDS, hasOwnOrigin, type ChangeEvent, type CrmRecord, type LeadFields } from '../../adapters/contract.ts';
+import { hasOwnOrigin, type ChangeEvent, type CrmRecord, type LeadFields } from '../../adapters/contract.ts';
 import type { CrmLink, Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
-import type { PubSub } from '../pubsub.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readFieldTimes, readSnapshot, stampFieldTimes } from './fields.ts';
-import { enqueueForOtherIntegrations } from './outbox.ts';
+import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readFieldTimes, readSnapshot, stampFieldTimes, type FieldPatch } from './fields.ts';
+import { recordNoun, type ApplyDeps, type Arrival } from './from-crm.ts';
+import { applyUnlinked } from './apply-unlinked.ts';
+import { enqueueForOtherIntegrations, touchLink } from './links.ts';
+import type { ApplyResult, ApplyVia } from './outcomes.ts';
 import { overwrittenEdits } from './overwritten.ts';
 import { settleLateWrites, staleEchoes } from './pending-writes.ts';
-
-export type ApplyOutcome =
-  | 'created'
-  | 'updated'
-  | 'linked'
-  | 'unchanged'
-  | 'deleted'
-  | 'merged'
-  | 'skipped_own_origin'
-  | 'skipped_no_email'
-  | 'skipped_echo'
-  | 'skipped_stale'
-  | 'skipped_missing'
-  | 'skipped_disabled'
-  | 'skipped_deleted';
-
-export const SKIPPED_OUTCOMES: ApplyOutcome[] = [
-  'unchanged',
-  'skipped_own_origin',
-  'skipped_no_email',
-  'skipped_echo',
-  'skipped_stale',
-  'skipped_missing',
-  'skipped_disabled',
-  'skipped_deleted',
-];
-
-/** Synced fields other than email (which is never blank on a lead). */
-type FieldPatch = Partial<Omit<LeadFields, 'email'>>;
-const BLANKABLE = ['firstName', 'lastName', 'phone', 'company', 'status'] as const;
-
-export interface ApplyResult {
-  outcome: ApplyOutcome;
-  leadId: string | null;
-}
-
-export interface ApplyDeps {
-  prisma: PrismaClient;
-  logger: Logger;
-  pubsub: PubSub;
-  platformTag: string;
-}
-
-/** 'push': read back before a retried push (src/engine/read-back.ts). */
-export type ApplyVia = 'webhook' | 'import' | 'poll' | 'push';
 
 /** Applies one CRM record (its current state) to the leads of the integration's organization. */
 export async function applyRecord(
@@ -117,152 +74,84 @@ async function applyOnce(
     // we wrote. One that holds more (a CRM automation or a person edited the record
     // before the notification went out, which some CRMs still call a creation) is
     // compared below like any change.
-    log.info({ leadId: link.leadId }, `skipping ${label(integration)} ${record.externalId}, originated from our platform`);
+    log.info({ leadId: link.leadId }, `skipping ${recordNoun(integration)} ${record.externalId}, originated from our platform`);
     // Learn what the CRM filled in that we did not write (defaults such as a status),
     // so a later change of those fields is recognised as a change.
     await touchLink(prisma, link, remote, remoteHash, record.updatedAt);
     return { outcome: 'skipped_own_origin', leadId: link.leadId };
   }
 
-  if (link) {
-    const lead = link.lead;
-    if (link.remoteDeletedAt) {
-      await prisma.crmLink.update({ where: { id: link.id }, data: { remoteDeletedAt: null } });
-    }
-    // What did the CRM really change? Against what it held as far as we knew (the last
-    // read, or what we last wrote) — not against the lead, which other CRMs and the
-    // platform also change.
-    const base = readSnapshot(link.remoteFields);
-    const crmChanged = base ? changedSince(base, remote) : changedFields(lead, remote);
-    if (crmChanged.email === null) delete crmChanged.email; // a lead always keeps an email
-    // Our own unanswered write landing late is no change to apply (pending-writes.ts).
-    const late = staleEchoes(link, lead, remote, crmChanged);
-    if (late.changed) await settleLateWrites(prisma, link, lead, integration, remote, late);
-    for (const k of late.stale) delete crmChanged[k];
-    if (late.stale.length) log.info({ leadId: lead.id, fields: late.stale }, 'skipped: our own earlier write applied late by the CRM; pushing the newer value');
-    // A person's edit that a write of ours then overwrote is the newest change of its
-    // field (overwritten.ts): applied here, and written back to the CRM below.
-    const restored = event?.ownOrigin ? { fields: {}, at: {} } : overwrittenEdits(record, lead, remote, readFieldTimes(lead.fieldsChangedAt), lead.updatedAt);
-    const restoredKeys = Object.keys(restored.fields) as (keyof LeadFields)[];
-    if (restoredKeys.length > 0) {
-      Object.assign(crmChanged, restored.fields);
-      log.info({ leadId: lead.id, fields: restoredKeys }, "a person's edit was overwritten by our earlier write: applying it and writing it back");
-    }
-    const diff = changedFields(lead, { ...lead, ...crmChanged });
-    if (event?.ownOrigin || Object.keys(crmChanged).length === 0 || Object.keys(diff).length === 0) {
-      // Nothing new: the echo of our own write when the CRM's state moved since we last
-      // read it (our push moved it), otherwise a repeat of what we know.
-      const echo = Boolean(event?.ownOrigin) || (link.lastPushedAt !== null && link.lastPulledHash !== remoteHash);
-      await touchLink(prisma, link, remote, remoteHash, record.updatedAt);
-      if (echo) log.debug({ leadId: lead.id }, 'skipped: echo of our own write');
-      return { outcome: echo ? 'skipped_echo' : 'unchanged', leadId: lead.id };
-    }
-    // Last writer wins, per field: a local change newer than the CRM's, still waiting to be
-    // pushed to this CRM, keeps the fields it changed (the outbox pushes them); what the
-    // CRM changed in other fields is applied, never dropped along with them.
-    // Each field changed on both sides is settled by its own times: when the platform
-    // changed it (Lead.fieldsChangedAt) and when the CRM did (CrmRecord.fieldUpdatedAt,
-    // else the record's modification time). A record touched later in another field
-    // does not make an older change of this one win.
-    let toApply = diff;
-    const localChanged = base ? changedSince(base, lead) : diff;
-    const contested = Object.keys(diff).filter((k) => k in localChanged) as (keyof LeadFields)[];
-    if (contested.length > 0 && (await hasPendingPush(prisma, lead.id, integration.id))) {
-      const localTimes = readFieldTimes(lead.fieldsChangedAt);
-      const kept = contested.filter((k) => {
-        const crmAt = record.fieldUpdatedAt?.[k] ?? record.updatedAt;
-        return crmAt !== null && (localTimes[k] ?? lead.updatedAt) > crmAt;
-      });
-      toApply = Object.fromEntries(Object.entries(diff).filter(([k]) => !kept.includes(k as keyof LeadFields))) as Partial<LeadFields>;
-      if (Object.keys(toApply).length === 0) {
-        log.info({ leadId: lead.id }, 'skipped: local change is newer than the CRM change');
-        return { outcome: 'skipped_stale', leadId: lead.id };
-      }
-      if (kept.length > 0) log.info({ leadId: lead.id, kept, applied: Object.keys(toApply) }, 'local change is newer for some fields: applying the CRM change of the others');
-    }
-    const times = { updatedAt: record.updatedAt, fieldUpdatedAt: { ...record.fieldUpdatedAt, ...restored.at } };
-    // Where a restored edit is applied, the CRM holds our older value: the push goes to
-    // this CRM too, in the same transaction.
-    const pushBack = restoredKeys.some((k) => k in toApply);
-    const updated = await updateLeadFromCrm(deps, integration, lead, toApply, link.id, remote, remoteHash, times, log, pushBack);
-    return { outcome: 'updated', leadId: updated.id };
+
+  const arrival: Arrival = { deps, integration, record, event, remote, remoteHash, log };
+  if (link) return applyLinked(arrival, link);
+  return applyUnlinked(arrival, via, ownOrigin);
+}
+
+/** A record already linked to a lead: what the CRM changed since we last knew is applied, unless ours is newer. */
+async function applyLinked(arrival: Arrival, link: CrmLink & { lead: Lead }): Promise<ApplyResult> {
+  const { deps, integration, record, event, remote, remoteHash, log } = arrival;
+  const { prisma } = deps;
+  const lead = link.lead;
+  if (link.remoteDeletedAt) {
+    await prisma.crmLink.update({ where: { id: link.id }, data: { remoteDeletedAt: null } });
   }
-
-  // Not linked yet.
-  const email = remote.email;
-  const existing = email
-    ? await prisma.lead.findUnique({ where: { organizationId_email: { organizationId: integration.organizationId, email } } })
-    : null;
-
-  if (ownOrigin) {
-    log.info({ externalId: record.externalId }, `skipping ${label(integration)} ${record.externalId}, originated from our platform`);
-    if (existing && !(await linkedTo(prisma, existing.id, integration.id))) {
-      await createLink(prisma, existing.id, integration.id, record, remoteHash, null);
-      return { outcome: via === 'import' ? 'linked' : 'skipped_own_origin', leadId: existing.id };
-    }
-    return { outcome: 'skipped_own_origin', leadId: existing?.id ?? null };
+  // What did the CRM really change? Against what it held as far as we knew (the last
+  // read, or what we last wrote) — not against the lead, which other CRMs and the
+  // platform also change.
+  const base = readSnapshot(link.remoteFields);
+  const crmChanged = base ? changedSince(base, remote) : changedFields(lead, remote);
+  if (crmChanged.email === null) delete crmChanged.email; // a lead always keeps an email
+  // Our own unanswered write landing late is no change to apply (pending-writes.ts).
+  const late = staleEchoes(link, lead, remote, crmChanged);
+  if (late.changed) await settleLateWrites(prisma, link, lead, integration, remote, late);
+  for (const k of late.stale) delete crmChanged[k];
+  if (late.stale.length) log.info({ leadId: lead.id, fields: late.stale }, 'skipped: our own earlier write applied late by the CRM; pushing the newer value');
+  // A person's edit that a write of ours then overwrote is the newest change of its
+  // field (overwritten.ts): applied here, and written back to the CRM below.
+  const restored = event?.ownOrigin ? { fields: {}, at: {} } : overwrittenEdits(record, lead, remote, readFieldTimes(lead.fieldsChangedAt), lead.updatedAt);
+  const restoredKeys = Object.keys(restored.fields) as (keyof LeadFields)[];
+  if (restoredKeys.length > 0) {
+    Object.assign(crmChanged, restored.fields);
+    log.info({ leadId: lead.id, fields: restoredKeys }, "a person's edit was overwritten by our earlier write: applying it and writing it back");
   }
-
-  if (!email) {
-    log.warn({ externalId: record.externalId }, `skipping ${label(integration)} ${record.externalId}: no email`);
-    return { outcome: 'skipped_no_email', leadId: null };
+  const diff = changedFields(lead, { ...lead, ...crmChanged });
+  if (event?.ownOrigin || Object.keys(crmChanged).length === 0 || Object.keys(diff).length === 0) {
+    // Nothing new: the echo of our own write when the CRM's state moved since we last
+    // read it (our push moved it), otherwise a repeat of what we know.
+    const echo = Boolean(event?.ownOrigin) || (link.lastPushedAt !== null && link.lastPulledHash !== remoteHash);
+    await touchLink(prisma, link, remote, remoteHash, record.updatedAt);
+    if (echo) log.debug({ leadId: lead.id }, 'skipped: echo of our own write');
+    return { outcome: echo ? 'skipped_echo' : 'unchanged', leadId: lead.id };
   }
-
-  if (existing) {
-    // The same person already exists on the platform: link, never duplicate. Blank
-    // platform fields are filled from the CRM; filled ones are kept.
-    const currentLink = await prisma.crmLink.findUnique({
-      where: { leadId_integrationId: { leadId: existing.id, integrationId: integration.id } },
+  // Last writer wins, per field: a local change newer than the CRM's, still waiting to be
+  // pushed to this CRM, keeps the fields it changed (the outbox pushes them); what the
+  // CRM changed in other fields is applied, never dropped along with them.
+  // Each field changed on both sides is settled by its own times: when the platform
+  // changed it (Lead.fieldsChangedAt) and when the CRM did (CrmRecord.fieldUpdatedAt,
+  // else the record's modification time). A record touched later in another field
+  // does not make an older change of this one win.
+  let toApply = diff;
+  const localChanged = base ? changedSince(base, lead) : diff;
+  const contested = Object.keys(diff).filter((k) => k in localChanged) as (keyof LeadFields)[];
+  if (contested.length > 0 && (await hasPendingPush(prisma, lead.id, integration.id))) {
+    const localTimes = readFieldTimes(lead.fieldsChangedAt);
+    const kept = contested.filter((k) => {
+      const crmAt = record.fieldUpdatedAt?.[k] ?? record.updatedAt;
+      return crmAt !== null && (localTimes[k] ?? lead.updatedAt) > crmAt;
     });
-    if (currentLink) {
-      // Linked to another record of this CRM (two CRM records, one email): keep the
-      // first link and do not create a second lead.
-      log.warn({ leadId: existing.id, linkedTo: currentLink.externalId }, 'skipped: lead already linked to another record');
-      return { outcome: 'unchanged', leadId: existing.id };
+    toApply = Object.fromEntries(Object.entries(diff).filter(([k]) => !kept.includes(k as keyof LeadFields))) as Partial<LeadFields>;
+    if (Object.keys(toApply).length === 0) {
+      log.info({ leadId: lead.id }, 'skipped: local change is newer than the CRM change');
+      return { outcome: 'skipped_stale', leadId: lead.id };
     }
-    const fill: FieldPatch = {};
-    for (const k of BLANKABLE) {
-      if (remote[k] !== null && existing[k] === null) fill[k] = remote[k];
-    }
-    await prisma.$transaction(async (tx) => {
-      await createLink(tx, existing.id, integration.id, record, remoteHash, null);
-      if (Object.keys(fill).length) {
-        await tx.lead.update({
-          where: { id: existing.id },
-          data: { ...fill, syncVersion: { increment: 1 }, fieldsChangedAt: stampFieldTimes(existing.fieldsChangedAt, Object.keys(fill) as (keyof LeadFields)[], record.updatedAt ?? new Date(), record.fieldUpdatedAt) },
-        });
-      }
-    });
-    log.info({ leadId: existing.id }, `linked ${label(integration)} ${record.externalId} to existing lead`);
-    return { outcome: 'linked', leadId: existing.id };
+    if (kept.length > 0) log.info({ leadId: lead.id, kept, applied: Object.keys(toApply) }, 'local change is newer for some fields: applying the CRM change of the others');
   }
-
-  log.info({ externalId: record.externalId, email }, `creating lead from ${label(integration)} ${record.externalId}`);
-  const now = new Date();
-  const lead = await prisma.$transaction(async (tx) => {
-    const created = await tx.lead.create({
-      data: {
-        organizationId: integration.organizationId,
-        email,
-        firstName: remote.firstName,
-        lastName: remote.lastName,
-        phone: remote.phone,
-        company: remote.company,
-        status: remote.status,
-        sourceSystem: (record.originTag ?? '').trim().toLowerCase() || integration.provider.toLowerCase(),
-        crmProvider: integration.provider,
-        fieldsChangedAt: stampFieldTimes(null, [...SYNCED_FIELDS], record.updatedAt ?? now, record.fieldUpdatedAt),
-        lastSyncDirection: 'from_crm',
-        lastSyncedAt: now,
-      },
-    });
-    await createLink(tx, created.id, integration.id, record, remoteHash, null);
-    await enqueueForOtherIntegrations(tx, created, integration.id);
-    return created;
-  });
-  log.info({ leadId: lead.id, email }, `created lead ${lead.id} from ${label(integration)} ${record.externalId}`);
-  await deps.pubsub.publish('lead.created', { organizationId: lead.organizationId, lead });
-  return { outcome: 'created', leadId: lead.id };
+  const times = { updatedAt: record.updatedAt, fieldUpdatedAt: { ...record.fieldUpdatedAt, ...restored.at } };
+  // Where a restored edit is applied, the CRM holds our older value: the push goes to
+  // this CRM too, in the same transaction.
+  const pushBack = restoredKeys.some((k) => k in toApply);
+  const updated = await updateLeadFromCrm(deps, integration, lead, toApply, link.id, remote, remoteHash, times, log, pushBack);
+  return { outcome: 'updated', leadId: updated.id };
 }
 
 async function updateLeadFromCrm(
@@ -309,68 +198,13 @@ async function updateLeadFromCrm(
     await enqueueForOtherIntegrations(tx, u, pushBack ? null : integration.id);
     return u;
   });
-  log.info({ leadId: lead.id, fields: Object.keys(data) }, `updated lead ${lead.id} from ${label(integration)}`);
+  log.info({ leadId: lead.id, fields: Object.keys(data) }, `updated lead ${lead.id} from ${recordNoun(integration)}`);
   await deps.pubsub.publish('lead.updated', { organizationId: updated.organizationId, lead: updated });
   return updated;
 }
 
-type Tx = Pick<PrismaClient, 'crmLink' | 'lead' | 'outboxItem' | 'integration'>;
-
-async function createLink(
-  tx: Tx,
-  leadId: string,
-  integrationId: string,
-  record: CrmRecord,
-  remoteHash: string,
-  pushedHash: string | null,
-) {
-  await tx.crmLink.create({
-    data: {
-      leadId,
-      integrationId,
-      externalId: record.externalId,
-      remoteFields: asJson(canonicalFields(record.fields)),
-      lastPulledHash: remoteHash,
-      lastPushedHash: pushedHash,
-      remoteUpdatedAt: record.updatedAt ?? undefined,
-    },
-  });
-}
-
-/** Records what the CRM holds now; no write when the link knows exactly that already. */
-async function touchLink(prisma: PrismaClient, link: CrmLink, remote: LeadFields, remoteHash: string, remoteUpdatedAt: Date | null) {
-  const base = readSnapshot(link.remoteFields);
-  const sameTime = remoteUpdatedAt === null || link.remoteUpdatedAt?.getTime() === remoteUpdatedAt.getTime();
-  if (link.lastPulledHash === remoteHash && isComplete(base) && fieldsHash(base) === remoteHash && sameTime) return;
-  await prisma.crmLink.update({
-    where: { id: link.id },
-    data: { remoteFields: asJson(remote), lastPulledHash: remoteHash, remoteUpdatedAt: remoteUpdatedAt ?? undefined },
-  });
-}
-
-async function linkedTo(prisma: PrismaClient, leadId: string, integrationId: string) {
-  return (await prisma.crmLink.count({ where: { leadId, integrationId } })) > 0;
-}
-
 async function hasPendingPush(prisma: PrismaClient, leadId: string, integrationId: string) {
   return (await prisma.outboxItem.count({ where: { leadId, integrationId, status: { in: ['pending', 'processing'] } } })) > 0;
-}
-
-/** True when a snapshot knows every synced field. */
-function isComplete(snapshot: Partial<LeadFields> | null): snapshot is LeadFields {
-  return snapshot !== null && SYNCED_FIELDS.every((k) => k in snapshot);
-}
-
-/**
- * True when a linked record's current state is one the link knows already: what we last
- * read, or exactly what the CRM holds as far as we know (after our own write). Such a
- * record needs no decision and no write (import and poll re-reads).
- */
-function knownState(link: CrmLink, remoteHash: string): boolean {
-  if (link.remoteDeletedAt) return false;
-  if (link.lastPulledHash === remoteHash) return true;
-  const base = readSnapshot(link.remoteFields);
-  return isComplete(base) && fieldsHash(base) === remoteHash;
 }
 
 /** True when a CRM modification time is strictly before the one already held. */
@@ -382,182 +216,4 @@ export function isOlder(remoteUpdatedAt: Date | null, heldUpdatedAt: Date | null
 function carriesCrmChanges(remoteFields: unknown, remote: LeadFields): boolean {
   const base = readSnapshot(remoteFields);
   return base !== null && Object.keys(changedSince(base, remote)).length > 0;
-}
-
-function label(integration: Pick<Integration, 'provider'>): string {
-  return integration.provider === 'HUBSPOT' ? 'contact' : 'lead';
-}
-
-/** A CRM record was deleted: the lead stays (the platform owns its data) but is no longer pushed there. */
-export async function applyDeletion(deps: ApplyDeps, integration: Integration, externalId: string): Promise<ApplyResult> {
-  const link = await deps.prisma.crmLink.findUnique({
-    where: { integrationId_externalId: { integrationId: integration.id, externalId } },
-  });
-  if (!link) return { outcome: 'skipped_missing', leadId: null };
-  if (link.remoteDeletedAt) return { outcome: 'unchanged', leadId: link.leadId };
-  const now = new Date();
-  const lead = await deps.prisma.$transaction(async (tx) => {
-    await tx.crmLink.update({ where: { id: link.id }, data: { remoteDeletedAt: now } });
-    return tx.lead.update({ where: { id: link.leadId }, data: { crmDeletedAt: now } });
-  });
-  deps.logger.info({ leadId: lead.id, externalId, integrationId: integration.id }, `${label(integration)} ${externalId} deleted in the CRM: lead kept, no longer pushed`);
-  await deps.pubsub.publish('lead.updated', { organizationId: lead.organizationId, lead });
-  return { outcome: 'deleted', leadId: lead.id };
-}
-
-/**
- * CRM records were merged into `survivorId`. Leads linked to the merged-away records
- * are folded into the survivor's lead (blank fields filled, links moved), so one
- * person never keeps two leads. When no lead is linked to the survivor, the first
- * merged-away lead is re-linked to it instead.
- */
-export async function applyMerge(
-  deps: ApplyDeps,
-  integration: Integration,
-  survivorId: string,
-  mergedIds: string[],
-): Promise<ApplyResult> {
-  const { prisma } = deps;
-  const ids = [survivorId, ...mergedIds.filter((id) => id !== survivorId)];
-  const links = await prisma.crmLink.findMany({
-    where: { integrationId: integration.id, externalId: { in: ids } },
-    include: { lead: true },
-  });
-  if (links.length === 0) return { outcome: 'skipped_missing', leadId: null };
-  const survivorLink = links.find((l) => l.externalId === survivorId) ?? links[0];
-  const keeper = survivorLink.lead;
-  const losers = [...new Map(links.filter((l) => l.leadId !== keeper.id).map((l) => [l.leadId, l.lead])).values()];
-  const result = await prisma.$transaction(async (tx) => {
-    if (survivorLink.externalId !== survivorId) {
-      await tx.crmLink.update({ where: { id: survivorLink.id }, data: { externalId: survivorId } });
-    }
-    const fill: FieldPatch = {};
-    for (const loser of losers) {
-      for (const k of BLANKABLE) {
-        if (keeper[k] === null && fill[k] === undefined && loser[k] !== null) fill[k] = loser[k];
-      }
-      // Links the loser had to other CRMs move to the keeper where it has none.
-      const otherLinks = await tx.crmLink.findMany({ where: { leadId: loser.id, integrationId: { not: integration.id } } });
-      for (const ol of otherLinks) {
-        const has = await tx.crmLink.count({ where: { leadId: keeper.id, integrationId: ol.integrationId } });
-        if (!has) await tx.crmLink.update({ where: { id: ol.id }, data: { leadId: keeper.id } });
-      }
-      await tx.lead.delete({ where: { id: loser.id } });
-    }
-    await tx.crmLink.deleteMany({ where: { integrationId: integration.id, externalId: { in: mergedIds.filter((id) => id !== survivorId) } } });
-    return tx.lead.update({ where: { id: keeper.id }, data: { ...fill, syncVersion: { increment: 1 } } });
-  });
-  deps.logger.info(
-    { leadId: result.id, survivorId, mergedIds, removedLeads: losers.map((l) => l.id), integrationId: integration.id },
-    `merged ${label(integration)}s into ${survivorId}`,
-  );
-  await deps.pubsub.publish('lead.updated', { organizationId: result.organizationId, lead: result });
-  return { outcome: 'merged', leadId: result.id };
-}
-
-/**
- * Applies a page of records (import, poll) with the same rules as applyRecord, but in
- * bulk where nothing needs deciding: records already linked whose CRM values did not
- * change cost no write, and new people are created in one transaction. Everything else
- * (own-origin records, existing leads by email, real changes) goes through applyRecord.
- */
-export async function applyRecords(
-  deps: ApplyDeps,
-  integration: Integration,
-  records: CrmRecord[],
-  via: ApplyVia,
-): Promise<ApplyOutcome[]> {
-  const { prisma } = deps;
-  const outcomes: ApplyOutcome[] = new Array(records.length);
-  const ids = records.map((r) => r.externalId);
-  const emails = [...new Set(records.map((r) => canonicalFields(r.fields).email).filter((e): e is string => e !== null))];
-  const [links, leads] = await Promise.all([
-    prisma.crmLink.findMany({ where: { integrationId: integration.id, externalId: { in: ids } } }),
-    emails.length ? prisma.lead.findMany({ where: { organizationId: integration.organizationId, email: { in: emails } }, select: { email: true } }) : [],
-  ]);
-  const linkById = new Map(links.map((l) => [l.externalId, l]));
-  const knownEmails = new Set(leads.map((l) => l.email));
-  const slow: number[] = [];
-  const fresh: number[] = [];
-  const seenEmails = new Set<string>();
-  records.forEach((record, i) => {
-    const link = linkById.get(record.externalId);
-    const remote = canonicalFields(record.fields);
-    if (link) {
-      if (knownState(link, fieldsHash(remote))) outcomes[i] = 'unchanged';
-      else slow.push(i);
-      return;
-    }
-    const email = remote.email;
-    if (!email || hasOwnOrigin(record, deps.platformTag) || knownEmails.has(email) || seenEmails.has(email)) {
-      slow.push(i);
-      return;
-    }
-    seenEmails.add(email);
-    fresh.push(i);
-  });
-
-  if (fresh.length) {
-    try {
-      const now = new Date();
-      const created = await prisma.$transaction(async (tx) => {
-        const rows = await tx.lead.createManyAndReturn({
-          data: fresh.map((i) => {
-            const r = records[i];
-            const f = canonicalFields(r.fields);
-            return {
-              organizationId: integration.organizationId,
-              email: f.email!,
-              firstName: f.firstName,
-              lastName: f.lastName,
-              phone: f.phone,
-              company: f.company,
-              status: f.status,
-              sourceSystem: (r.originTag ?? '').trim().toLowerCase() || integration.provider.toLowerCase(),
-              crmProvider: integration.provider,
-              fieldsChangedAt: stampFieldTimes(null, [...SYNCED_FIELDS], r.updatedAt ?? now, r.fieldUpdatedAt),
-              lastSyncDirection: 'from_crm' as const,
-              lastSyncedAt: now,
-            };
-          }),
-        });
-        const leadByEmail = new Map(rows.map((l) => [l.email, l]));
-        await tx.crmLink.createMany({
-          data: fresh.map((i) => {
-            const r = records[i];
-            const f = canonicalFields(r.fields);
-            return {
-              leadId: leadByEmail.get(f.email!)!.id,
-              integrationId: integration.id,
-              externalId: r.externalId,
-              remoteFields: asJson(f),
-              lastPulledHash: fieldsHash(f),
-              remoteUpdatedAt: r.updatedAt ?? undefined,
-            };
-          }),
-        });
-        const targets = await tx.integration.findMany({
-          where: { organizationId: integration.organizationId, autoSync: true, id: { not: integration.id } },
-          select: { id: true },
-        });
-        if (targets.length) {
-          await tx.outboxItem.createMany({
-            data: rows.flatMap((l) => targets.map((t) => ({ organizationId: l.organizationId, integrationId: t.id, leadId: l.id, leadVersion: l.syncVersion }))),
-          });
-        }
-        return rows;
-      });
-      for (const i of fresh) outcomes[i] = 'created';
-      deps.logger.info({ integrationId: integration.id, via, created: created.length }, `created ${created.length} lead(s) from ${integration.provider}`);
-      for (const lead of created) await deps.pubsub.publish('lead.created', { organizationId: lead.organizationId, lead });
-    } catch (e) {
-      // Someone (a webhook, another instance) got there first: decide one by one.
-      if (!isUniqueViolation(e)) throw e;
-      slow.push(...fresh);
-    }
-  }
-  for (const i of slow.sort((a, b) => a - b)) {
-    outcomes[i] = (await applyRecord(deps, integration, records[i], via)).outcome;
-  }
-  return outcomes;
 }

@@ -166,3 +166,9 @@ export function stampFieldTimes(
   for (const k of fields) out[k] = (perField[k] ?? at).toISOString();
   return out;
 }
+
+/** Synced fields other than email (which is never blank on a lead). */
+export type FieldPatch = Partial<Omit<LeadFields, 'email'>>;
+
+/** The synced fields a lead may hold blank, filled from another source when they are. */
+export const BLANKABLE = ['firstName', 'lastName', 'phone', 'company', 'status'] as const;

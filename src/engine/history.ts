@@ -9,8 +9,8 @@ import { AppError, notFound } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PubSub } from '../pubsub.ts';
-import { SKIPPED_OUTCOMES, type ApplyOutcome, type ApplyVia } from './apply.ts';
-import { MAX_STORED_ERROR } from './outbox.ts';
+import { MAX_STORED_ERROR } from './crm-errors.ts';
+import { inboundFromOutcome, outcomeStatus, type ApplyOutcome, type ApplyVia } from './outcomes.ts';
 
 export type SyncEventInput = {
   organizationId: string;
@@ -30,15 +30,6 @@ export type SyncEventInput = {
 };
 
 type IntegrationRef = Pick<Integration, 'id' | 'organizationId' | 'provider'>;
-
-const CHANGED: ApplyOutcome[] = ['created', 'updated', 'linked', 'deleted', 'merged'];
-
-/** How an apply outcome reads in the history. */
-export function inboundFromOutcome(outcome: ApplyOutcome | 'failed'): Pick<SyncEventInput, 'kind' | 'status' | 'reason'> {
-  if (outcome === 'failed') return { kind: 'failed', status: 'failed', reason: 'failed' };
-  if ((CHANGED as string[]).includes(outcome)) return { kind: outcome, status: 'succeeded', reason: null };
-  return { kind: 'skipped', status: 'skipped', reason: outcome };
-}
 
 export interface HistoryDeps {
   prisma: PrismaClient;
@@ -111,7 +102,7 @@ export async function recordApplied(
   const batch = new HistoryBatch(deps);
   const interesting = externalIds
     .map((externalId, i) => ({ externalId, outcome: outcomes[i] }))
-    .filter((x) => x.outcome && !(SKIPPED_OUTCOMES as string[]).includes(x.outcome));
+    .filter((x) => x.outcome && outcomeStatus(x.outcome) !== 'skipped');
   if (interesting.length === 0) return;
   let leadByExternal = new Map<string, string>();
   try {

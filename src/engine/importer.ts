@@ -7,11 +7,13 @@ import type { Config } from '../config.ts';
 import type { ImportJob, Integration, PrismaClient } from '../generated/prisma/client.ts';
 import { outsideRequest, type Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
-import { applyRecord, applyRecords, type ApplyOutcome } from './apply.ts';
+import { applyRecord } from './apply.ts';
+import { applyRecords } from './apply-batch.ts';
 import type { Connections } from './connections.ts';
 import { recordApplied } from './history.ts';
 import { getIntegration } from './integrations.ts';
-import { asCrmError, errInfo, storedError } from './outbox.ts';
+import { asCrmError, errInfo, storedError } from './crm-errors.ts';
+import type { ApplyOutcome } from './outcomes.ts';
 import { backoffMs } from './queue.ts';
 
 export const IMPORT_PAGE_SIZE = 100;

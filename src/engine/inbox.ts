@@ -18,14 +18,16 @@ import type { InboxEvent, Integration, PrismaClient } from '../generated/prisma/
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PubSub } from '../pubsub.ts';
-import { applyDeletion, applyMerge, applyRecord, type ApplyOutcome } from './apply.ts';
+import { applyRecord } from './apply.ts';
 import { readCredentials, type Connections } from './connections.ts';
-import { HistoryBatch, inboundFromOutcome } from './history.ts';
+import { HistoryBatch } from './history.ts';
 import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
 import type { DispatchQueue } from './dispatcher.ts';
-import { asCrmError, errInfo, storedError } from './outbox.ts';
+import { asCrmError, errInfo, storedError, webhookApiError } from './crm-errors.ts';
+import { inboundFromOutcome, type ApplyOutcome } from './outcomes.ts';
 import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
 import { remedyFor } from './remedies.ts';
+import { applyDeletion, applyMerge } from './removals.ts';
 import type { WebhookResponse } from './types.ts';
 import { acceptedEndpointSecrets, readWebhookSecrets } from './webhook-secrets.ts';
 
@@ -62,8 +64,7 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
   try {
     parsed = adapter.codec.parse(req);
   } catch (e) {
-    if (isCrmError(e) && e.code === 'VALIDATION') throw new AppError('BAD_REQUEST', `Malformed ${adapter.provider} webhook: ${e.message}`);
-    throw e;
+    throw webhookApiError(e, adapter.provider) ?? e;
   }
   const accountIds = [...new Set(parsed.accountIds)];
   // Some CRMs (Zoho) name no account in the payload: the channel id the service generated
@@ -130,11 +131,9 @@ function verifyOrThrow(adapter: CrmAdapter, req: WebhookRequest, secrets: Webhoo
   try {
     adapter.codec.verify(req, secrets);
   } catch (e) {
-    if (isCrmError(e) && e.code === 'SIGNATURE_INVALID') {
-      log.warn({ reason: e.message }, 'webhook rejected: signature invalid');
-      throw new AppError('UNAUTHENTICATED', 'Webhook signature could not be verified');
-    }
-    throw e;
+    const refused = webhookApiError(e, adapter.provider);
+    if (refused?.code === 'UNAUTHENTICATED') log.warn({ reason: (e as Error).message }, 'webhook rejected: signature invalid');
+    throw refused ?? e;
   }
 }
 

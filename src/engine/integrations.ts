@@ -7,10 +7,11 @@ import { AppError, notFound, validationError } from '../errors.ts';
 import { Prisma, type Integration, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { SKIPPED_OUTCOMES } from './apply.ts';
 import { breakerView } from './breaker.ts';
 import { settingsOf, tagValuesFor, writeCredentials, type Connections } from './connections.ts';
 import { checkIntegrationUrls } from './integration-urls.ts';
+import { apiErrorOf, refusesCredentials } from './crm-errors.ts';
+import { outcomeStatus } from './outcomes.ts';
 import type { CreateIntegrationInput, EnableWebhooksResult, RotateWebhookSecretResult, WebhookStatus } from './types.ts';
 import {
   ENDPOINT_SECRET_GRACE_MS,
@@ -140,14 +141,11 @@ export async function verifiedAccountId(
     const client = adapter.connect({ baseUrl: opts.baseUrl, accountId: opts.claimed ?? '', credentials: opts.credentials, settings: {}, logger: log, network: deps.connections.network });
     actual = normalise((await client.whoami()).accountId);
   } catch (e) {
-    if (isCrmError(e) && (e.code === 'AUTH_EXPIRED' || e.code === 'PERMISSION' || e.code === 'NOT_FOUND' || e.code === 'VALIDATION')) {
+    if (refusesCredentials(e)) {
       log.warn({ code: e.code }, 'account verification failed: the CRM refused the credentials');
       throw accountNotVerified();
     }
-    if (isCrmError(e)) {
-      throw new AppError('CRM_ERROR', `${adapter.provider} could not be asked whose credentials these are: ${e.code}`, { details: { crmCode: e.code }, cause: e });
-    }
-    throw e;
+    throw apiErrorOf(e, `${adapter.provider} could not be asked whose credentials these are`);
   }
   if (opts.claimed !== null && normalise(opts.claimed) !== actual) {
     log.warn('account verification failed: the credentials belong to another account than the one named');
@@ -193,10 +191,7 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
       channelId,
     });
   } catch (e) {
-    if (isCrmError(e)) {
-      throw new AppError('CRM_ERROR', `${integration.provider} refused the set-up: ${e.code}`, { details: { crmCode: e.code }, cause: e });
-    }
-    throw e;
+    throw apiErrorOf(e, `${integration.provider} refused the set-up`);
   }
   // The reconciling poll covers changes from now on (the import covers the past).
   const client = deps.connections.client(integration);
@@ -328,8 +323,7 @@ export async function rotateWebhookSecret(
           },
         });
       } catch (e) {
-        if (isCrmError(e)) throw new AppError('CRM_ERROR', `${integration.provider} refused the new channel token: ${e.code}`, { details: { crmCode: e.code }, cause: e });
-        throw e;
+        throw apiErrorOf(e, `${integration.provider} refused the new channel token`);
       }
     } else {
       await deps.prisma.integration.update({
@@ -378,8 +372,8 @@ export async function webhookStatus(prisma: PrismaClient, organizationId: string
     if (g.status === 'failed') failed += n;
     else if (g.status === 'pending' || g.status === 'processing') pending += n;
     else if (g.outcome === 'created') created += n;
-    else if (g.outcome === 'updated' || g.outcome === 'linked' || g.outcome === 'deleted' || g.outcome === 'merged') updated += n;
-    else if (g.outcome && (SKIPPED_OUTCOMES as string[]).includes(g.outcome)) skipped += n;
+    else if (outcomeStatus(g.outcome) === 'succeeded') updated += n;
+    else if (outcomeStatus(g.outcome) === 'skipped') skipped += n;
   }
   const [pushes, due] = await Promise.all([
     prisma.outboxItem.groupBy({ by: ['status'], where: { integrationId }, _count: { _all: true } }),

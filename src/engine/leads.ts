@@ -8,7 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { changedFields, parseCreateInput, parseUpdateInput, stampFieldTimes } from './fields.ts';
-import { enqueueForOtherIntegrations } from './outbox.ts';
+import { enqueueForOtherIntegrations } from './links.ts';
 import type { CreateLeadInput, UpdateLeadInput } from './types.ts';
 
 export interface LeadDeps {

@@ -4,67 +4,22 @@
 // transient failures with backoff and jitter (honouring the CRM's Retry-After) for
 // RETRY_WINDOW_MS (24 hours by default), charges each failure to the lead whose write
 // failed only, and fails permanent errors at once with the administrator's steps.
-import { CrmError, SYNCED_FIELDS, isCrmError, type LeadFields, type OutboundLead } from '../../adapters/contract.ts';
-import { boundedText } from '../../adapters/kit/text.ts';
-import { Prisma, type CrmLink, type Integration, type Lead, type OutboxItem, type PrismaClient } from '../generated/prisma/client.ts';
-import type { Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
-import type { PubSub } from '../pubsub.ts';
-import { isUniqueViolation } from '../db/errors.ts';
-import { applyDeletion } from './apply.ts';
-import { settingsOf, tagValuesFor, type Connections } from './connections.ts';
-import { asJson, canonicalFields, fieldsHash, readSnapshot, toSnapshot } from './fields.ts';
-import { HistoryBatch } from './history.ts';
-import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
+import { SYNCED_FIELDS, type CrmError, type LeadFields } from '../../adapters/contract.ts';
+import type { CrmLink, Integration, PrismaClient } from '../generated/prisma/client.ts';
+import { admit, isTransient, probeUnused, recordFailure } from './breaker.ts';
+import { asCrmError, errInfo } from './crm-errors.ts';
 import type { DispatchQueue } from './dispatcher.ts';
+import { canonicalFields, fieldsHash, readSnapshot } from './fields.ts';
+import { HistoryBatch } from './history.ts';
+import { pushAnnounced, type ToPush } from './outbox-push.ts';
+import { finish, recordPush, retryOrFail, type ClaimedItem, type OutboxDeps, type PassDeps } from './outbox-steps.ts';
 import { announceWrites, forgetWrites } from './pending-writes.ts';
 import { readBackRetried, retriedRecords } from './read-back.ts';
-import { remedyFor } from './remedies.ts';
-import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
+import { byIntegration, claimRows, releaseRows } from './queue.ts';
 
 export const OUTBOX_BATCH = 100;
 /** How long a push waits for a change of its record still in the inbox to be applied first. */
 const INBOX_FIRST_MS = 500;
-
-type Tx = Pick<PrismaClient, 'integration' | 'outboxItem'>;
-
-/** Queues a push of `lead` to every auto-sync integration of its organization except `exceptIntegrationId`. */
-export async function enqueueForOtherIntegrations(tx: Tx, lead: Lead, exceptIntegrationId: string | null): Promise<number> {
-  const targets = await tx.integration.findMany({
-    where: { organizationId: lead.organizationId, autoSync: true, ...(exceptIntegrationId ? { id: { not: exceptIntegrationId } } : {}) },
-    select: { id: true },
-  });
-  if (targets.length === 0) return 0;
-  await tx.outboxItem.createMany({
-    data: targets.map((t) => ({
-      organizationId: lead.organizationId,
-      integrationId: t.id,
-      leadId: lead.id,
-      leadVersion: lead.syncVersion,
-    })),
-  });
-  return targets.length;
-}
-
-export interface OutboxDeps {
-  config: {
-    WORK_LEASE_MS: number;
-    RETRY_BASE_MS: number;
-    RETRY_MAX_DELAY_MS: number;
-    RETRY_WINDOW_MS: number;
-    BREAKER_THRESHOLD: number;
-    BREAKER_COOLDOWN_MS: number;
-  };
-  prisma: PrismaClient;
-  logger: Logger;
-  pubsub: PubSub;
-  connections: Connections;
-  platformTag: string;
-  instanceId: string;
-  metrics?: Metrics;
-}
-
-type PassDeps = OutboxDeps & { history: HistoryBatch; probe: boolean };
 
 /** The outbox as the dispatcher drives it: claims per integration, one push task each. */
 export function outboxQueue(deps: OutboxDeps): DispatchQueue {
@@ -99,27 +54,6 @@ export async function pushClaimed(deps: OutboxDeps, ids: string[]): Promise<void
   }
 }
 
-type ClaimedItem = OutboxItem & { lead: Lead & { links: CrmLink[] }; integration: Integration };
-
-/** Records one push step of a lead (its queued items) in the pass's history. */
-function recordPush(
-  deps: PassDeps,
-  integration: Integration,
-  items: ClaimedItem[],
-  entry: { kind: string; status: 'succeeded' | 'skipped' | 'failed'; reason?: string | null; externalId?: string | null; error?: CrmError },
-) {
-  deps.history.outbound(integration, {
-    kind: entry.kind,
-    status: entry.status,
-    reason: entry.reason ?? entry.error?.code ?? null,
-    errorCode: entry.error?.code ?? null,
-    error: entry.error ? storedError(entry.error) : null,
-    externalId: entry.externalId ?? items[0].lead.links.find((l) => l.integrationId === integration.id)?.externalId ?? null,
-    leadId: items[0].leadId,
-    outboxItemId: items[0].id,
-  });
-}
-
 async function pushBatch(deps: PassDeps, integration: Integration, items: ClaimedItem[]) {
   const { prisma } = deps;
   const log = deps.logger.child({ integrationId: integration.id, provider: integration.provider });
@@ -142,7 +76,7 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
     }
   }
 
-  const toPush: { lead: ClaimedItem['lead']; items: ClaimedItem[]; outbound: OutboundLead; hash: string }[] = [];
+  const toPush: ToPush[] = [];
   for (const [, group] of byLead) {
     const lead = group[0].lead;
     const link = lead.links.find((l) => l.integrationId === integration.id);
@@ -205,137 +139,6 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
   }
 }
 
-async function pushAnnounced(
-  deps: PassDeps,
-  integration: Integration,
-  toPush: { lead: ClaimedItem['lead']; items: ClaimedItem[]; outbound: OutboundLead; hash: string }[],
-  answer: (p: { lead: { id: string } }, error?: CrmError) => void,
-  log: Logger,
-) {
-  const { prisma } = deps;
-  let results;
-  try {
-    const client = deps.connections.client(await prepared(deps, integration));
-    log.info({ count: toPush.length }, `pushing ${toPush.length} lead(s) to ${integration.provider}`);
-    results = await client.pushLeads(toPush.map((p) => p.outbound), deps.platformTag);
-  } catch (err) {
-    const error = asCrmError(err);
-    log.warn({ err: errInfo(error), count: toPush.length }, 'push to CRM failed');
-    if (isTransient(error)) await recordFailure(prisma, integration.id, error, deps.config, log);
-    else await recordSuccess(prisma, integration.id, log);
-    for (const p of toPush) {
-      answer(p, error);
-      await retryOrFail(deps, p.items, error, log);
-    }
-    return;
-  }
-  // The breaker follows the CRM's answers: any write that went through, or only
-  // permanent refusals, means it is up; only transient failures mean it is not.
-  const tried = results.flatMap((r) => (r.ok ? [] : r.attempted === false ? [] : [r.error]));
-  const transient = tried.find(isTransient);
-  if (transient && !results.some((r) => r.ok)) await recordFailure(prisma, integration.id, transient, deps.config, log);
-  else if (results.some((r) => r.ok) || tried.length > 0) await recordSuccess(prisma, integration.id, log);
-  for (let i = 0; i < toPush.length; i++) {
-    const p = toPush[i];
-    const r = results[i];
-    if (!r || r.localId !== p.lead.id) {
-      await retryOrFail(deps, p.items, new CrmError('UPSTREAM', 'adapter returned no result for this lead', { retryable: true }), log);
-      continue;
-    }
-    answer(p, r.ok ? undefined : r.error);
-    if (!r.ok && r.attempted === false) {
-      // Not tried: another lead's call failed first and the adapter stopped there.
-      await retryOrFail(deps, p.items, r.error, log, false);
-      continue;
-    }
-    if (!r.ok && r.error.code === 'NOT_FOUND' && p.outbound.externalId) {
-      // The linked record is gone: deleted in the CRM without a notification reaching us
-      // (some CRMs send none for deletions). Same rule as a deletion webhook: the lead
-      // stays, and is no longer pushed there.
-      await applyDeletion(deps, integration, p.outbound.externalId);
-      await finish(prisma, p.items, 'done', 'skipped: record deleted in the CRM');
-      recordPush(deps, integration, p.items, { kind: 'skipped', status: 'skipped', reason: 'crm_record_deleted' });
-      continue;
-    }
-    if (!r.ok) {
-      log.warn({ leadId: p.lead.id, err: errInfo(r.error) }, `failed to push lead ${p.lead.id}`);
-      await retryOrFail(deps, p.items, r.error, log);
-      continue;
-    }
-    const now = new Date();
-    try {
-      // What the CRM holds now: what we knew, overlaid with what this write set (as the
-      // adapter reports it, empty fields included) — never a read made after the write,
-      // which may already hold a person's edit. The last-read hash is dropped with it, so
-      // the next read is compared field by field with what we wrote.
-      const link = p.lead.links.find((l) => l.integrationId === integration.id);
-      const remoteFields = asJson({ ...(readSnapshot(link?.remoteFields) ?? {}), ...toSnapshot(r.written ?? p.outbound.fields) });
-      const lead = await prisma.$transaction(async (tx) => {
-        await tx.crmLink.upsert({
-          where: { leadId_integrationId: { leadId: p.lead.id, integrationId: integration.id } },
-          create: {
-            leadId: p.lead.id,
-            integrationId: integration.id,
-            externalId: r.externalId,
-            remoteFields,
-            lastPushedHash: p.hash,
-            lastPushedAt: now,
-          },
-          update: { externalId: r.externalId, remoteFields, lastPushedHash: p.hash, lastPushedAt: now, lastPulledHash: null },
-        });
-        await tx.outboxItem.updateMany({
-          where: { id: { in: p.items.map((x) => x.id) } },
-          data: {
-            status: 'done',
-            doneAt: now,
-            result: r.action,
-            lockedBy: null,
-            lockedUntil: null,
-            lastError: null,
-            errorCode: null,
-            firstFailedAt: null,
-            attempts: { increment: 1 },
-          },
-        });
-        return tx.lead.update({
-          where: { id: p.lead.id },
-          data: { lastSyncDirection: 'to_crm', lastSyncedAt: now, crmProvider: p.lead.crmProvider ?? integration.provider },
-        });
-      });
-      log.info({ leadId: p.lead.id, externalId: r.externalId, action: r.action }, `${r.action} ${integration.provider} record ${r.externalId} for lead ${p.lead.id}`);
-      recordPush(deps, integration, p.items, { kind: r.action, status: 'succeeded', externalId: r.externalId });
-      await deps.pubsub.publish('lead.updated', { organizationId: lead.organizationId, lead });
-    } catch (e) {
-      if (isUniqueViolation(e)) {
-        // That CRM record is already linked to another lead: a person with two leads
-        // would follow. Stop and show it rather than guess.
-        await retryOrFail(deps, p.items, new CrmError('CONFLICT', `CRM record ${r.externalId} is already linked to another lead`, { retryable: false }), log);
-        continue;
-      }
-      throw e;
-    }
-  }
-}
-
-/**
- * Before the first push to a CRM, make sure its origin field exists (without touching
- * webhooks). A CRM that cannot be made ready fails the push with the steps an
- * administrator must take; the failed pushes can be retried afterwards.
- */
-async function prepared(deps: OutboxDeps, integration: Integration): Promise<Integration> {
-  const settings = settingsOf(integration);
-  if (settings.prepared === true) return integration;
-  const report = await deps.connections.client(integration).prepare(tagValuesFor(integration.provider, deps.platformTag));
-  if (!report.originFieldReady) {
-    throw new CrmError('VALIDATION', `${integration.provider} is not ready for writes: ${report.manualSteps.join(' ')}`, { retryable: false });
-  }
-  const updated = await deps.prisma.integration.update({
-    where: { id: integration.id },
-    data: { settings: { ...settings, ...report.settings, prepared: true } as Prisma.InputJsonValue },
-  });
-  deps.logger.info({ integrationId: integration.id, originFieldCreated: report.originFieldCreated }, 'CRM prepared for writes (origin field ready)');
-  return updated;
-}
 
 function pickFields(fields: LeadFields, keys: readonly (keyof LeadFields)[]): Partial<LeadFields> {
   return Object.fromEntries(keys.map((k) => [k, fields[k]])) as Partial<LeadFields>;
@@ -363,86 +166,4 @@ function changedFields(link: CrmLink | undefined, fields: LeadFields): (keyof Le
 function holdsAll(snapshot: Partial<LeadFields> | null, fields: LeadFields): boolean {
   if (!snapshot) return false;
   return SYNCED_FIELDS.every((k) => k in snapshot && snapshot[k] === fields[k]);
-}
-
-/**
- * Records a failed attempt (or, when `attempted` is false, a push that was never tried:
- * it goes back without costing an attempt). Transient errors are retried with backoff
- * until RETRY_WINDOW_MS after the first of them; permanent ones fail at once, with the
- * steps that fix them.
- */
-async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: CrmError, log: Logger, attempted = true) {
-  const now = new Date();
-  const ids = items.map((i) => i.id);
-  if (!attempted) {
-    await releaseRows(deps.prisma, 'OutboxItem', ids, new Date(now.getTime() + (error.retryAfterMs ?? 0)));
-    return;
-  }
-  const attempts = Math.max(...items.map((i) => i.attempts)) + 1;
-  const firstFailedAt = items.map((i) => i.firstFailedAt).find((d): d is Date => d !== null) ?? now;
-  const expired = now.getTime() - firstFailedAt.getTime() >= deps.config.RETRY_WINDOW_MS;
-  const integration = items[0].integration;
-  if (!error.retryable || expired) {
-    const message = !error.retryable
-      ? `${storedError(error)} ${remedyFor(error.code, integration.provider)}`
-      : `${storedError(error)} (gave up after ${attempts} attempts over ${Math.round((now.getTime() - firstFailedAt.getTime()) / 60_000)} min)`;
-    await deps.prisma.outboxItem.updateMany({
-      where: { id: { in: ids } },
-      data: { status: 'failed', attempts, firstFailedAt, lastError: message, errorCode: error.code, lockedBy: null, lockedUntil: null },
-    });
-    log.error({ leadId: items[0].leadId, code: error.code, attempts }, `failed to push lead ${items[0].leadId} after ${attempts} attempt(s): ${error.code}`);
-    recordPush(deps, integration, items, { kind: 'failed', status: 'failed', error: new CrmError(error.code, message, { retryable: error.retryable }) });
-    return;
-  }
-  const wait = Math.max(backoffMs(attempts, deps.config.RETRY_BASE_MS, deps.config.RETRY_MAX_DELAY_MS), error.retryAfterMs ?? 0);
-  await deps.prisma.outboxItem.updateMany({
-    where: { id: { in: ids } },
-    data: {
-      status: 'pending',
-      attempts,
-      firstFailedAt,
-      nextAttemptAt: new Date(now.getTime() + wait),
-      lastError: storedError(error),
-      errorCode: error.code,
-      lockedBy: null,
-      lockedUntil: null,
-    },
-  });
-}
-
-async function finish(prisma: PrismaClient, items: ClaimedItem[], status: 'done' | 'failed', result: string) {
-  await prisma.outboxItem.updateMany({
-    where: { id: { in: items.map((i) => i.id) } },
-    data: { status, result, doneAt: new Date(), lockedBy: null, lockedUntil: null, firstFailedAt: null, attempts: { increment: 1 } },
-  });
-}
-
-/** Longest error text stored where tenants read it (the CRM's code and parsed message fit). */
-export const MAX_STORED_ERROR = 400;
-
-/**
- * The text of a CRM failure as stored and shown to tenants (lastError, syncEvents.error,
- * importJob.error): the adapters' translators already keep only the CRM's code and its
- * parsed, bounded message; this bounds it once more, whatever produced it.
- */
-export function storedError(e: CrmError): string {
-  return boundedText(e.message, MAX_STORED_ERROR);
-}
-
-export function asCrmError(err: unknown): CrmError {
-  if (isCrmError(err)) return err;
-  return new CrmError('UPSTREAM', 'unexpected adapter failure', { cause: err, retryable: true });
-}
-
-export function errInfo(e: CrmError) {
-  return { code: e.code, status: e.status, message: e.message, retryAfterMs: e.retryAfterMs };
-}
-
-/** Puts failed pushes back in the queue (all of an organization's, or one integration's). */
-export async function retryFailedOutbox(prisma: PrismaClient, organizationId: string, integrationId?: string): Promise<number> {
-  const r = await prisma.outboxItem.updateMany({
-    where: { organizationId, status: 'failed', ...(integrationId ? { integrationId } : {}) },
-    data: { status: 'pending', attempts: 0, firstFailedAt: null, nextAttemptAt: new Date() },
-  });
-  return r.count;
 }

@@ -7,10 +7,10 @@ import type { Config } from '../config.ts';
 import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
-import { applyRecords } from './apply.ts';
+import { applyRecords } from './apply-batch.ts';
 import { recordApplied } from './history.ts';
 import type { Connections } from './connections.ts';
-import { asCrmError, errInfo } from './outbox.ts';
+import { asCrmError, errInfo } from './crm-errors.ts';
 
 const POLL_PAGE = 100;
 const POLL_MAX_PAGES = 20;

@@ -16,7 +16,8 @@ import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
 import { applyRecord } from './apply.ts';
 import type { Connections } from './connections.ts';
-import { inboundFromOutcome, type HistoryBatch } from './history.ts';
+import type { HistoryBatch } from './history.ts';
+import { inboundFromOutcome } from './outcomes.ts';
 
 type Item = OutboxItem & { lead: Lead & { links: CrmLink[] } };
 

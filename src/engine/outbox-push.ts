@@ -1,0 +1,148 @@
+// One push call of an outbox pass: the CRM is made ready for writes (once), the leads
+// are written in one call, and each lead's answer is settled on its own: linked and
+// done, deleted in the CRM, retried, or failed.
+import { CrmError, type OutboundLead } from '../../adapters/contract.ts';
+import { Prisma, type Integration } from '../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+import { isUniqueViolation } from '../db/errors.ts';
+import { isTransient, recordFailure, recordSuccess } from './breaker.ts';
+import { settingsOf, tagValuesFor } from './connections.ts';
+import { asCrmError, errInfo } from './crm-errors.ts';
+import { asJson, readSnapshot, toSnapshot } from './fields.ts';
+import { finish, recordPush, retryOrFail, type ClaimedItem, type OutboxDeps, type PassDeps } from './outbox-steps.ts';
+import { applyDeletion } from './removals.ts';
+
+/** A lead's push in the call: its queued items, what is written, and the hash of its fields. */
+export type ToPush = { lead: ClaimedItem['lead']; items: ClaimedItem[]; outbound: OutboundLead; hash: string };
+
+export async function pushAnnounced(
+  deps: PassDeps,
+  integration: Integration,
+  toPush: ToPush[],
+  answer: (p: { lead: { id: string } }, error?: CrmError) => void,
+  log: Logger,
+) {
+  const { prisma } = deps;
+  let results;
+  try {
+    const client = deps.connections.client(await prepared(deps, integration));
+    log.info({ count: toPush.length }, `pushing ${toPush.length} lead(s) to ${integration.provider}`);
+    results = await client.pushLeads(toPush.map((p) => p.outbound), deps.platformTag);
+  } catch (err) {
+    const error = asCrmError(err);
+    log.warn({ err: errInfo(error), count: toPush.length }, 'push to CRM failed');
+    if (isTransient(error)) await recordFailure(prisma, integration.id, error, deps.config, log);
+    else await recordSuccess(prisma, integration.id, log);
+    for (const p of toPush) {
+      answer(p, error);
+      await retryOrFail(deps, p.items, error, log);
+    }
+    return;
+  }
+  // The breaker follows the CRM's answers: any write that went through, or only
+  // permanent refusals, means it is up; only transient failures mean it is not.
+  const tried = results.flatMap((r) => (r.ok ? [] : r.attempted === false ? [] : [r.error]));
+  const transient = tried.find(isTransient);
+  if (transient && !results.some((r) => r.ok)) await recordFailure(prisma, integration.id, transient, deps.config, log);
+  else if (results.some((r) => r.ok) || tried.length > 0) await recordSuccess(prisma, integration.id, log);
+  for (let i = 0; i < toPush.length; i++) {
+    const p = toPush[i];
+    const r = results[i];
+    if (!r || r.localId !== p.lead.id) {
+      await retryOrFail(deps, p.items, new CrmError('UPSTREAM', 'adapter returned no result for this lead', { retryable: true }), log);
+      continue;
+    }
+    answer(p, r.ok ? undefined : r.error);
+    if (!r.ok && r.attempted === false) {
+      // Not tried: another lead's call failed first and the adapter stopped there.
+      await retryOrFail(deps, p.items, r.error, log, false);
+      continue;
+    }
+    if (!r.ok && r.error.code === 'NOT_FOUND' && p.outbound.externalId) {
+      // The linked record is gone: deleted in the CRM without a notification reaching us
+      // (some CRMs send none for deletions). Same rule as a deletion webhook: the lead
+      // stays, and is no longer pushed there.
+      await applyDeletion(deps, integration, p.outbound.externalId);
+      await finish(prisma, p.items, 'done', 'skipped: record deleted in the CRM');
+      recordPush(deps, integration, p.items, { kind: 'skipped', status: 'skipped', reason: 'crm_record_deleted' });
+      continue;
+    }
+    if (!r.ok) {
+      log.warn({ leadId: p.lead.id, err: errInfo(r.error) }, `failed to push lead ${p.lead.id}`);
+      await retryOrFail(deps, p.items, r.error, log);
+      continue;
+    }
+    const now = new Date();
+    try {
+      // What the CRM holds now: what we knew, overlaid with what this write set (as the
+      // adapter reports it, empty fields included) — never a read made after the write,
+      // which may already hold a person's edit. The last-read hash is dropped with it, so
+      // the next read is compared field by field with what we wrote.
+      const link = p.lead.links.find((l) => l.integrationId === integration.id);
+      const remoteFields = asJson({ ...(readSnapshot(link?.remoteFields) ?? {}), ...toSnapshot(r.written ?? p.outbound.fields) });
+      const lead = await prisma.$transaction(async (tx) => {
+        await tx.crmLink.upsert({
+          where: { leadId_integrationId: { leadId: p.lead.id, integrationId: integration.id } },
+          create: {
+            leadId: p.lead.id,
+            integrationId: integration.id,
+            externalId: r.externalId,
+            remoteFields,
+            lastPushedHash: p.hash,
+            lastPushedAt: now,
+          },
+          update: { externalId: r.externalId, remoteFields, lastPushedHash: p.hash, lastPushedAt: now, lastPulledHash: null },
+        });
+        await tx.outboxItem.updateMany({
+          where: { id: { in: p.items.map((x) => x.id) } },
+          data: {
+            status: 'done',
+            doneAt: now,
+            result: r.action,
+            lockedBy: null,
+            lockedUntil: null,
+            lastError: null,
+            errorCode: null,
+            firstFailedAt: null,
+            attempts: { increment: 1 },
+          },
+        });
+        return tx.lead.update({
+          where: { id: p.lead.id },
+          data: { lastSyncDirection: 'to_crm', lastSyncedAt: now, crmProvider: p.lead.crmProvider ?? integration.provider },
+        });
+      });
+      log.info({ leadId: p.lead.id, externalId: r.externalId, action: r.action }, `${r.action} ${integration.provider} record ${r.externalId} for lead ${p.lead.id}`);
+      recordPush(deps, integration, p.items, { kind: r.action, status: 'succeeded', externalId: r.externalId });
+      await deps.pubsub.publish('lead.updated', { organizationId: lead.organizationId, lead });
+    } catch (e) {
+      if (isUniqueViolation(e)) {
+        // That CRM record is already linked to another lead: a person with two leads
+        // would follow. Stop and show it rather than guess.
+        await retryOrFail(deps, p.items, new CrmError('CONFLICT', `CRM record ${r.externalId} is already linked to another lead`, { retryable: false }), log);
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+/**
+ * Before the first push to a CRM, make sure its origin field exists (without touching
+ * webhooks). A CRM that cannot be made ready fails the push with the steps an
+ * administrator must take; the failed pushes can be retried afterwards.
+ */
+async function prepared(deps: OutboxDeps, integration: Integration): Promise<Integration> {
+  const settings = settingsOf(integration);
+  if (settings.prepared === true) return integration;
+  const report = await deps.connections.client(integration).prepare(tagValuesFor(integration.provider, deps.platformTag));
+  if (!report.originFieldReady) {
+    throw new CrmError('VALIDATION', `${integration.provider} is not ready for writes: ${report.manualSteps.join(' ')}`, { retryable: false });
+  }
+  const updated = await deps.prisma.integration.update({
+    where: { id: integration.id },
+    data: { settings: { ...settings, ...report.settings, prepared: true } as Prisma.InputJsonValue },
+  });
+  deps.logger.info({ integrationId: integration.id, originFieldCreated: report.originFieldCreated }, 'CRM prepared for writes (origin field ready)');
+  return updated;
+}

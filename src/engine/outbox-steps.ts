@@ -1,0 +1,116 @@
+// The steps that end an outbox item's attempt: done, retried later with backoff, or
+// failed with the administrator's steps; each step of a lead's push is recorded in the
+// pass's history. Shared by the outbox pass (outbox.ts) and the push itself (outbox-push.ts).
+import { CrmError } from '../../adapters/contract.ts';
+import type { CrmLink, Integration, Lead, OutboxItem, PrismaClient } from '../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { PubSub } from '../pubsub.ts';
+import type { Connections } from './connections.ts';
+import { storedError } from './crm-errors.ts';
+import type { HistoryBatch } from './history.ts';
+import { backoffMs, releaseRows } from './queue.ts';
+import { remedyFor } from './remedies.ts';
+
+export interface OutboxDeps {
+  config: {
+    WORK_LEASE_MS: number;
+    RETRY_BASE_MS: number;
+    RETRY_MAX_DELAY_MS: number;
+    RETRY_WINDOW_MS: number;
+    BREAKER_THRESHOLD: number;
+    BREAKER_COOLDOWN_MS: number;
+  };
+  prisma: PrismaClient;
+  logger: Logger;
+  pubsub: PubSub;
+  connections: Connections;
+  platformTag: string;
+  instanceId: string;
+  metrics?: Metrics;
+}
+
+export type PassDeps = OutboxDeps & { history: HistoryBatch; probe: boolean };
+
+export type ClaimedItem = OutboxItem & { lead: Lead & { links: CrmLink[] }; integration: Integration };
+
+/** Records one push step of a lead (its queued items) in the pass's history. */
+export function recordPush(
+  deps: PassDeps,
+  integration: Integration,
+  items: ClaimedItem[],
+  entry: { kind: string; status: 'succeeded' | 'skipped' | 'failed'; reason?: string | null; externalId?: string | null; error?: CrmError },
+) {
+  deps.history.outbound(integration, {
+    kind: entry.kind,
+    status: entry.status,
+    reason: entry.reason ?? entry.error?.code ?? null,
+    errorCode: entry.error?.code ?? null,
+    error: entry.error ? storedError(entry.error) : null,
+    externalId: entry.externalId ?? items[0].lead.links.find((l) => l.integrationId === integration.id)?.externalId ?? null,
+    leadId: items[0].leadId,
+    outboxItemId: items[0].id,
+  });
+}
+
+/**
+ * Records a failed attempt (or, when `attempted` is false, a push that was never tried:
+ * it goes back without costing an attempt). Transient errors are retried with backoff
+ * until RETRY_WINDOW_MS after the first of them; permanent ones fail at once, with the
+ * steps that fix them.
+ */
+export async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: CrmError, log: Logger, attempted = true) {
+  const now = new Date();
+  const ids = items.map((i) => i.id);
+  if (!attempted) {
+    await releaseRows(deps.prisma, 'OutboxItem', ids, new Date(now.getTime() + (error.retryAfterMs ?? 0)));
+    return;
+  }
+  const attempts = Math.max(...items.map((i) => i.attempts)) + 1;
+  const firstFailedAt = items.map((i) => i.firstFailedAt).find((d): d is Date => d !== null) ?? now;
+  const expired = now.getTime() - firstFailedAt.getTime() >= deps.config.RETRY_WINDOW_MS;
+  const integration = items[0].integration;
+  if (!error.retryable || expired) {
+    const message = !error.retryable
+      ? `${storedError(error)} ${remedyFor(error.code, integration.provider)}`
+      : `${storedError(error)} (gave up after ${attempts} attempts over ${Math.round((now.getTime() - firstFailedAt.getTime()) / 60_000)} min)`;
+    await deps.prisma.outboxItem.updateMany({
+      where: { id: { in: ids } },
+      data: { status: 'failed', attempts, firstFailedAt, lastError: message, errorCode: error.code, lockedBy: null, lockedUntil: null },
+    });
+    log.error({ leadId: items[0].leadId, code: error.code, attempts }, `failed to push lead ${items[0].leadId} after ${attempts} attempt(s): ${error.code}`);
+    recordPush(deps, integration, items, { kind: 'failed', status: 'failed', error: new CrmError(error.code, message, { retryable: error.retryable }) });
+    return;
+  }
+  const wait = Math.max(backoffMs(attempts, deps.config.RETRY_BASE_MS, deps.config.RETRY_MAX_DELAY_MS), error.retryAfterMs ?? 0);
+  await deps.prisma.outboxItem.updateMany({
+    where: { id: { in: ids } },
+    data: {
+      status: 'pending',
+      attempts,
+      firstFailedAt,
+      nextAttemptAt: new Date(now.getTime() + wait),
+      lastError: storedError(error),
+      errorCode: error.code,
+      lockedBy: null,
+      lockedUntil: null,
+    },
+  });
+}
+
+export async function finish(prisma: PrismaClient, items: ClaimedItem[], status: 'done' | 'failed', result: string) {
+  await prisma.outboxItem.updateMany({
+    where: { id: { in: items.map((i) => i.id) } },
+    data: { status, result, doneAt: new Date(), lockedBy: null, lockedUntil: null, firstFailedAt: null, attempts: { increment: 1 } },
+  });
+}
+
+/** Puts failed pushes back in the queue (all of an organization's, or one integration's). */
+export async function retryFailedOutbox(prisma: PrismaClient, organizationId: string, integrationId?: string): Promise<number> {
+  const r = await prisma.outboxItem.updateMany({
+    where: { organizationId, status: 'failed', ...(integrationId ? { integrationId } : {}) },
+    data: { status: 'pending', attempts: 0, firstFailedAt: null, nextAttemptAt: new Date() },
+  });
+  return r.count;
+}
+

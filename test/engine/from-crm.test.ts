@@ -1,0 +1,90 @@
+// A person first seen in a CRM becomes the same lead whichever path brought the record:
+// one webhook (applyRecord) or a page of an import or poll (applyRecords).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CrmRecord, LeadFields } from '../../adapters/contract.ts';
+import { applyRecord } from '../../src/engine/apply.ts';
+import { applyRecords } from '../../src/engine/apply-batch.ts';
+import type { Integration } from '../../src/generated/prisma/client.ts';
+import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { memoryLogger } from '../helpers/engine.ts';
+import { createAppPubSub } from '../../src/pubsub.ts';
+
+const fields = (email: string, firstName: string): LeadFields => ({ email, firstName, lastName: 'Doe', phone: null, company: 'Acme', status: 'new' });
+
+function record(externalId: string, f: LeadFields): CrmRecord {
+  return {
+    externalId,
+    fields: f,
+    originTag: null,
+    createdAt: new Date('2026-01-01T10:00:00Z'),
+    updatedAt: new Date('2026-01-02T10:00:00Z'),
+    fieldUpdatedAt: { firstName: new Date('2026-01-01T12:00:00Z') },
+  };
+}
+
+describe('leads created from CRM records', () => {
+  let db: TestDatabase;
+  let hubspot: Integration;
+  let zohoId: string;
+  const pubsub = createAppPubSub();
+  const mem = memoryLogger();
+  let deps: Parameters<typeof applyRecord>[0];
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    deps = { prisma: db.prisma, logger: mem.logger, pubsub, platformTag: 'jazzaam' };
+    const orgId = (await db.prisma.organization.create({ data: { name: 'Acme' } })).id;
+    const base = { apiBaseUrl: 'http://127.0.0.1:9', credentials: '{}', organizationId: orgId };
+    hubspot = await db.prisma.integration.create({ data: { ...base, accountId: '1', provider: 'HUBSPOT', name: 'hs', autoSync: true } });
+    zohoId = (await db.prisma.integration.create({ data: { ...base, accountId: '2', provider: 'ZOHO', name: 'zoho', autoSync: true } })).id;
+    await db.prisma.integration.create({ data: { ...base, accountId: '3', provider: 'SALESFORCE', name: 'manual only', autoSync: false } });
+  });
+  afterAll(() => db.destroy());
+
+  /** What a created lead holds, leaving out what differs by nature (ids, names, email, row times). */
+  async function created(email: string) {
+    const { id, email: _e, firstName: _f, createdAt: _c, updatedAt: _u, lastSyncedAt: _s, ...lead } = await db.prisma.lead.findFirstOrThrow({ where: { email } });
+    const links = await db.prisma.crmLink.findMany({ where: { leadId: id } });
+    const pushes = await db.prisma.outboxItem.findMany({ where: { leadId: id } });
+    return {
+      lead,
+      links: links.map((l) => ({
+        integrationId: l.integrationId,
+        knows: { ...(l.remoteFields as Record<string, unknown>), email: undefined, firstName: undefined },
+        pulledHash: l.lastPulledHash !== null,
+        pushed: [l.lastPushedHash, l.lastPushedAt],
+        remoteUpdatedAt: l.remoteUpdatedAt,
+      })),
+      pushes: pushes.map((o) => ({ integrationId: o.integrationId, status: o.status, leadVersion: o.leadVersion })),
+    };
+  }
+
+  it('a webhook and an import page create alike: fields, per-field times, source, link, and a push to every other auto-sync CRM only', async () => {
+    const one = await applyRecord(deps, hubspot, record('101', fields('one@example.com', 'One')), 'webhook');
+    const page = await applyRecords(deps, hubspot, [record('102', fields('two@example.com', 'Two')), record('103', fields('three@example.com', 'Three'))], 'import');
+    expect(one.outcome).toBe('created');
+    expect(page).toEqual(['created', 'created']);
+
+    const single = await created('one@example.com');
+    expect(single.lead).toMatchObject({ sourceSystem: 'hubspot', crmProvider: 'HUBSPOT', lastName: 'Doe', company: 'Acme', status: 'new', lastSyncDirection: 'from_crm' });
+    // firstName carries the CRM's own time of that field; the others the record's time.
+    expect(single.lead.fieldsChangedAt).toMatchObject({ firstName: '2026-01-01T12:00:00.000Z', lastName: '2026-01-02T10:00:00.000Z', email: '2026-01-02T10:00:00.000Z' });
+    expect(single.links).toEqual([
+      { integrationId: hubspot.id, knows: { lastName: 'Doe', phone: null, company: 'Acme', status: 'new' }, pulledHash: true, pushed: [null, null], remoteUpdatedAt: new Date('2026-01-02T10:00:00Z') },
+    ]);
+    expect(single.pushes).toEqual([{ integrationId: zohoId, status: 'pending', leadVersion: single.lead.syncVersion }]);
+    for (const email of ['two@example.com', 'three@example.com']) expect(await created(email)).toEqual(single);
+
+    // The link knows what the CRM holds: reading the same records again changes nothing.
+    expect(await applyRecords(deps, hubspot, [record('101', fields('one@example.com', 'One')), record('102', fields('two@example.com', 'Two'))], 'poll')).toEqual(['unchanged', 'unchanged']);
+    expect(await db.prisma.outboxItem.count()).toBe(3);
+  });
+
+  it('one email twice in a page is one lead: the second record is not linked over the first', async () => {
+    const outcomes = await applyRecords(deps, hubspot, [record('201', fields('twin@example.com', 'A')), record('202', fields('TWIN@example.com', 'B'))], 'import');
+    expect(outcomes).toEqual(['created', 'unchanged']);
+    const lead = await db.prisma.lead.findFirstOrThrow({ where: { email: 'twin@example.com' }, include: { links: true } });
+    expect(lead.links.map((l) => l.externalId)).toEqual(['201']);
+    expect(await db.prisma.lead.count({ where: { email: 'twin@example.com' } })).toBe(1);
+  });
+});
