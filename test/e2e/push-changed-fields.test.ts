@@ -151,7 +151,7 @@ describe('HubSpot: a person edits another field while our update is on its way',
     expect(lead.phone).toBe('+15550006002');
     expect(hs.getContact(id)!.properties.phone).toBe('+15550006002');
     // Written back once: no ping-pong.
-    const writes = hs.apiCalls.filter((c) => c.path === '/crm/v3/objects/contacts/batch/update' && JSON.stringify(c.body).includes(`"id":"${id}"`));
+    const writes = hs.apiCalls.filter((c) => c.path === '/crm/v3/objects/contacts/batch/update' && c.status === 200 && JSON.stringify(c.body ?? null).includes(`"id":"${id}"`));
     expect(writes.map((c) => (c.body as { inputs: { properties: Record<string, string> }[] }).inputs[0]!.properties)).toEqual([{ phone: '+15550006001' }, { phone: '+15550006002' }]);
   });
 });
