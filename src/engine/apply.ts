@@ -15,6 +15,7 @@ import type { CrmLink, Integration, Lead, PrismaClient } from '../generated/pris
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
 import { isUniqueViolation } from '../db/errors.ts';
+import type { Connections } from './connections.ts';
 import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readFieldTimes, readSnapshot, stampFieldTimes } from './fields.ts';
 import { enqueueForOtherIntegrations } from './outbox.ts';
 import { settleLateWrites, staleEchoes } from './pending-writes.ts';
@@ -59,6 +60,8 @@ export interface ApplyDeps {
   logger: Logger;
   pubsub: PubSub;
   platformTag: string;
+  /** The adapters: what a record of each CRM is called in log lines. */
+  connections: Pick<Connections, 'noun'>;
 }
 
 /** 'push': read back before a retried push (src/engine/read-back.ts). */
@@ -116,7 +119,7 @@ async function applyOnce(
     // we wrote. One that holds more (a CRM automation or a person edited the record
     // before the notification went out, which some CRMs still call a creation) is
     // compared below like any change.
-    log.info({ leadId: link.leadId }, `skipping ${label(integration)} ${record.externalId}, originated from our platform`);
+    log.info({ leadId: link.leadId }, `skipping ${label(deps, integration)} ${record.externalId}, originated from our platform`);
     // Learn what the CRM filled in that we did not write (defaults such as a status),
     // so a later change of those fields is recognised as a change.
     await touchLink(prisma, link, remote, remoteHash, record.updatedAt);
@@ -182,7 +185,7 @@ async function applyOnce(
     : null;
 
   if (ownOrigin) {
-    log.info({ externalId: record.externalId }, `skipping ${label(integration)} ${record.externalId}, originated from our platform`);
+    log.info({ externalId: record.externalId }, `skipping ${label(deps, integration)} ${record.externalId}, originated from our platform`);
     if (existing && !(await linkedTo(prisma, existing.id, integration.id))) {
       await createLink(prisma, existing.id, integration.id, record, remoteHash, null);
       return { outcome: via === 'import' ? 'linked' : 'skipped_own_origin', leadId: existing.id };
@@ -191,7 +194,7 @@ async function applyOnce(
   }
 
   if (!email) {
-    log.warn({ externalId: record.externalId }, `skipping ${label(integration)} ${record.externalId}: no email`);
+    log.warn({ externalId: record.externalId }, `skipping ${label(deps, integration)} ${record.externalId}: no email`);
     return { outcome: 'skipped_no_email', leadId: null };
   }
 
@@ -220,11 +223,11 @@ async function applyOnce(
         });
       }
     });
-    log.info({ leadId: existing.id }, `linked ${label(integration)} ${record.externalId} to existing lead`);
+    log.info({ leadId: existing.id }, `linked ${label(deps, integration)} ${record.externalId} to existing lead`);
     return { outcome: 'linked', leadId: existing.id };
   }
 
-  log.info({ externalId: record.externalId, email }, `creating lead from ${label(integration)} ${record.externalId}`);
+  log.info({ externalId: record.externalId, email }, `creating lead from ${label(deps, integration)} ${record.externalId}`);
   const now = new Date();
   const lead = await prisma.$transaction(async (tx) => {
     const created = await tx.lead.create({
@@ -247,7 +250,7 @@ async function applyOnce(
     await enqueueForOtherIntegrations(tx, created, integration.id);
     return created;
   });
-  log.info({ leadId: lead.id, email }, `created lead ${lead.id} from ${label(integration)} ${record.externalId}`);
+  log.info({ leadId: lead.id, email }, `created lead ${lead.id} from ${label(deps, integration)} ${record.externalId}`);
   await deps.pubsub.publish('lead.created', { organizationId: lead.organizationId, lead });
   return { outcome: 'created', leadId: lead.id };
 }
@@ -295,7 +298,7 @@ async function updateLeadFromCrm(
     await enqueueForOtherIntegrations(tx, u, integration.id);
     return u;
   });
-  log.info({ leadId: lead.id, fields: Object.keys(data) }, `updated lead ${lead.id} from ${label(integration)}`);
+  log.info({ leadId: lead.id, fields: Object.keys(data) }, `updated lead ${lead.id} from ${label(deps, integration)}`);
   await deps.pubsub.publish('lead.updated', { organizationId: updated.organizationId, lead: updated });
   return updated;
 }
@@ -370,8 +373,9 @@ function carriesCrmChanges(remoteFields: unknown, remote: LeadFields): boolean {
   return base !== null && Object.keys(changedSince(base, remote)).length > 0;
 }
 
-function label(integration: Pick<Integration, 'provider'>): string {
-  return integration.provider === 'HUBSPOT' ? 'contact' : 'lead';
+/** What one record of the integration's CRM is called (its adapter's noun). */
+function label(deps: ApplyDeps, integration: Pick<Integration, 'provider'>): string {
+  return deps.connections.noun(integration.provider);
 }
 
 /** A CRM record was deleted: the lead stays (the platform owns its data) but is no longer pushed there. */
@@ -386,7 +390,7 @@ export async function applyDeletion(deps: ApplyDeps, integration: Integration, e
     await tx.crmLink.update({ where: { id: link.id }, data: { remoteDeletedAt: now } });
     return tx.lead.update({ where: { id: link.leadId }, data: { crmDeletedAt: now } });
   });
-  deps.logger.info({ leadId: lead.id, externalId, integrationId: integration.id }, `${label(integration)} ${externalId} deleted in the CRM: lead kept, no longer pushed`);
+  deps.logger.info({ leadId: lead.id, externalId, integrationId: integration.id }, `${label(deps, integration)} ${externalId} deleted in the CRM: lead kept, no longer pushed`);
   await deps.pubsub.publish('lead.updated', { organizationId: lead.organizationId, lead });
   return { outcome: 'deleted', leadId: lead.id };
 }
@@ -435,7 +439,7 @@ export async function applyMerge(
   });
   deps.logger.info(
     { leadId: result.id, survivorId, mergedIds, removedLeads: losers.map((l) => l.id), integrationId: integration.id },
-    `merged ${label(integration)}s into ${survivorId}`,
+    `merged ${label(deps, integration)}s into ${survivorId}`,
   );
   await deps.pubsub.publish('lead.updated', { organizationId: result.organizationId, lead: result });
   return { outcome: 'merged', leadId: result.id };

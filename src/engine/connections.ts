@@ -76,12 +76,22 @@ export class Connections {
     return a;
   }
 
-  /** The adapter serving a webhook path segment (hubspot, salesforce, zoho). */
+  /** The adapter of a provider, or undefined when this build has none. */
+  find(provider: CrmProvider): CrmAdapter | undefined {
+    return this.adapters.get(provider);
+  }
+
+  /** The adapter whose webhook route ends with this segment (its slug; any case). */
   adapterForPath(segment: string): CrmAdapter | undefined {
     for (const a of this.adapters.values()) {
-      if (a.webhookPath.split('/').pop() === segment.toLowerCase()) return a;
+      if (a.slug === segment.toLowerCase()) return a;
     }
     return undefined;
+  }
+
+  /** What one record of this CRM is called, for log lines (contact, lead). */
+  noun(provider: CrmProvider): string {
+    return this.find(provider)?.noun ?? 'record';
   }
 
   /** Decrypted credentials of an integration row. */

@@ -19,7 +19,7 @@ import { createLead, updateLead } from './leads.ts';
 import { outboxQueue, retryFailedOutbox } from './outbox.ts';
 import { pollAll } from './poller.ts';
 import { releaseClaims, WorkerLoop } from './queue.ts';
-import { defaultAdapters } from './registry.ts';
+import { defaultAdapters } from '../adapters.ts';
 import type { SyncService, WorkerStatus } from './types.ts';
 import { notFound } from '../errors.ts';
 

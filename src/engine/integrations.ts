@@ -33,48 +33,54 @@ export interface IntegrationDeps {
   connections: Connections;
 }
 
-const DEFAULT_BASE_URL: Record<CrmProvider, ((c: Config) => string) | null> = {
-  HUBSPOT: (c) => c.HUBSPOT_API_BASE_URL,
-  SALESFORCE: null, // the instance URL is per org
-  ZOHO: null, // the api domain depends on the account's data centre: never assume the US one
-};
+/** What every integration takes, whatever its CRM: the credentials are its adapter's (CrmAdapter.credentials). */
+function commonInput(providers: readonly CrmProvider[]) {
+  return z.object({
+    provider: z.enum(providers as [CrmProvider, ...CrmProvider[]]),
+    name: z.string().trim().min(1, 'is required').max(200),
+    /** Optional: the CRM names the account of the token (whoami); when given it must match. */
+    accountId: z.string().trim().min(1, 'must not be empty').max(100).nullable().optional(),
+    apiBaseUrl: z.string().trim().url('must be a URL').nullable().optional(),
+    autoSync: z.boolean().nullable().optional(),
+  });
+}
 
-const opt = z.string().trim().min(1).max(4000).nullable().optional();
-const inputSchema = z.object({
-  provider: z.enum(['HUBSPOT', 'SALESFORCE', 'ZOHO']),
-  name: z.string().trim().min(1, 'is required').max(200),
-  /** Optional: the CRM names the account of the token (whoami); when given it must match. */
-  accountId: z.string().trim().min(1, 'must not be empty').max(100).nullable().optional(),
-  apiBaseUrl: z.string().trim().url('must be a URL').nullable().optional(),
-  accessToken: z.string().min(1, 'is required').max(4000),
-  refreshToken: opt,
-  clientId: opt,
-  clientSecret: opt,
-  accountsUrl: z.string().trim().url('must be a URL').nullable().optional(),
-  appId: z.string().trim().regex(/^\d{1,20}$/, 'must be a HubSpot app id (digits)').nullable().optional(),
-  developerApiKey: opt,
-  autoSync: z.boolean().nullable().optional(),
-});
+type Issue = { field: string; message: string };
+const issuesOf = (error: z.ZodError): Issue[] => error.issues.map((i) => ({ field: i.path.join('.') || 'input', message: i.message }));
+
+/**
+ * The input checked: the common fields, and the credentials by the provider's adapter
+ * (fields it does not take are dropped). Every problem is named at once; nothing is stored.
+ */
+function parseInput(connections: Connections, input: CreateIntegrationInput) {
+  const common = commonInput(connections.providers()).safeParse(input);
+  const adapter = common.success ? connections.adapter(common.data.provider) : connections.find(input.provider);
+  const credentials = adapter ? adapter.credentials.safeParse(input) : null;
+  const issues = [...(common.success ? [] : issuesOf(common.error)), ...(credentials && !credentials.success ? issuesOf(credentials.error) : [])];
+  if (!common.success || !adapter || !credentials?.success) {
+    // In the order of the fields: the common ones, the credentials, autoSync last.
+    const order = ['provider', 'name', 'accountId', 'apiBaseUrl', ...Object.keys(adapter?.credentials.shape ?? {}), 'autoSync'];
+    const rank = (field: string) => {
+      const i = order.indexOf(field.split('.')[0]);
+      return i === -1 ? order.length : i;
+    };
+    throw validationError(issues.sort((a, b) => rank(a.field) - rank(b.field)));
+  }
+  return { ...common.data, adapter, credentials: credentials.data as Record<string, string | null | undefined> };
+}
 
 export async function createIntegration(deps: IntegrationDeps, organizationId: string, input: CreateIntegrationInput): Promise<Integration> {
-  const r = inputSchema.safeParse(input);
-  if (!r.success) throw validationError(r.error.issues.map((i) => ({ field: i.path.join('.') || 'input', message: i.message })));
-  const v = r.data;
-  const adapter = deps.connections.adapter(v.provider); // UNSUPPORTED when this build has no adapter for it
+  const v = parseInput(deps.connections, input);
+  const adapter = v.adapter;
   // The network guard's verdict on the URLs, before anything is stored or asked.
-  const urls = checkIntegrationUrls(adapter, deps.connections.network, v, DEFAULT_BASE_URL[v.provider]?.(deps.config) ?? null);
+  const urls = checkIntegrationUrls(
+    adapter,
+    deps.connections.network,
+    { apiBaseUrl: v.apiBaseUrl, accountsUrl: v.credentials.accountsUrl },
+    adapter.defaultApiBaseUrl(deps.config),
+  );
   const credentials = Object.fromEntries(
-    Object.entries({
-      accessToken: v.accessToken,
-      refreshToken: v.refreshToken,
-      clientId: v.clientId,
-      clientSecret: v.clientSecret,
-      accountsUrl: urls.accountsUrl,
-      appId: v.appId,
-      developerApiKey: v.developerApiKey,
-    }).filter(
-      ([, x]) => x != null,
-    ),
+    Object.entries({ ...v.credentials, accountsUrl: urls.accountsUrl }).filter(([, x]) => x != null),
   ) as Record<string, string>;
   // Prove the account: the CRM says whose token this is; a claimed account must match it.
   const accountId = await verifiedAccountId(deps, adapter, {

@@ -108,7 +108,15 @@ export function usesChannelToken(adapter: Pick<CrmAdapter, 'webhookAuth'>): bool
   return adapter.webhookAuth?.channelToken === true;
 }
 
+/** Where the CRMs' webhook routes live below the public base URL: one route per adapter slug. */
+export const WEBHOOK_ROUTE_BASE = '/api/v1/webhooks';
+
+/** The path a CRM calls below the public base URL: /api/v1/webhooks/<slug>. */
+export function webhookPathOf(adapter: Pick<CrmAdapter, 'slug'>): string {
+  return `${WEBHOOK_ROUTE_BASE}/${adapter.slug}`;
+}
+
 /** The URL the CRM must call for this integration: the provider's path, plus the secret where one is used. */
-export function webhookUrlFor(publicBaseUrl: string, adapter: Pick<CrmAdapter, 'webhookPath'>, endpointSecret: string | null): string {
-  return `${publicBaseUrl}${adapter.webhookPath}${endpointSecret ? `/${endpointSecret}` : ''}`;
+export function webhookUrlFor(publicBaseUrl: string, adapter: Pick<CrmAdapter, 'slug'>, endpointSecret: string | null): string {
+  return `${publicBaseUrl}${webhookPathOf(adapter)}${endpointSecret ? `/${endpointSecret}` : ''}`;
 }
