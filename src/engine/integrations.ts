@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { isCrmError, type CrmAdapter, type CrmProvider } from '../../adapters/contract.ts';
 import type { Config } from '../config.ts';
 import { AppError, notFound, validationError } from '../errors.ts';
-import { Prisma, type Integration, type PrismaClient } from '../generated/prisma/client.ts';
+import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { SKIPPED_OUTCOMES } from './apply.ts';
@@ -217,7 +217,7 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
       webhookExpiresAt: report.expiresAt,
       channelId: usesChannelToken(adapter) ? channelId : integration.channelId,
       webhookSecrets: Object.keys(secrets).length ? writeWebhookSecrets(secrets, deps.connections.keyring) : integration.webhookSecrets,
-      settings: { ...settings, ...withoutLegacySecrets(report.settings), prepared: report.originFieldReady } as Prisma.InputJsonValue,
+      settings: deps.connections.settingsToStore(integration.provider, { ...settings, ...withoutLegacySecrets(report.settings), prepared: report.originFieldReady }),
     },
   });
   deps.connections.forget(integration.id);
@@ -259,7 +259,7 @@ export async function renewExpiringWebhooks(deps: IntegrationDeps, withinMs = 24
           channelId,
           // A clear token of an older row moves into the encrypted column here.
           webhookSecrets: writeWebhookSecrets(secrets, deps.connections.keyring),
-          settings: { ...settings, ...withoutLegacySecrets(report.settings) } as Prisma.InputJsonValue,
+          settings: deps.connections.settingsToStore(integration.provider, { ...settings, ...withoutLegacySecrets(report.settings) }),
         },
       });
       deps.logger.info({ integrationId: integration.id, expiresAt: report.expiresAt }, 'webhook channel renewed');
@@ -330,7 +330,7 @@ export async function rotateWebhookSecret(
             channelId,
             webhookExpiresAt: report.expiresAt,
             webhookSecrets: writeWebhookSecrets(secrets, deps.connections.keyring),
-            settings: { ...withoutLegacySecrets(settingsOf(integration)), ...withoutLegacySecrets(report.settings) } as Prisma.InputJsonValue,
+            settings: deps.connections.settingsToStore(integration.provider, { ...withoutLegacySecrets(settingsOf(integration)), ...withoutLegacySecrets(report.settings) }),
           },
         });
       } catch (e) {

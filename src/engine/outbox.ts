@@ -6,7 +6,7 @@
 // failed only, and fails permanent errors at once with the administrator's steps.
 import { CrmError, SYNCED_FIELDS, isCrmError, type LeadFields, type OutboundLead } from '../../adapters/contract.ts';
 import { boundedText } from '../../adapters/kit/text.ts';
-import { Prisma, type CrmLink, type Integration, type Lead, type OutboxItem, type PrismaClient } from '../generated/prisma/client.ts';
+import type { CrmLink, Integration, Lead, OutboxItem, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PubSub } from '../pubsub.ts';
@@ -331,7 +331,7 @@ async function prepared(deps: OutboxDeps, integration: Integration): Promise<Int
   }
   const updated = await deps.prisma.integration.update({
     where: { id: integration.id },
-    data: { settings: { ...settings, ...report.settings, prepared: true } as Prisma.InputJsonValue },
+    data: { settings: deps.connections.settingsToStore(integration.provider, { ...settings, ...report.settings, prepared: true }) },
   });
   deps.logger.info({ integrationId: integration.id, originFieldCreated: report.originFieldCreated }, 'CRM prepared for writes (origin field ready)');
   return updated;
