@@ -355,6 +355,10 @@ export interface CrmAdapter<Env extends z.ZodObject = z.ZodObject> {
   slug: string;
   /** What one record is called in this CRM, in log lines: contact, lead. */
   noun: string;
+  /** What the CRM calls the account an integration connects, for documentation: portal id. */
+  accountIdName: string;
+  /** What the API base URL of an integration is in this CRM, for documentation: instance URL. */
+  apiBaseUrlName: string;
   /**
    * What an administrator does in this CRM about a permanent error of this code (the
    * scopes or profile rights to grant). The service adds how to resume; codes absent here

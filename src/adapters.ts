@@ -35,3 +35,33 @@ export function adapterEnvShape(): EnvShape {
   }
   return shape as EnvShape;
 }
+
+/** "A, B or C" / "A and B". */
+function listOf(items: string[], last: 'or' | 'and'): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} ${last} ${items[items.length - 1]}`;
+}
+
+/** The account ids integrations take, for API documentation: "HubSpot portal id, Salesforce organization id or Zoho org id". */
+export function accountIdNames(): string {
+  return listOf(
+    ADAPTERS.map((a) => `${a.label} ${a.accountIdName}`),
+    'or',
+  );
+}
+
+/**
+ * What apiBaseUrl is per CRM, for API documentation: the CRMs whose adapter has a default
+ * (with its environment's defaults) take it when absent, the others require one.
+ */
+export function apiBaseUrlNote(): string {
+  const withDefault = ADAPTERS.filter((a) => {
+    const env = a.env.safeParse({});
+    return env.success && (a.defaultApiBaseUrl as (env: unknown) => string | null)(env.data) !== null;
+  });
+  const required = ADAPTERS.filter((a) => !withDefault.includes(a));
+  const parts = [
+    ...(withDefault.length ? [`${listOf(withDefault.map((a) => `${a.label}'s ${a.apiBaseUrlName}`), 'and')} when absent`] : []),
+    ...(required.length ? [`required for ${listOf(required.map((a) => `${a.label} (${a.apiBaseUrlName})`), 'and')}`] : []),
+  ];
+  return parts.join('; ');
+}

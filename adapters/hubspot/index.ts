@@ -29,7 +29,10 @@ export const hubspotAdapter = {
   label: 'HubSpot',
   slug: 'hubspot',
   noun: 'contact',
-  // HubSpot's CRM API scopes for contacts: crm.objects.contacts.read / .write.
+  accountIdName: 'portal id',
+  apiBaseUrlName: 'public API host',
+  // HubSpot's OAuth scopes are granular per CRM object (developers.hubspot.com, "Working with
+  // OAuth", scopes): crm.objects.contacts.read to view contacts, .write to create and update them.
   remedies: {
     PERMISSION: 'give the connected HubSpot app or private app the crm.objects.contacts.read and crm.objects.contacts.write scopes',
   },

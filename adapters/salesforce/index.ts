@@ -16,7 +16,10 @@ export const salesforceAdapter = {
   label: 'Salesforce',
   slug: 'salesforce',
   noun: 'lead',
-  // Object permissions on Lead (Read, Create, Edit) and field-level security on our custom fields.
+  accountIdName: 'organization id',
+  apiBaseUrlName: 'instance URL',
+  // Object permissions (Salesforce ObjectPermissions: PermissionsRead, PermissionsCreate,
+  // PermissionsEdit) on Lead, and field-level security (edit access) on our custom fields.
   remedies: {
     PERMISSION: "give the connected Salesforce user Read, Create and Edit on Lead and edit access to the sync's custom fields",
   },

@@ -19,7 +19,11 @@ export const zohoAdapter = {
   label: 'Zoho',
   slug: 'zoho',
   noun: 'lead',
-  // The user's profile permissions on Leads, and the OAuth scope the token was granted.
+  accountIdName: 'org id',
+  apiBaseUrlName: "the data centre's api domain",
+  // The user's profile permissions on Leads, and the OAuth scope the token was granted: Zoho
+  // scopes read service.scope.operation (zoho.com/crm/developer/docs/api/v8/scopes.html), ALL
+  // allowing every operation, modules.leads the Leads module.
   remedies: {
     PERMISSION: 'give the connected Zoho user a profile allowed to view, create and edit Leads, and the ZohoCRM.modules.leads.ALL scope',
   },

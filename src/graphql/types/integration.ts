@@ -1,6 +1,6 @@
 // Integration: a connection to one CRM account. Credentials are write-only: they are
 // never selected from the database for the API, never part of this type.
-import { ADAPTERS } from '../../adapters.ts';
+import { accountIdNames, ADAPTERS, apiBaseUrlNote } from '../../adapters.ts';
 import { notFound } from '../../errors.ts';
 import type { Integration, Prisma } from '../../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
@@ -41,7 +41,7 @@ export const IntegrationType = builder.objectRef<IntegrationView>('Integration')
     provider: t.expose('provider', { type: CrmProviderEnum }),
     name: t.exposeString('name'),
     accountId: t.exposeString('accountId', {
-      description: 'HubSpot portal id, Salesforce organization id or Zoho org id.',
+      description: `${accountIdNames()}.`,
     }),
     apiBaseUrl: t.exposeString('apiBaseUrl'),
     autoSync: t.exposeBoolean('autoSync'),
@@ -107,11 +107,11 @@ const CreateIntegrationInput = builder.inputType('CreateIntegrationInput', {
     name: t.string({ required: true }),
     accountId: t.string({
       description:
-        'HubSpot portal id, Salesforce organization id or Zoho org id. Optional: the CRM is asked whose token this is ' +
+        `${accountIdNames()}. Optional: the CRM is asked whose token this is ` +
         '(the integration gets that account); when given, it must be that account.',
     }),
     apiBaseUrl: t.string({
-      description: "API base URL: HubSpot's public API host when absent; required for Salesforce (instance URL) and Zoho (the data centre's api domain).",
+      description: `API base URL: ${apiBaseUrlNote()}.`,
     }),
     // Every CRM takes an access token (the contract's baseCredentials); the rest are the adapters'.
     accessToken: t.string({ required: true }),
