@@ -142,7 +142,11 @@ export interface WebhookRequest {
   endpointSecret?: string | null;
 }
 
-/** What verification needs; each CRM uses its part. */
+/**
+ * What verification needs; each CRM uses its part. Built by the CRM's own adapter
+ * (CrmAdapter.webhookSecrets, unroutedWebhookSecrets) from what the service holds, read by
+ * its own codec: the service never fills or reads a field of it.
+ */
 export interface WebhookSecrets {
   /** HubSpot: the app's client secret. */
   clientSecret?: string | null;
