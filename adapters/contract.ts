@@ -391,9 +391,10 @@ export interface CrmAdapter<Env extends z.ZodObject = z.ZodObject> {
    * How the CRM's notifications are authenticated beyond the codec's own check:
    * `endpointSecret`, the endpoint URL ends with a per-integration secret (a CRM that
    * signs nothing); `channelToken`, the CRM echoes back a token and channel id the
-   * service chose when it registered the channel. Neither when absent.
+   * service chose when it registered the channel, generated in the CRM's formats by these
+   * functions (ProvisionOptions.webhookToken, channelId). Neither when absent.
    */
-  webhookAuth?: { endpointSecret?: boolean; channelToken?: boolean };
+  webhookAuth?: { endpointSecret?: boolean; channelToken?: { newToken(): string; newChannelId(): string } };
   /** What `codec.verify` needs for a notification of this integration. */
   webhookSecrets(sources: WebhookSecretSources<z.infer<Env>>): WebhookSecrets;
   /**

@@ -7,6 +7,7 @@
 // recentWindowMs, recentMaxPages, maxConcurrent): see readSettings.
 import { z } from 'zod';
 import { baseCredentials, type ConnectionOptions, type CrmAdapter, type CrmClient, type ProvisionOptions, type ProvisionReport } from '../contract.ts';
+import { newChannelId, newChannelToken } from './channel.ts';
 import { connectZoho } from './client.ts';
 import { ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS } from './http.ts';
 import { zohoWebhookCodec } from './webhooks.ts';
@@ -46,7 +47,7 @@ export const zohoAdapter = {
     maxConcurrent: positive,
   }),
   // Notification channels echo the token and channel id given at /actions/watch.
-  webhookAuth: { channelToken: true },
+  webhookAuth: { channelToken: { newToken: newChannelToken, newChannelId } },
   webhookSecrets: ({ channelToken, channelId }) => ({ channelToken, channelId }),
   codec: zohoWebhookCodec,
   connect: (opts: ConnectionOptions) => connectZoho(opts),
@@ -64,3 +65,4 @@ export async function renewChannel(client: CrmClient, opts: ProvisionOptions): P
 export { connectZoho, readSettings, WATCH_EVENTS, ZohoClient, type WriteStrategy, type ZohoDeps, type ZohoSettings } from './client.ts';
 export { accountsUrlForApiDomain, regionOfApiDomain, ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS, ZOHO_REGIONS, type ZohoRegion } from './http.ts';
 export { zohoWebhookCodec } from './webhooks.ts';
+export { newChannelId, newChannelToken } from './channel.ts';

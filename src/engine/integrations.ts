@@ -14,8 +14,6 @@ import { checkIntegrationUrls } from './integration-urls.ts';
 import type { CreateIntegrationInput, EnableWebhooksResult, RotateWebhookSecretResult, WebhookStatus } from './types.ts';
 import {
   ENDPOINT_SECRET_GRACE_MS,
-  newChannelId,
-  newChannelToken,
   newEndpointSecret,
   readWebhookSecrets,
   usesChannelToken,
@@ -184,12 +182,13 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
   // Secrets are generated here, once, and kept encrypted; a legacy clear token is taken over.
   const secrets: WebhookSecretSet = { ...readWebhookSecrets(integration, deps.connections.keyring) };
   // A CRM may echo a channel token we choose, or call a URL ending with our secret.
-  if (usesChannelToken(adapter)) secrets.channelToken ??= newChannelToken();
+  const channel = adapter.webhookAuth?.channelToken;
+  if (channel) secrets.channelToken ??= channel.newToken();
   if (usesEndpointSecret(adapter)) secrets.endpoint ??= newEndpointSecret();
   const webhookUrl = webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, usesEndpointSecret(adapter) ? secrets.endpoint! : null);
   const webhookToken = secrets.channelToken ?? '';
-  // Zoho wants a numeric (long) channel id: random, in its own column (see newChannelId).
-  const channelId = integration.channelId ?? newChannelId();
+  // A CRM that routes by channel gets a channel id in its own format, kept in its own column.
+  const channelId = integration.channelId ?? channel?.newChannelId() ?? '';
   let report;
   try {
     report = await deps.connections.client(integration).provision({
@@ -243,13 +242,14 @@ export async function renewExpiringWebhooks(deps: IntegrationDeps, withinMs = 24
     const settings = withoutLegacySecrets(settingsOf(integration));
     try {
       const secrets = { ...readWebhookSecrets(integration, deps.connections.keyring) };
-      secrets.channelToken ??= newChannelToken();
-      const channelId = integration.channelId ?? newChannelId();
+      const channel = adapter.webhookAuth?.channelToken;
+      if (channel) secrets.channelToken ??= channel.newToken();
+      const channelId = integration.channelId ?? channel?.newChannelId() ?? null;
       const report = await client.renewWebhooks({
         webhookUrl: webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, null),
         tagValues: tagValuesFor(integration.provider, deps.config.PLATFORM_SOURCE_TAG),
-        webhookToken: secrets.channelToken,
-        channelId,
+        webhookToken: secrets.channelToken ?? '',
+        channelId: channelId ?? '',
       });
       await deps.prisma.integration.update({
         where: { id: integration.id },
@@ -312,9 +312,10 @@ export async function rotateWebhookSecret(
       previousValidUntil: secrets.previousEndpointUntil ? new Date(secrets.previousEndpointUntil) : null,
     };
   }
-  if (usesChannelToken(adapter)) {
-    secrets.channelToken = newChannelToken();
-    const channelId = integration.channelId ?? newChannelId();
+  const channel = adapter.webhookAuth?.channelToken;
+  if (channel) {
+    secrets.channelToken = channel.newToken();
+    const channelId = integration.channelId ?? channel.newChannelId();
     const client = deps.connections.client(integration);
     if (integration.webhooksEnabled && client.renewWebhooks) {
       try {

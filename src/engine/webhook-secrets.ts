@@ -30,22 +30,6 @@ export function newEndpointSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
-/** Zoho tokens are at most 50 characters: 24 random bytes, base64url (192 bits, 32 characters). */
-export function newChannelToken(): string {
-  return randomBytes(24).toString('base64url');
-}
-
-const MIN_CHANNEL_ID = 10n ** 17n;
-const CHANNEL_ID_SPAN = 9n * 10n ** 17n;
-
-/**
- * A Zoho channel id: Zoho wants a numeric (long) channel_id. 18 random digits (about 60
- * bits, below 2^63), never derived from the clock, unique per integration by its column.
- */
-export function newChannelId(): string {
-  return String(MIN_CHANNEL_ID + (randomBytes(8).readBigUInt64BE() % CHANNEL_ID_SPAN));
-}
-
 /** Endpoint secrets are base64url of at least 128 bits; anything else is not worth a lookup. */
 export function looksLikeEndpointSecret(s: string): boolean {
   return /^[A-Za-z0-9_-]{22,128}$/.test(s);
@@ -103,9 +87,9 @@ export function usesEndpointSecret(adapter: Pick<CrmAdapter, 'webhookAuth'>): bo
   return adapter.webhookAuth?.endpointSecret === true;
 }
 
-/** Whether a CRM echoes a channel token and id the service chooses (its adapter says so). */
+/** Whether a CRM echoes a channel token and id the service chooses (its adapter says so, and makes them). */
 export function usesChannelToken(adapter: Pick<CrmAdapter, 'webhookAuth'>): boolean {
-  return adapter.webhookAuth?.channelToken === true;
+  return adapter.webhookAuth?.channelToken !== undefined;
 }
 
 /** Where the CRMs' webhook routes live below the public base URL: one route per adapter slug. */
