@@ -1,7 +1,8 @@
-// Webhook secrets of an integration: the Zoho channel token and the Salesforce outbound
-// message endpoint secret (current, and the previous one during its grace period). They
-// live in `Integration.webhookSecrets` as one encrypted envelope of JSON (src/secrets.ts
-// keyring, like the credentials), and are generated here with node:crypto.
+// Webhook secrets of an integration: a channel token the CRM echoes (made by its adapter,
+// CrmAdapter.webhookAuth.channelToken) and an endpoint secret the webhook URL ends with
+// (current, and the previous one during its grace period; generated here with
+// node:crypto). They live in `Integration.webhookSecrets` as one encrypted envelope of
+// JSON (src/secrets.ts keyring, like the credentials).
 import { randomBytes } from 'node:crypto';
 import type { CrmAdapter } from '../../adapters/contract.ts';
 import type { Integration } from '../generated/prisma/client.ts';
