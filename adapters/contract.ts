@@ -7,6 +7,7 @@
 // platform's tag. Changes that arrive carrying our tag on creation are our own echo.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 import type { NetworkPolicy } from './kit/net-guard.ts';
 
 export type { NetworkPolicy } from './kit/net-guard.ts';
@@ -156,7 +157,11 @@ export interface WebhookRequest {
   endpointSecret?: string | null;
 }
 
-/** What verification needs; each CRM uses its part. */
+/**
+ * What verification needs; each CRM uses its part. Built by the CRM's own adapter
+ * (CrmAdapter.webhookSecrets, unroutedWebhookSecrets) from what the service holds, read by
+ * its own codec: the service never fills or reads a field of it.
+ */
 export interface WebhookSecrets {
   /** HubSpot: the app's client secret. */
   clientSecret?: string | null;
@@ -317,18 +322,102 @@ export interface ConnectionOptions {
   network?: NetworkPolicy;
 }
 
-/** One CRM: how to connect, how its webhooks look, where they arrive. */
-export interface CrmAdapter {
+/**
+ * A value an environment variable may hold for a yes/no setting: true, false, 1, 0, yes, no.
+ * Adapters and the service's own configuration read flags with it, so every flag reads alike.
+ */
+export function envFlag() {
+  return z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+}
+
+/** A credential field that is optional and, when given, not empty. */
+export function optionalSecret() {
+  return z.string().trim().min(1).max(4000).nullable().optional();
+}
+
+/**
+ * The credentials every CRM takes: the access token (required) and the OAuth client and
+ * refresh token that renew it. An adapter extends it with its own fields.
+ */
+export const baseCredentials = z.object({
+  accessToken: z.string().min(1, 'is required').max(4000),
+  refreshToken: optionalSecret(),
+  clientId: optionalSecret(),
+  clientSecret: optionalSecret(),
+});
+
+/** What an adapter gets to say how one integration's webhooks are verified. */
+export interface WebhookSecretSources<Env = Record<string, unknown>> {
+  /** The integration's decrypted credentials. */
+  credentials: Credentials;
+  /** The adapter's environment settings (its `env` schema, parsed at start). */
+  env: Env;
+  /** The account the integration is connected to. */
+  accountId: string;
+  /** The channel id the service generated for the integration, if any. */
+  channelId: string | null;
+  /** The channel token the service generated and keeps encrypted, if any. */
+  channelToken: string | null;
+  /** The endpoint secrets accepted now (the current one; the previous one during its grace period). */
+  endpointSecrets: string[];
+}
+
+/** One CRM: how to connect, how its webhooks look, where they arrive, what the service must know about it. */
+export interface CrmAdapter<Env extends z.ZodObject = z.ZodObject> {
   provider: CrmProvider;
-  /** Path of the webhook route below the public base URL, e.g. /api/v1/webhooks/hubspot. */
-  webhookPath: string;
+  /** The CRM's name for people (descriptions, messages): HubSpot. */
+  label: string;
+  /**
+   * The webhook route segment: the CRM calls `/api/v1/webhooks/<slug>` below the public
+   * base URL (the HTTP layer builds the route from it). Lower-case letters only.
+   */
+  slug: string;
+  /** What one record is called in this CRM, in log lines: contact, lead. */
+  noun: string;
+  /** What the CRM calls the account an integration connects, for documentation: portal id. */
+  accountIdName: string;
+  /** What the API base URL of an integration is in this CRM, for documentation: instance URL. */
+  apiBaseUrlName: string;
+  /**
+   * What an administrator does in this CRM about a permanent error of this code (the
+   * scopes or profile rights to grant). The service adds how to resume; codes absent here
+   * get its generic advice.
+   */
+  remedies: Partial<Record<CrmErrorCode, string>>;
+  /**
+   * The service settings this adapter reads from the environment, with their defaults
+   * and rules. The service validates them once at start with its own settings (same
+   * messages), and hands the parsed values back to `defaultApiBaseUrl`/`webhookSecrets`.
+   */
+  env: Env;
+  /** The API base of an integration created without one (from `env`); null where the CRM has no single host (per org, per data centre). */
+  defaultApiBaseUrl(env: z.infer<Env>): string | null;
+  /**
+   * The credentials createIntegration accepts for this CRM, as stored (unknown fields are
+   * dropped). Field descriptions are shown in the API's input documentation.
+   */
+  credentials: z.ZodObject;
+  /**
+   * The integration settings the client reads (what provision() returned and tuning
+   * values): unknown keys are kept. The service validates what it stores against it.
+   */
+  settings: z.ZodObject;
   /**
    * How the CRM's notifications are authenticated beyond the codec's own check:
    * `endpointSecret`, the endpoint URL ends with a per-integration secret (a CRM that
    * signs nothing); `channelToken`, the CRM echoes back a token and channel id the
-   * service chose when it registered the channel. Neither when absent.
+   * service chose when it registered the channel, generated in the CRM's formats by these
+   * functions (ProvisionOptions.webhookToken, channelId). Neither when absent.
    */
-  webhookAuth?: { endpointSecret?: boolean; channelToken?: boolean };
+  webhookAuth?: { endpointSecret?: boolean; channelToken?: { newToken(): string; newChannelId(): string } };
+  /** What `codec.verify` needs for a notification of this integration. */
+  webhookSecrets(sources: WebhookSecretSources<z.infer<Env>>): WebhookSecrets;
+  /**
+   * What `codec.verify` needs for a notification that names no integration of this
+   * service (a service-wide app secret), so a forged one is refused; null when the CRM has
+   * no such secret (the notification is then refused as unauthenticated).
+   */
+  unroutedWebhookSecrets?(env: z.infer<Env>): WebhookSecrets | null;
   codec: WebhookCodec;
   connect(opts: ConnectionOptions): CrmClient;
   /**

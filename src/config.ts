@@ -2,11 +2,11 @@
 // src/ reads process.env.
 import path from 'node:path';
 import { z } from 'zod';
+import { envFlag } from '../adapters/contract.ts';
+import { adapterEnvShape } from './adapters.ts';
 import { KEY_ID_PATTERN, parseKeyMaterial, parsePreviousKeys } from './secrets.ts';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = envFlag();
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -18,9 +18,8 @@ const schema = z.object({
     .string()
     .regex(/^[a-z0-9_\-]{1,40}$/, 'lower-case letters, digits, - and _ only (at most 40)')
     .default('jazzaam'),
-  HUBSPOT_CLIENT_SECRET: z.string().min(1).optional(),
-  HUBSPOT_ALLOW_LEGACY_SIGNATURES: bool.default(false),
-  HUBSPOT_API_BASE_URL: z.string().url().default('https://api.hubapi.com'),
+  /** Each CRM adapter's own settings (its `env` schema): read here, once, with the rest. */
+  ...adapterEnvShape(),
   /**
    * Sandboxes, tests and the demo only: CRM connections may also use http and hosts that
    * resolve to loopback. Private, link-local and metadata addresses stay refused.

@@ -26,6 +26,21 @@ describe('config', () => {
     expect(() => loadConfig({ CRM_ALLOW_LOCAL_HOSTS: 'maybe' })).toThrowError(/CRM_ALLOW_LOCAL_HOSTS/);
   });
 
+  it("reads each CRM adapter's own settings with the rest, once: same names, defaults and errors", () => {
+    const c = loadConfig({ HUBSPOT_CLIENT_SECRET: 'app-secret', HUBSPOT_ALLOW_LEGACY_SIGNATURES: 'yes' });
+    expect(c.HUBSPOT_CLIENT_SECRET).toBe('app-secret');
+    expect(c.HUBSPOT_ALLOW_LEGACY_SIGNATURES).toBe(true);
+    expect(c.HUBSPOT_API_BASE_URL).toBe('https://api.hubapi.com');
+    // A bad adapter setting is named in the same start-up error as a bad service setting.
+    try {
+      loadConfig({ HUBSPOT_API_BASE_URL: 'not a url', HUBSPOT_ALLOW_LEGACY_SIGNATURES: 'maybe', PORT: 'abc' });
+      expect.unreachable('the configuration was accepted');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      for (const name of ['PORT', 'HUBSPOT_API_BASE_URL', 'HUBSPOT_ALLOW_LEGACY_SIGNATURES']) expect((e as Error).message).toContain(name);
+    }
+  });
+
   it('strips a trailing slash from the public URL', () => {
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://sync.example.com/' }).PUBLIC_BASE_URL).toBe('https://sync.example.com');
   });

@@ -2,25 +2,76 @@
 // `lead_source_system`, webhooks verified with the app's client secret (v3).
 //
 // Credentials: accessToken (private app or OAuth token); optional appId and
-// developerApiKey let provision() configure the app's webhooks itself.
+// developerApiKey let provision() configure the app's webhooks itself; optional
+// clientSecret verifies this integration's webhooks instead of HUBSPOT_CLIENT_SECRET.
 // Settings: what provision() returned (createdSubscriptionIds, ...); optional
 // requestTimeoutMs (default 30 s) and searchRateLimit ({requests, perMs}; default 4 / s,
 // HubSpot's search API allows about 4-5 requests per second).
-import type { ConnectionOptions, CrmAdapter, CrmClient } from '../contract.ts';
+import { z } from 'zod';
+import { baseCredentials, envFlag, optionalSecret, type ConnectionOptions, type CrmAdapter, type CrmClient } from '../contract.ts';
 import { HUBSPOT_API_HOSTS, HubSpotClient } from './client.ts';
 import { hubspotCodec } from './webhooks.ts';
 
-export const HUBSPOT_WEBHOOK_PATH = '/api/v1/webhooks/hubspot';
+/** The service settings HubSpot reads from the environment. */
+export const hubspotEnv = z.object({
+  /** The app's client secret: verifies webhook signatures (v3) of every HubSpot integration without its own. */
+  HUBSPOT_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Also accept the older v1/v2 signatures (X-HubSpot-Signature). */
+  HUBSPOT_ALLOW_LEGACY_SIGNATURES: envFlag().default(false),
+  /** The API base of an integration created without apiBaseUrl. */
+  HUBSPOT_API_BASE_URL: z.string().url().default('https://api.hubapi.com'),
+});
 
-export const hubspotAdapter: CrmAdapter = {
+const rate = z.object({ requests: z.number().int().positive(), perMs: z.number().int().positive() });
+
+export const hubspotAdapter = {
   provider: 'HUBSPOT',
-  webhookPath: HUBSPOT_WEBHOOK_PATH,
+  label: 'HubSpot',
+  slug: 'hubspot',
+  noun: 'contact',
+  accountIdName: 'portal id',
+  apiBaseUrlName: 'public API host',
+  // HubSpot's OAuth scopes are granular per CRM object (developers.hubspot.com, "Working with
+  // OAuth", scopes): crm.objects.contacts.read to view contacts, .write to create and update them.
+  remedies: {
+    PERMISSION: 'give the connected HubSpot app or private app the crm.objects.contacts.read and crm.objects.contacts.write scopes',
+  },
+  env: hubspotEnv,
+  defaultApiBaseUrl: (env) => env.HUBSPOT_API_BASE_URL,
+  credentials: baseCredentials.extend({
+    clientSecret: optionalSecret().describe('overrides the service-wide client secret for this integration.'),
+    appId: z
+      .string()
+      .trim()
+      .regex(/^\d{1,20}$/, 'must be a HubSpot app id (digits)')
+      .nullable()
+      .optional()
+      .describe('the app id; with developerApiKey, enableWebhooks registers the subscriptions itself.'),
+    developerApiKey: optionalSecret().describe('the developer API key of the app (webhooks API).'),
+  }),
+  settings: z.looseObject({
+    originProperty: z.string().optional(),
+    appId: z.string().optional(),
+    webhookTargetUrl: z.string().optional(),
+    subscriptionIds: z.array(z.string()).optional(),
+    createdSubscriptionIds: z.array(z.string()).optional(),
+    requestTimeoutMs: z.number().positive().optional(),
+    searchRateLimit: rate.optional(),
+  }),
+  // Signed with the app's client secret: the integration's own, else the service-wide one.
+  webhookSecrets: ({ credentials, env }) => ({
+    clientSecret: credentials.clientSecret || env.HUBSPOT_CLIENT_SECRET || null,
+    allowLegacySignatures: env.HUBSPOT_ALLOW_LEGACY_SIGNATURES,
+  }),
+  // A portal nobody here connected: still checked with the service-wide secret, when set.
+  unroutedWebhookSecrets: (env) =>
+    env.HUBSPOT_CLIENT_SECRET ? { clientSecret: env.HUBSPOT_CLIENT_SECRET, allowLegacySignatures: env.HUBSPOT_ALLOW_LEGACY_SIGNATURES } : null,
   codec: hubspotCodec,
   connect(opts: ConnectionOptions): CrmClient {
     return new HubSpotClient(opts);
   },
   hosts: { api: HUBSPOT_API_HOSTS },
-};
+} satisfies CrmAdapter<typeof hubspotEnv>;
 
 export { HUBSPOT_API_HOSTS, HubSpotClient } from './client.ts';
 export { hubspotCodec } from './webhooks.ts';

@@ -1,19 +1,47 @@
 // The Salesforce adapter: jsforce-based client, Outbound Message codec.
-import type { CrmAdapter } from '../contract.ts';
+//
+// Credentials: accessToken, and refreshToken + clientId (+ clientSecret) to renew it.
+// Settings: the field API names (originField, externalIdField), the Sforce-Call-Options
+// client id, and the fields the Outbound Message must send (outboundFields).
+import { z } from 'zod';
+import { baseCredentials, type CrmAdapter } from '../contract.ts';
 import { SALESFORCE_HOSTS, SalesforceClient } from './client.ts';
 import { id18 } from './mappers.ts';
 import { salesforceCodec } from './webhooks.ts';
 
-export const salesforceAdapter: CrmAdapter = {
+const env = z.object({});
+
+export const salesforceAdapter = {
   provider: 'SALESFORCE',
-  webhookPath: '/api/v1/webhooks/salesforce',
+  label: 'Salesforce',
+  slug: 'salesforce',
+  noun: 'lead',
+  accountIdName: 'organization id',
+  apiBaseUrlName: 'instance URL',
+  // Object permissions (Salesforce ObjectPermissions: PermissionsRead, PermissionsCreate,
+  // PermissionsEdit) on Lead, and field-level security (edit access) on our custom fields.
+  remedies: {
+    PERMISSION: "give the connected Salesforce user Read, Create and Edit on Lead and edit access to the sync's custom fields",
+  },
+  env,
+  // The instance URL is per org: every integration names its own.
+  defaultApiBaseUrl: () => null,
+  credentials: baseCredentials,
+  settings: z.looseObject({
+    originField: z.string().optional(),
+    externalIdField: z.string().optional(),
+    callOptionsClient: z.string().optional(),
+    outboundFields: z.array(z.string()).optional(),
+  }),
   // Outbound Messages carry no signature: the endpoint URL holds a secret.
   webhookAuth: { endpointSecret: true },
+  // The message must also name the organization the integration is connected to.
+  webhookSecrets: ({ accountId, endpointSecrets }) => ({ accountId, endpointSecrets }),
   codec: salesforceCodec,
   connect: (opts) => new SalesforceClient(opts),
   // Outbound messages carry the 18-character organization id; Setup shows 15.
   normaliseAccountId: (id) => id18(id),
   hosts: { api: SALESFORCE_HOSTS },
-};
+} satisfies CrmAdapter<typeof env>;
 
 export { DEFAULT_EXTERNAL_ID_FIELD, DEFAULT_ORIGIN_FIELD, NOT_PROVIDED } from './mappers.ts';

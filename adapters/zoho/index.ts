@@ -1,20 +1,58 @@
 // Zoho CRM (REST API v7, module Leads) adapter.
-import type { ConnectionOptions, CrmAdapter, CrmClient, ProvisionOptions, ProvisionReport } from '../contract.ts';
+//
+// Credentials: accessToken, refreshToken + clientId + clientSecret to renew it, and
+// accountsUrl, the accounts server of the account's data centre (derived from the api
+// domain when absent). Settings: what provision() returned (originField, originFieldId,
+// channelId, channelExpiry, emailUnique) and tuning (writeStrategy, triggers,
+// recentWindowMs, recentMaxPages, maxConcurrent): see readSettings.
+import { z } from 'zod';
+import { baseCredentials, type ConnectionOptions, type CrmAdapter, type CrmClient, type ProvisionOptions, type ProvisionReport } from '../contract.ts';
+import { newChannelId, newChannelToken } from './channel.ts';
 import { connectZoho } from './client.ts';
 import { ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS } from './http.ts';
 import { zohoWebhookCodec } from './webhooks.ts';
 
-export const ZOHO_WEBHOOK_PATH = '/api/v1/webhooks/zoho';
+const env = z.object({});
+const positive = z.number().positive().optional();
 
-export const zohoAdapter: CrmAdapter = {
+export const zohoAdapter = {
   provider: 'ZOHO',
-  webhookPath: ZOHO_WEBHOOK_PATH,
+  label: 'Zoho',
+  slug: 'zoho',
+  noun: 'lead',
+  accountIdName: 'org id',
+  apiBaseUrlName: "the data centre's api domain",
+  // The user's profile permissions on Leads, and the OAuth scope the token was granted: Zoho
+  // scopes read service.scope.operation (zoho.com/crm/developer/docs/api/v8/scopes.html), ALL
+  // allowing every operation, modules.leads the Leads module.
+  remedies: {
+    PERMISSION: 'give the connected Zoho user a profile allowed to view, create and edit Leads, and the ZohoCRM.modules.leads.ALL scope',
+  },
+  env,
+  // The api domain depends on the account's data centre: never assume the US one.
+  defaultApiBaseUrl: () => null,
+  credentials: baseCredentials.extend({
+    accountsUrl: z.string().trim().url('must be a URL').nullable().optional().describe('the accounts host of the data centre.'),
+  }),
+  settings: z.looseObject({
+    originField: z.string().optional(),
+    originFieldId: z.string().optional(),
+    channelId: z.string().optional(),
+    channelExpiry: z.string().optional(),
+    emailUnique: z.boolean().optional(),
+    writeStrategy: z.enum(['insert', 'upsert', 'auto']).optional(),
+    triggers: z.array(z.string()).optional(),
+    recentWindowMs: positive,
+    recentMaxPages: positive,
+    maxConcurrent: positive,
+  }),
   // Notification channels echo the token and channel id given at /actions/watch.
-  webhookAuth: { channelToken: true },
+  webhookAuth: { channelToken: { newToken: newChannelToken, newChannelId } },
+  webhookSecrets: ({ channelToken, channelId }) => ({ channelToken, channelId }),
   codec: zohoWebhookCodec,
   connect: (opts: ConnectionOptions) => connectZoho(opts),
   hosts: { api: ZOHO_API_HOSTS, accounts: ZOHO_ACCOUNTS_HOSTS },
-};
+} satisfies CrmAdapter<typeof env>;
 
 /**
  * Renews a client's notification channel before it expires (Zoho channels live at most
@@ -27,3 +65,4 @@ export async function renewChannel(client: CrmClient, opts: ProvisionOptions): P
 export { connectZoho, readSettings, WATCH_EVENTS, ZohoClient, type WriteStrategy, type ZohoDeps, type ZohoSettings } from './client.ts';
 export { accountsUrlForApiDomain, regionOfApiDomain, ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS, ZOHO_REGIONS, type ZohoRegion } from './http.ts';
 export { zohoWebhookCodec } from './webhooks.ts';
+export { newChannelId, newChannelToken } from './channel.ts';

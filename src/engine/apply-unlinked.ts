@@ -17,7 +17,7 @@ export async function applyUnlinked(arrival: Arrival, via: ApplyVia, ownOrigin: 
     : null;
 
   if (ownOrigin) {
-    log.info({ externalId: record.externalId }, `skipping ${recordNoun(integration)} ${record.externalId}, originated from our platform`);
+    log.info({ externalId: record.externalId }, `skipping ${recordNoun(deps, integration)} ${record.externalId}, originated from our platform`);
     if (existing && !(await linkedTo(prisma, existing.id, integration.id))) {
       await createLink(prisma, existing.id, integration.id, record);
       return { outcome: via === 'import' ? 'linked' : 'skipped_own_origin', leadId: existing.id };
@@ -26,7 +26,7 @@ export async function applyUnlinked(arrival: Arrival, via: ApplyVia, ownOrigin: 
   }
 
   if (!email) {
-    log.warn({ externalId: record.externalId }, `skipping ${recordNoun(integration)} ${record.externalId}: no email`);
+    log.warn({ externalId: record.externalId }, `skipping ${recordNoun(deps, integration)} ${record.externalId}: no email`);
     return { outcome: 'skipped_no_email', leadId: null };
   }
 
@@ -55,13 +55,13 @@ export async function applyUnlinked(arrival: Arrival, via: ApplyVia, ownOrigin: 
         });
       }
     });
-    log.info({ leadId: existing.id }, `linked ${recordNoun(integration)} ${record.externalId} to existing lead`);
+    log.info({ leadId: existing.id }, `linked ${recordNoun(deps, integration)} ${record.externalId} to existing lead`);
     return { outcome: 'linked', leadId: existing.id };
   }
 
-  log.info({ externalId: record.externalId, email }, `creating lead from ${recordNoun(integration)} ${record.externalId}`);
+  log.info({ externalId: record.externalId, email }, `creating lead from ${recordNoun(deps, integration)} ${record.externalId}`);
   const [lead] = await prisma.$transaction((tx) => createLeadsFromRecords(tx, integration, [record]));
-  log.info({ leadId: lead.id, email }, `created lead ${lead.id} from ${recordNoun(integration)} ${record.externalId}`);
+  log.info({ leadId: lead.id, email }, `created lead ${lead.id} from ${recordNoun(deps, integration)} ${record.externalId}`);
   await deps.pubsub.publish('lead.created', { organizationId: lead.organizationId, lead });
   return { outcome: 'created', leadId: lead.id };
 }

@@ -74,7 +74,7 @@ async function applyOnce(
     // we wrote. One that holds more (a CRM automation or a person edited the record
     // before the notification went out, which some CRMs still call a creation) is
     // compared below like any change.
-    log.info({ leadId: link.leadId }, `skipping ${recordNoun(integration)} ${record.externalId}, originated from our platform`);
+    log.info({ leadId: link.leadId }, `skipping ${recordNoun(deps, integration)} ${record.externalId}, originated from our platform`);
     // Learn what the CRM filled in that we did not write (defaults such as a status),
     // so a later change of those fields is recognised as a change.
     await touchLink(prisma, link, remote, remoteHash, record.updatedAt);
@@ -198,7 +198,7 @@ async function updateLeadFromCrm(
     await enqueueForOtherIntegrations(tx, u, pushBack ? null : integration.id);
     return u;
   });
-  log.info({ leadId: lead.id, fields: Object.keys(data) }, `updated lead ${lead.id} from ${recordNoun(integration)}`);
+  log.info({ leadId: lead.id, fields: Object.keys(data) }, `updated lead ${lead.id} from ${recordNoun(deps, integration)}`);
   await deps.pubsub.publish('lead.updated', { organizationId: updated.organizationId, lead: updated });
   return updated;
 }

@@ -3,7 +3,7 @@
 import type { CrmAdapter, CrmClient, CrmProvider, Credentials, NetworkPolicy } from '../../adapters/contract.ts';
 import { checkOrigin, HostAllowList } from '../../adapters/kit/net-guard.ts';
 import { AppError } from '../errors.ts';
-import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
+import type { Integration, Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { Keyring } from '../secrets.ts';
 import { measured, type Metrics } from '../metrics.ts';
@@ -76,12 +76,37 @@ export class Connections {
     return a;
   }
 
-  /** The adapter serving a webhook path segment (hubspot, salesforce, zoho). */
+  /**
+   * Integration settings about to be stored, checked against the adapter's settings
+   * schema (unknown keys are kept). Settings come from the adapter itself (provision,
+   * prepare): a refusal is a defect of the adapter, thrown as an unexpected error.
+   */
+  settingsToStore(provider: CrmProvider, settings: Record<string, unknown>): Prisma.InputJsonValue {
+    const adapter = this.adapter(provider);
+    const r = adapter.settings.safeParse(settings);
+    if (!r.success) {
+      const problems = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      throw new Error(`the ${adapter.label} adapter answered settings its own schema refuses (${problems})`);
+    }
+    return r.data as Prisma.InputJsonValue;
+  }
+
+  /** The adapter of a provider, or undefined when this build has none. */
+  find(provider: CrmProvider): CrmAdapter | undefined {
+    return this.adapters.get(provider);
+  }
+
+  /** The adapter whose webhook route ends with this segment (its slug; any case). */
   adapterForPath(segment: string): CrmAdapter | undefined {
     for (const a of this.adapters.values()) {
-      if (a.webhookPath.split('/').pop() === segment.toLowerCase()) return a;
+      if (a.slug === segment.toLowerCase()) return a;
     }
     return undefined;
+  }
+
+  /** What one record of this CRM is called, for log lines (contact, lead). */
+  noun(provider: CrmProvider): string {
+    return this.find(provider)?.noun ?? 'record';
   }
 
   /** Decrypted credentials of an integration row. */

@@ -4,6 +4,7 @@ import { SYNCED_FIELDS, type ChangeEvent, type CrmRecord, type LeadFields } from
 import type { Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
+import type { Connections } from './connections.ts';
 import { canonicalFields, stampFieldTimes } from './fields.ts';
 import { createLinks, fanOut } from './links.ts';
 
@@ -12,6 +13,8 @@ export interface ApplyDeps {
   logger: Logger;
   pubsub: PubSub;
   platformTag: string;
+  /** The adapters: what a record of each CRM is called in log lines. */
+  connections: Pick<Connections, 'noun'>;
 }
 
 /** One CRM record being applied, with what every rule reads of it. */
@@ -29,8 +32,8 @@ export interface Arrival {
 type Tx = Pick<PrismaClient, 'lead' | 'crmLink' | 'integration' | 'outboxItem'>;
 
 /** The noun a CRM uses for the records we sync, as log lines name them. */
-export function recordNoun(integration: Pick<Integration, 'provider'>): string {
-  return integration.provider === 'HUBSPOT' ? 'contact' : 'lead';
+export function recordNoun(deps: Pick<ApplyDeps, 'connections'>, integration: Pick<Integration, 'provider'>): string {
+  return deps.connections.noun(integration.provider);
 }
 
 /** The lead row for a CRM record: its fields, each stamped with the CRM's time of it, and where it came from. */

@@ -77,7 +77,7 @@ export async function resumeAbandonedImports(deps: ImportDeps): Promise<number> 
 async function runImport(deps: ImportDeps, integration: Integration, start: ImportJob): Promise<void> {
   const { prisma } = deps;
   const log = deps.logger.child({ jobId: start.id, integrationId: integration.id, provider: integration.provider });
-  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG };
+  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG, connections: deps.connections };
   let job = start;
   let cursor = start.cursor;
   let retries = 0;

@@ -43,18 +43,23 @@ export interface InboxDeps {
   metrics?: Metrics;
 }
 
-/** What verification of a webhook for this integration needs. */
-export function secretsFor(config: Config, integration: Integration, connections: Connections, now: Date = new Date()): WebhookSecrets {
-  const creds = readCredentials(integration, connections.keyring);
+/** What verification of a webhook for this integration needs: the adapter says, from what the service holds. */
+export function secretsFor(
+  config: Config,
+  adapter: CrmAdapter,
+  integration: Integration,
+  connections: Connections,
+  now: Date = new Date(),
+): WebhookSecrets {
   const hooks = readWebhookSecrets(integration, connections.keyring);
-  return {
-    clientSecret: creds.clientSecret || config.HUBSPOT_CLIENT_SECRET || null,
-    allowLegacySignatures: config.HUBSPOT_ALLOW_LEGACY_SIGNATURES,
-    channelToken: hooks.channelToken ?? null,
-    channelId: integration.channelId,
+  return adapter.webhookSecrets({
+    credentials: readCredentials(integration, connections.keyring),
+    env: config,
     accountId: integration.accountId,
+    channelId: integration.channelId,
+    channelToken: hooks.channelToken ?? null,
     endpointSecrets: acceptedEndpointSecrets(hooks, now),
-  };
+  });
 }
 
 /** Verifies and persists a webhook, then answers the CRM. Throws AppError (400/401/404). */
@@ -77,17 +82,18 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
 
   const log = logger.child({ provider: adapter.provider, accounts: accountIds });
   if (integrations.length === 0) {
-    // Nobody here owns that account. Still authenticate with the global secret where
-    // there is one, so a forged request cannot learn anything; answer 2xx so the CRM
-    // does not retry an event nobody will take.
-    if (deps.config.HUBSPOT_CLIENT_SECRET && adapter.provider === 'HUBSPOT') {
-      verifyOrThrow(adapter, req, { clientSecret: deps.config.HUBSPOT_CLIENT_SECRET, allowLegacySignatures: deps.config.HUBSPOT_ALLOW_LEGACY_SIGNATURES }, log);
+    // Nobody here owns that account. Still authenticate with the service-wide secret
+    // where the CRM has one, so a forged request cannot learn anything; answer 2xx so the
+    // CRM does not retry an event nobody will take.
+    const serviceWide = adapter.unroutedWebhookSecrets?.(deps.config) ?? null;
+    if (serviceWide) {
+      verifyOrThrow(adapter, req, serviceWide, log);
       log.warn({ events: parsed.events.length }, 'webhook for an account with no integration: ignored');
       return { ...adapter.codec.acknowledge(), stored: 0 };
     }
     throw new AppError('UNAUTHENTICATED', 'Webhook signature could not be verified');
   }
-  for (const integration of integrations) verifyOrThrow(adapter, req, secretsFor(deps.config, integration, deps.connections), log);
+  for (const integration of integrations) verifyOrThrow(adapter, req, secretsFor(deps.config, adapter, integration, deps.connections), log);
 
   const integrationOf = (ev: ChangeEvent) =>
     ev.channelId ? integrations.find((i) => i.channelId === ev.channelId) : integrations.find((i) => ev.accountId !== null && i.accountId === ev.accountId);
@@ -230,7 +236,7 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
   } else if (deps.probe) {
     await probeUnused(prisma, integration.id);
   }
-  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG };
+  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG, connections: deps.connections };
   for (const { row, ev } of events) {
     try {
       let outcome: ApplyOutcome;
@@ -288,7 +294,7 @@ async function retryOrFail(deps: PassDeps, row: InboxEvent & { integration: Inte
   const expired = now.getTime() - firstFailedAt.getTime() >= deps.config.RETRY_WINDOW_MS;
   const final = !error.retryable || expired;
   const message = !error.retryable
-    ? `${storedError(error)} ${remedyFor(error.code, row.integration.provider)}`
+    ? `${storedError(error)} ${remedyFor(error.code, deps.connections.find(row.integration.provider))}`
     : expired
       ? `${storedError(error)} (gave up after ${attempts} attempts over ${Math.round((now.getTime() - firstFailedAt.getTime()) / 60_000)} min)`
       : storedError(error);

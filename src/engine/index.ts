@@ -20,7 +20,7 @@ import { outboxQueue } from './outbox.ts';
 import { retryFailedOutbox } from './outbox-steps.ts';
 import { pollAll } from './poller.ts';
 import { releaseClaims, WorkerLoop } from './queue.ts';
-import { defaultAdapters } from './registry.ts';
+import { defaultAdapters } from '../adapters.ts';
 import type { SyncService, WorkerStatus } from './types.ts';
 import { notFound } from '../errors.ts';
 

@@ -19,7 +19,7 @@ function check(field: string, url: string, hosts: readonly string[], policy: Net
 
 /**
  * The normalised URLs, or a VALIDATION error (bad input) naming each refused field. `defaultBase` is the
- * provider's default API base (HUBSPOT_API_BASE_URL) when the input names none.
+ * adapter's default API base (CrmAdapter.defaultApiBaseUrl) when the input names none.
  */
 export function checkIntegrationUrls(
   adapter: CrmAdapter,

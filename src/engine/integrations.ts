@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { isCrmError, type CrmAdapter, type CrmProvider } from '../../adapters/contract.ts';
 import type { Config } from '../config.ts';
 import { AppError, notFound, validationError } from '../errors.ts';
-import { Prisma, type Integration, type PrismaClient } from '../generated/prisma/client.ts';
+import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { breakerView } from './breaker.ts';
@@ -15,8 +15,6 @@ import { outcomeStatus } from './outcomes.ts';
 import type { CreateIntegrationInput, EnableWebhooksResult, RotateWebhookSecretResult, WebhookStatus } from './types.ts';
 import {
   ENDPOINT_SECRET_GRACE_MS,
-  newChannelId,
-  newChannelToken,
   newEndpointSecret,
   readWebhookSecrets,
   usesChannelToken,
@@ -34,48 +32,54 @@ export interface IntegrationDeps {
   connections: Connections;
 }
 
-const DEFAULT_BASE_URL: Record<CrmProvider, ((c: Config) => string) | null> = {
-  HUBSPOT: (c) => c.HUBSPOT_API_BASE_URL,
-  SALESFORCE: null, // the instance URL is per org
-  ZOHO: null, // the api domain depends on the account's data centre: never assume the US one
-};
+/** What every integration takes, whatever its CRM: the credentials are its adapter's (CrmAdapter.credentials). */
+function commonInput(providers: readonly CrmProvider[]) {
+  return z.object({
+    provider: z.enum(providers as [CrmProvider, ...CrmProvider[]]),
+    name: z.string().trim().min(1, 'is required').max(200),
+    /** Optional: the CRM names the account of the token (whoami); when given it must match. */
+    accountId: z.string().trim().min(1, 'must not be empty').max(100).nullable().optional(),
+    apiBaseUrl: z.string().trim().url('must be a URL').nullable().optional(),
+    autoSync: z.boolean().nullable().optional(),
+  });
+}
 
-const opt = z.string().trim().min(1).max(4000).nullable().optional();
-const inputSchema = z.object({
-  provider: z.enum(['HUBSPOT', 'SALESFORCE', 'ZOHO']),
-  name: z.string().trim().min(1, 'is required').max(200),
-  /** Optional: the CRM names the account of the token (whoami); when given it must match. */
-  accountId: z.string().trim().min(1, 'must not be empty').max(100).nullable().optional(),
-  apiBaseUrl: z.string().trim().url('must be a URL').nullable().optional(),
-  accessToken: z.string().min(1, 'is required').max(4000),
-  refreshToken: opt,
-  clientId: opt,
-  clientSecret: opt,
-  accountsUrl: z.string().trim().url('must be a URL').nullable().optional(),
-  appId: z.string().trim().regex(/^\d{1,20}$/, 'must be a HubSpot app id (digits)').nullable().optional(),
-  developerApiKey: opt,
-  autoSync: z.boolean().nullable().optional(),
-});
+type Issue = { field: string; message: string };
+const issuesOf = (error: z.ZodError): Issue[] => error.issues.map((i) => ({ field: i.path.join('.') || 'input', message: i.message }));
+
+/**
+ * The input checked: the common fields, and the credentials by the provider's adapter
+ * (fields it does not take are dropped). Every problem is named at once; nothing is stored.
+ */
+function parseInput(connections: Connections, input: CreateIntegrationInput) {
+  const common = commonInput(connections.providers()).safeParse(input);
+  const adapter = common.success ? connections.adapter(common.data.provider) : connections.find(input.provider);
+  const credentials = adapter ? adapter.credentials.safeParse(input) : null;
+  const issues = [...(common.success ? [] : issuesOf(common.error)), ...(credentials && !credentials.success ? issuesOf(credentials.error) : [])];
+  if (!common.success || !adapter || !credentials?.success) {
+    // In the order of the fields: the common ones, the credentials, autoSync last.
+    const order = ['provider', 'name', 'accountId', 'apiBaseUrl', ...Object.keys(adapter?.credentials.shape ?? {}), 'autoSync'];
+    const rank = (field: string) => {
+      const i = order.indexOf(field.split('.')[0]);
+      return i === -1 ? order.length : i;
+    };
+    throw validationError(issues.sort((a, b) => rank(a.field) - rank(b.field)));
+  }
+  return { ...common.data, adapter, credentials: credentials.data as Record<string, string | null | undefined> };
+}
 
 export async function createIntegration(deps: IntegrationDeps, organizationId: string, input: CreateIntegrationInput): Promise<Integration> {
-  const r = inputSchema.safeParse(input);
-  if (!r.success) throw validationError(r.error.issues.map((i) => ({ field: i.path.join('.') || 'input', message: i.message })));
-  const v = r.data;
-  const adapter = deps.connections.adapter(v.provider); // UNSUPPORTED when this build has no adapter for it
+  const v = parseInput(deps.connections, input);
+  const adapter = v.adapter;
   // The network guard's verdict on the URLs, before anything is stored or asked.
-  const urls = checkIntegrationUrls(adapter, deps.connections.network, v, DEFAULT_BASE_URL[v.provider]?.(deps.config) ?? null);
+  const urls = checkIntegrationUrls(
+    adapter,
+    deps.connections.network,
+    { apiBaseUrl: v.apiBaseUrl, accountsUrl: v.credentials.accountsUrl },
+    adapter.defaultApiBaseUrl(deps.config),
+  );
   const credentials = Object.fromEntries(
-    Object.entries({
-      accessToken: v.accessToken,
-      refreshToken: v.refreshToken,
-      clientId: v.clientId,
-      clientSecret: v.clientSecret,
-      accountsUrl: urls.accountsUrl,
-      appId: v.appId,
-      developerApiKey: v.developerApiKey,
-    }).filter(
-      ([, x]) => x != null,
-    ),
+    Object.entries({ ...v.credentials, accountsUrl: urls.accountsUrl }).filter(([, x]) => x != null),
   ) as Record<string, string>;
   // Prove the account: the CRM says whose token this is; a claimed account must match it.
   const accountId = await verifiedAccountId(deps, adapter, {
@@ -176,12 +180,13 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
   // Secrets are generated here, once, and kept encrypted; a legacy clear token is taken over.
   const secrets: WebhookSecretSet = { ...readWebhookSecrets(integration, deps.connections.keyring) };
   // A CRM may echo a channel token we choose, or call a URL ending with our secret.
-  if (usesChannelToken(adapter)) secrets.channelToken ??= newChannelToken();
+  const channel = adapter.webhookAuth?.channelToken;
+  if (channel) secrets.channelToken ??= channel.newToken();
   if (usesEndpointSecret(adapter)) secrets.endpoint ??= newEndpointSecret();
   const webhookUrl = webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, usesEndpointSecret(adapter) ? secrets.endpoint! : null);
   const webhookToken = secrets.channelToken ?? '';
-  // Zoho wants a numeric (long) channel id: random, in its own column (see newChannelId).
-  const channelId = integration.channelId ?? newChannelId();
+  // A CRM that routes by channel gets a channel id in its own format, kept in its own column.
+  const channelId = integration.channelId ?? channel?.newChannelId() ?? '';
   let report;
   try {
     report = await deps.connections.client(integration).provision({
@@ -206,7 +211,7 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
       webhookExpiresAt: report.expiresAt,
       channelId: usesChannelToken(adapter) ? channelId : integration.channelId,
       webhookSecrets: Object.keys(secrets).length ? writeWebhookSecrets(secrets, deps.connections.keyring) : integration.webhookSecrets,
-      settings: { ...settings, ...withoutLegacySecrets(report.settings), prepared: report.originFieldReady } as Prisma.InputJsonValue,
+      settings: deps.connections.settingsToStore(integration.provider, { ...settings, ...withoutLegacySecrets(report.settings), prepared: report.originFieldReady }),
     },
   });
   deps.connections.forget(integration.id);
@@ -232,13 +237,14 @@ export async function renewExpiringWebhooks(deps: IntegrationDeps, withinMs = 24
     const settings = withoutLegacySecrets(settingsOf(integration));
     try {
       const secrets = { ...readWebhookSecrets(integration, deps.connections.keyring) };
-      secrets.channelToken ??= newChannelToken();
-      const channelId = integration.channelId ?? newChannelId();
+      const channel = adapter.webhookAuth?.channelToken;
+      if (channel) secrets.channelToken ??= channel.newToken();
+      const channelId = integration.channelId ?? channel?.newChannelId() ?? null;
       const report = await client.renewWebhooks({
         webhookUrl: webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, null),
         tagValues: tagValuesFor(integration.provider, deps.config.PLATFORM_SOURCE_TAG),
-        webhookToken: secrets.channelToken,
-        channelId,
+        webhookToken: secrets.channelToken ?? '',
+        channelId: channelId ?? '',
       });
       await deps.prisma.integration.update({
         where: { id: integration.id },
@@ -248,7 +254,7 @@ export async function renewExpiringWebhooks(deps: IntegrationDeps, withinMs = 24
           channelId,
           // A clear token of an older row moves into the encrypted column here.
           webhookSecrets: writeWebhookSecrets(secrets, deps.connections.keyring),
-          settings: { ...settings, ...withoutLegacySecrets(report.settings) } as Prisma.InputJsonValue,
+          settings: deps.connections.settingsToStore(integration.provider, { ...settings, ...withoutLegacySecrets(report.settings) }),
         },
       });
       deps.logger.info({ integrationId: integration.id, expiresAt: report.expiresAt }, 'webhook channel renewed');
@@ -301,9 +307,10 @@ export async function rotateWebhookSecret(
       previousValidUntil: secrets.previousEndpointUntil ? new Date(secrets.previousEndpointUntil) : null,
     };
   }
-  if (usesChannelToken(adapter)) {
-    secrets.channelToken = newChannelToken();
-    const channelId = integration.channelId ?? newChannelId();
+  const channel = adapter.webhookAuth?.channelToken;
+  if (channel) {
+    secrets.channelToken = channel.newToken();
+    const channelId = integration.channelId ?? channel.newChannelId();
     const client = deps.connections.client(integration);
     if (integration.webhooksEnabled && client.renewWebhooks) {
       try {
@@ -319,7 +326,7 @@ export async function rotateWebhookSecret(
             channelId,
             webhookExpiresAt: report.expiresAt,
             webhookSecrets: writeWebhookSecrets(secrets, deps.connections.keyring),
-            settings: { ...withoutLegacySecrets(settingsOf(integration)), ...withoutLegacySecrets(report.settings) } as Prisma.InputJsonValue,
+            settings: deps.connections.settingsToStore(integration.provider, { ...withoutLegacySecrets(settingsOf(integration)), ...withoutLegacySecrets(report.settings) }),
           },
         });
       } catch (e) {

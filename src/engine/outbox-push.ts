@@ -141,7 +141,7 @@ async function prepared(deps: OutboxDeps, integration: Integration): Promise<Int
   }
   const updated = await deps.prisma.integration.update({
     where: { id: integration.id },
-    data: { settings: { ...settings, ...report.settings, prepared: true } as Prisma.InputJsonValue },
+    data: { settings: deps.connections.settingsToStore(integration.provider, { ...settings, ...report.settings, prepared: true }) },
   });
   deps.logger.info({ integrationId: integration.id, originFieldCreated: report.originFieldCreated }, 'CRM prepared for writes (origin field ready)');
   return updated;

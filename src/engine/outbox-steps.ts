@@ -72,7 +72,7 @@ export async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: C
   const integration = items[0].integration;
   if (!error.retryable || expired) {
     const message = !error.retryable
-      ? `${storedError(error)} ${remedyFor(error.code, integration.provider)}`
+      ? `${storedError(error)} ${remedyFor(error.code, deps.connections.find(integration.provider))}`
       : `${storedError(error)} (gave up after ${attempts} attempts over ${Math.round((now.getTime() - firstFailedAt.getTime()) / 60_000)} min)`;
     await deps.prisma.outboxItem.updateMany({
       where: { id: { in: ids } },

@@ -54,7 +54,7 @@ export async function pollAll(deps: PollDeps, force = false): Promise<number> {
  */
 export async function pollOne(deps: PollDeps, integration: Integration): Promise<number> {
   const log = deps.logger.child({ integrationId: integration.id, provider: integration.provider });
-  const applyDeps = { prisma: deps.prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG };
+  const applyDeps = { prisma: deps.prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG, connections: deps.connections };
   const mark = integration.pollCursor;
   let seen = 0;
   const outcomes: Record<string, number> = {};

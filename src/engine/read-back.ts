@@ -51,7 +51,7 @@ export function retriedRecords<I extends Item>(integration: Integration, groups:
 export async function readBackRetried(deps: ReadBackDeps, integration: Integration, byRecord: Map<string, Item[]>, log: Logger): Promise<void> {
   if (byRecord.size === 0) return;
   const records: CrmRecord[] = await deps.connections.client(integration).readRecords([...byRecord.keys()]);
-  const applyDeps = { prisma: deps.prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.platformTag };
+  const applyDeps = { prisma: deps.prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.platformTag, connections: deps.connections };
   for (const record of records) {
     const group = byRecord.get(record.externalId);
     if (!group) continue;

@@ -1,19 +1,16 @@
 // What an administrator must do about an error that retrying cannot fix. Keyed by the
-// stable error code (and CRM), never by message text.
-import type { CrmErrorCode, CrmProvider } from '../../adapters/contract.ts';
-
-const PERMISSION: Record<CrmProvider, string> = {
-  HUBSPOT: 'give the connected HubSpot app or private app the crm.objects.contacts.read and crm.objects.contacts.write scopes',
-  SALESFORCE: "give the connected Salesforce user Read, Create and Edit on Lead and edit access to the sync's custom fields",
-  ZOHO: 'give the connected Zoho user a profile allowed to view, create and edit Leads, and the ZohoCRM.modules.leads.ALL scope',
-};
+// stable error code, never by message text; the CRM-side steps (scopes, profile rights)
+// are the adapter's (CrmAdapter.remedies).
+import type { CrmAdapter, CrmErrorCode } from '../../adapters/contract.ts';
 
 /** The steps that fix a permanent error, ending with how to resume. */
-export function remedyFor(code: CrmErrorCode, provider: CrmProvider): string {
+export function remedyFor(code: CrmErrorCode, adapter: Pick<CrmAdapter, 'remedies'> | undefined): string {
   const resume = 'then use Retry (retryFailed) to push again';
+  const own = adapter?.remedies[code];
+  if (own) return `To fix: ${own}, ${resume}.`;
   switch (code) {
     case 'PERMISSION':
-      return `To fix: ${PERMISSION[provider]}, ${resume}.`;
+      return `To fix: give the connected CRM user the rights to read, create and edit its records, ${resume}.`;
     case 'AUTH_EXPIRED':
       return `To fix: reconnect the integration with fresh credentials (createIntegration with a new token), ${resume}.`;
     case 'VALIDATION':

@@ -18,7 +18,7 @@ export async function applyDeletion(deps: ApplyDeps, integration: Integration, e
     await tx.crmLink.update({ where: { id: link.id }, data: { remoteDeletedAt: now } });
     return tx.lead.update({ where: { id: link.leadId }, data: { crmDeletedAt: now } });
   });
-  deps.logger.info({ leadId: lead.id, externalId, integrationId: integration.id }, `${recordNoun(integration)} ${externalId} deleted in the CRM: lead kept, no longer pushed`);
+  deps.logger.info({ leadId: lead.id, externalId, integrationId: integration.id }, `${recordNoun(deps, integration)} ${externalId} deleted in the CRM: lead kept, no longer pushed`);
   await deps.pubsub.publish('lead.updated', { organizationId: lead.organizationId, lead });
   return { outcome: 'deleted', leadId: lead.id };
 }
@@ -67,7 +67,7 @@ export async function applyMerge(
   });
   deps.logger.info(
     { leadId: result.id, survivorId, mergedIds, removedLeads: losers.map((l) => l.id), integrationId: integration.id },
-    `merged ${recordNoun(integration)}s into ${survivorId}`,
+    `merged ${recordNoun(deps, integration)}s into ${survivorId}`,
   );
   await deps.pubsub.publish('lead.updated', { organizationId: result.organizationId, lead: result });
   return { outcome: 'merged', leadId: result.id };

@@ -30,23 +30,17 @@ export interface CreateIntegrationInput {
   provider: CrmProvider;
   name: string;
   /**
-   * HubSpot portal id, Salesforce organization id, Zoho org id. Optional: the CRM is asked
-   * whose token it is; when given it must be that account.
+   * The CRM account (its adapter says which id: a portal, an organization). Optional: the
+   * CRM is asked whose token it is; when given it must be that account.
    */
   accountId?: string | null;
-  /** API base URL; the provider's public API host when absent. */
+  /** API base URL; the adapter's default (CrmAdapter.defaultApiBaseUrl) when absent. */
   apiBaseUrl?: string | null;
+  /** Every CRM takes an access token; the adapter's credentials schema says what else. */
   accessToken: string;
-  refreshToken?: string | null;
-  clientId?: string | null;
-  /** HubSpot: overrides HUBSPOT_CLIENT_SECRET for this integration's webhooks. */
-  clientSecret?: string | null;
-  /** Zoho: the accounts host of the integration's data centre. */
-  accountsUrl?: string | null;
-  /** HubSpot: the app id and developer API key that let enableWebhooks register subscriptions itself. */
-  appId?: string | null;
-  developerApiKey?: string | null;
   autoSync?: boolean | null;
+  /** The CRM's other credentials (refresh token, client, app ids...): checked by its adapter's schema. */
+  [credential: string]: unknown;
 }
 
 export interface WebhookStatus {

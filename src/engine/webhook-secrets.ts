@@ -1,7 +1,8 @@
-// Webhook secrets of an integration: the Zoho channel token and the Salesforce outbound
-// message endpoint secret (current, and the previous one during its grace period). They
-// live in `Integration.webhookSecrets` as one encrypted envelope of JSON (src/secrets.ts
-// keyring, like the credentials), and are generated here with node:crypto.
+// Webhook secrets of an integration: a channel token the CRM echoes (made by its adapter,
+// CrmAdapter.webhookAuth.channelToken) and an endpoint secret the webhook URL ends with
+// (current, and the previous one during its grace period; generated here with
+// node:crypto). They live in `Integration.webhookSecrets` as one encrypted envelope of
+// JSON (src/secrets.ts keyring, like the credentials).
 import { randomBytes } from 'node:crypto';
 import type { CrmAdapter } from '../../adapters/contract.ts';
 import type { Integration } from '../generated/prisma/client.ts';
@@ -28,22 +29,6 @@ export const ENDPOINT_SECRET_GRACE_MS = 24 * 3_600_000;
 /** 32 random bytes, base64url (256 bits, 43 characters): safe in a URL path segment. */
 export function newEndpointSecret(): string {
   return randomBytes(32).toString('base64url');
-}
-
-/** Zoho tokens are at most 50 characters: 24 random bytes, base64url (192 bits, 32 characters). */
-export function newChannelToken(): string {
-  return randomBytes(24).toString('base64url');
-}
-
-const MIN_CHANNEL_ID = 10n ** 17n;
-const CHANNEL_ID_SPAN = 9n * 10n ** 17n;
-
-/**
- * A Zoho channel id: Zoho wants a numeric (long) channel_id. 18 random digits (about 60
- * bits, below 2^63), never derived from the clock, unique per integration by its column.
- */
-export function newChannelId(): string {
-  return String(MIN_CHANNEL_ID + (randomBytes(8).readBigUInt64BE() % CHANNEL_ID_SPAN));
 }
 
 /** Endpoint secrets are base64url of at least 128 bits; anything else is not worth a lookup. */
@@ -103,12 +88,20 @@ export function usesEndpointSecret(adapter: Pick<CrmAdapter, 'webhookAuth'>): bo
   return adapter.webhookAuth?.endpointSecret === true;
 }
 
-/** Whether a CRM echoes a channel token and id the service chooses (its adapter says so). */
+/** Whether a CRM echoes a channel token and id the service chooses (its adapter says so, and makes them). */
 export function usesChannelToken(adapter: Pick<CrmAdapter, 'webhookAuth'>): boolean {
-  return adapter.webhookAuth?.channelToken === true;
+  return adapter.webhookAuth?.channelToken !== undefined;
+}
+
+/** Where the CRMs' webhook routes live below the public base URL: one route per adapter slug. */
+export const WEBHOOK_ROUTE_BASE = '/api/v1/webhooks';
+
+/** The path a CRM calls below the public base URL: /api/v1/webhooks/<slug>. */
+export function webhookPathOf(adapter: Pick<CrmAdapter, 'slug'>): string {
+  return `${WEBHOOK_ROUTE_BASE}/${adapter.slug}`;
 }
 
 /** The URL the CRM must call for this integration: the provider's path, plus the secret where one is used. */
-export function webhookUrlFor(publicBaseUrl: string, adapter: Pick<CrmAdapter, 'webhookPath'>, endpointSecret: string | null): string {
-  return `${publicBaseUrl}${adapter.webhookPath}${endpointSecret ? `/${endpointSecret}` : ''}`;
+export function webhookUrlFor(publicBaseUrl: string, adapter: Pick<CrmAdapter, 'slug'>, endpointSecret: string | null): string {
+  return `${publicBaseUrl}${webhookPathOf(adapter)}${endpointSecret ? `/${endpointSecret}` : ''}`;
 }

@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 description of the REST shim, served at GET /api/v1/openapi.json.
 // test/cli/openapi.test.ts compares its paths with the routes the app really serves,
 // so a route added without documentation (or documented and removed) fails the tests.
+import { ADAPTERS, PROVIDERS } from '../adapters.ts';
 import { AppError, type AppErrorCode } from '../errors.ts';
 import type { Config } from '../config.ts';
 import { MAX_BODY_BYTES } from './context.ts';
@@ -90,7 +91,7 @@ function webhookOperation(withSecret: boolean) {
           name: 'provider',
           in: 'path',
           required: true,
-          schema: { type: 'string', enum: ['hubspot', 'salesforce', 'zoho'] },
+          schema: { type: 'string', enum: ADAPTERS.map((a) => a.slug) },
         },
         ...(withSecret
           ? [
@@ -278,7 +279,7 @@ export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
           ],
           properties: {
             integrationId: { type: 'string' },
-            provider: { type: 'string', enum: ['HUBSPOT', 'SALESFORCE', 'ZOHO'] },
+            provider: { type: 'string', enum: [...PROVIDERS] },
             enabled: { type: 'boolean' },
             subscriptionId: nullable({ type: 'string' }),
             events: { type: 'array', items: { type: 'string' } },

@@ -6,7 +6,7 @@ import { startHubSpotSandbox, type HubSpotSandbox } from '../../sandboxes/hubspo
 import type { ContractHarness } from './harness.ts';
 import { runContractSuite } from './suite.ts';
 
-const PUBLIC_WEBHOOK_URL = `https://sync.example.com${hubspotAdapter.webhookPath}`;
+const PUBLIC_WEBHOOK_URL = `https://sync.example.com/api/v1/webhooks/${hubspotAdapter.slug}`;
 
 function toProps(fields: Partial<LeadFields>): Record<string, string | null> {
   const map: Record<keyof LeadFields, string> = {

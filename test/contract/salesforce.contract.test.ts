@@ -70,7 +70,7 @@ async function makeHarness(): Promise<ContractHarness> {
       return {
         req: {
           method: 'POST',
-          url: `https://sync.example.com${salesforceAdapter.webhookPath}/${ENDPOINT_SECRET}`,
+          url: `https://sync.example.com/api/v1/webhooks/${salesforceAdapter.slug}/${ENDPOINT_SECRET}`,
           headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' },
           rawBody: Buffer.from(body),
           endpointSecret: ENDPOINT_SECRET,

@@ -113,7 +113,7 @@ export function runContractSuite(
     beforeEach(async () => {
       h = await makeHarness();
       provisionOpts = {
-        webhookUrl: `http://127.0.0.1:9${h.adapter.webhookPath}`,
+        webhookUrl: `http://127.0.0.1:9/api/v1/webhooks/${h.adapter.slug}`,
         tagValues: options.tagValues ?? [h.platformTag, foreignTag],
         webhookToken: 'contract-suite-token-0123456789',
         channelId: '1000000001',

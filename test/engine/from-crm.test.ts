@@ -8,6 +8,7 @@ import type { Integration } from '../../src/generated/prisma/client.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { memoryLogger } from '../helpers/engine.ts';
 import { createAppPubSub } from '../../src/pubsub.ts';
+import { defaultAdapters } from '../../src/adapters.ts';
 
 const fields = (email: string, firstName: string): LeadFields => ({ email, firstName, lastName: 'Doe', phone: null, company: 'Acme', status: 'new' });
 
@@ -32,7 +33,7 @@ describe('leads created from CRM records', () => {
 
   beforeAll(async () => {
     db = await freshDatabase();
-    deps = { prisma: db.prisma, logger: mem.logger, pubsub, platformTag: 'jazzaam' };
+    deps = { prisma: db.prisma, logger: mem.logger, pubsub, platformTag: 'jazzaam', connections: { noun: (p) => defaultAdapters().find((a) => a.provider === p)?.noun ?? 'record' } };
     const orgId = (await db.prisma.organization.create({ data: { name: 'Acme' } })).id;
     const base = { apiBaseUrl: 'http://127.0.0.1:9', credentials: '{}', organizationId: orgId };
     hubspot = await db.prisma.integration.create({ data: { ...base, accountId: '1', provider: 'HUBSPOT', name: 'hs', autoSync: true } });

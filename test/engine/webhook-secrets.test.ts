@@ -4,13 +4,12 @@ import { describe, expect, it } from 'vitest';
 import {
   acceptedEndpointSecrets,
   ENDPOINT_SECRET_GRACE_MS,
-  newChannelId,
-  newChannelToken,
   newEndpointSecret,
   readWebhookSecrets,
   withoutLegacySecrets,
   writeWebhookSecrets,
 } from '../../src/engine/webhook-secrets.ts';
+import { newChannelId, newChannelToken } from '../../adapters/zoho/index.ts';
 import { Keyring } from '../../src/secrets.ts';
 
 describe('webhook secrets', () => {

@@ -1,5 +1,6 @@
 // Integration: a connection to one CRM account. Credentials are write-only: they are
 // never selected from the database for the API, never part of this type.
+import { accountIdNames, ADAPTERS, apiBaseUrlNote } from '../../adapters.ts';
 import { notFound } from '../../errors.ts';
 import type { Integration, Prisma } from '../../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
@@ -40,7 +41,7 @@ export const IntegrationType = builder.objectRef<IntegrationView>('Integration')
     provider: t.expose('provider', { type: CrmProviderEnum }),
     name: t.exposeString('name'),
     accountId: t.exposeString('accountId', {
-      description: 'HubSpot portal id, Salesforce organization id or Zoho org id.',
+      description: `${accountIdNames()}.`,
     }),
     apiBaseUrl: t.exposeString('apiBaseUrl'),
     autoSync: t.exposeBoolean('autoSync'),
@@ -77,25 +78,44 @@ builder.queryFields((t) => ({
   }),
 }));
 
+/**
+ * The credential fields of createIntegration: every field some adapter's credentials
+ * schema takes (CrmAdapter.credentials), required when every adapter requires it, described
+ * with each adapter's note ("HubSpot: ..."). The engine checks them with the provider's schema.
+ */
+function credentialFields(): { name: string; required: boolean; description?: string }[] {
+  const fields = new Map<string, { takenBy: number; required: boolean; notes: string[] }>();
+  for (const adapter of ADAPTERS) {
+    for (const [name, schema] of Object.entries(adapter.credentials.shape)) {
+      const f = fields.get(name) ?? { takenBy: 0, required: true, notes: [] };
+      f.takenBy++;
+      f.required &&= !schema.safeParse(undefined).success;
+      if (schema.description) f.notes.push(`${adapter.label}: ${schema.description}`);
+      fields.set(name, f);
+    }
+  }
+  return [...fields].map(([name, f]) => ({
+    name,
+    required: f.required && f.takenBy === ADAPTERS.length,
+    ...(f.notes.length ? { description: f.notes.join(' ') } : {}),
+  }));
+}
+
 const CreateIntegrationInput = builder.inputType('CreateIntegrationInput', {
   fields: (t) => ({
     provider: t.field({ type: CrmProviderEnum, required: true }),
     name: t.string({ required: true }),
     accountId: t.string({
       description:
-        'HubSpot portal id, Salesforce organization id or Zoho org id. Optional: the CRM is asked whose token this is ' +
+        `${accountIdNames()}. Optional: the CRM is asked whose token this is ` +
         '(the integration gets that account); when given, it must be that account.',
     }),
     apiBaseUrl: t.string({
-      description: "API base URL: HubSpot's public API host when absent; required for Salesforce (instance URL) and Zoho (the data centre's api domain).",
+      description: `API base URL: ${apiBaseUrlNote()}.`,
     }),
+    // Every CRM takes an access token (the contract's baseCredentials); the rest are the adapters'.
     accessToken: t.string({ required: true }),
-    refreshToken: t.string(),
-    clientId: t.string(),
-    clientSecret: t.string({ description: 'HubSpot: overrides the service-wide client secret for this integration.' }),
-    accountsUrl: t.string({ description: 'Zoho: the accounts host of the data centre.' }),
-    appId: t.string({ description: 'HubSpot: the app id; with developerApiKey, enableWebhooks registers the subscriptions itself.' }),
-    developerApiKey: t.string({ description: 'HubSpot: the developer API key of the app (webhooks API).' }),
+    ...Object.fromEntries(credentialFields().filter((f) => f.name !== 'accessToken').map((f) => [f.name, t.string({ required: f.required, description: f.description })])),
     autoSync: t.boolean({ description: 'Push platform leads to this CRM (default true).' }),
   }),
 });
