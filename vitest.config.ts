@@ -8,10 +8,6 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    // The short chaos run still finds wrong values after settling (races of pushes with
-    // a person's edits under faults; see README, "Chaos"). It runs with `npm run
-    // chaos:short` and joins `npm test` when it passes.
-    exclude: process.env.CHAOS_SHORT === '1' ? [] : ['test/chaos/chaos.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
