@@ -5,8 +5,10 @@
 // carries an origin tag (HubSpot: the contact property `lead_source_system`;
 // Salesforce: `Lead_Source_System__c`; Zoho: a picklist field) whose value is the
 // platform's tag. Changes that arrive carrying our tag on creation are our own echo.
+//
+// Longer than the other files on purpose: this is the one place that states what an
+// adapter promises the engine, so every type carries its documentation with it.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { NetworkPolicy } from './kit/net-guard.ts';
 
@@ -490,12 +492,6 @@ export function normaliseEmail(email: string | null | undefined): string | null 
   return v === '' ? null : v;
 }
 
-/** Constant-time string comparison that does not leak lengths (compares SHA-256 digests). */
-export function safeEqual(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a, 'utf8').digest();
-  const db = createHash('sha256').update(b, 'utf8').digest();
-  return timingSafeEqual(da, db) && a.length === b.length;
-}
 
 /** True when a record carries the platform's own origin tag. */
 export function hasOwnOrigin(record: Pick<CrmRecord, 'originTag'>, platformTag: string): boolean {

@@ -3,6 +3,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { SYNCED_FIELDS, normaliseEmail, type LeadFields } from '../../adapters/contract.ts';
+
+export { normaliseEmail };
 import { validationError, type FieldProblem } from '../errors.ts';
 
 const text = (max: number) =>

@@ -1,8 +1,8 @@
 // The one Pothos builder. Plugins: scope-auth first (so it runs before resolvers other
-// plugins wrap), then errors, prisma and relay. Types register themselves in their own
+// plugins wrap), then prisma and relay (failures are GraphQL errors with a stable
+// extensions.code: src/graphql/errors.ts). Types register themselves in their own
 // files (src/graphql/types/*.ts); schema.ts imports them and builds the schema.
 import SchemaBuilder from '@pothos/core';
-import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
@@ -46,7 +46,7 @@ export const builder = new SchemaBuilder<{
   DefaultEdgesNullability: { list: false; items: false };
   DefaultNodeNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin],
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     // Every root field names the scope it needs (see README "Scopes"); the security
@@ -60,11 +60,6 @@ export const builder = new SchemaBuilder<{
     authorizeOnSubscribe: true,
     unauthorizedError: (_parent, _context, info) =>
       new AppError('FORBIDDEN', `This API key is not allowed to use ${info.parentType.name}.${info.fieldName}: it lacks the scope it needs.`),
-  },
-  errors: {
-    // Failures are GraphQL errors with a stable extensions.code (see src/graphql/errors.ts);
-    // no field declares typed error results yet.
-    defaultTypes: [],
   },
   prisma: {
     // The client comes from the request context: the schema is static, the database is not.

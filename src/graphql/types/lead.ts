@@ -1,7 +1,7 @@
 // Lead: a Relay node backed by the Lead model, its queries, mutations and subscriptions.
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { filter, pipe } from 'graphql-yoga';
-import { normaliseEmail } from '../../../adapters/contract.ts';
+import { normaliseEmail } from '../../engine/fields.ts';
 import { notFound, validationError } from '../../errors.ts';
 import type { CrmProvider, Lead, Prisma } from '../../generated/prisma/client.ts';
 import type { LeadEvent, PubSubTopics } from '../../pubsub.ts';
