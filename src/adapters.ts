@@ -3,6 +3,9 @@
 // one file of src/ that names a CRM; everything else asks the adapter it is given.
 import type { z } from 'zod';
 import type { CrmAdapter, CrmProvider } from '../adapters/contract.ts';
+
+/** How every yes/no setting is read, the service's and the adapters' alike. */
+export { envFlag } from '../adapters/contract.ts';
 import { hubspotAdapter } from '../adapters/hubspot/index.ts';
 import { salesforceAdapter } from '../adapters/salesforce/index.ts';
 import { zohoAdapter } from '../adapters/zoho/index.ts';

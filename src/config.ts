@@ -2,8 +2,7 @@
 // src/ reads process.env.
 import path from 'node:path';
 import { z } from 'zod';
-import { envFlag } from '../adapters/contract.ts';
-import { adapterEnvShape } from './adapters.ts';
+import { adapterEnvShape, envFlag } from './adapters.ts';
 import { KEY_ID_PATTERN, parseKeyMaterial, parsePreviousKeys } from './secrets.ts';
 
 const bool = envFlag();

@@ -6,7 +6,8 @@ import { AppError } from '../errors.ts';
 import type { Integration, Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { Keyring } from '../secrets.ts';
-import { measured, type Metrics } from '../metrics.ts';
+import type { Metrics } from '../metrics.ts';
+import { measured } from './crm-call-metrics.ts';
 
 /**
  * The credentials of an integration row. The column holds an encrypted envelope

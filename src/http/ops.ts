@@ -10,7 +10,8 @@ import { listMigrations } from '../db/migrate.ts';
 import type { SyncService } from '../engine/types.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { withRequestContext } from '../log-context.ts';
-import { METRICS_CONTENT_TYPE, refreshQueueGauges, type Metrics } from '../metrics.ts';
+import { METRICS_CONTENT_TYPE, type Metrics } from '../metrics.ts';
+import { refreshQueueGauges } from '../engine/queue-metrics.ts';
 import type { HttpEnv } from './context.ts';
 
 /** Every log line written while serving the request carries its id (src/log-context.ts). */
