@@ -25,7 +25,7 @@ import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from '.
 import type { DispatchQueue } from './dispatcher.ts';
 import { asCrmError, errInfo, storedError, webhookApiError } from './crm-errors.ts';
 import { inboundFromOutcome, type ApplyOutcome } from './outcomes.ts';
-import { backoffMs, byIntegration, claimRows, releaseRows } from './queue.ts';
+import { backoffMs, byIntegration, claimRows, doneColumns, releaseRows } from './queue.ts';
 import { remedyFor } from './remedies.ts';
 import { applyDeletion, applyMerge } from './removals.ts';
 import type { WebhookResponse } from './types.ts';
@@ -264,12 +264,7 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
           outcome,
           leadId,
           processedAt: new Date(),
-          lockedBy: null,
-          lockedUntil: null,
-          lastError: null,
-          errorCode: null,
-          firstFailedAt: null,
-          attempts: { increment: 1 },
+          ...doneColumns(),
         },
       });
       recordOutcome(deps, integration, row, outcome, leadId);

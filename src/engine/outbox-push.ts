@@ -10,6 +10,7 @@ import { settingsOf, tagValuesFor } from './connections.ts';
 import { asCrmError, errInfo } from './crm-errors.ts';
 import { asJson, readSnapshot, toSnapshot } from './fields.ts';
 import { finish, recordPush, retryOrFail, type ClaimedItem, type OutboxDeps, type PassDeps } from './outbox-steps.ts';
+import { doneColumns } from './queue.ts';
 import { applyDeletion } from './removals.ts';
 
 /** A lead's push in the call: its queued items, what is written, and the hash of its fields. */
@@ -99,12 +100,7 @@ export async function pushAnnounced(
             status: 'done',
             doneAt: now,
             result: r.action,
-            lockedBy: null,
-            lockedUntil: null,
-            lastError: null,
-            errorCode: null,
-            firstFailedAt: null,
-            attempts: { increment: 1 },
+            ...doneColumns(),
           },
         });
         return tx.lead.update({

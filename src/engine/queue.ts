@@ -7,6 +7,11 @@ export type QueueTable = 'InboxEvent' | 'OutboxItem';
 
 export const LEASE_MS = 60_000;
 
+/** A row's claim and failure columns once it is done: the one definition for both queues. */
+export function doneColumns() {
+  return { lockedBy: null, lockedUntil: null, lastError: null, errorCode: null, firstFailedAt: null, attempts: { increment: 1 } } as const;
+}
+
 /**
  * Claims up to `limit` due rows of a table for `owner`, oldest first. A row is due when
  * it is pending and its nextAttemptAt has passed, or when it is being processed under
