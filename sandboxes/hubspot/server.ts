@@ -131,6 +131,8 @@ export interface HubSpotSandbox {
 
   // Webhooks.
   setWebhookTarget(url: string | null): void;
+  /** The app's webhook target URL (null: none set). */
+  webhookTarget(): string | null;
   subscriptions(): Subscription[];
   /** Creates the standard subscriptions directly (as an operator in the developer portal would). */
   subscribeDefaults(): void;
@@ -884,6 +886,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
       rateLimit = l;
     },
     setWebhookTarget: (u) => hooks.setTarget(u),
+    webhookTarget: () => hooks.targetUrl(),
     subscriptions: () => [...hooks.subscriptions.values()],
     subscribeDefaults: () => hooks.subscribeDefaults(SYNCED_PROPERTIES),
     setWebhookBehavior: (b) => {

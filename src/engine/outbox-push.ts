@@ -11,6 +11,7 @@ import { asCrmError, errInfo } from './crm-errors.ts';
 import { asJson, readSnapshot, toSnapshot } from './fields.ts';
 import { finish, recordPush, retryOrFail, type ClaimedItem, type OutboxDeps, type PassDeps } from './outbox-steps.ts';
 import { doneColumns } from './queue.ts';
+import { inheritedWrites, type PendingWrite } from './pending-writes.ts';
 import { applyDeletion } from './removals.ts';
 
 /** A lead's push in the call: its queued items, what is written, and the hash of its fields. */
@@ -22,6 +23,8 @@ export async function pushAnnounced(
   toPush: ToPush[],
   answer: (p: { lead: { id: string } }, error?: CrmError) => void,
   log: Logger,
+  /** The entry announced for each unlinked lead's write in this call (answered: not inherited). */
+  announcedUnlinked: Map<string, string> = new Map(),
 ) {
   const { prisma } = deps;
   let results;
@@ -82,6 +85,14 @@ export async function pushAnnounced(
       const link = p.lead.links.find((l) => l.integrationId === integration.id);
       const remoteFields = asJson({ ...(readSnapshot(link?.remoteFields) ?? {}), ...toSnapshot(r.written ?? p.outbound.fields) });
       const lead = await prisma.$transaction(async (tx) => {
+        // A new link inherits the unanswered writes announced on any outbox item of the
+        // lead for this CRM (an earlier item may still wait out its backoff).
+        const inherited = link
+          ? []
+          : inheritedWrites(
+              await tx.outboxItem.findMany({ where: { leadId: p.lead.id, integrationId: integration.id, NOT: { pendingWrites: { equals: Prisma.AnyNull } } }, select: { pendingWrites: true } }),
+              announcedUnlinked.get(p.lead.id),
+            );
         await tx.crmLink.upsert({
           where: { leadId_integrationId: { leadId: p.lead.id, integrationId: integration.id } },
           create: {
@@ -91,6 +102,8 @@ export async function pushAnnounced(
             remoteFields,
             lastPushedHash: p.hash,
             lastPushedAt: now,
+            // Earlier writes of this lead whose answer never came may still land late.
+            ...pendingOf(inherited),
           },
           update: { externalId: r.externalId, remoteFields, lastPushedHash: p.hash, lastPushedAt: now, lastPulledHash: null },
         });
@@ -141,4 +154,8 @@ async function prepared(deps: OutboxDeps, integration: Integration): Promise<Int
   });
   deps.logger.info({ integrationId: integration.id, originFieldCreated: report.originFieldCreated }, 'CRM prepared for writes (origin field ready)');
   return updated;
+}
+
+function pendingOf(list: PendingWrite[]): { pendingWrites?: Prisma.InputJsonValue } {
+  return list.length > 0 ? { pendingWrites: list as unknown as Prisma.InputJsonValue } : {};
 }

@@ -13,7 +13,7 @@ import { canonicalFields, fieldsHash, readSnapshot } from './fields.ts';
 import { HistoryBatch } from './history.ts';
 import { pushAnnounced, type ToPush } from './outbox-push.ts';
 import { finish, recordPush, retryOrFail, type ClaimedItem, type OutboxDeps, type PassDeps } from './outbox-steps.ts';
-import { announceWrites, forgetWrites } from './pending-writes.ts';
+import { announceUnlinkedWrites, announceWrites, forgetUnlinkedWrites, forgetWrites } from './pending-writes.ts';
 import { readBackRetried, retriedRecords } from './read-back.ts';
 import { byIntegration, claimRows, releaseRows } from './queue.ts';
 
@@ -127,15 +127,27 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
     integration.id,
     toPush.filter((p) => p.outbound.externalId).map((p) => ({ leadId: p.lead.id, fields: pickFields(p.outbound.fields, p.outbound.changed ?? SYNCED_FIELDS) })),
   );
+  // A lead not linked yet: its write (create or link) is announced on its outbox items;
+  // the link a later push makes inherits the ones never answered.
+  const unlinked = toPush.filter((p) => !p.outbound.externalId);
+  const announcedUnlinked = await announceUnlinkedWrites(
+    prisma,
+    unlinked.map((p) => ({ leadId: p.lead.id, itemIds: p.items.map((i) => i.id), fields: p.outbound.fields })),
+  );
   const answered: string[] = [];
+  const answeredUnlinked: string[] = [];
   const answer = (p: { lead: { id: string } }, error?: CrmError) => {
+    if (error?.code === 'NETWORK') return;
     const id = announced.get(p.lead.id);
-    if (id && error?.code !== 'NETWORK') answered.push(id);
+    if (id) answered.push(id);
+    const uid = announcedUnlinked.get(p.lead.id);
+    if (uid) answeredUnlinked.push(uid);
   };
   try {
-    await pushAnnounced(deps, integration, toPush, answer, log);
+    await pushAnnounced(deps, integration, toPush, answer, log, announcedUnlinked);
   } finally {
     await forgetWrites(prisma, integration.id, answered);
+    await forgetUnlinkedWrites(prisma, unlinked.flatMap((p) => p.items.map((i) => i.id)), answeredUnlinked);
   }
 }
 

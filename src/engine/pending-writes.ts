@@ -92,6 +92,60 @@ export async function forgetWrites(prisma: Pick<PrismaClient, '$executeRaw'>, in
       )`;
 }
 
+/**
+ * The same write-ahead for leads not linked yet (their write links or creates the
+ * record): announced on the lead's outbox items. Returns the id of each lead's entry.
+ */
+export async function announceUnlinkedWrites(
+  prisma: Pick<PrismaClient, '$executeRaw'>,
+  writes: { leadId: string; itemIds: string[]; fields: Partial<LeadFields> }[],
+): Promise<Map<string, string>> {
+  const at = new Date().toISOString();
+  const rows: { itemId: string; entry: PendingWrite }[] = [];
+  const ids = new Map<string, string>();
+  for (const w of writes) {
+    const fields = toSnapshot(w.fields);
+    delete fields.email;
+    if (Object.keys(fields).length === 0) continue;
+    const entry: PendingWrite = { id: randomUUID(), at, fields };
+    ids.set(w.leadId, entry.id!);
+    for (const itemId of w.itemIds) rows.push({ itemId, entry });
+  }
+  if (rows.length === 0) return ids;
+  await prisma.$executeRaw`
+    UPDATE "OutboxItem" AS o
+    SET "pendingWrites" = COALESCE(CASE WHEN jsonb_typeof(o."pendingWrites") = 'array' THEN o."pendingWrites" END, '[]'::jsonb) || jsonb_build_array(v.value->'entry')
+    FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) AS v
+    WHERE o.id = v.value->>'itemId'`;
+  return ids;
+}
+
+/** Forgets announced writes of unlinked leads whose answer came. */
+export async function forgetUnlinkedWrites(prisma: Pick<PrismaClient, '$executeRaw'>, itemIds: string[], ids: string[]): Promise<void> {
+  if (itemIds.length === 0 || ids.length === 0) return;
+  await prisma.$executeRaw`
+    UPDATE "OutboxItem" AS o
+    SET "pendingWrites" = (
+      SELECT jsonb_agg(e) FROM jsonb_array_elements(o."pendingWrites") AS e
+      WHERE NOT ((e->>'id') IS NOT NULL AND (e->>'id') IN (SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)))
+    )
+    WHERE o.id IN (SELECT jsonb_array_elements_text(${JSON.stringify(itemIds)}::jsonb)) AND jsonb_typeof(o."pendingWrites") = 'array'`;
+}
+
+/** What a new link inherits from its lead's outbox items: their unanswered writes, oldest first, at most MAX_PENDING. */
+export function inheritedWrites(items: { pendingWrites: unknown }[], answeredId?: string): PendingWrite[] {
+  const seen = new Set<string>();
+  const out: PendingWrite[] = [];
+  for (const item of items) {
+    for (const w of readPendingWrites(item.pendingWrites)) {
+      if (!w.id || w.id === answeredId || seen.has(w.id)) continue;
+      seen.add(w.id);
+      out.push(w);
+    }
+  }
+  return out.sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).slice(-MAX_PENDING);
+}
+
 export interface StaleEchoes {
   /** Fields whose CRM value is one of our unanswered writes landing late (the lead holds another value). */
   stale: (keyof LeadFields)[];

@@ -80,4 +80,37 @@ describe('HubSpot: a batch update held past our deadline is applied after a newe
     await settle(stack, hubspotMoves(hs));
     await eventually(async () => ((await link()).pendingWrites === null ? true : undefined), 30_000, 'the answered write to be forgotten');
   });
+
+  // The same for a lead not linked yet: its first write links an existing contact found by
+  // email (HubSpot "batch update" of what the platform holds). Held past our deadline, it
+  // lands after the retry linked the contact and after a newer push: the link inherits
+  // the unanswered write (announced on the lead's outbox items before the call), so its
+  // late values are known for ours.
+  it('keeps the newer platform phone when the first, timed-out link write of a new lead lands late', async () => {
+    const email = 'late-link@example.com';
+    // A contact the service has not heard of (made while the app's webhooks were off).
+    const target = hs.webhookTarget();
+    hs.setWebhookTarget(null);
+    const id = hs.createContactAsUser({ email, firstname: 'Pre' });
+    hs.setWebhookTarget(target);
+    hs.injectFault({ kind: 'latency', ms: HELD_MS }, 1, { method: 'POST', path: UPDATE });
+    const { createLead } = await stack.gqlOk<{ createLead: { id: string } }>(
+      `mutation { createLead(input: { email: "${email}", firstName: "Lin", phone: "+15550007001" }) { id } }`,
+    );
+    const leadId = (await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email } })).id;
+    await eventually(async () => ((await stack.db.prisma.outboxItem.count({ where: { leadId, errorCode: 'NETWORK' } })) > 0 ? true : undefined), 30_000, 'the deadline to pass');
+    await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, phone: "+15550007002" }) { id } }`, { id: createLead.id });
+    await eventually(async () => (hs.apiCalls.some((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body ?? null).includes('7002')) ? true : undefined), 30_000, 'the newer push');
+    await eventually(async () => (hs.apiCalls.some((c) => c.path === UPDATE && c.fault === 'latency' && JSON.stringify(c.body ?? null).includes('7001')) ? true : undefined), 30_000, 'the held write to land');
+    const held = hs.apiCalls.find((c) => c.path === UPDATE && c.fault === 'latency' && JSON.stringify(c.body ?? null).includes('7001'))!;
+    const newer = hs.apiCalls.find((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body ?? null).includes('7002'))!;
+    expect(newer.at).toBeLessThan(held.at); // the race really happened in this order
+    await settle(stack, hubspotMoves(hs));
+    await eventually(async () => (hs.getContact(id)!.properties.phone === '+15550007002' ? true : undefined), 30_000, 'HubSpot to get the newer phone back');
+    await settle(stack, hubspotMoves(hs));
+
+    const lead = await stack.db.prisma.lead.findUniqueOrThrow({ where: { id: leadId } });
+    expect(lead.phone).toBe('+15550007002');
+    expect(hs.getContact(id)!.properties.phone).toBe('+15550007002');
+  });
 });
