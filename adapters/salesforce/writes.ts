@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { CrmError, normaliseEmail, type LeadFields, type OutboundLead, type WriteResult } from '../contract.ts';
 import { chunk } from '../kit/chunk.ts';
 import { PushResults } from '../kit/push-results.ts';
+import { stopsThePush } from '../kit/retry.ts';
 import type { SalesforceConnection, SfRecord } from './connection.ts';
 import { duplicateMatchIds, fromRecordErrors, toCrmError } from './errors.ts';
 import {
@@ -58,12 +59,25 @@ interface Found {
 
 export async function pushLeads(sf: SalesforceConnection, leads: OutboundLead[], originTag: string): Promise<WriteResult[]> {
   if (originTag.trim() === '') throw new CrmError('VALIDATION', 'originTag must not be empty', { provider: 'SALESFORCE' });
+  // One result per lead, in order, whatever happens to a chunk's calls. After a call
+  // fails in a way the next calls would share (rate limit, token, CRM down), the later
+  // chunks are not sent: their leads come back `attempted: false`.
   const results: WriteResult[] = [];
-  for (const part of chunk(leads, MAX_COLLECTION)) results.push(...(await pushChunk(sf, part, originTag)));
+  let halted: CrmError | null = null;
+  for (const part of chunk(leads, MAX_COLLECTION)) {
+    if (halted) {
+      const error = halted;
+      results.push(...part.map((lead): WriteResult => ({ localId: lead.localId, ok: false, error, attempted: false })));
+      continue;
+    }
+    const done = await pushChunk(sf, part, originTag);
+    results.push(...done.results);
+    if (done.halted && stopsThePush(done.halted)) halted = done.halted;
+  }
   return results;
 }
 
-async function pushChunk(sf: SalesforceConnection, leads: OutboundLead[], originTag: string): Promise<WriteResult[]> {
+async function pushChunk(sf: SalesforceConnection, leads: OutboundLead[], originTag: string): Promise<{ results: WriteResult[]; halted: CrmError | null }> {
   const push = new PushResults(leads);
   let found: Found;
   try {
@@ -72,17 +86,17 @@ async function pushChunk(sf: SalesforceConnection, leads: OutboundLead[], origin
     // The look-up was the unlinked leads' call; the linked ones were never sent.
     const err = toCrmError(e);
     leads.forEach((lead, i) => (lead.externalId ? push.skip(i, err) : push.fail(i, err)));
-    return push.finish(notProcessed);
+    return { results: push.finish(notProcessed), halted: err };
   }
   const { updates, upserts } = planWrites(leads, found, push);
   const duplicates = await upsertNew(sf, leads, upserts, originTag, push);
   if (duplicates === null) {
     // The upsert call failed for its leads; the updates after it are not sent.
     const err = push.halted()!;
-    return push.finish((lead) => ({ localId: lead.localId, ok: false, error: err, attempted: false }));
+    return { results: push.finish((lead) => ({ localId: lead.localId, ok: false, error: err, attempted: false })), halted: err };
   }
   await applyUpdates(sf, leads, [...updates, ...duplicates], push);
-  return push.finish(notProcessed);
+  return { results: push.finish(notProcessed), halted: push.halted() };
 }
 
 function notProcessed(lead: OutboundLead): WriteResult {
@@ -188,8 +202,20 @@ async function upsertNew(
 async function applyUpdates(sf: SalesforceConnection, leads: OutboundLead[], updates: PendingUpdate[], push: PushResults): Promise<void> {
   if (updates.length === 0) return;
   const payload = updates.map((u) => ({ Id: u.id, ...toSalesforceUpdate(leads[u.index].fields) }));
-  const res = await sf.call('pushLeads update', () => sf.api.sobject('Lead').update(payload, { allOrNone: false }));
-  saveResults(sf, res, updates.length, 'update').forEach((r, k) => {
+  let res: unknown;
+  let saved: SaveResult[];
+  try {
+    res = await sf.call('pushLeads update', () => sf.api.sobject('Lead').update(payload, { allOrNone: false }));
+    saved = saveResults(sf, res, updates.length, 'update');
+  } catch (e) {
+    // The call failed as a whole: the error belongs to the leads it carried (earlier
+    // chunks keep their results).
+    const err = toCrmError(e);
+    push.fail(updates.map((u) => u.index), err);
+    push.halt(err);
+    return;
+  }
+  saved.forEach((r, k) => {
     const u = updates[k];
     if (r.success) {
       push.succeed(u.index, {

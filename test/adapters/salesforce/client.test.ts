@@ -229,6 +229,21 @@ describe('pushLeads: whose failure is it', () => {
     expect(sb.controls.getLead(linked)?.values.FirstName ?? null).toBeNull();
   });
 
+  it('answers per lead when a collection update fails as a whole, and sends no later chunk after it', async () => {
+    const created = await client.pushLeads(Array.from({ length: 250 }, (_, i) => lead(`u-${i}`, { email: `u${i}@example.com` })), TAG);
+    const ids = created.map((r) => ok(r).externalId);
+    // The first collection update (PATCH .../composite/sobjects, Ids in the body) answers 503.
+    sb.controls.injectFault('server_error', 1, { method: 'PATCH', pathIncludes: 'composite/sobjects' });
+    const before = apiCalls('composite/sobjects').length;
+    const results = await client.pushLeads(ids.map((id, i) => lead(`u-${i}`, { email: `u${i}@example.com`, firstName: 'U' }, id)), TAG);
+    expect(results.map((r) => r.localId)).toEqual(ids.map((_, i) => `u-${i}`));
+    // The 200 leads of the failed call carry its error; the 50 of the next chunk were not sent.
+    expect(results.slice(0, 200).every((r) => !r.ok && r.error.code === 'UPSTREAM' && r.attempted === undefined)).toBe(true);
+    expect(results.slice(200).every((r) => !r.ok && r.attempted === false)).toBe(true);
+    expect(apiCalls('composite/sobjects').length - before).toBe(1);
+    expect(sb.controls.getLead(ids[249]!)?.values.FirstName ?? null).toBeNull();
+  });
+
   it('attributes composite per-record results (allOrNone=false) to their own leads', async () => {
     const a = ok((await client.pushLeads([lead('a', { email: 'a@example.com' })], TAG))[0]).externalId;
     const [good, missing] = await client.pushLeads([lead('a', { email: 'a@example.com', firstName: 'A' }, a), lead('b', { email: 'b@example.com' }, '00Q5g0000000009EAA')], TAG);
