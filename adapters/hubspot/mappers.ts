@@ -169,16 +169,20 @@ export function toCrmRecord(obj: HubSpotObject): CrmRecord {
     originTag: readOriginTag(p),
     createdAt: toDate(obj.createdAt) ?? toDate(p.createdate),
     updatedAt: toDate(p.lastmodifieddate) ?? toDate(obj.updatedAt),
-    ...(obj.propertiesWithHistory ? { fieldUpdatedAt: fieldTimes(obj.propertiesWithHistory), fieldHistory: fieldVersions(obj.propertiesWithHistory) } : {}),
+    ...(obj.propertiesWithHistory ? withHistory(fieldVersions(obj.propertiesWithHistory)) : {}),
     archived: obj.archived ?? false,
   };
 }
 
-/**
- * When each synced property last changed: the newest `timestamp` of its history (HubSpot
- * lists a property's versions with the value, when it was set and by what source; the
- * order of the list is not relied on). A property with no history is left out.
- */
+/** The history, and when each field last changed: the time of its newest version. */
+function withHistory(history: Partial<Record<keyof LeadFields, FieldVersion[]>>): Pick<CrmRecord, 'fieldHistory' | 'fieldUpdatedAt'> {
+  const fieldUpdatedAt: Partial<Record<keyof LeadFields, Date>> = {};
+  for (const [field, versions] of Object.entries(history) as [keyof LeadFields, FieldVersion[]][]) {
+    if (versions[0]) fieldUpdatedAt[field] = versions[0].at;
+  }
+  return { fieldHistory: history, fieldUpdatedAt };
+}
+
 /** Versions kept per field: enough to look past a few writes of ours. */
 const VERSIONS_KEPT = 20;
 /**
@@ -188,7 +192,10 @@ const VERSIONS_KEPT = 20;
  */
 const APP_SOURCES = new Set(['INTEGRATION', 'API']);
 
-/** Each synced property's versions, newest first, values mapped like the current ones. */
+/**
+ * Each synced property's versions, newest first (sorted here; versions of one millisecond
+ * keep HubSpot's order), values mapped like the current ones.
+ */
 export function fieldVersions(history: NonNullable<HubSpotObject['propertiesWithHistory']>): Partial<Record<keyof LeadFields, FieldVersion[]>> {
   const out: Partial<Record<keyof LeadFields, FieldVersion[]>> = {};
   for (const [field, property] of Object.entries(FIELD_TO_PROPERTY) as [keyof LeadFields, string][]) {
@@ -201,19 +208,6 @@ export function fieldVersions(history: NonNullable<HubSpotObject['propertiesWith
     }
     versions.sort((a, b) => b.at.getTime() - a.at.getTime());
     if (versions.length > 0) out[field] = versions.slice(0, VERSIONS_KEPT);
-  }
-  return out;
-}
-
-export function fieldTimes(history: NonNullable<HubSpotObject['propertiesWithHistory']>): Partial<Record<keyof LeadFields, Date>> {
-  const out: Partial<Record<keyof LeadFields, Date>> = {};
-  for (const [field, property] of Object.entries(FIELD_TO_PROPERTY) as [keyof LeadFields, string][]) {
-    let newest: Date | null = null;
-    for (const v of history[property] ?? []) {
-      const t = toDate(v?.timestamp ?? null);
-      if (t && (!newest || t > newest)) newest = t;
-    }
-    if (newest) out[field] = newest;
   }
   return out;
 }

@@ -134,12 +134,12 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
     prisma,
     unlinked.map((p) => ({ leadId: p.lead.id, itemIds: p.items.map((i) => i.id), fields: p.outbound.fields })),
   );
-  const answered: string[] = [];
+  const answered: { leadId: string; id: string }[] = [];
   const answeredUnlinked: string[] = [];
   const answer = (p: { lead: { id: string } }, error?: CrmError) => {
     if (error?.code === 'NETWORK') return;
     const id = announced.get(p.lead.id);
-    if (id) answered.push(id);
+    if (id) answered.push({ leadId: p.lead.id, id });
     const uid = announcedUnlinked.get(p.lead.id);
     if (uid) answeredUnlinked.push(uid);
   };

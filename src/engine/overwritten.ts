@@ -39,8 +39,8 @@ export function overwrittenEdits(
     const versions = record.fieldHistory?.[field];
     if (!versions || versions.length === 0 || remote[field] !== lead[field]) continue;
     const since = localTimes[field] ?? leadUpdatedAt;
-    // Newest first; versions stamped in the same millisecond keep the CRM's own order.
-    const ordered = [...versions].sort((a, b) => b.at.getTime() - a.at.getTime());
+    // Newest first (CrmRecord.fieldHistory); versions of one millisecond in the CRM's order.
+    const ordered = versions;
     const i = ordered.findIndex((v) => !v.byApp && v.at > since && v.value !== lead[field]);
     if (i <= 0) continue; // none, or it is the current value (then the read shows it)
     const edit = ordered[i]!;

@@ -77,15 +77,18 @@ export async function announceWrites(
 }
 
 /** Forgets announced writes whose answer came (applied, or refused for sure). */
-export async function forgetWrites(prisma: Pick<PrismaClient, '$executeRaw'>, integrationId: string, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
+export async function forgetWrites(prisma: Pick<PrismaClient, '$executeRaw'>, integrationId: string, writes: { leadId: string; id: string }[]): Promise<void> {
+  if (writes.length === 0) return;
+  const ids = writes.map((w) => w.id);
+  const leadIds = writes.map((w) => w.leadId);
   await prisma.$executeRaw`
     UPDATE "CrmLink" AS l
     SET "pendingWrites" = (
       SELECT jsonb_agg(e) FROM jsonb_array_elements(l."pendingWrites") AS e
       WHERE NOT ((e->>'id') IS NOT NULL AND (e->>'id') IN (SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)))
     )
-    WHERE l."integrationId" = ${integrationId} AND jsonb_typeof(l."pendingWrites") = 'array'
+    WHERE l."integrationId" = ${integrationId} AND l."leadId" IN (SELECT jsonb_array_elements_text(${JSON.stringify(leadIds)}::jsonb))
+      AND jsonb_typeof(l."pendingWrites") = 'array'
       AND EXISTS (
         SELECT 1 FROM jsonb_array_elements(l."pendingWrites") AS e
         WHERE (e->>'id') IN (SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))
