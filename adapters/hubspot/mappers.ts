@@ -186,9 +186,13 @@ function withHistory(history: Partial<Record<keyof LeadFields, FieldVersion[]>>)
 /** Versions kept per field: enough to look past a few writes of ours. */
 const VERSIONS_KEPT = 20;
 /**
- * Sources of a change made through the API by an app: HubSpot's `sourceType` is
- * INTEGRATION for an app's writes (ours included) and API for other API calls; a person
- * in HubSpot is CRM_UI, and imports, workflows and HubSpot itself have their own types.
+ * Sources of a change made through the API by an app. HubSpot's API returns a property's
+ * history "along with who or what made the change" (developer changelog, "CRM property
+ * change source will show user ID instead of owner email": a change made in the HubSpot
+ * app carries sourceId `userId:123`); its PropertyHistory objects have `value`,
+ * `timestamp`, `sourceType` (e.g. CRM_UI), `sourceId`. INTEGRATION and API are the
+ * sourceType/changeSource values of writes through the API; anything else (a person in
+ * HubSpot, an import, a workflow) is never taken for one of ours.
  */
 const APP_SOURCES = new Set(['INTEGRATION', 'API']);
 
