@@ -49,6 +49,15 @@ export async function pushAnnounced(
   const transient = tried.find(isTransient);
   if (transient && !results.some((r) => r.ok)) await recordFailure(prisma, integration.id, transient, deps.config, log);
   else if (results.some((r) => r.ok) || tried.length > 0) await recordSuccess(prisma, integration.id, log);
+  // Unanswered writes of leads not linked yet, announced on any of their outbox items for
+  // this CRM (an earlier item may still wait out its backoff): one query for the call.
+  const unlinkedIds = toPush.filter((p) => !p.outbound.externalId).map((p) => p.lead.id);
+  const announcedRows = unlinkedIds.length
+    ? await prisma.outboxItem.findMany({
+        where: { leadId: { in: unlinkedIds }, integrationId: integration.id, NOT: { pendingWrites: { equals: Prisma.AnyNull } } },
+        select: { leadId: true, pendingWrites: true },
+      })
+    : [];
   for (let i = 0; i < toPush.length; i++) {
     const p = toPush[i];
     const r = results[i];
@@ -85,14 +94,8 @@ export async function pushAnnounced(
       const link = p.lead.links.find((l) => l.integrationId === integration.id);
       const remoteFields = asJson({ ...(readSnapshot(link?.remoteFields) ?? {}), ...toSnapshot(r.written ?? p.outbound.fields) });
       const lead = await prisma.$transaction(async (tx) => {
-        // A new link inherits the unanswered writes announced on any outbox item of the
-        // lead for this CRM (an earlier item may still wait out its backoff).
-        const inherited = link
-          ? []
-          : inheritedWrites(
-              await tx.outboxItem.findMany({ where: { leadId: p.lead.id, integrationId: integration.id, NOT: { pendingWrites: { equals: Prisma.AnyNull } } }, select: { pendingWrites: true } }),
-              announcedUnlinked.get(p.lead.id),
-            );
+        // A new link inherits the lead's unanswered writes (the current one is answered).
+        const inherited = link ? [] : inheritedWrites(announcedRows.filter((r) => r.leadId === p.lead.id), announcedUnlinked.get(p.lead.id));
         await tx.crmLink.upsert({
           where: { leadId_integrationId: { leadId: p.lead.id, integrationId: integration.id } },
           create: {
