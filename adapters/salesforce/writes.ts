@@ -176,7 +176,9 @@ async function upsertNew(
     push.halt(err);
     return null;
   }
-  // allOrNone=false: one result per record, in order (`success`, `errors[]`), so each
+  // allOrNone=false: one result per record, in order (`success`, `errors[]`; Salesforce REST
+  // API guide, "Update Records Using sObject Collections": "The SaveResult objects are
+  // returned in the order in which the update requests were specified"), so each
   // failure belongs to its own lead.
   saveResults(sf, res, upserts.length, 'upsert').forEach((r, k) => {
     const index = upserts[k];
