@@ -1,27 +1,38 @@
-// A page of CRM records (import, poll), applied with the same rules as one record
-// (apply.ts), in bulk where nothing needs deciding: records already linked whose CRM
-// values did not change cost no write, and new people are created in one transaction
-// by the same function that creates one (from-crm.ts). Everything else (own-origin
-// records, existing leads by email, real changes) goes through applyRecord.
-import { hasOwnOrigin, type CrmRecord } from '../../adapters/contract.ts';
+// The one way CRM records are applied: a batch of them (a webhook task's records, an
+// import or poll page; a single record is a batch of one), with the same rules as
+// apply.ts, in bulk where nothing needs deciding:
+//   - new people (no link, an email no lead has, not our own origin, first of their
+//     record and of their email in the batch) are created, linked and fanned out in ONE
+//     transaction by the function that creates one (from-crm.ts);
+//   - records of an import or poll whose link already knows their state cost no write.
+// Everything else (own-origin records, existing leads by email, real changes, webhook
+// events of records already linked: those may carry a person's edit our write
+// overwrote) is decided one by one by applyRecord, in batch order. A record that fails
+// fails alone: its result says so, the others are applied.
+import { hasOwnOrigin, type ChangeEvent, type CrmRecord } from '../../adapters/contract.ts';
 import type { Integration } from '../generated/prisma/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { applyRecord } from './apply.ts';
 import { canonicalFields, fieldsHash } from './fields.ts';
-import { createLeadsFromRecords, type ApplyDeps } from './from-crm.ts';
+import { createLeadsFromRecords, recordNoun, type ApplyDeps } from './from-crm.ts';
 import { knownState } from './links.ts';
-import type { ApplyOutcome, ApplyVia } from './outcomes.ts';
+import type { ApplyResult, ApplyVia } from './outcomes.ts';
 
-export async function applyRecords(
-  deps: ApplyDeps,
-  integration: Integration,
-  records: CrmRecord[],
-  via: ApplyVia,
-): Promise<ApplyOutcome[]> {
+/** A record to apply, with the webhook event that announced it (none for import and poll). */
+export interface Arriving {
+  record: CrmRecord;
+  event?: ChangeEvent;
+}
+
+/** What applying one record did, or why it failed (the others are applied all the same). */
+export type BatchResult = ApplyResult | { outcome: 'failed'; leadId: null; error: unknown };
+
+export async function applyRecords(deps: ApplyDeps, integration: Integration, batch: readonly (Arriving | CrmRecord)[], via: ApplyVia): Promise<BatchResult[]> {
+  const items: Arriving[] = batch.map((b) => ('record' in b ? b : { record: b }));
   const { prisma } = deps;
-  const outcomes: ApplyOutcome[] = new Array(records.length);
-  const ids = records.map((r) => r.externalId);
-  const emails = [...new Set(records.map((r) => canonicalFields(r.fields).email).filter((e): e is string => e !== null))];
+  const results: BatchResult[] = new Array(items.length);
+  const ids = [...new Set(items.map((a) => a.record.externalId))];
+  const emails = [...new Set(items.map((a) => canonicalFields(a.record.fields).email).filter((e): e is string => e !== null))];
   const [links, leads] = await Promise.all([
     prisma.crmLink.findMany({ where: { integrationId: integration.id, externalId: { in: ids } } }),
     emails.length ? prisma.lead.findMany({ where: { organizationId: integration.organizationId, email: { in: emails } }, select: { email: true } }) : [],
@@ -31,16 +42,20 @@ export async function applyRecords(
   const slow: number[] = [];
   const fresh: number[] = [];
   const seenEmails = new Set<string>();
-  records.forEach((record, i) => {
+  const seenIds = new Set<string>();
+  items.forEach(({ record, event }, i) => {
+    const firstOfRecord = !seenIds.has(record.externalId);
+    seenIds.add(record.externalId);
     const link = linkById.get(record.externalId);
     const remote = canonicalFields(record.fields);
     if (link) {
-      if (knownState(link, fieldsHash(remote))) outcomes[i] = 'unchanged';
+      if (!event && firstOfRecord && knownState(link, fieldsHash(remote))) results[i] = { outcome: 'unchanged', leadId: link.leadId };
       else slow.push(i);
       return;
     }
     const email = remote.email;
-    if (!email || hasOwnOrigin(record, deps.platformTag) || knownEmails.has(email) || seenEmails.has(email)) {
+    const ownOrigin = Boolean(event?.ownOrigin) || hasOwnOrigin(record, deps.platformTag);
+    if (!firstOfRecord || !email || ownOrigin || knownEmails.has(email) || seenEmails.has(email)) {
       slow.push(i);
       return;
     }
@@ -49,19 +64,39 @@ export async function applyRecords(
   });
 
   if (fresh.length) {
+    const noun = recordNoun(deps, integration);
+    const log = deps.logger.child({ integrationId: integration.id, provider: integration.provider, via });
+    if (via === 'webhook') for (const i of fresh) log.info({ externalId: items[i].record.externalId }, `creating lead from ${noun} ${items[i].record.externalId}`);
+    else log.info({ records: fresh.length }, `creating ${fresh.length} lead(s) from ${noun} records`);
     try {
-      const created = await prisma.$transaction((tx) => createLeadsFromRecords(tx, integration, fresh.map((i) => records[i])));
-      for (const i of fresh) outcomes[i] = 'created';
-      deps.logger.info({ integrationId: integration.id, via, created: created.length }, `created ${created.length} lead(s) from ${integration.provider}`);
+      const created = await prisma.$transaction((tx) => createLeadsFromRecords(tx, integration, fresh.map((i) => items[i].record)));
+      fresh.forEach((i, n) => (results[i] = { outcome: 'created', leadId: created[n].id }));
+      if (via === 'webhook') {
+        fresh.forEach((i, n) => log.info({ leadId: created[n].id, externalId: items[i].record.externalId }, `created lead ${created[n].id} from ${noun} ${items[i].record.externalId}`));
+      } else {
+        log.info({ created: created.length }, `created ${created.length} lead(s) from ${integration.provider}`);
+      }
       for (const lead of created) await deps.pubsub.publish('lead.created', { organizationId: lead.organizationId, lead });
     } catch (e) {
-      // Someone (a webhook, another instance) got there first: decide one by one.
-      if (!isUniqueViolation(e)) throw e;
+      // Someone (a webhook, another instance) got there first, or one row is refused:
+      // decide one by one, so only what really fails fails.
+      if (!isUniqueViolation(e)) log.warn({ err: e }, 'creating leads in one transaction failed; applying one by one');
       slow.push(...fresh);
     }
   }
   for (const i of slow.sort((a, b) => a - b)) {
-    outcomes[i] = (await applyRecord(deps, integration, records[i], via)).outcome;
+    const { record, event } = items[i];
+    try {
+      results[i] = await applyRecord(deps, integration, record, via, event);
+    } catch (error) {
+      results[i] = { outcome: 'failed', leadId: null, error };
+    }
   }
-  return outcomes;
+  return results;
+}
+
+/** The first failure of a batch, thrown: for callers that must not move past one (the poll's cursor). */
+export function throwFirstFailure(results: readonly BatchResult[]): void {
+  const failed = results.find((r): r is Extract<BatchResult, { outcome: 'failed' }> => r.outcome === 'failed');
+  if (failed) throw failed.error;
 }

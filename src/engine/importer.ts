@@ -7,7 +7,6 @@ import type { Config } from '../config.ts';
 import type { ImportJob, Integration, PrismaClient } from '../generated/prisma/client.ts';
 import { outsideRequest, type Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
-import { applyRecord } from './apply.ts';
 import { applyRecords } from './apply-batch.ts';
 import type { Connections } from './connections.ts';
 import { recordApplied } from './history.ts';
@@ -102,22 +101,12 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
         continue;
       }
       const counts = { created: 0, linked: 0, updated: 0, skipped: 0, failed: 0 };
-      let outcomes: (ApplyOutcome | 'failed')[];
-      try {
-        outcomes = await applyRecords(applyDeps, integration, page.records, 'import');
-      } catch (err) {
-        // One bad record must not sink the page: decide them one by one.
-        log.warn({ err }, 'bulk apply of an import page failed; applying one by one');
-        outcomes = [];
-        for (const record of page.records) {
-          try {
-            outcomes.push((await applyRecord(applyDeps, integration, record, 'import')).outcome);
-          } catch (e) {
-            outcomes.push('failed');
-            log.error({ err: e, externalId: record.externalId }, `import failed for ${record.externalId}`);
-          }
-        }
-      }
+      // A record that fails fails alone (its result says so); the page goes on.
+      const results = await applyRecords(applyDeps, integration, page.records, 'import');
+      const outcomes: (ApplyOutcome | 'failed')[] = results.map((r, i) => {
+        if (r.outcome === 'failed') log.error({ err: r.error, externalId: page.records[i].externalId }, `import failed for ${page.records[i].externalId}`);
+        return r.outcome;
+      });
       for (const outcome of outcomes) {
         if (outcome === 'created') counts.created++;
         else if (outcome === 'linked') counts.linked++;

@@ -18,14 +18,14 @@ import type { InboxEvent, Integration, PrismaClient } from '../generated/prisma/
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PubSub } from '../pubsub.ts';
-import { applyRecord } from './apply.ts';
+import { applyRecords } from './apply-batch.ts';
 import { readCredentials, type Connections } from './connections.ts';
 import { HistoryBatch } from './history.ts';
 import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
 import type { DispatchQueue } from './dispatcher.ts';
 import { asCrmError, errInfo, storedError, webhookApiError } from './crm-errors.ts';
 import { inboundFromOutcome, type ApplyOutcome } from './outcomes.ts';
-import { backoffMs, byIntegration, claimRows, doneColumns, releaseRows } from './queue.ts';
+import { backoffMs, byIntegration, claimRows, markInboxDone, releaseRows } from './queue.ts';
 import { remedyFor } from './remedies.ts';
 import { applyDeletion, applyMerge } from './removals.ts';
 import type { WebhookResponse } from './types.ts';
@@ -237,43 +237,63 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
     await probeUnused(prisma, integration.id);
   }
   const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG, connections: deps.connections };
+  // One batch apply for the task's records (apply-batch.ts), in event order: a removal
+  // (deletion, merge) first applies the records announced before it, so a record
+  // deleted and restored in one task ends as the CRM holds it.
+  const done: { row: InboxEvent & { integration: Integration }; outcome: ApplyOutcome; leadId: string | null }[] = [];
+  let pending: { row: InboxEvent & { integration: Integration }; ev: ChangeEvent; record: CrmRecord }[] = [];
+  const fail = async (row: InboxEvent & { integration: Integration }, ev: ChangeEvent, err: unknown) => {
+    log.error({ err, eventId: row.id, externalId: ev.externalId }, `failed to process ${integration.provider} event ${row.id}`);
+    await retryOrFail(deps, row, isCrmError(err) ? err : new CrmError('UPSTREAM', 'processing failed', { retryable: true, cause: err }), log);
+  };
+  const applyPending = async () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    let results;
+    try {
+      results = await applyRecords(applyDeps, integration, batch.map(({ record, ev }) => ({ record, event: ev })), 'webhook');
+    } catch (err) {
+      // The batch could not even be looked up (the database refused): each event retries.
+      for (const { row, ev } of batch) await fail(row, ev, err);
+      return;
+    }
+    for (const [n, r] of results.entries()) {
+      if (r.outcome === 'failed') await fail(batch[n].row, batch[n].ev, r.error);
+      else done.push({ row: batch[n].row, outcome: r.outcome, leadId: r.leadId });
+    }
+  };
   for (const { row, ev } of events) {
     try {
-      let outcome: ApplyOutcome;
-      let leadId: string | null = null;
-      if (ev.kind === 'deleted') {
-        ({ outcome, leadId } = await applyDeletion(applyDeps, integration, ev.externalId));
-      } else if (ev.kind === 'merged') {
-        const merged = await applyMerge(applyDeps, integration, ev.externalId, ev.mergedIds ?? []);
-        const rec = records.get(ev.externalId);
-        if (rec) await applyRecord(applyDeps, integration, rec, 'webhook', ev);
-        ({ outcome, leadId } = merged);
-      } else {
-        const record = records.get(ev.externalId);
-        if (!record) {
-          outcome = 'skipped_missing';
-          log.info({ externalId: ev.externalId }, `skipping ${ev.externalId}: no longer in the CRM`);
+      if (ev.kind === 'deleted' || ev.kind === 'merged') {
+        await applyPending();
+        if (ev.kind === 'deleted') {
+          const { outcome, leadId } = await applyDeletion(applyDeps, integration, ev.externalId);
+          done.push({ row, outcome, leadId });
         } else {
-          ({ outcome, leadId } = await applyRecord(applyDeps, integration, record, 'webhook', ev));
+          const merged = await applyMerge(applyDeps, integration, ev.externalId, ev.mergedIds ?? []);
+          const rec = records.get(ev.externalId);
+          const [after] = rec ? await applyRecords(applyDeps, integration, [{ record: rec, event: ev }], 'webhook') : [];
+          if (after?.outcome === 'failed') throw after.error;
+          done.push({ row, ...merged });
         }
+        continue;
       }
-      await prisma.inboxEvent.update({
-        where: { id: row.id },
-        data: {
-          status: 'done',
-          outcome,
-          leadId,
-          processedAt: new Date(),
-          ...doneColumns(),
-        },
-      });
-      recordOutcome(deps, integration, row, outcome, leadId);
+      const record = records.get(ev.externalId);
+      if (record) {
+        pending.push({ row, ev, record });
+      } else {
+        log.info({ externalId: ev.externalId }, `skipping ${ev.externalId}: no longer in the CRM`);
+        done.push({ row, outcome: 'skipped_missing', leadId: null });
+      }
     } catch (err) {
-      const error = isCrmError(err) ? err : null;
-      log.error({ err, eventId: row.id, externalId: ev.externalId }, `failed to process ${integration.provider} event ${row.id}`);
-      await retryOrFail(deps, row, error ?? new CrmError('UPSTREAM', 'processing failed', { retryable: true, cause: err }), log);
+      await fail(row, ev, err);
     }
   }
+  await applyPending();
+  // What was applied is recorded in one statement.
+  await markInboxDone(prisma, done.map(({ row, outcome, leadId }) => ({ id: row.id, outcome, leadId })));
+  for (const { row, outcome, leadId } of done) recordOutcome(deps, integration, row, outcome, leadId);
 }
 
 /**

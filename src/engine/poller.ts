@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { PubSub } from '../pubsub.ts';
-import { applyRecords } from './apply-batch.ts';
+import { applyRecords, throwFirstFailure } from './apply-batch.ts';
 import { recordApplied } from './history.ts';
 import type { Connections } from './connections.ts';
 import { asCrmError, errInfo } from './crm-errors.ts';
@@ -78,12 +78,15 @@ export async function pollOne(deps: PollDeps, integration: Integration): Promise
         behind = false;
       }
       const result = await client.changesSince(cursor, POLL_PAGE);
-      const applied = await applyRecords(applyDeps, integration, result.records, 'poll');
+      const results = await applyRecords(applyDeps, integration, result.records, 'poll');
+      const applied = results.map((r) => r.outcome);
       for (const outcome of applied) {
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
         seen++;
       }
       await recordApplied(deps, integration, 'poll', result.records.map((r) => r.externalId), applied);
+      // The cursor never moves past a record that failed: the next round reads it again.
+      throwFirstFailure(results);
       if (result.nextCursor) cursor = result.nextCursor;
       if (behind && cursor !== null && markAt !== null && client.cursorTime!(cursor).getTime() >= markAt) behind = false;
       if (!behind && cursor !== integration.pollCursor) {

@@ -69,6 +69,24 @@ export function byIntegration(rows: { id: string; integrationId: string }[]): Ma
   return out;
 }
 
+/**
+ * Records the outcomes of processed inbox events in ONE statement (a task's events, not
+ * one update each): done, with outcome and lead, the attempt counted, errors cleared.
+ */
+export async function markInboxDone(prisma: PrismaClient, rows: { id: string; outcome: string; leadId: string | null }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await prisma.$executeRawUnsafe(
+    `UPDATE "InboxEvent" AS e SET status = 'done', outcome = v.outcome, "leadId" = v.lead_id,
+       "processedAt" = (now() AT TIME ZONE 'UTC'), "lockedBy" = NULL, "lockedUntil" = NULL,
+       "lastError" = NULL, "errorCode" = NULL, "firstFailedAt" = NULL, attempts = e.attempts + 1
+     FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, outcome, lead_id)
+     WHERE e.id = v.id`,
+    rows.map((r) => r.id),
+    rows.map((r) => r.outcome),
+    rows.map((r) => r.leadId),
+  );
+}
+
 /** Gives claimed rows back unprocessed: pending, due at `at` (now by default), no attempt counted. */
 export async function releaseRows(prisma: PrismaClient, table: QueueTable, ids: string[], at: Date = new Date()): Promise<void> {
   if (ids.length === 0) return;

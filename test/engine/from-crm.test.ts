@@ -10,6 +10,7 @@ import { memoryLogger } from '../helpers/engine.ts';
 import { createAppPubSub } from '../../src/pubsub.ts';
 import { defaultAdapters } from '../../src/adapters.ts';
 
+const outcomes = (results: { outcome: string }[]) => results.map((r) => r.outcome);
 const fields = (email: string, firstName: string): LeadFields => ({ email, firstName, lastName: 'Doe', phone: null, company: 'Acme', status: 'new' });
 
 function record(externalId: string, f: LeadFields): CrmRecord {
@@ -62,7 +63,7 @@ describe('leads created from CRM records', () => {
 
   it('a webhook and an import page create alike: fields, per-field times, source, link, and a push to every other auto-sync CRM only', async () => {
     const one = await applyRecord(deps, hubspot, record('101', fields('one@example.com', 'One')), 'webhook');
-    const page = await applyRecords(deps, hubspot, [record('102', fields('two@example.com', 'Two')), record('103', fields('three@example.com', 'Three'))], 'import');
+    const page = outcomes(await applyRecords(deps, hubspot, [record('102', fields('two@example.com', 'Two')), record('103', fields('three@example.com', 'Three'))], 'import'));
     expect(one.outcome).toBe('created');
     expect(page).toEqual(['created', 'created']);
 
@@ -77,15 +78,44 @@ describe('leads created from CRM records', () => {
     for (const email of ['two@example.com', 'three@example.com']) expect(await created(email)).toEqual(single);
 
     // The link knows what the CRM holds: reading the same records again changes nothing.
-    expect(await applyRecords(deps, hubspot, [record('101', fields('one@example.com', 'One')), record('102', fields('two@example.com', 'Two'))], 'poll')).toEqual(['unchanged', 'unchanged']);
+    expect(outcomes(await applyRecords(deps, hubspot, [record('101', fields('one@example.com', 'One')), record('102', fields('two@example.com', 'Two'))], 'poll'))).toEqual(['unchanged', 'unchanged']);
     expect(await db.prisma.outboxItem.count()).toBe(3);
   });
 
   it('one email twice in a page is one lead: the second record is not linked over the first', async () => {
-    const outcomes = await applyRecords(deps, hubspot, [record('201', fields('twin@example.com', 'A')), record('202', fields('TWIN@example.com', 'B'))], 'import');
-    expect(outcomes).toEqual(['created', 'unchanged']);
+    const results = await applyRecords(deps, hubspot, [record('201', fields('twin@example.com', 'A')), record('202', fields('TWIN@example.com', 'B'))], 'import');
+    expect(outcomes(results)).toEqual(['created', 'unchanged']);
     const lead = await db.prisma.lead.findFirstOrThrow({ where: { email: 'twin@example.com' }, include: { links: true } });
     expect(lead.links.map((l) => l.externalId)).toEqual(['201']);
     expect(await db.prisma.lead.count({ where: { email: 'twin@example.com' } })).toBe(1);
+  });
+
+  it('a webhook task is one batch: new people created together, a record announced twice applied once, each event answered with its lead', async () => {
+    const a = record('301', fields('batch-a@example.com', 'A'));
+    const b = record('302', fields('batch-b@example.com', 'B'));
+    const ev = (r: CrmRecord, kind: 'created' | 'updated', n: number) => ({ kind, externalId: r.externalId, accountId: '1', dedupeKey: `${r.externalId}-${n}`, occurredAt: new Date() });
+    const results = await applyRecords(deps, hubspot, [{ record: a, event: ev(a, 'created', 1) }, { record: b, event: ev(b, 'created', 2) }, { record: a, event: ev(a, 'updated', 3) }], 'webhook');
+    expect(outcomes(results)).toEqual(['created', 'created', 'unchanged']);
+    const leadA = await db.prisma.lead.findFirstOrThrow({ where: { email: 'batch-a@example.com' } });
+    expect(results[0].leadId).toBe(leadA.id);
+    expect(results[2].leadId).toBe(leadA.id);
+    expect(await db.prisma.lead.count({ where: { email: { startsWith: 'batch-' } } })).toBe(2);
+    // The operator's lines stay one per lead on the webhook path.
+    expect(mem.lines().some((l) => l.msg === `creating lead from contact 302`)).toBe(true);
+    expect(mem.lines().some((l) => l.msg === `created lead ${leadA.id} from contact 301`)).toBe(true);
+  });
+
+  it('a webhook event of a linked record is decided one by one: our own write coming back is an echo, not "unchanged"', async () => {
+    const a = record('301', fields('batch-a@example.com', 'A'));
+    const [r] = await applyRecords(deps, hubspot, [{ record: a, event: { kind: 'updated', externalId: '301', accountId: '1', dedupeKey: 'own-1', occurredAt: new Date(), ownOrigin: true } }], 'webhook');
+    expect(r.outcome).toBe('skipped_echo');
+  });
+
+  it('a record that fails fails alone: the others of its batch are created', async () => {
+    const bad = { ...record('401', fields('bad@example.com', 'Bad')), updatedAt: new Date('not a time') };
+    const results = await applyRecords(deps, hubspot, [record('400', fields('good-1@example.com', 'G1')), bad, record('402', fields('good-2@example.com', 'G2'))], 'import');
+    expect(outcomes(results)).toEqual(['created', 'failed', 'created']);
+    expect(await db.prisma.lead.count({ where: { email: { in: ['good-1@example.com', 'good-2@example.com'] } } })).toBe(2);
+    expect(await db.prisma.lead.count({ where: { email: 'bad@example.com' } })).toBe(0);
   });
 });
