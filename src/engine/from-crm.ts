@@ -3,19 +3,13 @@
 import { SYNCED_FIELDS, type ChangeEvent, type CrmRecord, type LeadFields } from '../../adapters/contract.ts';
 import type { Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
-import type { PubSub } from '../pubsub.ts';
 import type { Connections } from './connections.ts';
+import type { EngineContext } from './context.ts';
 import { canonicalFields, stampFieldTimes } from './fields.ts';
 import { createLinks, fanOut } from './links.ts';
 
-export interface ApplyDeps {
-  prisma: PrismaClient;
-  logger: Logger;
-  pubsub: PubSub;
-  platformTag: string;
-  /** The adapters: what a record of each CRM is called in log lines. */
-  connections: Pick<Connections, 'noun'>;
-}
+/** What applying records reads of the engine's context (the adapters only for what a record of each CRM is called). */
+export type ApplyDeps = Pick<EngineContext, 'prisma' | 'logger' | 'pubsub' | 'platformTag'> & { connections: Pick<Connections, 'noun'> };
 
 /** One CRM record being applied, with what every rule reads of it. */
 export interface Arrival {

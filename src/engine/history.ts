@@ -6,11 +6,9 @@
 import { boundedText } from '../../adapters/kit/text.ts';
 import type { CrmProvider, Integration, PrismaClient, SyncEvent } from '../generated/prisma/client.ts';
 import { AppError, notFound } from '../errors.ts';
-import type { Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
-import type { PubSub } from '../pubsub.ts';
 import { MAX_STORED_ERROR } from './crm-errors.ts';
 import { inboundFromOutcome, outcomeStatus, type ApplyOutcome, type ApplyVia } from './outcomes.ts';
+import type { EngineContext } from './context.ts';
 
 export type SyncEventInput = {
   organizationId: string;
@@ -31,12 +29,7 @@ export type SyncEventInput = {
 
 type IntegrationRef = Pick<Integration, 'id' | 'organizationId' | 'provider'>;
 
-export interface HistoryDeps {
-  prisma: PrismaClient;
-  pubsub: PubSub;
-  logger: Logger;
-  metrics?: Metrics;
-}
+export type HistoryDeps = Pick<EngineContext, 'prisma' | 'pubsub' | 'logger'> & Partial<Pick<EngineContext, 'metrics'>>;
 
 /** The history rows of one worker pass, written together by flush(). */
 export class HistoryBatch {
@@ -45,8 +38,11 @@ export class HistoryBatch {
   constructor(private readonly deps: HistoryDeps) {}
 
   add(row: SyncEventInput) {
-    // Stamped now, not at the insert: rows of one pass keep their real order.
-    this.rows.push({ ...row, createdAt: new Date() });
+    // Stamped now, not at the insert: rows of one pass keep their real order, also when
+    // several are recorded within one millisecond (a batch's outcomes): each is stamped
+    // at least a millisecond after the one before it.
+    const last = this.rows.at(-1)?.createdAt.getTime() ?? 0;
+    this.rows.push({ ...row, createdAt: new Date(Math.max(Date.now(), last + 1)) });
   }
 
   inbound(integration: IntegrationRef, row: Omit<SyncEventInput, 'organizationId' | 'integrationId' | 'provider' | 'direction'>) {

@@ -3,33 +3,21 @@
 // are linked, never duplicated), publishing progress after every page. The job holds
 // its cursor and a lease: if the instance running it dies, another resumes it from
 // the last finished page. Running it again creates nothing new.
-import type { Config } from '../config.ts';
-import type { ImportJob, Integration, PrismaClient } from '../generated/prisma/client.ts';
-import { outsideRequest, type Logger } from '../logger.ts';
-import type { PubSub } from '../pubsub.ts';
+import type { ImportJob, Integration } from '../generated/prisma/client.ts';
+import { outsideRequest } from '../logger.ts';
 import { applyRecords } from './apply-batch.ts';
-import type { Connections } from './connections.ts';
 import { recordApplied } from './history.ts';
 import { getIntegration } from './integrations.ts';
 import { asCrmError, errInfo, storedError } from './crm-errors.ts';
 import type { ApplyOutcome } from './outcomes.ts';
 import { backoffMs } from './queue.ts';
+import type { EngineContext } from './context.ts';
 
 export const IMPORT_PAGE_SIZE = 100;
 const IMPORT_LEASE_MS = 60_000;
 const IMPORT_MAX_RETRIES = 6;
 
-export interface ImportDeps {
-  config: Config;
-  prisma: PrismaClient;
-  logger: Logger;
-  pubsub: PubSub;
-  connections: Connections;
-  instanceId: string;
-  /** Keeps running jobs visible to stop(). */
-  track: (p: Promise<unknown>) => void;
-  isStopping: () => boolean;
-}
+export type ImportDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'instanceId' | 'platformTag' | 'track' | 'isStopping'>;
 
 export async function startImport(deps: ImportDeps, organizationId: string, integrationId: string): Promise<ImportJob> {
   const integration = await getIntegration(deps.prisma, organizationId, integrationId);
@@ -76,7 +64,7 @@ export async function resumeAbandonedImports(deps: ImportDeps): Promise<number> 
 async function runImport(deps: ImportDeps, integration: Integration, start: ImportJob): Promise<void> {
   const { prisma } = deps;
   const log = deps.logger.child({ jobId: start.id, integrationId: integration.id, provider: integration.provider });
-  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG, connections: deps.connections };
+  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.platformTag, connections: deps.connections };
   let job = start;
   let cursor = start.cursor;
   let retries = 0;

@@ -14,10 +14,8 @@ import {
 } from '../../adapters/contract.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
-import type { InboxEvent, Integration, PrismaClient } from '../generated/prisma/client.ts';
+import type { InboxEvent, Integration } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
-import type { PubSub } from '../pubsub.ts';
 import { applyRecords } from './apply-batch.ts';
 import { readCredentials, type Connections } from './connections.ts';
 import { HistoryBatch } from './history.ts';
@@ -30,18 +28,11 @@ import { remedyFor } from './remedies.ts';
 import { applyDeletion, applyMerge } from './removals.ts';
 import type { WebhookResponse } from './types.ts';
 import { acceptedEndpointSecrets, readWebhookSecrets } from './webhook-secrets.ts';
+import type { EngineContext } from './context.ts';
 
 export const INBOX_BATCH = 100;
 
-export interface InboxDeps {
-  config: Config;
-  prisma: PrismaClient;
-  logger: Logger;
-  pubsub: PubSub;
-  connections: Connections;
-  instanceId: string;
-  metrics?: Metrics;
-}
+export type InboxDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'instanceId' | 'platformTag'> & Partial<Pick<EngineContext, 'metrics'>>;
 
 /** What verification of a webhook for this integration needs: the adapter says, from what the service holds. */
 export function secretsFor(
@@ -236,7 +227,7 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
   } else if (deps.probe) {
     await probeUnused(prisma, integration.id);
   }
-  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG, connections: deps.connections };
+  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.platformTag, connections: deps.connections };
   // One batch apply for the task's records (apply-batch.ts), in event order: a removal
   // (deletion, merge) first applies the records announced before it, so a record
   // deleted and restored in one task ends as the CRM holds it.
@@ -291,8 +282,10 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
     }
   }
   await applyPending();
-  // What was applied is recorded in one statement.
+  // What was applied is recorded in one statement, and in the history in event order.
   await markInboxDone(prisma, done.map(({ row, outcome, leadId }) => ({ id: row.id, outcome, leadId })));
+  const order = new Map(rows.map((r, i) => [r.id, i]));
+  done.sort((a, b) => order.get(a.row.id)! - order.get(b.row.id)!);
   for (const { row, outcome, leadId } of done) recordOutcome(deps, integration, row, outcome, leadId);
 }
 

@@ -23,6 +23,7 @@ import { pollAll } from './poller.ts';
 import { releaseClaims, WorkerLoop } from './queue.ts';
 import { defaultAdapters } from '../adapters.ts';
 import type { SyncService, WorkerStatus } from './types.ts';
+import type { EngineContext } from './context.ts';
 import { notFound } from '../errors.ts';
 
 /** How long stop() lets the work in hand finish before releasing it. */
@@ -91,26 +92,36 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   };
   const onError = (err: unknown, name: string) => logger.error({ err, worker: name }, `${name} worker pass failed`);
 
-  const queueDeps = { config, prisma, logger, pubsub, connections, instanceId, platformTag: config.PLATFORM_SOURCE_TAG, metrics };
+  // The one context every part of the engine reads its slice of (context.ts).
+  const ctx: EngineContext = {
+    config,
+    prisma,
+    logger,
+    pubsub,
+    connections,
+    metrics,
+    instanceId,
+    platformTag: config.PLATFORM_SOURCE_TAG,
+    wake: { inbox: () => inbox.kick(), outbox: () => outbox.kick() },
+    track,
+    isStopping: () => stopping,
+  };
   // Each integration's work runs as its own task (one per queue at a time, WORKER_CONCURRENCY
   // in all): a CRM that hangs holds its own integration only.
   const dispatch = { concurrency: config.WORKER_CONCURRENCY, idleMs, onError };
-  const inbox = new Dispatcher('inbox', inboxQueue(queueDeps), dispatch);
-  const outbox = new Dispatcher('outbox', outboxQueue(queueDeps), dispatch);
-  const integrationDeps = { config, prisma, logger, connections };
+  const inbox = new Dispatcher('inbox', inboxQueue(ctx), dispatch);
+  const outbox = new Dispatcher('outbox', outboxQueue(ctx), dispatch);
   // Periodic upkeep: the reconciling poll (when enabled) and renewal of expiring channels.
   const maintenance = new WorkerLoop(
     'maintenance',
     async () => {
-      if (config.POLL_INTERVAL_MS > 0) await pollAll(queueDeps);
-      await renewExpiringWebhooks(integrationDeps);
+      if (config.POLL_INTERVAL_MS > 0) await pollAll(ctx);
+      await renewExpiringWebhooks(ctx);
       return 0;
     },
     config.POLL_INTERVAL_MS > 0 ? Math.max(1_000, Math.min(config.POLL_INTERVAL_MS, 60_000)) : 60_000,
     onError,
   );
-  const importDeps = { ...queueDeps, track, isStopping: () => stopping };
-  const leadDeps = { prisma, logger, pubsub, platformTag: config.PLATFORM_SOURCE_TAG, onQueued: () => outbox.kick() };
   let started = false;
 
   /**
@@ -140,14 +151,14 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
       const workers = loops.map((l) => ({ name: l.name, running: l.isRunning }));
       return { enabled: config.WORKERS !== false, running: started && !stopping && workers.every((w) => w.running), stopping, workers };
     },
-    createLead: (org, input) => createLead(leadDeps, org, input),
-    updateLead: (org, input) => updateLead(leadDeps, org, input),
-    createIntegration: (org, input) => createIntegration(integrationDeps, org, input),
-    enableWebhooks: (org, id) => enableWebhooks(integrationDeps, org, id),
-    disableWebhooks: (org, id) => disableWebhooks(integrationDeps, org, id),
-    rotateWebhookSecret: (org, id, opts) => rotateWebhookSecret(integrationDeps, org, id, opts),
+    createLead: (org, input) => createLead(ctx, org, input),
+    updateLead: (org, input) => updateLead(ctx, org, input),
+    createIntegration: (org, input) => createIntegration(ctx, org, input),
+    enableWebhooks: (org, id) => enableWebhooks(ctx, org, id),
+    disableWebhooks: (org, id) => disableWebhooks(ctx, org, id),
+    rotateWebhookSecret: (org, id, opts) => rotateWebhookSecret(ctx, org, id, opts),
     webhookStatus: (org, id) => webhookStatus(prisma, org, id),
-    importFromCrm: (org, id) => startImport(importDeps, org, id),
+    importFromCrm: (org, id) => startImport(ctx, org, id),
     async importJob(org, jobId) {
       const job = await prisma.importJob.findFirst({ where: { id: jobId, organizationId: org } });
       if (!job) throw notFound('Import job');
@@ -159,7 +170,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
       // Only CRMs authenticated by a secret endpoint URL have one (Salesforce).
       if (req.endpointSecret && !usesEndpointSecret(adapter)) throw new AppError('NOT_FOUND', `No webhook endpoint for ${provider} below this path`);
       try {
-        const { stored, ...response } = await receiveWebhook(queueDeps, adapter, req);
+        const { stored, ...response } = await receiveWebhook(ctx, adapter, req);
         if (stored) inbox.kick();
         return response;
       } catch (e) {
@@ -185,8 +196,8 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
       if (n) outbox.kick();
       return n;
     },
-    pollNow: () => pollAll(queueDeps, true),
-    renewWebhooksNow: () => renewExpiringWebhooks(integrationDeps),
+    pollNow: () => pollAll(ctx, true),
+    renewWebhooksNow: () => renewExpiringWebhooks(ctx),
     start() {
       if (started || config.WORKERS === false) return;
       started = true;
@@ -200,7 +211,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
             inbox.start();
             outbox.start();
             logger.info('sync workers started');
-            return resumeAbandonedImports(importDeps);
+            return resumeAbandonedImports(ctx);
           })
           .catch((err) => onError(err, 'import-resume')),
       );

@@ -3,22 +3,16 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { CrmAdapter, CrmProvider } from '../../adapters/contract.ts';
-import type { Config } from '../config.ts';
 import { AppError, notFound, validationError } from '../errors.ts';
 import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
-import type { Logger } from '../logger.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { writeCredentials, type Connections } from './connections.ts';
 import { checkIntegrationUrls } from './integration-urls.ts';
 import { apiErrorOf, refusesCredentials } from './crm-errors.ts';
 import type { CreateIntegrationInput } from './types.ts';
+import type { EngineContext } from './context.ts';
 
-export interface IntegrationDeps {
-  config: Config;
-  prisma: PrismaClient;
-  logger: Logger;
-  connections: Connections;
-}
+export type IntegrationDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'connections' | 'platformTag'>;
 
 /** What every integration takes, whatever its CRM: the credentials are its adapter's (CrmAdapter.credentials). */
 function commonInput(providers: readonly CrmProvider[]) {

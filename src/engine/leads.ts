@@ -3,21 +3,14 @@
 // of the organization is durable.
 import { SYNCED_FIELDS } from '../../adapters/contract.ts';
 import { AppError, notFound } from '../errors.ts';
-import type { Lead, PrismaClient } from '../generated/prisma/client.ts';
-import type { Logger } from '../logger.ts';
-import type { PubSub } from '../pubsub.ts';
+import type { Lead } from '../generated/prisma/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { changedFields, parseCreateInput, parseUpdateInput, stampFieldTimes } from './fields.ts';
 import { enqueueForOtherIntegrations } from './links.ts';
 import type { CreateLeadInput, UpdateLeadInput } from './types.ts';
+import type { EngineContext } from './context.ts';
 
-export interface LeadDeps {
-  prisma: PrismaClient;
-  logger: Logger;
-  pubsub: PubSub;
-  platformTag: string;
-  onQueued: () => void;
-}
+export type LeadDeps = Pick<EngineContext, 'prisma' | 'logger' | 'pubsub' | 'platformTag' | 'wake'>;
 
 
 export async function createLead(deps: LeadDeps, organizationId: string, input: CreateLeadInput): Promise<Lead> {
@@ -40,7 +33,7 @@ export async function createLead(deps: LeadDeps, organizationId: string, input: 
   }
   deps.logger.info({ leadId: lead.id, organizationId, queued }, `lead ${lead.id} created on the platform`);
   await deps.pubsub.publish('lead.created', { organizationId, lead });
-  if (queued) deps.onQueued();
+  if (queued) deps.wake.outbox();
   return lead;
 }
 
@@ -81,6 +74,6 @@ export async function updateLead(deps: LeadDeps, organizationId: string, input: 
     deps.logger.info({ leadId: lead.id, organizationId, queued }, `lead ${lead.id} updated on the platform`);
     await deps.pubsub.publish('lead.updated', { organizationId, lead });
   }
-  if (queued) deps.onQueued();
+  if (queued) deps.wake.outbox();
   return lead;
 }

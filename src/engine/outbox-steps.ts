@@ -4,31 +4,13 @@
 import { CrmError } from '../../adapters/contract.ts';
 import type { CrmLink, Integration, Lead, OutboxItem, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
-import type { PubSub } from '../pubsub.ts';
-import type { Connections } from './connections.ts';
 import { storedError } from './crm-errors.ts';
 import type { HistoryBatch } from './history.ts';
 import { backoffMs, releaseRows } from './queue.ts';
 import { remedyFor } from './remedies.ts';
+import type { EngineContext } from './context.ts';
 
-export interface OutboxDeps {
-  config: {
-    WORK_LEASE_MS: number;
-    RETRY_BASE_MS: number;
-    RETRY_MAX_DELAY_MS: number;
-    RETRY_WINDOW_MS: number;
-    BREAKER_THRESHOLD: number;
-    BREAKER_COOLDOWN_MS: number;
-  };
-  prisma: PrismaClient;
-  logger: Logger;
-  pubsub: PubSub;
-  connections: Connections;
-  platformTag: string;
-  instanceId: string;
-  metrics?: Metrics;
-}
+export type OutboxDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'platformTag' | 'instanceId'> & Partial<Pick<EngineContext, 'metrics'>>;
 
 export type PassDeps = OutboxDeps & { history: HistoryBatch; probe: boolean };
 

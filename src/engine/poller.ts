@@ -3,27 +3,18 @@
 // CRM for records changed since its cursor and applies them by the same rules, so a
 // missed webhook is healed and an echo is still recognised. A poll never overwrites
 // fresher data (apply.ts compares modification times).
-import type { Config } from '../config.ts';
-import type { Integration, PrismaClient } from '../generated/prisma/client.ts';
-import type { Logger } from '../logger.ts';
-import type { PubSub } from '../pubsub.ts';
+import type { Integration } from '../generated/prisma/client.ts';
 import { applyRecords, throwFirstFailure } from './apply-batch.ts';
 import { recordApplied } from './history.ts';
-import type { Connections } from './connections.ts';
 import { asCrmError, errInfo } from './crm-errors.ts';
+import type { EngineContext } from './context.ts';
 
 const POLL_PAGE = 100;
 const POLL_MAX_PAGES = 20;
 /** Pages a poll spends at most re-reading the overlap window behind its cursor. */
 const OVERLAP_MAX_PAGES = 5;
 
-export interface PollDeps {
-  config: Config;
-  prisma: PrismaClient;
-  logger: Logger;
-  pubsub: PubSub;
-  connections: Connections;
-}
+export type PollDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'platformTag'>;
 
 /** Polls every due integration once. Returns the number of records seen. */
 export async function pollAll(deps: PollDeps, force = false): Promise<number> {
@@ -54,7 +45,7 @@ export async function pollAll(deps: PollDeps, force = false): Promise<number> {
  */
 export async function pollOne(deps: PollDeps, integration: Integration): Promise<number> {
   const log = deps.logger.child({ integrationId: integration.id, provider: integration.provider });
-  const applyDeps = { prisma: deps.prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.config.PLATFORM_SOURCE_TAG, connections: deps.connections };
+  const applyDeps = { prisma: deps.prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.platformTag, connections: deps.connections };
   const mark = integration.pollCursor;
   let seen = 0;
   const outcomes: Record<string, number> = {};

@@ -11,24 +11,16 @@
 // lead. The push then writes only what the CRM still lacks. First attempts are not read
 // back: they cost no extra call.
 import type { CrmRecord } from '../../adapters/contract.ts';
-import type { CrmLink, Integration, Lead, OutboxItem, PrismaClient } from '../generated/prisma/client.ts';
+import type { CrmLink, Integration, Lead, OutboxItem } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
-import type { PubSub } from '../pubsub.ts';
 import { applyRecord } from './apply.ts';
-import type { Connections } from './connections.ts';
 import type { HistoryBatch } from './history.ts';
 import { inboundFromOutcome } from './outcomes.ts';
+import type { EngineContext } from './context.ts';
 
 type Item = OutboxItem & { lead: Lead & { links: CrmLink[] } };
 
-export interface ReadBackDeps {
-  prisma: PrismaClient;
-  logger: Logger;
-  pubsub: PubSub;
-  connections: Connections;
-  platformTag: string;
-  history: HistoryBatch;
-}
+export type ReadBackDeps = Pick<EngineContext, 'prisma' | 'logger' | 'pubsub' | 'connections' | 'platformTag'> & { history: HistoryBatch };
 
 /** The linked, live record of each lead group whose push is a retry (and not held back by the inbox). */
 export function retriedRecords<I extends Item>(integration: Integration, groups: I[][], waiting: Set<string>): Map<string, I[]> {

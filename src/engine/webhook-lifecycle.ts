@@ -39,7 +39,7 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
   try {
     report = await deps.connections.client(integration).provision({
       webhookUrl,
-      tagValues: tagValuesFor(integration.provider, deps.config.PLATFORM_SOURCE_TAG),
+      tagValues: tagValuesFor(integration.provider, deps.platformTag),
       webhookToken,
       channelId,
     });
@@ -90,7 +90,7 @@ export async function renewExpiringWebhooks(deps: IntegrationDeps, withinMs = 24
       const channelId = integration.channelId ?? channel?.newChannelId() ?? null;
       const report = await client.renewWebhooks({
         webhookUrl: webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, null),
-        tagValues: tagValuesFor(integration.provider, deps.config.PLATFORM_SOURCE_TAG),
+        tagValues: tagValuesFor(integration.provider, deps.platformTag),
         webhookToken: secrets.channelToken ?? '',
         channelId: channelId ?? '',
       });
@@ -164,7 +164,7 @@ export async function rotateWebhookSecret(
       try {
         const report = await client.renewWebhooks({
           webhookUrl: webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, null),
-          tagValues: tagValuesFor(integration.provider, deps.config.PLATFORM_SOURCE_TAG),
+          tagValues: tagValuesFor(integration.provider, deps.platformTag),
           webhookToken: secrets.channelToken,
           channelId,
         });
