@@ -123,11 +123,12 @@ export interface ChangeEvent {
   /** Stable across redeliveries of the same change: the inbox's idempotency key. */
   dedupeKey: string;
   /**
-   * The CRM account the change belongs to (HubSpot portalId, Salesforce org id); null
-   * when the notification names no account (Zoho: routed by `channelId` instead).
+   * The CRM account the change belongs to (HubSpot portalId, Salesforce org id): its
+   * route for adapters routing by account. null when the notification names no account
+   * (adapters routing by channel, Zoho).
    */
   accountId: string | null;
-  /** The notification channel the change came through, for CRMs routed by channel (Zoho). */
+  /** The notification channel the change came through: its route for adapters routing by channel (Zoho). */
   channelId?: string | null;
   kind: ChangeKind;
   externalId: string;
@@ -160,39 +161,36 @@ export interface WebhookRequest {
 }
 
 /**
- * What verification needs; each CRM uses its part. Built by the CRM's own adapter
- * (CrmAdapter.webhookSecrets, unroutedWebhookSecrets) from what the service holds, read by
- * its own codec: the service never fills or reads a field of it.
+ * A notification channel the service opens for one integration of a CRM that routes by
+ * channel (CrmAdapter.routing `by: 'channel'`): the CRM names `id` in every notification
+ * (the service keeps it in its own column and routes by it) and echoes `token` back (the
+ * service keeps it encrypted). The adapter makes both, in the CRM's formats
+ * (`routing.newChannel`); the service makes them once per integration and stores them.
  */
-export interface WebhookSecrets {
-  /** HubSpot: the app's client secret. */
-  clientSecret?: string | null;
-  /** HubSpot: accept v1/v2 signatures too (off by default). */
-  allowLegacySignatures?: boolean;
-  /** Zoho: the channel's token and id. */
-  channelToken?: string | null;
-  channelId?: string | null;
-  /** Salesforce: the organization id the message must carry. */
-  accountId?: string | null;
-  /** Salesforce: the endpoint secrets currently accepted (the current one, and the previous one during its grace period). */
-  endpointSecrets?: string[];
+export interface WebhookChannel {
+  id: string;
+  token: string;
 }
 
 export interface ParsedWebhook {
   events: ChangeEvent[];
-  /** Accounts named by the payload, used to route it to integrations. */
+  /** Accounts named by the payload: how it is routed for adapters routing by account. */
   accountIds: string[];
-  /** Channels named by the payload (Zoho), used to route it instead of accounts. */
+  /** Channels named by the payload: how it is routed for adapters routing by channel (Zoho). */
   channelIds?: string[];
 }
 
-/** Stateless webhook handling of one CRM: parse, verify, acknowledge. */
-export interface WebhookCodec {
+/**
+ * Stateless webhook handling of one CRM: parse, verify, acknowledge. `S` is what `verify`
+ * needs, a type of the adapter's own (declared in its webhooks.ts) built by the same
+ * adapter's CrmAdapter.webhookSecrets: the service never fills or reads a field of it.
+ */
+export interface WebhookCodec<S = unknown> {
   provider: CrmProvider;
   /** Throws CrmError VALIDATION when the body is not a well-formed notification. */
   parse(req: WebhookRequest): ParsedWebhook;
   /** Throws CrmError SIGNATURE_INVALID when the request is not authentic or is stale. */
-  verify(req: WebhookRequest, secrets: WebhookSecrets): void;
+  verify(req: WebhookRequest, secrets: S): void;
   /** The body and content type to answer once the events are persisted. */
   acknowledge(): { status: number; contentType: string; body: string };
   /**
@@ -224,15 +222,18 @@ export interface ProvisionReport {
 
 export type PrepareReport = Pick<ProvisionReport, 'originFieldReady' | 'originFieldCreated' | 'manualSteps' | 'settings'>;
 
+/** What the service owns about one integration's webhooks, handed to provision(). */
 export interface ProvisionOptions {
-  /** The URL the CRM must call (public base URL + the provider's webhook path). */
+  /** The URL the CRM must call (public base URL + the adapter's webhook path, + the endpoint secret where one is used). */
   webhookUrl: string;
   /** Values the origin field must accept: our tag plus the CRM's own values. */
   tagValues: string[];
-  /** A secret the engine generated for CRMs that echo a token back (Zoho's channel token). */
-  webhookToken: string;
-  /** A stable channel id the engine generated, for CRMs that need one (Zoho). */
-  channelId: string;
+  /**
+   * The integration's notification channel: given to adapters routing by channel
+   * (CrmAdapter.routing `by: 'channel'`) only, the same one every time (renewal too, a new
+   * token after a rotation); absent for the others.
+   */
+  channel?: WebhookChannel;
 }
 
 /** A connection to one CRM account. All methods throw CrmError only. */
@@ -348,24 +349,44 @@ export const baseCredentials = z.object({
   clientSecret: optionalSecret(),
 });
 
-/** What an adapter gets to say how one integration's webhooks are verified. */
+/** What an adapter gets to say how one integration's webhooks are verified: what the service holds for it. */
 export interface WebhookSecretSources<Env = Record<string, unknown>> {
   /** The integration's decrypted credentials. */
   credentials: Credentials;
+  /** The integration's settings (what provision() returned, tuning values). */
+  settings: Record<string, unknown>;
   /** The adapter's environment settings (its `env` schema, parsed at start). */
   env: Env;
   /** The account the integration is connected to. */
   accountId: string;
-  /** The channel id the service generated for the integration, if any. */
-  channelId: string | null;
-  /** The channel token the service generated and keeps encrypted, if any. */
-  channelToken: string | null;
-  /** The endpoint secrets accepted now (the current one; the previous one during its grace period). */
+  /** Adapters routing by channel: the channel the service opened for the integration; null before webhooks were enabled (and always for the others). */
+  channel: WebhookChannel | null;
+  /** Adapters with `endpointSecret`: the endpoint secrets accepted now (the current one; the previous one during its grace period). Empty for the others. */
   endpointSecrets: string[];
 }
 
-/** One CRM: how to connect, how its webhooks look, where they arrive, what the service must know about it. */
-export interface CrmAdapter<Env extends z.ZodObject = z.ZodObject> {
+/**
+ * How the service finds the integration a notification belongs to.
+ * - `account`: by the accounts it names (ParsedWebhook.accountIds, ChangeEvent.accountId)
+ *   against the integration's account id (whoami's answer).
+ * - `channel`: the notification names no account, only the channel it came through
+ *   (ParsedWebhook.channelIds, ChangeEvent.channelId), which the service opened for the
+ *   integration: `newChannel` makes one in the CRM's formats (ids in the form the CRM
+ *   takes, tokens within its limits). The service calls it once per integration, keeps
+ *   the id in its own column (the only routing key, never compared with account ids) and
+ *   the token encrypted, and gives the channel to provision() (ProvisionOptions.channel)
+ *   and webhookSecrets (WebhookSecretSources.channel).
+ */
+export type WebhookRouting = { by: 'account' } | { by: 'channel'; newChannel(): WebhookChannel };
+
+/**
+ * One CRM: how to connect, how its webhooks look, where they arrive, what the service must
+ * know about it. `S` is what its codec verifies a notification with (its own type, built by
+ * `webhookSecrets`). `CrmAdapter` without arguments is any adapter, as the service holds
+ * them: S is then opaque (`unknown`), and the service only hands what an adapter's
+ * `webhookSecrets` built back to the same adapter's `codec.verify`.
+ */
+export interface CrmAdapter<Env extends z.ZodObject = z.ZodObject, S = unknown> {
   provider: CrmProvider;
   /** The CRM's name for people (descriptions, messages): HubSpot. */
   label: string;
@@ -404,23 +425,27 @@ export interface CrmAdapter<Env extends z.ZodObject = z.ZodObject> {
    * values): unknown keys are kept. The service validates what it stores against it.
    */
   settings: z.ZodObject;
+  /** How a notification finds its integration: by the account it names, or by the channel the service opened (WebhookRouting). */
+  routing: WebhookRouting;
   /**
-   * How the CRM's notifications are authenticated beyond the codec's own check:
-   * `endpointSecret`, the endpoint URL ends with a per-integration secret (a CRM that
-   * signs nothing); `channelToken`, the CRM echoes back a token and channel id the
-   * service chose when it registered the channel, generated in the CRM's formats by these
-   * functions (ProvisionOptions.webhookToken, channelId). Neither when absent.
+   * The CRM signs nothing: the endpoint URL it calls ends with a per-integration secret
+   * the service generates (`/api/v1/webhooks/<slug>/<secret>`, rotated with a grace
+   * period) and hands to `webhookSecrets` as `endpointSecrets`. Absent: no such route.
    */
-  webhookAuth?: { endpointSecret?: boolean; channelToken?: { newToken(): string; newChannelId(): string } };
-  /** What `codec.verify` needs for a notification of this integration. */
-  webhookSecrets(sources: WebhookSecretSources<z.infer<Env>>): WebhookSecrets;
+  endpointSecret?: boolean;
+  /**
+   * What `codec.verify` needs for a notification of this integration, from what the
+   * service holds for it (its credentials, settings, channel, endpoint secrets) and the
+   * adapter's environment settings.
+   */
+  webhookSecrets(sources: WebhookSecretSources<z.infer<Env>>): S;
   /**
    * What `codec.verify` needs for a notification that names no integration of this
    * service (a service-wide app secret), so a forged one is refused; null when the CRM has
    * no such secret (the notification is then refused as unauthenticated).
    */
-  unroutedWebhookSecrets?(env: z.infer<Env>): WebhookSecrets | null;
-  codec: WebhookCodec;
+  unroutedWebhookSecrets?(env: z.infer<Env>): S | null;
+  codec: WebhookCodec<S>;
   connect(opts: ConnectionOptions): CrmClient;
   /**
    * The hosts this CRM's API lives on (`api`) and, where it has one apart, its OAuth

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { baseCredentials, envFlag, optionalSecret, type ConnectionOptions, type CrmAdapter, type CrmClient } from '../contract.ts';
 import { HUBSPOT_API_HOSTS, HubSpotClient } from './client.ts';
-import { hubspotCodec } from './webhooks.ts';
+import { hubspotCodec, type HubSpotWebhookSecrets } from './webhooks.ts';
 
 /** The service settings HubSpot reads from the environment. */
 export const hubspotEnv = z.object({
@@ -58,6 +58,8 @@ export const hubspotAdapter = {
     requestTimeoutMs: z.number().positive().optional(),
     searchRateLimit: rate.optional(),
   }),
+  // Webhooks name the portal (portalId) they come from.
+  routing: { by: 'account' },
   // Signed with the app's client secret: the integration's own, else the service-wide one.
   webhookSecrets: ({ credentials, env }) => ({
     clientSecret: credentials.clientSecret || env.HUBSPOT_CLIENT_SECRET || null,
@@ -71,8 +73,8 @@ export const hubspotAdapter = {
     return new HubSpotClient(opts);
   },
   hosts: { api: HUBSPOT_API_HOSTS },
-} satisfies CrmAdapter<typeof hubspotEnv>;
+} satisfies CrmAdapter<typeof hubspotEnv, HubSpotWebhookSecrets>;
 
 export { HUBSPOT_API_HOSTS, HubSpotClient } from './client.ts';
-export { hubspotCodec } from './webhooks.ts';
+export { hubspotCodec, type HubSpotWebhookSecrets } from './webhooks.ts';
 export { ORIGIN_PROPERTY } from './mappers.ts';

@@ -17,9 +17,16 @@ import {
   type ParsedWebhook,
   type WebhookCodec,
   type WebhookRequest,
-  type WebhookSecrets,
 } from '../contract.ts';
 import { safeEqual } from '../kit/compare.ts';
+
+/** What verifies a HubSpot webhook (built by the adapter's webhookSecrets from the integration's credentials and the environment). */
+export interface HubSpotWebhookSecrets {
+  /** The app's client secret: the HMAC key of every signature. */
+  clientSecret: string | null;
+  /** Accept v1/v2 signatures too (off by default: they carry no timestamp, replays pass). */
+  allowLegacySignatures?: boolean;
+}
 
 export const MAX_AGE_MS = 5 * 60 * 1000;
 export const MAX_FUTURE_SKEW_MS = 30 * 1000;
@@ -99,7 +106,7 @@ function verifyLegacy(req: WebhookRequest, secret: string, signature: string): v
   if (!safeEqual(expected, Buffer.from(hex, 'hex'))) throw invalid(`X-HubSpot-Signature (${version}) does not match`);
 }
 
-export function verifyHubSpotRequest(req: WebhookRequest, secrets: WebhookSecrets): void {
+export function verifyHubSpotRequest(req: WebhookRequest, secrets: HubSpotWebhookSecrets): void {
   const secret = secrets.clientSecret;
   if (!secret) throw invalid('no client secret configured: cannot verify');
   const v3 = header(req, 'x-hubspot-signature-v3');
@@ -186,7 +193,7 @@ export function parseHubSpotWebhook(req: WebhookRequest): ParsedWebhook {
   return { events, accountIds: [...accounts] };
 }
 
-export const hubspotCodec: WebhookCodec = {
+export const hubspotCodec: WebhookCodec<HubSpotWebhookSecrets> = {
   provider: 'HUBSPOT',
   parse: parseHubSpotWebhook,
   verify: verifyHubSpotRequest,

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { baseCredentials, type CrmAdapter } from '../contract.ts';
 import { SALESFORCE_HOSTS, SalesforceClient } from './client.ts';
 import { id18 } from './mappers.ts';
-import { salesforceCodec } from './webhooks.ts';
+import { salesforceCodec, type SalesforceWebhookSecrets } from './webhooks.ts';
 
 const env = z.object({});
 
@@ -33,8 +33,10 @@ export const salesforceAdapter = {
     callOptionsClient: z.string().optional(),
     outboundFields: z.array(z.string()).optional(),
   }),
+  // Every outbound message names its organization (OrganizationId).
+  routing: { by: 'account' },
   // Outbound Messages carry no signature: the endpoint URL holds a secret.
-  webhookAuth: { endpointSecret: true },
+  endpointSecret: true,
   // The message must also name the organization the integration is connected to.
   webhookSecrets: ({ accountId, endpointSecrets }) => ({ accountId, endpointSecrets }),
   codec: salesforceCodec,
@@ -42,6 +44,6 @@ export const salesforceAdapter = {
   // Outbound messages carry the 18-character organization id; Setup shows 15.
   normaliseAccountId: (id) => id18(id),
   hosts: { api: SALESFORCE_HOSTS },
-} satisfies CrmAdapter<typeof env>;
+} satisfies CrmAdapter<typeof env, SalesforceWebhookSecrets>;
 
 export { DEFAULT_EXTERNAL_ID_FIELD, DEFAULT_ORIGIN_FIELD, NOT_PROVIDED } from './mappers.ts';

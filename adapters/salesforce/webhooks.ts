@@ -16,10 +16,17 @@ import {
   type ParsedWebhook,
   type WebhookCodec,
   type WebhookRequest,
-  type WebhookSecrets,
 } from '../contract.ts';
 import { safeEqual } from '../kit/compare.ts';
 import { carriesWholeLead, crmRecordFromSalesforce, DEFAULT_ORIGIN_FIELD, parseSalesforceDate } from './mappers.ts';
+
+/** What verifies an outbound message (built by the adapter's webhookSecrets from what the service holds for the integration). */
+export interface SalesforceWebhookSecrets {
+  /** The organization the integration is connected to: the message must name it. */
+  accountId: string | null;
+  /** The endpoint secrets accepted now: the current one, and the previous one during its grace period. */
+  endpointSecrets: string[];
+}
 
 export const OUTBOUND_NS = 'http://soap.sforce.com/2005/09/outbound';
 const SOAP_ENV_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
@@ -216,7 +223,7 @@ export function sameOrganization(a: string, b: string): boolean {
   return equal && ok.test(a.trim()) && ok.test(b.trim());
 }
 
-export const salesforceCodec: WebhookCodec = {
+export const salesforceCodec: WebhookCodec<SalesforceWebhookSecrets> = {
   provider: 'SALESFORCE',
 
   parse(req: WebhookRequest): ParsedWebhook {
@@ -230,12 +237,12 @@ export const salesforceCodec: WebhookCodec = {
     return { events, accountIds: [env.organizationId] };
   },
 
-  verify(req: WebhookRequest, secrets: WebhookSecrets): void {
+  verify(req: WebhookRequest, secrets: SalesforceWebhookSecrets): void {
     // The endpoint secret first: every accepted secret is compared (constant time each),
     // so the time taken says nothing about which one, if any, matched.
     const given = req.endpointSecret ?? '';
     let secretOk = false;
-    for (const s of secrets.endpointSecrets ?? []) if (s !== '' && safeEqual(given, s)) secretOk = true;
+    for (const s of secrets.endpointSecrets) if (s !== '' && safeEqual(given, s)) secretOk = true;
     if (!secretOk || given === '') {
       throw new CrmError('SIGNATURE_INVALID', 'Salesforce outbound message: endpoint secret missing or wrong', { provider: 'SALESFORCE' });
     }

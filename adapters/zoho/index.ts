@@ -7,10 +7,10 @@
 // recentWindowMs, recentMaxPages, maxConcurrent): see readSettings.
 import { z } from 'zod';
 import { baseCredentials, type ConnectionOptions, type CrmAdapter, type CrmClient, type ProvisionOptions, type ProvisionReport } from '../contract.ts';
-import { newChannelId, newChannelToken } from './channel.ts';
+import { newChannel } from './channel.ts';
 import { connectZoho } from './client.ts';
 import { ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS } from './http.ts';
-import { zohoWebhookCodec } from './webhooks.ts';
+import { zohoWebhookCodec, type ZohoWebhookSecrets } from './webhooks.ts';
 
 const env = z.object({});
 const positive = z.number().positive().optional();
@@ -46,13 +46,14 @@ export const zohoAdapter = {
     recentMaxPages: positive,
     maxConcurrent: positive,
   }),
-  // Notification channels echo the token and channel id given at /actions/watch.
-  webhookAuth: { channelToken: { newToken: newChannelToken, newChannelId } },
-  webhookSecrets: ({ channelToken, channelId }) => ({ channelToken, channelId }),
+  // A notification names no org, only the channel_id given at /actions/watch, and echoes
+  // that channel's token: routed by the channel, verified by both.
+  routing: { by: 'channel', newChannel },
+  webhookSecrets: ({ channel }) => ({ channelId: channel?.id ?? null, channelToken: channel?.token ?? null }),
   codec: zohoWebhookCodec,
   connect: (opts: ConnectionOptions) => connectZoho(opts),
   hosts: { api: ZOHO_API_HOSTS, accounts: ZOHO_ACCOUNTS_HOSTS },
-} satisfies CrmAdapter<typeof env>;
+} satisfies CrmAdapter<typeof env, ZohoWebhookSecrets>;
 
 /**
  * Renews a client's notification channel before it expires (Zoho channels live at most
@@ -64,5 +65,5 @@ export async function renewChannel(client: CrmClient, opts: ProvisionOptions): P
 
 export { connectZoho, readSettings, WATCH_EVENTS, ZohoClient, type WriteStrategy, type ZohoDeps, type ZohoSettings } from './client.ts';
 export { accountsUrlForApiDomain, regionOfApiDomain, ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS, ZOHO_REGIONS, type ZohoRegion } from './http.ts';
-export { zohoWebhookCodec } from './webhooks.ts';
-export { newChannelId, newChannelToken } from './channel.ts';
+export { zohoWebhookCodec, type ZohoWebhookSecrets } from './webhooks.ts';
+export { newChannel, newChannelId, newChannelToken } from './channel.ts';

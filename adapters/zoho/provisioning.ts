@@ -1,7 +1,7 @@
 // Provisioning a Zoho org: the origin picklist on Leads (created, or given the values it
 // lacks), whether Email is unique, and the notification channel (`/actions/watch`),
 // renewed before it expires and removed by unprovision.
-import { CrmError, type PrepareReport, type ProvisionOptions, type ProvisionReport } from '../contract.ts';
+import { CrmError, type PrepareReport, type ProvisionOptions, type ProvisionReport, type WebhookChannel } from '../contract.ts';
 import type { ZohoConnection } from './connection.ts';
 import { translateZohoError, unexpectedResponse } from './errors.ts';
 import { formatZohoTime, ORIGIN_FIELD_LABEL, parseZohoTime } from './mappers.ts';
@@ -98,16 +98,28 @@ async function ensureOriginField(conn: ZohoConnection, tagValues: string[]): Pro
   return { created, emailUnique };
 }
 
-async function registerChannel(conn: ZohoConnection, opts: ProvisionOptions, method: 'POST' | 'PATCH'): Promise<Date | null> {
-  if (opts.webhookToken.length > 50) {
-    throw new CrmError('VALIDATION', 'Zoho channel tokens are at most 50 characters', { provider: 'ZOHO', retryable: false });
-  }
-  if (!isZohoChannelId(opts.channelId)) {
-    throw new CrmError('VALIDATION', `Zoho channel_id must be a positive 64-bit integer (at most 19 digits), got "${opts.channelId}"`, {
+/** The channel provision() registers: the one the service opened for the integration (the adapter routes by channel). */
+function channelOf(opts: ProvisionOptions): WebhookChannel {
+  const channel = opts.channel;
+  if (!channel) {
+    throw new CrmError('VALIDATION', 'Zoho notifications need the channel opened for the integration (ProvisionOptions.channel)', {
       provider: 'ZOHO',
       retryable: false,
     });
   }
+  if (channel.token.length > 50) {
+    throw new CrmError('VALIDATION', 'Zoho channel tokens are at most 50 characters', { provider: 'ZOHO', retryable: false });
+  }
+  if (!isZohoChannelId(channel.id)) {
+    throw new CrmError('VALIDATION', `Zoho channel_id must be a positive 64-bit integer (at most 19 digits), got "${channel.id}"`, {
+      provider: 'ZOHO',
+      retryable: false,
+    });
+  }
+  return channel;
+}
+
+async function registerChannel(conn: ZohoConnection, webhookUrl: string, channel: WebhookChannel, method: 'POST' | 'PATCH'): Promise<Date | null> {
   const requested = new Date(conn.now() + WEEK_MS - CHANNEL_EXPIRY_MARGIN_MS);
   const res = await conn.http.request({
     method,
@@ -115,10 +127,10 @@ async function registerChannel(conn: ZohoConnection, opts: ProvisionOptions, met
     body: {
       watch: [
         {
-          channel_id: opts.channelId,
+          channel_id: channel.id,
           events: [...WATCH_EVENTS],
-          notify_url: opts.webhookUrl,
-          token: opts.webhookToken,
+          notify_url: webhookUrl,
+          token: channel.token,
           channel_expiry: formatZohoTime(requested),
           return_affected_field_values: false,
           notify_on_related_action: false,
@@ -131,7 +143,7 @@ async function registerChannel(conn: ZohoConnection, opts: ProvisionOptions, met
   if (!item) throw unexpectedResponse('watch without result', res.status);
   if (item.status !== 'success') throw translateZohoError(item, res.status);
   const events = ((item.details as { events?: Array<Record<string, unknown>> } | undefined)?.events ?? []).filter(
-    (e) => String(e.channel_id ?? opts.channelId) === opts.channelId,
+    (e) => String(e.channel_id ?? channel.id) === channel.id,
   );
   const expiries = events.map((e) => parseZohoTime(e.channel_expiry)).filter((d): d is Date => d !== null);
   const expiresAt = expiries.length ? new Date(Math.min(...expiries.map((d) => d.getTime()))) : null;
@@ -141,7 +153,7 @@ async function registerChannel(conn: ZohoConnection, opts: ProvisionOptions, met
       'zoho: channel granted a shorter expiry than requested; renew before it',
     );
   }
-  conn.settings = { ...conn.settings, channelId: opts.channelId, channelExpiry: expiresAt?.toISOString() };
+  conn.settings = { ...conn.settings, channelId: channel.id, channelExpiry: expiresAt?.toISOString() };
   return expiresAt;
 }
 
@@ -163,8 +175,10 @@ export async function prepare(conn: ZohoConnection, tagValues: string[]): Promis
 }
 
 export async function provision(conn: ZohoConnection, opts: ProvisionOptions): Promise<ProvisionReport> {
+  // Checked before anything is changed in Zoho.
+  const channel = channelOf(opts);
   const { created, emailUnique } = await ensureOriginField(conn, opts.tagValues);
-  const expiresAt = await registerChannel(conn, opts, 'POST');
+  const expiresAt = await registerChannel(conn, opts.webhookUrl, channel, 'POST');
   const manualSteps: string[] = [];
   if (!emailUnique) {
     manualSteps.push(
@@ -175,7 +189,7 @@ export async function provision(conn: ZohoConnection, opts: ProvisionOptions): P
   return {
     originFieldReady: true,
     originFieldCreated: created,
-    subscriptionId: opts.channelId,
+    subscriptionId: channel.id,
     events: [...WATCH_EVENTS],
     expiresAt,
     manualSteps,
@@ -185,18 +199,19 @@ export async function provision(conn: ZohoConnection, opts: ProvisionOptions): P
 
 /** Extends the notification channel (channels live at most a week). Re-creates it if it lapsed. */
 export async function renewWebhooks(conn: ZohoConnection, opts: ProvisionOptions): Promise<ProvisionReport> {
+  const channel = channelOf(opts);
   let expiresAt: Date | null;
   try {
-    expiresAt = await registerChannel(conn, opts, 'PATCH');
+    expiresAt = await registerChannel(conn, opts.webhookUrl, channel, 'PATCH');
   } catch (e) {
     // An unknown or lapsed channel cannot be patched: enable it again.
     if (!(e instanceof CrmError) || (e.code !== 'VALIDATION' && e.code !== 'NOT_FOUND')) throw e;
-    expiresAt = await registerChannel(conn, opts, 'POST');
+    expiresAt = await registerChannel(conn, opts.webhookUrl, channel, 'POST');
   }
   return {
     originFieldReady: conn.explicitOriginField || conn.settings.originFieldId !== undefined,
     originFieldCreated: false,
-    subscriptionId: opts.channelId,
+    subscriptionId: channel.id,
     events: [...WATCH_EVENTS],
     expiresAt,
     manualSteps: [],

@@ -10,14 +10,13 @@ import {
   type CrmAdapter,
   type CrmRecord,
   type WebhookRequest,
-  type WebhookSecrets,
 } from '../../adapters/contract.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { InboxEvent, Integration } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { applyRecords } from './apply-batch.ts';
-import { readCredentials, type Connections } from './connections.ts';
+import { readCredentials, settingsOf, type Connections } from './connections.ts';
 import { HistoryBatch } from './history.ts';
 import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
 import type { DispatchQueue } from './dispatcher.ts';
@@ -27,29 +26,32 @@ import { backoffMs, byIntegration, claimRows, markInboxDone, releaseRows } from 
 import { remedyFor } from './remedies.ts';
 import { applyDeletion, applyMerge } from './removals.ts';
 import type { WebhookResponse } from './types.ts';
-import { acceptedEndpointSecrets, readWebhookSecrets } from './webhook-secrets.ts';
+import { acceptedEndpointSecrets, readWebhookSecrets, storedChannel, usesEndpointSecret } from './webhook-secrets.ts';
 import type { EngineContext } from './context.ts';
 
 export const INBOX_BATCH = 100;
 
 export type InboxDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'instanceId' | 'platformTag'> & Partial<Pick<EngineContext, 'metrics'>>;
 
-/** What verification of a webhook for this integration needs: the adapter says, from what the service holds. */
+/**
+ * What verification of a webhook for this integration needs: the adapter builds it (its
+ * own type, opaque here) from what the service holds, and only its own codec reads it.
+ */
 export function secretsFor(
   config: Config,
   adapter: CrmAdapter,
   integration: Integration,
   connections: Connections,
   now: Date = new Date(),
-): WebhookSecrets {
+): unknown {
   const hooks = readWebhookSecrets(integration, connections.keyring);
   return adapter.webhookSecrets({
     credentials: readCredentials(integration, connections.keyring),
+    settings: settingsOf(integration),
     env: config,
     accountId: integration.accountId,
-    channelId: integration.channelId,
-    channelToken: hooks.channelToken ?? null,
-    endpointSecrets: acceptedEndpointSecrets(hooks, now),
+    channel: adapter.routing.by === 'channel' ? storedChannel(integration, hooks) : null,
+    endpointSecrets: usesEndpointSecret(adapter) ? acceptedEndpointSecrets(hooks, now) : [],
   });
 }
 
@@ -62,14 +64,19 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
   } catch (e) {
     throw webhookApiError(e, adapter.provider) ?? e;
   }
-  const accountIds = [...new Set(parsed.accountIds)];
-  // Some CRMs (Zoho) name no account in the payload: the channel id the service generated
-  // routes instead, looked up in its own column only (never compared with account ids).
-  const channelIds = [...new Set(parsed.channelIds ?? [])];
-  const integrations = [
-    ...(accountIds.length ? await prisma.integration.findMany({ where: { provider: adapter.provider, accountId: { in: accountIds } } }) : []),
-    ...(channelIds.length ? await prisma.integration.findMany({ where: { provider: adapter.provider, channelId: { in: channelIds } } }) : []),
-  ].filter((i, n, all) => all.findIndex((x) => x.id === i.id) === n);
+  // Routed the way the adapter says: by the accounts the payload names, or (a CRM whose
+  // notifications name no account, Zoho) by the channel the service opened, looked up in
+  // its own column only (never compared with account ids).
+  const byChannel = adapter.routing.by === 'channel';
+  const accountIds = byChannel ? [] : [...new Set(parsed.accountIds)];
+  const channelIds = byChannel ? [...new Set(parsed.channelIds ?? [])] : [];
+  const integrations = byChannel
+    ? channelIds.length
+      ? await prisma.integration.findMany({ where: { provider: adapter.provider, channelId: { in: channelIds } } })
+      : []
+    : accountIds.length
+      ? await prisma.integration.findMany({ where: { provider: adapter.provider, accountId: { in: accountIds } } })
+      : [];
 
   const log = logger.child({ provider: adapter.provider, accounts: accountIds });
   if (integrations.length === 0) {
@@ -87,7 +94,9 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
   for (const integration of integrations) verifyOrThrow(adapter, req, secretsFor(deps.config, adapter, integration, deps.connections), log);
 
   const integrationOf = (ev: ChangeEvent) =>
-    ev.channelId ? integrations.find((i) => i.channelId === ev.channelId) : integrations.find((i) => ev.accountId !== null && i.accountId === ev.accountId);
+    byChannel
+      ? integrations.find((i) => ev.channelId != null && i.channelId === ev.channelId)
+      : integrations.find((i) => ev.accountId !== null && i.accountId === ev.accountId);
   const rows = [];
   const receivedPer = new Map<string, number>();
   for (const ev of parsed.events) {
@@ -124,7 +133,7 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
   return { ...adapter.codec.acknowledge(), stored: stored.count };
 }
 
-function verifyOrThrow(adapter: CrmAdapter, req: WebhookRequest, secrets: WebhookSecrets, log: Logger) {
+function verifyOrThrow(adapter: CrmAdapter, req: WebhookRequest, secrets: unknown, log: Logger) {
   try {
     adapter.codec.verify(req, secrets);
   } catch (e) {

@@ -10,10 +10,10 @@ import { getIntegration, type IntegrationDeps } from './integrations.ts';
 import { outcomeStatus } from './outcomes.ts';
 import type { EnableWebhooksResult, RotateWebhookSecretResult, WebhookStatus } from './types.ts';
 import {
+  channelOf,
   ENDPOINT_SECRET_GRACE_MS,
   newEndpointSecret,
   readWebhookSecrets,
-  usesChannelToken,
   usesEndpointSecret,
   webhookUrlFor,
   withoutLegacySecrets,
@@ -27,21 +27,19 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
   const settings = withoutLegacySecrets(settingsOf(integration));
   // Secrets are generated here, once, and kept encrypted; a legacy clear token is taken over.
   const secrets: WebhookSecretSet = { ...readWebhookSecrets(integration, deps.connections.keyring) };
-  // A CRM may echo a channel token we choose, or call a URL ending with our secret.
-  const channel = adapter.webhookAuth?.channelToken;
-  if (channel) secrets.channelToken ??= channel.newToken();
+  // A CRM routing by channel gets the integration's channel (made by its adapter, the id
+  // kept in its own column, the token encrypted); one that signs nothing calls a URL
+  // ending with our secret. Other CRMs get neither.
+  const channel = channelOf(adapter, integration, secrets);
+  if (channel) secrets.channelToken = channel.token;
   if (usesEndpointSecret(adapter)) secrets.endpoint ??= newEndpointSecret();
   const webhookUrl = webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, usesEndpointSecret(adapter) ? secrets.endpoint! : null);
-  const webhookToken = secrets.channelToken ?? '';
-  // A CRM that routes by channel gets a channel id in its own format, kept in its own column.
-  const channelId = integration.channelId ?? channel?.newChannelId() ?? '';
   let report;
   try {
     report = await deps.connections.client(integration).provision({
       webhookUrl,
       tagValues: tagValuesFor(integration.provider, deps.platformTag),
-      webhookToken,
-      channelId,
+      ...(channel ? { channel } : {}),
     });
   } catch (e) {
     throw apiErrorOf(e, `${integration.provider} refused the set-up`);
@@ -57,7 +55,7 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
       webhookSubscriptionId: report.subscriptionId,
       webhookEvents: report.events,
       webhookExpiresAt: report.expiresAt,
-      channelId: usesChannelToken(adapter) ? channelId : integration.channelId,
+      channelId: channel?.id ?? integration.channelId,
       webhookSecrets: Object.keys(secrets).length ? writeWebhookSecrets(secrets, deps.connections.keyring) : integration.webhookSecrets,
       settings: deps.connections.settingsToStore(integration.provider, { ...settings, ...withoutLegacySecrets(report.settings), prepared: report.originFieldReady }),
     },
@@ -85,21 +83,19 @@ export async function renewExpiringWebhooks(deps: IntegrationDeps, withinMs = 24
     const settings = withoutLegacySecrets(settingsOf(integration));
     try {
       const secrets = { ...readWebhookSecrets(integration, deps.connections.keyring) };
-      const channel = adapter.webhookAuth?.channelToken;
-      if (channel) secrets.channelToken ??= channel.newToken();
-      const channelId = integration.channelId ?? channel?.newChannelId() ?? null;
+      const channel = channelOf(adapter, integration, secrets);
+      if (channel) secrets.channelToken = channel.token;
       const report = await client.renewWebhooks({
         webhookUrl: webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, null),
         tagValues: tagValuesFor(integration.provider, deps.platformTag),
-        webhookToken: secrets.channelToken ?? '',
-        channelId: channelId ?? '',
+        ...(channel ? { channel } : {}),
       });
       await deps.prisma.integration.update({
         where: { id: integration.id },
         data: {
           webhookExpiresAt: report.expiresAt,
           webhookSubscriptionId: report.subscriptionId ?? integration.webhookSubscriptionId,
-          channelId,
+          channelId: channel?.id ?? integration.channelId,
           // A clear token of an older row moves into the encrypted column here.
           webhookSecrets: writeWebhookSecrets(secrets, deps.connections.keyring),
           settings: deps.connections.settingsToStore(integration.provider, { ...settings, ...withoutLegacySecrets(report.settings) }),
@@ -155,18 +151,18 @@ export async function rotateWebhookSecret(
       previousValidUntil: secrets.previousEndpointUntil ? new Date(secrets.previousEndpointUntil) : null,
     };
   }
-  const channel = adapter.webhookAuth?.channelToken;
+  // A CRM routing by channel: the same channel, a new token.
+  const channel = channelOf(adapter, integration, secrets, { rotate: true });
   if (channel) {
-    secrets.channelToken = channel.newToken();
-    const channelId = integration.channelId ?? channel.newChannelId();
+    secrets.channelToken = channel.token;
+    const channelId = channel.id;
     const client = deps.connections.client(integration);
     if (integration.webhooksEnabled && client.renewWebhooks) {
       try {
         const report = await client.renewWebhooks({
           webhookUrl: webhookUrlFor(deps.config.PUBLIC_BASE_URL, adapter, null),
           tagValues: tagValuesFor(integration.provider, deps.platformTag),
-          webhookToken: secrets.channelToken,
-          channelId,
+          channel,
         });
         await deps.prisma.integration.update({
           where: { id: integration.id },

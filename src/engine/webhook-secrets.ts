@@ -1,19 +1,22 @@
-// Webhook secrets of an integration: a channel token the CRM echoes (made by its adapter,
-// CrmAdapter.webhookAuth.channelToken) and an endpoint secret the webhook URL ends with
+// What the service holds to authenticate an integration's webhooks: the token of the
+// notification channel it opened for adapters routing by channel (channel made by the
+// adapter, CrmAdapter.routing.newChannel; its id lives in `Integration.channelId`), and
+// the endpoint secret the webhook URL ends with for adapters with `endpointSecret`
 // (current, and the previous one during its grace period; generated here with
-// node:crypto). They live in `Integration.webhookSecrets` as one encrypted envelope of
-// JSON (src/secrets.ts keyring, like the credentials).
+// node:crypto). Tokens and endpoint secrets live in `Integration.webhookSecrets` as one
+// encrypted envelope of JSON (src/secrets.ts keyring, like the credentials). What the
+// adapter verifies with is its own (CrmAdapter.webhookSecrets): never read here.
 import { randomBytes } from 'node:crypto';
-import type { CrmAdapter } from '../../adapters/contract.ts';
+import type { CrmAdapter, WebhookChannel } from '../../adapters/contract.ts';
 import type { Integration } from '../generated/prisma/client.ts';
 import type { Keyring } from '../secrets.ts';
 
 export interface WebhookSecretSet {
-  /** Zoho: the token Zoho echoes in every notification of the channel. */
+  /** Adapters routing by channel: the token the CRM echoes in every notification of the integration's channel. */
   channelToken?: string;
-  /** Salesforce: the secret last segment of the outbound message endpoint URL. */
+  /** Adapters with `endpointSecret`: the secret last segment of the webhook URL. */
   endpoint?: string;
-  /** Salesforce: the endpoint secret before the last rotation, accepted until `previousEndpointUntil`. */
+  /** The endpoint secret before the last rotation, accepted until `previousEndpointUntil`. */
   previousEndpoint?: string;
   previousEndpointUntil?: string;
 }
@@ -84,13 +87,33 @@ export function acceptedEndpointSecrets(set: WebhookSecretSet, now: Date = new D
 }
 
 /** Whether a CRM's webhook endpoint URL carries a per-integration secret (its adapter says so). */
-export function usesEndpointSecret(adapter: Pick<CrmAdapter, 'webhookAuth'>): boolean {
-  return adapter.webhookAuth?.endpointSecret === true;
+export function usesEndpointSecret(adapter: Pick<CrmAdapter, 'endpointSecret'>): boolean {
+  return adapter.endpointSecret === true;
 }
 
-/** Whether a CRM echoes a channel token and id the service chooses (its adapter says so, and makes them). */
-export function usesChannelToken(adapter: Pick<CrmAdapter, 'webhookAuth'>): boolean {
-  return adapter.webhookAuth?.channelToken !== undefined;
+/**
+ * The integration's notification channel, for an adapter routing by channel: the stored
+ * id and token, each made by the adapter (`routing.newChannel`) when not stored yet;
+ * `rotate` takes a new token for the same id. undefined for adapters routing by account:
+ * the service opens no channel for them.
+ */
+export function channelOf(
+  adapter: Pick<CrmAdapter, 'routing'>,
+  integration: { channelId: string | null },
+  secrets: WebhookSecretSet,
+  opts: { rotate?: boolean } = {},
+): WebhookChannel | undefined {
+  const routing = adapter.routing;
+  if (routing.by !== 'channel') return undefined;
+  const stored = { id: integration.channelId, token: opts.rotate ? null : (secrets.channelToken ?? null) };
+  if (stored.id && stored.token) return { id: stored.id, token: stored.token };
+  const fresh = routing.newChannel();
+  return { id: stored.id ?? fresh.id, token: stored.token ?? fresh.token };
+}
+
+/** The channel stored for an integration (id in its column, token encrypted), or null when it has none. */
+export function storedChannel(integration: { channelId: string | null }, secrets: WebhookSecretSet): WebhookChannel | null {
+  return integration.channelId && secrets.channelToken ? { id: integration.channelId, token: secrets.channelToken } : null;
 }
 
 /** Where the CRMs' webhook routes live below the public base URL: one route per adapter slug. */

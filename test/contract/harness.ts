@@ -7,7 +7,7 @@ import type {
   CrmProvider,
   LeadFields,
   WebhookRequest,
-  WebhookSecrets,
+  WebhookSecretSources,
 } from '../../adapters/contract.ts';
 
 export interface ContractHarness {
@@ -25,10 +25,14 @@ export interface ContractHarness {
   setClock(at: Date | null): void;
   /** The next `count` API calls fail this way. */
   injectFault(kind: 'rate_limit' | 'server_error' | 'auth_expired' | 'not_found', count: number): void;
-  /** A webhook request for one change exactly as the CRM would send it, with what verifies it. */
+  /**
+   * A webhook request for one change exactly as the CRM would send it, with what the
+   * service holds for the integration (`held`): the suite has the adapter build what
+   * verifies it (CrmAdapter.webhookSecrets), as the service does.
+   */
   webhookFor(
     change: { externalId: string; kind: ChangeKind },
     tamper: 'none' | 'forged' | 'replayed',
-  ): Promise<{ req: WebhookRequest; secrets: WebhookSecrets }>;
+  ): Promise<{ req: WebhookRequest; held: WebhookSecretSources }>;
   close(): Promise<void>;
 }

@@ -69,7 +69,15 @@ async function makeHarness(): Promise<ContractHarness> {
       });
       return {
         req: { method: signed.method, url: signed.url, headers: signed.headers, rawBody: Buffer.from(signed.body), now: new Date(now) },
-        secrets: { clientSecret: sandbox.clientSecret },
+        // The integration's own client secret; no service-wide one, no legacy signatures.
+        held: {
+          credentials: { accessToken: sandbox.accessToken, clientSecret: sandbox.clientSecret },
+          settings: {},
+          env: hubspotAdapter.env.parse({}),
+          accountId: String(sandbox.portalId),
+          channel: null,
+          endpointSecrets: [],
+        },
       };
     },
     close: () => sandbox.close(),

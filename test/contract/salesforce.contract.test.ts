@@ -76,7 +76,14 @@ async function makeHarness(): Promise<ContractHarness> {
           endpointSecret: ENDPOINT_SECRET,
         },
         // Outbound messages are authenticated by the secret endpoint URL and the organization.
-        secrets: { accountId: controls.organizationId, endpointSecrets: [ENDPOINT_SECRET] },
+        held: {
+          credentials: { accessToken: controls.credentials().accessToken },
+          settings: {},
+          env: {},
+          accountId: controls.organizationId,
+          channel: null,
+          endpointSecrets: [ENDPOINT_SECRET],
+        },
       };
     },
     close: () => sandbox.close(),

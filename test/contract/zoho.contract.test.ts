@@ -85,7 +85,15 @@ async function makeHarness(): Promise<ContractHarness> {
       }
       return {
         req: { method: 'POST', url: sent.url, headers: sent.headers, rawBody: Buffer.from(rawBody), now: new Date() },
-        secrets: { channelToken: channel.token, channelId: channel.channel_id },
+        // The channel the service opened (the one provision() registered).
+        held: {
+          credentials: { accessToken },
+          settings: {},
+          env: {},
+          accountId: sandbox.controls.orgId,
+          channel: { id: channel.channel_id, token: channel.token ?? '' },
+          endpointSecrets: [],
+        },
       };
     },
     close: () => sandbox.close(),

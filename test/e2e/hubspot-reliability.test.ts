@@ -72,6 +72,13 @@ describe('HubSpot webhook intake', () => {
     expect(await stack.db.prisma.inboxEvent.count()).toBe(before + 1);
   });
 
+  it('opens no notification channel for HubSpot, whose webhooks are routed by the portal they name', async () => {
+    const row = await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } });
+    expect(row.webhooksEnabled).toBe(true);
+    expect(row.channelId).toBeNull();
+    expect(row.webhookSecrets).toBeNull();
+  });
+
   it('answers malformed JSON with 400 and bodies over 1 MB with 413, storing nothing', async () => {
     const before = await stack.db.prisma.inboxEvent.count();
     const bad = await fetch(webhookUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"eventId": 1,' });

@@ -1,15 +1,19 @@
-// The webhook secret helpers: what is generated, what is accepted when, and how rows an
-// older version wrote (Zoho channel token in clear in settings) are read.
+// The webhook secret helpers: what is generated, what is accepted when, how rows an
+// older version wrote (Zoho channel token in clear in settings) are read, and which
+// adapters get a notification channel.
 import { describe, expect, it } from 'vitest';
 import {
   acceptedEndpointSecrets,
+  channelOf,
   ENDPOINT_SECRET_GRACE_MS,
   newEndpointSecret,
   readWebhookSecrets,
   withoutLegacySecrets,
   writeWebhookSecrets,
 } from '../../src/engine/webhook-secrets.ts';
-import { newChannelId, newChannelToken } from '../../adapters/zoho/index.ts';
+import { hubspotAdapter } from '../../adapters/hubspot/index.ts';
+import { salesforceAdapter } from '../../adapters/salesforce/index.ts';
+import { newChannelId, newChannelToken, zohoAdapter } from '../../adapters/zoho/index.ts';
 import { Keyring } from '../../src/secrets.ts';
 
 describe('webhook secrets', () => {
@@ -51,5 +55,30 @@ describe('webhook secrets', () => {
     expect(readWebhookSecrets({ webhookSecrets: encrypted, settings: { webhookToken: 'clear' } }, keyring).channelToken).toBe('sealed');
     expect(() => readWebhookSecrets({ webhookSecrets: encrypted, settings: {} }, Keyring.random('k2'))).toThrow(/not configured/);
     expect(withoutLegacySecrets({ webhookToken: 'clear', originField: 'X' })).toEqual({ originField: 'X' });
+  });
+
+  it('opens no notification channel for adapters routing by the account a webhook names', () => {
+    expect(hubspotAdapter.routing.by).toBe('account');
+    expect(salesforceAdapter.routing.by).toBe('account');
+    expect(channelOf(hubspotAdapter, { channelId: null }, {})).toBeUndefined();
+    expect(channelOf(salesforceAdapter, { channelId: null }, { endpoint: 'e' })).toBeUndefined();
+  });
+
+  it('keeps the stored channel of an adapter routing by channel, makes the parts it lacks with the adapter, and rotates the token only', () => {
+    expect(zohoAdapter.routing.by).toBe('channel');
+    const stored = { id: '100000000000000042', token: 'stored-token' };
+    expect(channelOf(zohoAdapter, { channelId: stored.id }, { channelToken: stored.token })).toEqual(stored);
+    // A first enable: both made in Zoho's formats (an 18-digit long, a token within 50 characters).
+    const fresh = channelOf(zohoAdapter, { channelId: null }, {})!;
+    expect(fresh.id).toMatch(/^[1-9]\d{17}$/);
+    expect(fresh.token.length).toBeGreaterThanOrEqual(22);
+    expect(fresh.token.length).toBeLessThanOrEqual(50);
+    // A row with its id and no token yet keeps the id (notifications are routed by it).
+    const half = channelOf(zohoAdapter, { channelId: stored.id }, {})!;
+    expect(half.id).toBe(stored.id);
+    expect(half.token.length).toBeGreaterThanOrEqual(22);
+    const rotated = channelOf(zohoAdapter, { channelId: stored.id }, { channelToken: stored.token }, { rotate: true })!;
+    expect(rotated.id).toBe(stored.id);
+    expect(rotated.token).not.toBe(stored.token);
   });
 });

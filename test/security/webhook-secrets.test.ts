@@ -98,9 +98,13 @@ describe('Zoho channel tokens at rest', () => {
 
   it('rotateWebhookEndpoint gives the channel a new token at Zoho at once; the old one is refused', async () => {
     const oldToken = channel().token!;
+    const oldId = channel().channel_id;
     const r = await stack.gqlOk(`mutation($id: ID!) { rotateWebhookEndpoint(integrationId: $id) { webhookUrl previousValidUntil } }`, { id: conn.integrationId });
     expect(r.rotateWebhookEndpoint).toEqual({ webhookUrl: `${stack.config.PUBLIC_BASE_URL}/api/v1/webhooks/zoho`, previousValidUntil: null });
     expect(channel().token).not.toBe(oldToken);
+    // The same channel (notifications are routed by its id): only its token changed.
+    expect(channel().channel_id).toBe(oldId);
+    expect((await row()).channelId).toBe(oldId);
     expect(await notify()).toBe(200);
     const forged = JSON.parse(zs.controls.renderNotification(channel().channel_id, 'insert', ['1']).rawBody) as Record<string, unknown>;
     const res = await fetch(`${stack.url}/api/v1/webhooks/zoho`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...forged, token: oldToken }) });

@@ -25,7 +25,7 @@ function connect(over: Partial<ConnectionOptions> = {}): CrmClient {
 async function start(opts: HubSpotSandboxOptions = {}): Promise<void> {
   sandbox = await startHubSpotSandbox(opts);
   client = connect();
-  await client.provision({ webhookUrl: WEBHOOK_URL, tagValues: [TAG, 'manual'], webhookToken: 't', channelId: 'c' });
+  await client.provision({ webhookUrl: WEBHOOK_URL, tagValues: [TAG, 'manual'] });
 }
 
 function lead(localId: string, fields: Partial<LeadFields>, externalId: string | null = null): OutboundLead {
@@ -383,7 +383,7 @@ describe('HubSpot client: provision', () => {
     client = connect();
   });
 
-  const opts = { webhookUrl: WEBHOOK_URL, tagValues: [TAG], webhookToken: 't', channelId: 'c' };
+  const opts = { webhookUrl: WEBHOOK_URL, tagValues: [TAG] };
 
   it('without app credentials: creates the origin property and lists the manual webhook steps', async () => {
     const report = await client.provision(opts);

@@ -102,7 +102,7 @@ describe('HubSpot sandbox webhooks at a real receiver', () => {
   it('marks API writes as INTEGRATION and sends one propertyChange per changed subscribed property', async () => {
     const { sandbox, receiver } = await setup({ propertyChangeOnCreate: false });
     const client = hubspotAdapter.connect({ baseUrl: sandbox.url, accountId: '1', credentials: { accessToken: sandbox.accessToken }, settings: {}, network: { allowLocalHosts: true } });
-    await client.provision({ webhookUrl: 'http://unused', tagValues: ['jazzaam'], webhookToken: 't', channelId: 'c' });
+    await client.provision({ webhookUrl: 'http://unused', tagValues: ['jazzaam'] });
     const [r] = await client.pushLeads([{ localId: 'l', externalId: null, fields: { ...emptyFields(), email: 'api@example.com', lastName: 'Api' } }], 'jazzaam');
     if (!r?.ok) throw new Error('push failed');
     await sandbox.flushWebhooks();
@@ -218,7 +218,7 @@ describe('HubSpot sandbox webhooks at a real receiver', () => {
   it('batches at most 100 events per request', async () => {
     const { sandbox, receiver } = await setup({ propertyChangeOnCreate: false });
     const client = hubspotAdapter.connect({ baseUrl: sandbox.url, accountId: '1', credentials: { accessToken: sandbox.accessToken }, settings: {}, network: { allowLocalHosts: true } });
-    await client.provision({ webhookUrl: 'http://unused', tagValues: ['jazzaam'], webhookToken: 't', channelId: 'c' });
+    await client.provision({ webhookUrl: 'http://unused', tagValues: ['jazzaam'] });
     const leads = Array.from({ length: 150 }, (_, i) => ({ localId: `b${i}`, externalId: null, fields: { ...emptyFields(), email: `batch${i}@example.com` } }));
     await client.pushLeads(leads, 'jazzaam');
     await sandbox.flushWebhooks();

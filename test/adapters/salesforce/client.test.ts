@@ -364,7 +364,7 @@ describe('reads', () => {
 });
 
 describe('provision', () => {
-  const opts = { webhookUrl: 'https://sync.example.com/api/v1/webhooks/salesforce', tagValues: [TAG, 'manual'], webhookToken: 't', channelId: 'c' };
+  const opts = { webhookUrl: 'https://sync.example.com/api/v1/webhooks/salesforce', tagValues: [TAG, 'manual'] };
 
   it('reports ready fields and tells the admin how to set up the outbound message', async () => {
     const report = await client.provision(opts);

@@ -70,8 +70,7 @@ export function provisionOptions(partial: Partial<ProvisionOptions> = {}): Provi
   return {
     webhookUrl: 'http://127.0.0.1:9/api/v1/webhooks/zoho',
     tagValues: [TAG, 'manual'],
-    webhookToken: 'channel-token-0123456789',
-    channelId: '1000000068001',
+    channel: { id: '1000000068001', token: 'channel-token-0123456789' },
     ...partial,
   };
 }

@@ -75,23 +75,23 @@ describe('provision: origin field', () => {
 describe('provision: notification channel', () => {
   it('registers Leads create/edit/delete to the webhook URL with our token, for a week less a margin', async () => {
     s = await setup();
-    const opts = provisionOptions({ webhookUrl: 'https://sync.example.com/api/v1/webhooks/zoho', webhookToken: 't'.repeat(50) });
+    const opts = provisionOptions({ webhookUrl: 'https://sync.example.com/api/v1/webhooks/zoho', channel: { id: '1000000068001', token: 't'.repeat(50) } });
     const report = await s.client.provision(opts);
     const [channel] = s.sandbox.controls.channels();
     expect(channel).toMatchObject({
-      channel_id: opts.channelId,
+      channel_id: opts.channel!.id,
       events: ['Leads.create', 'Leads.edit', 'Leads.delete'],
       notify_url: opts.webhookUrl,
-      token: opts.webhookToken,
+      token: opts.channel!.token,
       live: true,
     });
-    expect(report.subscriptionId).toBe(opts.channelId);
+    expect(report.subscriptionId).toBe(opts.channel!.id);
     expect(report.events).toEqual(['Leads.create', 'Leads.edit', 'Leads.delete']);
     expect(report.expiresAt?.getTime()).toBe(channel!.expiresAt.getTime());
     const now = s.sandbox.controls.now().getTime();
     expect(report.expiresAt!.getTime()).toBeGreaterThan(now + 6.9 * DAY);
     expect(report.expiresAt!.getTime()).toBeLessThanOrEqual(now + 7 * DAY);
-    expect(report.settings.channelId).toBe(opts.channelId);
+    expect(report.settings.channelId).toBe(opts.channel!.id);
   });
 
   it('reports the expiry Zoho granted when it falls back to its one-hour default', async () => {
@@ -102,13 +102,18 @@ describe('provision: notification channel', () => {
     expect(report.expiresAt!.getTime()).toBe(s.sandbox.controls.now().getTime() + 3600_000);
   });
 
-  it('refuses a token longer than 50 characters or a channel id that is not a long, before calling Zoho', async () => {
+  it('refuses no channel, a token longer than 50 characters or a channel id that is not a long, before calling Zoho', async () => {
     s = await setup();
     await s.client.provision(provisionOptions());
     s.sandbox.controls.resetLog();
-    expect((await thrown(s.client.provision(provisionOptions({ webhookToken: 'x'.repeat(51) })))).code).toBe('VALIDATION');
-    expect((await thrown(s.client.provision(provisionOptions({ channelId: '176400000000012345678' })))).code).toBe('VALIDATION');
-    expect(s.sandbox.controls.requests.filter((r) => r.path === '/crm/v7/actions/watch')).toHaveLength(0);
+    const { channel: _none, ...withoutChannel } = provisionOptions();
+    void _none;
+    expect((await thrown(s.client.provision(withoutChannel))).code).toBe('VALIDATION');
+    expect((await thrown(s.client.renewWebhooks(withoutChannel))).code).toBe('VALIDATION');
+    expect((await thrown(s.client.provision(provisionOptions({ channel: { id: '1000000068001', token: 'x'.repeat(51) } })))).code).toBe('VALIDATION');
+    expect((await thrown(s.client.provision(provisionOptions({ channel: { id: '176400000000012345678', token: 'channel-token-0123456789' } })))).code).toBe('VALIDATION');
+    // Nothing was asked of Zoho: not even the origin field was looked at.
+    expect(s.sandbox.controls.requests).toHaveLength(0);
   });
 
   /** Moves time forward for both sides (our client and Zoho). */

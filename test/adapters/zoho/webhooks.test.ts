@@ -3,7 +3,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CrmError, type WebhookRequest, type WebhookSecrets } from '../../../adapters/contract.ts';
+import { CrmError, type WebhookRequest } from '../../../adapters/contract.ts';
+import type { ZohoWebhookSecrets } from '../../../adapters/zoho/webhooks.ts';
 import { zohoAdapter } from '../../../adapters/zoho/index.ts';
 import { lead, provisionOptions, setup, TAG, type Setup } from './helpers.ts';
 
@@ -40,7 +41,7 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; clo
 const codec = zohoAdapter.codec;
 const TOKEN = 'channel-token-0123456789';
 const CHANNEL = '1000000068001';
-const secrets: WebhookSecrets = { channelToken: TOKEN, channelId: CHANNEL };
+const secrets: ZohoWebhookSecrets = { channelToken: TOKEN, channelId: CHANNEL };
 
 function errorOf(fn: () => unknown): CrmError {
   try {
@@ -59,7 +60,7 @@ describe('Zoho webhook codec', () => {
   beforeEach(async () => {
     s = await setup();
     receiver = await startReceiver();
-    await s.client.provision(provisionOptions({ webhookUrl: receiver.url, webhookToken: TOKEN, channelId: CHANNEL }));
+    await s.client.provision(provisionOptions({ webhookUrl: receiver.url, channel: { id: CHANNEL, token: TOKEN } }));
   });
 
   afterEach(async () => {
