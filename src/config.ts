@@ -52,6 +52,8 @@ const schema = z.object({
   BREAKER_COOLDOWN_MS: z.coerce.number().int().min(10).default(30_000),
   /** Deadline of one CRM call; a call without an answer by then fails as NETWORK and is retried. */
   CRM_CALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** How long the integrations a webhook routes to (and their decrypted secrets) are reused before being read again; 0: read per request. */
+  WEBHOOK_ROUTE_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** Worker tasks in flight at once across every integration (each integration has at most one per queue). */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   /** Key encrypting CRM credentials at rest: 32 bytes, base64 or hex. */

@@ -32,12 +32,12 @@ type BreakerRow = Pick<Integration, 'id' | 'breakerState' | 'breakerUntil'>;
  * conditional update, so of several instances only one wins it.
  */
 export async function admit(prisma: PrismaClient, integration: BreakerRow, config: BreakerConfig, now = new Date()): Promise<Admission> {
-  const current = await prisma.integration.findUnique({
-    where: { id: integration.id },
-    select: { breakerState: true, breakerUntil: true },
-  });
-  if (!current || current.breakerState === 'closed') {
-    if (current?.breakerUntil && current.breakerUntil > now) return { kind: 'wait', until: current.breakerUntil };
+  // The breaker columns as the caller read them with its claimed work, in this pass (no
+  // second read: another instance opening the breaker a moment later is seen next pass,
+  // and the half-open transition below is decided by the database, not by this copy).
+  const current = integration;
+  if (current.breakerState === 'closed') {
+    if (current.breakerUntil && current.breakerUntil > now) return { kind: 'wait', until: current.breakerUntil };
     return { kind: 'go' };
   }
   if (current.breakerUntil && current.breakerUntil > now) return { kind: 'wait', until: current.breakerUntil };

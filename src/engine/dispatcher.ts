@@ -33,7 +33,14 @@ export class Dispatcher {
     this.loopPromise = this.loop();
   }
 
-  kick() {
+  /**
+   * New work is due. Given the integrations it belongs to, a kick for integrations that
+   * all have a task in flight wakes nobody: a claim could not take their work (it skips
+   * busy integrations), and each task kicks again when it ends, when its new work is
+   * claimed. Under a stream of webhooks this saves a claim statement per request.
+   */
+  kick(integrationIds?: readonly string[]) {
+    if (integrationIds && integrationIds.length > 0 && integrationIds.every((id) => this.inFlight.has(id))) return;
     this.kicked = true;
     this.wake?.();
   }

@@ -18,6 +18,7 @@ import type { Logger } from '../logger.ts';
 import { applyRecords } from './apply-batch.ts';
 import { readCredentials, settingsOf, type Connections } from './connections.ts';
 import { HistoryBatch } from './history.ts';
+import type { IntakeRow, IntakeWriter } from './inbox-store.ts';
 import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
 import type { DispatchQueue } from './dispatcher.ts';
 import { asCrmError, errInfo, storedError, webhookApiError } from './crm-errors.ts';
@@ -28,10 +29,13 @@ import { applyDeletion, applyMerge } from './removals.ts';
 import type { WebhookResponse } from './types.ts';
 import { acceptedEndpointSecrets, readWebhookSecrets, storedChannel, usesEndpointSecret } from './webhook-secrets.ts';
 import type { EngineContext } from './context.ts';
+import type { Routed, WebhookRoutes } from './webhook-routes.ts';
 
 export const INBOX_BATCH = 100;
 
 export type InboxDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'instanceId' | 'platformTag'> & Partial<Pick<EngineContext, 'metrics'>>;
+/** Intake also needs the routes (webhook-routes.ts) and the group-commit writer (inbox-store.ts). */
+export type IntakeDeps = InboxDeps & { routes: Pick<WebhookRoutes, 'resolve'>; intake: Pick<IntakeWriter, 'store'> };
 
 /**
  * What verification of a webhook for this integration needs: the adapter builds it (its
@@ -44,9 +48,13 @@ export function secretsFor(
   connections: Connections,
   now: Date = new Date(),
 ): unknown {
-  const hooks = readWebhookSecrets(integration, connections.keyring);
+  return secretsOf(config, adapter, { integration, credentials: readCredentials(integration, connections.keyring), hooks: readWebhookSecrets(integration, connections.keyring) }, now);
+}
+
+/** The same, from an integration whose secrets are decrypted already (webhook-routes.ts). */
+function secretsOf(config: Config, adapter: CrmAdapter, { integration, credentials, hooks }: Routed, now: Date = new Date()): unknown {
   return adapter.webhookSecrets({
-    credentials: readCredentials(integration, connections.keyring),
+    credentials,
     settings: settingsOf(integration),
     env: config,
     accountId: integration.accountId,
@@ -56,8 +64,8 @@ export function secretsFor(
 }
 
 /** Verifies and persists a webhook, then answers the CRM. Throws AppError (400/401/404). */
-export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: WebhookRequest): Promise<WebhookResponse & { stored: number }> {
-  const { prisma, logger } = deps;
+export async function receiveWebhook(deps: IntakeDeps, adapter: CrmAdapter, req: WebhookRequest): Promise<WebhookResponse & { stored: number; integrationIds: string[] }> {
+  const { logger } = deps;
   let parsed;
   try {
     parsed = adapter.codec.parse(req);
@@ -70,13 +78,8 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
   const byChannel = adapter.routing.by === 'channel';
   const accountIds = byChannel ? [] : [...new Set(parsed.accountIds)];
   const channelIds = byChannel ? [...new Set(parsed.channelIds ?? [])] : [];
-  const integrations = byChannel
-    ? channelIds.length
-      ? await prisma.integration.findMany({ where: { provider: adapter.provider, channelId: { in: channelIds } } })
-      : []
-    : accountIds.length
-      ? await prisma.integration.findMany({ where: { provider: adapter.provider, accountId: { in: accountIds } } })
-      : [];
+  const routed = await deps.routes.resolve(adapter, byChannel ? channelIds : accountIds);
+  const integrations = routed.map((r) => r.integration);
 
   const log = logger.child({ provider: adapter.provider, accounts: accountIds });
   if (integrations.length === 0) {
@@ -87,23 +90,20 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
     if (serviceWide) {
       verifyOrThrow(adapter, req, serviceWide, log);
       log.warn({ events: parsed.events.length }, 'webhook for an account with no integration: ignored');
-      return { ...adapter.codec.acknowledge(), stored: 0 };
+      return { ...adapter.codec.acknowledge(), stored: 0, integrationIds: [] };
     }
     throw new AppError('UNAUTHENTICATED', 'Webhook signature could not be verified');
   }
-  for (const integration of integrations) verifyOrThrow(adapter, req, secretsFor(deps.config, adapter, integration, deps.connections), log);
+  for (const r of routed) verifyOrThrow(adapter, req, secretsOf(deps.config, adapter, r), log);
 
   const integrationOf = (ev: ChangeEvent) =>
     byChannel
       ? integrations.find((i) => ev.channelId != null && i.channelId === ev.channelId)
       : integrations.find((i) => ev.accountId !== null && i.accountId === ev.accountId);
-  const rows = [];
-  const receivedPer = new Map<string, number>();
+  const rows: IntakeRow[] = [];
   for (const ev of parsed.events) {
     const integration = integrationOf(ev);
     if (!integration) continue;
-    receivedPer.set(integration.id, (receivedPer.get(integration.id) ?? 0) + 1);
-    const disabled = !integration.webhooksEnabled;
     rows.push({
       integrationId: integration.id,
       dedupeKey: ev.dedupeKey,
@@ -112,25 +112,17 @@ export async function receiveWebhook(deps: InboxDeps, adapter: CrmAdapter, req: 
       occurredAt: ev.occurredAt,
       payload: serialiseEvent(ev),
       // The emergency brake: a disabled integration's events are recorded, never applied.
-      status: disabled ? ('done' as const) : ('pending' as const),
-      outcome: disabled ? 'skipped_disabled' : null,
-      processedAt: disabled ? new Date() : null,
+      disabled: !integration.webhooksEnabled,
     });
   }
-  const now = new Date();
-  const [stored] = await prisma.$transaction([
-    prisma.inboxEvent.createMany({ data: rows, skipDuplicates: true }),
-    ...[...receivedPer].map(([id, n]) =>
-      prisma.integration.update({ where: { id }, data: { totalReceived: { increment: n }, lastReceivedAt: now } }),
-    ),
-  ]);
+  const stored = { count: await deps.intake.store(rows) };
   if (deps.metrics && rows.length) {
     deps.metrics.webhookEventsReceived.inc({ provider: adapter.provider }, rows.length);
-    const disabled = rows.filter((r) => r.outcome === 'skipped_disabled').length;
+    const disabled = rows.filter((r) => r.disabled).length;
     if (disabled) deps.metrics.webhookEventsSkipped.inc({ provider: adapter.provider, reason: 'skipped_disabled' }, disabled);
   }
   log.info({ events: parsed.events.length, stored: stored.count, duplicates: rows.length - stored.count }, `webhook received: ${parsed.events.length} event(s)`);
-  return { ...adapter.codec.acknowledge(), stored: stored.count };
+  return { ...adapter.codec.acknowledge(), stored: stored.count, integrationIds: [...new Set(rows.map((r) => r.integrationId))] };
 }
 
 function verifyOrThrow(adapter: CrmAdapter, req: WebhookRequest, secrets: unknown, log: Logger) {

@@ -24,6 +24,8 @@ import { releaseClaims, WorkerLoop } from './queue.ts';
 import { defaultAdapters } from '../adapters.ts';
 import type { SyncService, WorkerStatus } from './types.ts';
 import type { EngineContext } from './context.ts';
+import { WebhookRoutes } from './webhook-routes.ts';
+import { IntakeWriter } from './inbox-store.ts';
 import { notFound } from '../errors.ts';
 
 /** How long stop() lets the work in hand finish before releasing it. */
@@ -84,6 +86,15 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   }
   const connections = new Connections(deps.adapters ?? defaultAdapters(), prisma, logger, keyring, metrics, network, config.CRM_CALL_TIMEOUT_MS);
   const idleMs = deps.idleMs ?? 1_000;
+  const routes = new WebhookRoutes(prisma, keyring, config.WEBHOOK_ROUTE_CACHE_MS);
+  /** Runs a change of integrations, then forgets the cached webhook routes (this instance sees it at once). */
+  const changing = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } finally {
+      routes.clear();
+    }
+  };
   let stopping = false;
   const inFlight = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
@@ -106,6 +117,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     track,
     isStopping: () => stopping,
   };
+  const intake = { ...ctx, routes, intake: new IntakeWriter(prisma) };
   // Each integration's work runs as its own task (one per queue at a time, WORKER_CONCURRENCY
   // in all): a CRM that hangs holds its own integration only.
   const dispatch = { concurrency: config.WORKER_CONCURRENCY, idleMs, onError };
@@ -116,7 +128,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     'maintenance',
     async () => {
       if (config.POLL_INTERVAL_MS > 0) await pollAll(ctx);
-      await renewExpiringWebhooks(ctx);
+      await changing(renewExpiringWebhooks(ctx));
       return 0;
     },
     config.POLL_INTERVAL_MS > 0 ? Math.max(1_000, Math.min(config.POLL_INTERVAL_MS, 60_000)) : 60_000,
@@ -153,10 +165,10 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     },
     createLead: (org, input) => createLead(ctx, org, input),
     updateLead: (org, input) => updateLead(ctx, org, input),
-    createIntegration: (org, input) => createIntegration(ctx, org, input),
-    enableWebhooks: (org, id) => enableWebhooks(ctx, org, id),
-    disableWebhooks: (org, id) => disableWebhooks(ctx, org, id),
-    rotateWebhookSecret: (org, id, opts) => rotateWebhookSecret(ctx, org, id, opts),
+    createIntegration: (org, input) => changing(createIntegration(ctx, org, input)),
+    enableWebhooks: (org, id) => changing(enableWebhooks(ctx, org, id)),
+    disableWebhooks: (org, id) => changing(disableWebhooks(ctx, org, id)),
+    rotateWebhookSecret: (org, id, opts) => changing(rotateWebhookSecret(ctx, org, id, opts)),
     webhookStatus: (org, id) => webhookStatus(prisma, org, id),
     importFromCrm: (org, id) => startImport(ctx, org, id),
     async importJob(org, jobId) {
@@ -170,8 +182,8 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
       // Only CRMs authenticated by a secret endpoint URL have one (Salesforce).
       if (req.endpointSecret && !usesEndpointSecret(adapter)) throw new AppError('NOT_FOUND', `No webhook endpoint for ${provider} below this path`);
       try {
-        const { stored, ...response } = await receiveWebhook(ctx, adapter, req);
-        if (stored) inbox.kick();
+        const { stored, integrationIds, ...response } = await receiveWebhook(intake, adapter, req);
+        if (stored) inbox.kick(integrationIds);
         return response;
       } catch (e) {
         // Refuse in the CRM's own protocol where it has one (Salesforce: a SOAP fault).
@@ -197,7 +209,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
       return n;
     },
     pollNow: () => pollAll(ctx, true),
-    renewWebhooksNow: () => renewExpiringWebhooks(ctx),
+    renewWebhooksNow: () => changing(renewExpiringWebhooks(ctx)),
     start() {
       if (started || config.WORKERS === false) return;
       started = true;

@@ -27,6 +27,7 @@ import { startZohoSandbox } from '../../sandboxes/zoho/server.ts';
 import { freePort } from '../helpers/net.ts';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 
 const SECRET = 'bench-hubspot-secret';
 const N_ACK = Number(process.env.BENCH_ACK_REQUESTS ?? 300);
@@ -34,6 +35,9 @@ const N_LIVE = Number(process.env.BENCH_LIVE_EVENTS ?? 50);
 const N_PUSH = Number(process.env.BENCH_PUSH_LEADS ?? 500);
 const N_IMPORT = Number(process.env.BENCH_IMPORT_RECORDS ?? 2000);
 const N_INTAKE = Number(process.env.BENCH_INTAKE_EVENTS ?? 20000);
+/** BENCH_SECTIONS=0,2 runs those sections only (default: all). */
+const SECTIONS = process.env.BENCH_SECTIONS?.split(',').map((x) => x.trim());
+const want = (n: string) => !SECTIONS || SECTIONS.includes(n);
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -78,19 +82,28 @@ const webhookUrl = `${config.PUBLIC_BASE_URL}/api/v1/webhooks/hubspot`;
 console.log(`crm-sync bench — node ${process.version}, ${os.cpus().length} cores, database PGlite, ${new Date().toISOString()}`);
 
 // ---------------------------------------------------------------- 0. intake vs raw ceiling
-{
+if (want('0')) {
   console.log('\n0. Durable intake: the same signed HubSpot load to a raw ceiling and to crm-sync');
   console.log('   (ceiling: bare node:http + v3 check + ONE multi-row INSERT into PGlite per request)');
   const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7000, webhookTargetUrl: null, rateLimit: null });
-  const integration = await engine.createIntegration(org.id, { provider: 'HUBSPOT', name: 'intake', accountId: '7000', apiBaseUrl: hs.url, accessToken: hs.accessToken, autoSync: false });
-  await engine.enableWebhooks(org.id, integration.id); // workers process what arrives: intake competes with them
   const ceilingDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-ceiling-'));
-  // The ceiling runs in its own process, as the service would in production.
+  const serviceDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-intake-'));
+  // The ceiling and the service each run in their own process, as the service would in
+  // production: neither shares an event loop with this load generator or the sandbox.
+  // BENCH_PROFILE=1 writes a CPU profile of the service (--cpu-prof) to bench-profiles/.
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : [];
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'ceiling.ts'), ceilingDir, SECRET], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const service = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(import.meta.dirname, 'service.ts'), serviceDir, SECRET, hs.url, hs.accessToken, '7000'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const [line] = (await once(child.stdout!, 'data')) as [Buffer];
   const ceiling = { url: (JSON.parse(line.toString()) as { url: string }).url };
+  const serviceLines = createInterface({ input: service.stdout! })[Symbol.asyncIterator]();
+  const intakeUrl = (JSON.parse((await serviceLines.next()).value as string) as { url: string }).url;
   /** Waits until the service's workers have processed what was sent, so each case starts idle. */
-  const drained = () => waitFor(async () => (await db.prisma.inboxEvent.count({ where: { status: { in: ['pending', 'processing'] } } })) === 0, 600_000, 'inbox drained');
+  const drained = async () => {
+    service.stdin!.write('drain\n');
+    const answer = await serviceLines.next();
+    if (answer.value !== 'drained') throw new Error(`bench: the service answered ${String(answer.value)} to drain`);
+  };
   let nextId = 1;
   /** Sends `requests` requests of `perRequest` events, `inFlight` at a time; returns events/s, requests/s and latencies. */
   const load = async (target: string, requests: number, perRequest: number, inFlight: number) => {
@@ -122,9 +135,9 @@ console.log(`crm-sync bench — node ${process.version}, ${os.cpus().length} cor
   for (const c of cases) {
     await load(ceiling.url, Math.ceil(c.requests / 10), c.per, c.inFlight); // warm-up
     const raw = await load(ceiling.url, c.requests, c.per, c.inFlight);
-    await load(webhookUrl, Math.ceil(c.requests / 10), c.per, c.inFlight);
+    await load(intakeUrl, Math.ceil(c.requests / 10), c.per, c.inFlight);
     await drained();
-    const svc = await load(webhookUrl, c.requests, c.per, c.inFlight);
+    const svc = await load(intakeUrl, c.requests, c.per, c.inFlight);
     await drained();
     const unit = c.per === 1 ? 'requests/s' : 'events/s';
     const rate = (r: typeof raw) => (c.per === 1 ? r.requestsPerS : r.eventsPerS);
@@ -134,14 +147,15 @@ console.log(`crm-sync bench — node ${process.version}, ${os.cpus().length} cor
     console.log(`    ratio crm-sync / ceiling: ${(rate(svc) / rate(raw)).toFixed(2)}`);
   }
   child.kill('SIGTERM');
-  await once(child, 'exit');
-  await engine.disableWebhooks(org.id, integration.id);
+  service.stdin!.write('stop\n');
+  await Promise.all([once(child, 'exit'), once(service, 'exit')]);
   await rm(ceilingDir, { recursive: true, force: true });
+  await rm(serviceDir, { recursive: true, force: true });
   await hs.close();
 }
 
 // ---------------------------------------------------------------- 1. acknowledgement
-{
+if (want('1')) {
   const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7001, webhookTargetUrl: null, rateLimit: null });
   const integration = await engine.createIntegration(org.id, { provider: 'HUBSPOT', name: 'ack', accountId: '7001', apiBaseUrl: hs.url, accessToken: hs.accessToken });
   await engine.enableWebhooks(org.id, integration.id);
@@ -177,7 +191,7 @@ console.log(`crm-sync bench — node ${process.version}, ${os.cpus().length} cor
 }
 
 // ---------------------------------------------------------------- 2. webhook -> subscriber
-{
+if (want('2')) {
   const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7002, webhookTargetUrl: webhookUrl, subscriptions: 'default', rateLimit: null, webhookBatchWindowMs: 0 });
   const integration = await engine.createIntegration(org.id, { provider: 'HUBSPOT', name: 'live', accountId: '7002', apiBaseUrl: hs.url, accessToken: hs.accessToken, autoSync: false });
   await engine.enableWebhooks(org.id, integration.id);
@@ -205,7 +219,7 @@ console.log(`crm-sync bench — node ${process.version}, ${os.cpus().length} cor
 }
 
 // ---------------------------------------------------------------- 3. outbound pushes
-{
+if (want('3')) {
   const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7003, webhookTargetUrl: null, rateLimit: null });
   const org2 = await createOrganization(db.prisma, 'Bench push');
   const integration = await engine.createIntegration(org2.id, { provider: 'HUBSPOT', name: 'push', accountId: '7003', apiBaseUrl: hs.url, accessToken: hs.accessToken });
@@ -223,7 +237,7 @@ console.log(`crm-sync bench — node ${process.version}, ${os.cpus().length} cor
 }
 
 // ---------------------------------------------------------------- 4. import per sandbox
-console.log(`\n4. importFromCrm of ${N_IMPORT} records (100 per page) per sandbox`);
+if (want('4')) console.log(`\n4. importFromCrm of ${N_IMPORT} records (100 per page) per sandbox`);
 async function timeImport(label: string, orgId: string, integrationId: string) {
   const t = performance.now();
   const job = await engine.importFromCrm(orgId, integrationId);
@@ -236,7 +250,7 @@ async function timeImport(label: string, orgId: string, integrationId: string) {
   console.log(`  ${label.padEnd(11)} ${done.status}: ${done.created} created, ${done.pages} pages in ${(ms / 1000).toFixed(2)} s -> ${((done.created / ms) * 1000).toFixed(0)} records/s`);
   return ms;
 }
-{
+if (want('4')) {
   const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7004, webhookTargetUrl: null, rateLimit: null });
   for (let i = 0; i < N_IMPORT; i++) hs.createContactAsUser({ email: `hs${i}@import.example`, firstname: 'Imp' });
   const o = await createOrganization(db.prisma, 'Import HubSpot');
@@ -244,7 +258,7 @@ async function timeImport(label: string, orgId: string, integrationId: string) {
   await timeImport('HubSpot', o.id, i.id);
   await hs.close();
 }
-{
+if (want('4')) {
   const sf = await startSalesforceSandbox({});
   for (let i = 0; i < N_IMPORT; i++) sf.controls.createLeadAsUser({ Email: `sf${i}@import.example`, LastName: 'Imp', Company: 'Bench' });
   const c = sf.controls.credentials();
@@ -256,7 +270,7 @@ async function timeImport(label: string, orgId: string, integrationId: string) {
   await timeImport('Salesforce', o.id, i.id);
   await sf.close();
 }
-{
+if (want('4')) {
   const zoho = await startZohoSandbox({});
   for (let i = 0; i < N_IMPORT; i++) zoho.controls.createLeadAsUser({ Email: `zoho${i}@import.example`, Last_Name: 'Imp' });
   const tok = zoho.controls.issueAccessToken();
@@ -270,7 +284,7 @@ async function timeImport(label: string, orgId: string, integrationId: string) {
 }
 
 // ---------------------------------------------------------------- 5. metrics scrape
-{
+if (want('5')) {
   console.log('\n5. GET /metrics (Prometheus text; queue gauges computed per scrape)');
   const times: number[] = [];
   let bytes = 0;
