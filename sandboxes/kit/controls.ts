@@ -1,7 +1,8 @@
-// The controls every sandbox offers, in one shape (each sandbox's `controls`): its clock,
-// its faults (injected and planned, in the kit's vocabulary) and its request log. Each
-// sandbox adds what only its CRM has (HubSpot's merges, Salesforce's outbound messages,
-// Zoho's channels) next to these.
+// The controls every sandbox offers, in one shape (each sandbox's `controls`, the one way
+// in): its clock, its faults (injected and planned, in the kit's vocabulary) and its
+// request log (a RequestLog's entries). A sandbox's controls may refine these (e.g. a
+// fault with CRM-specific details, or only for matching calls); what only its CRM has
+// (HubSpot's merges, Salesforce's outbound messages, Zoho's channels) sits next to them.
 import type { FaultKind, FaultPlan } from './faults.ts';
 
 /** What every sandbox records of each API request it answered, oldest first. */
@@ -19,6 +20,8 @@ export interface SandboxControls<K extends FaultKind = FaultKind, R extends Logg
   injectFault(kind: K, count?: number): void;
   /** From now on each API call fails with probability `plan.rate` (null: off). */
   setFaultPlan(plan: FaultPlan | null): void;
+  /** Forgets the injected faults not yet used. */
+  clearFaults(): void;
   /** The API requests received, oldest first. */
   readonly requests: readonly R[];
 }

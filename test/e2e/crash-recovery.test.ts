@@ -47,7 +47,7 @@ describe('crash after acknowledgement', () => {
     expect(creations.length).toBeGreaterThan(0);
     expect(creations.every((d) => d.status === 200)).toBe(true);
     // Nothing was processed yet: no contact read has been answered.
-    expect(hs.apiCalls.filter((c) => c.path === '/crm/v3/objects/contacts/batch/read')).toEqual([]);
+    expect(hs.controls.requests.filter((c) => c.path === '/crm/v3/objects/contacts/batch/read')).toEqual([]);
 
     service.child.kill('SIGKILL');
     await service.exited;

@@ -72,7 +72,7 @@ describe('isolation between integrations', () => {
       // The hung read is given up on (NETWORK) and the next read answers: the lead arrives
       // while the first read is still unanswered.
       await eventually(() => timed.db.prisma.lead.findFirst({ where: { email: 'slow@example.com' } }).then((l) => l ?? undefined), 60_000, 'the lead');
-      const reads = hs.apiCalls.filter((c) => c.path === '/crm/v3/objects/contacts/batch/read');
+      const reads = hs.controls.requests.filter((c) => c.path === '/crm/v3/objects/contacts/batch/read');
       release();
       expect(reads.length).toBeGreaterThanOrEqual(1);
       // The deadline that ended it was the configured one, not the adapter's old 30 s.
