@@ -210,6 +210,8 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
       faultPlan = plan;
     },
     clearFaults: () => faults.clear(),
+    beforeRequest: (match, fn, count = 1) => hooksBefore.add(match, fn, count),
+    afterRequest: (match, fn, count = 1) => hooksAfter.add(match, fn, count),
     requests: log.entries,
   };
 
@@ -249,8 +251,6 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     addAccessToken: (t) => void tokens.set(t, 'valid'),
     expireAccessToken: (t) => void tokens.set(t, 'expired'),
     noopWrites: store.noopWrites,
-    beforeRequest: (match, fn, count = 1) => hooksBefore.add(match, fn, count),
-    afterRequest: (match, fn, count = 1) => hooksAfter.add(match, fn, count),
     lagSearchIndex: (fn) => control(() => store.lagIndex(fn)),
     indexSearch: () => store.indexNow(),
     setRateLimit: (l) => {

@@ -66,6 +66,8 @@ export interface HubSpotSandboxControls extends SandboxControls<SandboxFaultKind
   setClock(at: Date | null): void;
   /** The next `count` API calls (matching `match`) fail this way. */
   injectFault(fault: SandboxFault | SandboxFaultKind, count?: number, match?: FaultMatch): void;
+  /** Runs `fn` (given the request's parsed JSON body) just before the next `count` matching API requests are processed (e.g. to race a write). */
+  beforeRequest(match: FaultMatch, fn: (body: unknown) => void | Promise<void>, count?: number): void;
 }
 
 export interface HubSpotSandbox {
@@ -98,19 +100,12 @@ export interface HubSpotSandbox {
   /** API requests received and not yet answered (a held one is applied at the end of its hold). */
   inFlight(): { method: string; path: string; body: unknown; since: number }[];
 
-  // Auth, limits, races.
+  // Auth and limits.
   addAccessToken(token: string): void;
   /** The token now answers 401 EXPIRED_AUTHENTICATION. */
   expireAccessToken(token: string): void;
   /** Writes by the API that changed nothing on a contact (every property already held the value). */
   noopWrites: { id: string; at: number }[];
-  /** Runs `fn` (given the request's parsed JSON body) just before the next `count` matching API requests are processed (e.g. to race a write). */
-  beforeRequest(match: FaultMatch, fn: (body: unknown) => void | Promise<void>, count?: number): void;
-  /**
-   * Runs `fn` right after the next `count` matching API requests were applied, before
-   * their answer is sent (e.g. a person editing a record the client just wrote).
-   */
-  afterRequest(match: FaultMatch, fn: () => void | Promise<void>, count?: number): void;
   setRateLimit(limit: { requests: number; perMs: number } | null): void;
   /**
    * Changes `fn` makes are applied at once (reads and webhooks see them) but search keeps

@@ -4,6 +4,7 @@
 // fault with CRM-specific details, or only for matching calls); what only its CRM has
 // (HubSpot's merges, Salesforce's outbound messages, Zoho's channels) sits next to them.
 import type { FaultKind, FaultPlan } from './faults.ts';
+import type { RequestMatch } from './match.ts';
 
 /** What every sandbox records of each API request it answered, oldest first. */
 export interface LoggedRequest {
@@ -22,6 +23,11 @@ export interface SandboxControls<K extends FaultKind = FaultKind, R extends Logg
   setFaultPlan(plan: FaultPlan | null): void;
   /** Forgets the injected faults not yet used. */
   clearFaults(): void;
+  /**
+   * Runs `fn` right after the next `count` API calls matching `match` were applied, before
+   * they are answered (e.g. a person editing a record the client just wrote).
+   */
+  afterRequest(match: RequestMatch, fn: () => void | Promise<void>, count?: number): void;
   /** The API requests received, oldest first. */
   readonly requests: readonly R[];
 }

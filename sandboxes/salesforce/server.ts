@@ -264,7 +264,7 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     credentials: () => ({ accessToken: oauth.current, refreshToken: oauth.refreshToken, clientId, clientSecret, loginUrl: url }),
     setClock: (at) => store.setClock(at),
     commitLater: (fn) => store.commitLater(fn),
-    afterApiRequest: (match, fn, count = 1) => afterHooks.add(matchOf(match), fn, count),
+    afterRequest: (match, fn, count = 1) => afterHooks.add(match, fn, count),
     createLeadAsUser(fields) {
       const r = store.create(fields, uiActor);
       if (!r.ok) throw new SandboxWriteError(r.errors);

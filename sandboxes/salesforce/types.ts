@@ -102,11 +102,6 @@ export interface SalesforceSandboxControls extends SandboxControls<SandboxFault,
    * the connection.
    */
   setFaultPlan(plan: FaultPlan | null): void;
-  /**
-   * Runs `fn` right after the next `count` matching API calls were applied, before they
-   * are answered (e.g. a person editing a Lead the client just wrote).
-   */
-  afterApiRequest(match: { method?: string; pathIncludes?: string }, fn: () => void, count?: number): void;
   /** The next `count` records written through sObject Collections fail inside a 2xx answer. */
   failNextRecordWrites(count: number, errorCode?: string, message?: string): void;
   /** Every access token issued so far stops working (401 INVALID_SESSION_ID). */

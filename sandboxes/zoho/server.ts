@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { drawFault, FaultQueue, type FaultPlan } from '../kit/faults.ts';
 import { RequestHooks } from '../kit/hooks.ts';
 import { closeServer, listenLoopback, readBody } from '../kit/http.ts';
-import { exactPath } from '../kit/match.ts';
 import { RequestLog } from '../kit/request-log.ts';
 import { RouteTable } from '../kit/routes.ts';
 import { Accounts } from './accounts.ts';
@@ -211,7 +210,7 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
     setLatency: (ms) => {
       latencyMs = ms;
     },
-    afterRequest: (match, fn, count = 1) => afterHooks.add({ method: match.method, path: exactPath(match.path) }, fn, count),
+    afterRequest: (match, fn, count = 1) => afterHooks.add(match, fn, count),
     setClock: (at) => state.setClock(at),
     now: () => new Date(state.now()),
     setSearchLag: (ms) => {

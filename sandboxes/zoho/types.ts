@@ -71,11 +71,6 @@ export interface ZohoSandboxControls extends SandboxControls<SandboxFault, Reque
    * latency holds the call before applying it, lost_response applies it and drops the connection.
    */
   setFaultPlan(plan: FaultPlan | null): void;
-  /**
-   * Runs `fn` right after the next `count` API calls to `method path` were applied, before
-   * they are answered (e.g. a person editing a record the client just wrote).
-   */
-  afterRequest(match: { method: string; path: string }, fn: () => void, count?: number): void;
   /** Zoho's clock: every change from now on carries this time (null: real time). */
   setClock(at: Date | null): void;
   now(): Date;

@@ -35,7 +35,7 @@ describe('crash after acknowledgement', () => {
     // Reading the contacts hangs, so the worker cannot finish before the kill: the events
     // it claimed are still claimed (for an hour) when it dies.
     let readStarted = false;
-    hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, () => {
+    hs.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, () => {
       readStarted = true;
       return hung;
     });

@@ -32,7 +32,7 @@ describe('isolation between integrations', () => {
     let aHanging = false;
     let aAnswered = false;
     const gate = new Promise<void>((resolve) => (releaseA = resolve));
-    hsA.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, async () => {
+    hsA.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, async () => {
       aHanging = true;
       await gate;
       aAnswered = true;
@@ -66,7 +66,7 @@ describe('isolation between integrations', () => {
       await connectHubSpot(timed, hs);
       let release: () => void = () => {};
       const gate = new Promise<void>((resolve) => (release = resolve));
-      hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, () => gate);
+      hs.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, () => gate);
       hs.createContactAsUser({ email: 'slow@example.com', firstname: 'Slow' });
       await hs.flushWebhooks();
       // The hung read is given up on (NETWORK) and the next read answers: the lead arrives

@@ -71,7 +71,7 @@ describe('HubSpot: a batch update held past our deadline is applied after a newe
     const link = () => stack.db.prisma.crmLink.findFirstOrThrow({ where: { leadId } });
 
     let during: unknown;
-    hs.beforeRequest({ method: 'POST', path: UPDATE }, async () => {
+    hs.controls.beforeRequest({ method: 'POST', path: UPDATE }, async () => {
       during = (await link()).pendingWrites;
     });
     await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, lastName: "During" }) { id } }`, { id: createLead.id });

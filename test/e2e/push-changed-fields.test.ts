@@ -30,7 +30,7 @@ describe('HubSpot: a person edits another field while our update is on its way',
     const id = hs.findContactByEmail('field-race@example.com')!.id;
 
     let sent: Record<string, unknown> | undefined;
-    hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, (body) => {
+    hs.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, (body) => {
       sent = (body as { inputs: { properties: Record<string, unknown> }[] }).inputs[0]!.properties;
       hs.updateContactAsUser(id, { phone: '+15550002000' });
     });
@@ -139,7 +139,7 @@ describe('HubSpot: a person edits another field while our update is on its way',
     await settle(stack, hubspotMoves(hs));
     const id = hs.findContactByEmail('overwritten@example.com')!.id;
 
-    hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, () => {
+    hs.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, () => {
       hs.updateContactAsUser(id, { phone: '+15550006002' });
     });
     await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, phone: "+15550006001" }) { id } }`, { id: createLead.id });

@@ -29,9 +29,9 @@ describe('HubSpot: a person edits the field a failed push is waiting to retry', 
    * follows it (the retry's first call), so the edit lands between the two attempts.
    */
   function failOnceThen(edit: () => void) {
-    hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, () => {
+    hs.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, () => {
       // Armed once this request's hooks have run: the next read or write is the retry's.
-      setTimeout(() => hs.beforeRequest({ method: 'POST', path: WRITE_OR_READ }, edit), 0);
+      setTimeout(() => hs.controls.beforeRequest({ method: 'POST', path: WRITE_OR_READ }, edit), 0);
     });
     hs.controls.injectFault({ kind: 'server_error', status: 503 }, 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch/update' });
   }

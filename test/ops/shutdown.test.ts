@@ -33,7 +33,7 @@ describe('graceful shutdown', () => {
     // Reading contacts hangs: the worker is in the middle of a pass, holding its claims.
     hs.controls.injectFault({ kind: 'latency', ms: 60_000 }, 100, { path: '/crm/v3/objects/contacts/batch/read' });
     let reading = false;
-    hs.beforeRequest({ path: '/crm/v3/objects/contacts/batch/read' }, () => {
+    hs.controls.beforeRequest({ path: '/crm/v3/objects/contacts/batch/read' }, () => {
       reading = true;
     });
     const first = Array.from({ length: 5 }, (_, i) => `term${i}@example.com`);

@@ -76,7 +76,7 @@ describe('HubSpot client: pushLeads', () => {
 
   it('links the existing contact when its email is created between our lookup and our create (409)', async () => {
     let racedId = '';
-    sandbox.beforeRequest({ method: 'POST', path: `${BATCH}/create` }, () => {
+    sandbox.controls.beforeRequest({ method: 'POST', path: `${BATCH}/create` }, () => {
       racedId = sandbox.createContactAsUser({ email: 'race@example.com', firstname: 'Human' });
     });
     const results = await client.pushLeads(
