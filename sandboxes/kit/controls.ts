@@ -1,6 +1,6 @@
 // The controls every sandbox offers, in one shape (each sandbox's `controls`, the one way
-// in): its clock, its faults (injected and planned, in the kit's vocabulary) and its
-// request log (a RequestLog's entries). A sandbox's controls may refine these (e.g. a
+// in): its clock, its faults (injected and planned, in the kit's vocabulary), a hook run
+// after matching calls, and its request log (a RequestLog's entries). A sandbox's controls may refine these (e.g. a
 // fault with CRM-specific details, or only for matching calls); what only its CRM has
 // (HubSpot's merges, Salesforce's outbound messages, Zoho's channels) sits next to them.
 import type { FaultKind, FaultPlan } from './faults.ts';
