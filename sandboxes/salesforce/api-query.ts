@@ -4,7 +4,8 @@
 import type http from 'node:http';
 import { sfErrors, type ApiRoute, type Out } from './api.ts';
 import type { IdFactory } from './ids.ts';
-import { parseSoql, runQuery, SoqlError } from './soql.ts';
+import { parseSoql, SoqlError } from './soql.ts';
+import { runQuery } from './soql-run.ts';
 import { toJson, type LeadStore } from './store.ts';
 
 const QUERY_LOCATOR_TTL_MS = 15 * 60_000;
