@@ -4,7 +4,7 @@
 // this file serves them, with the faults, latency and hooks its controls set.
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { drawFault, FaultQueue, type FaultPlan } from '../kit/faults.ts';
+import { drawFault, FaultQueue, type DrawnFault, type FaultPlan } from '../kit/faults.ts';
 import { RequestHooks } from '../kit/hooks.ts';
 import { closeServer, listenLoopback, readBody } from '../kit/http.ts';
 import { RequestLog } from '../kit/request-log.ts';
@@ -70,6 +70,29 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
 
   // ---- plumbing -------------------------------------------------------------------------
 
+  /**
+   * The reply a fault forces on an API call, in Zoho's format (status 0: the connection is
+   * dropped), or null when the call is served (a `not_found` fault is served with every
+   * record id unknown).
+   */
+  function faultReply(fault: SandboxFault | null, drawn: DrawnFault | null): Reply | null {
+    const rateLimited = { status: 429, body: errorBody('TOO_MANY_REQUESTS', 'The concurrency limit of the user for the given App is exceeded', { duration: '60' }) };
+    if (drawn?.kind === 'rate_limit') return rateLimited;
+    if (drawn?.kind === 'server_error') return { status: drawn.status, body: errorBody('INTERNAL_ERROR', 'Internal Server Error') };
+    switch (fault) {
+      case 'network':
+        return { status: 0 };
+      case 'rate_limit':
+        return rateLimited;
+      case 'server_error':
+        return { status: 500, body: errorBody('INTERNAL_ERROR', 'Internal Server Error') };
+      case 'auth_expired':
+        return { status: 401, body: errorBody('INVALID_TOKEN', 'invalid oauth token') };
+      default:
+        return null;
+    }
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, serves: { api: boolean; accounts: boolean }) {
     const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
     const method = (req.method ?? 'GET').toUpperCase();
@@ -109,19 +132,10 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
         const drawn = fault ? null : drawFault(faultPlan, method, url.pathname);
         if (drawn?.kind === 'latency') await new Promise((r) => setTimeout(r, drawn.ms));
         if (drawn?.kind === 'lost_response') drop = true;
-        if (drawn?.kind === 'rate_limit') {
-          reply = { status: 429, body: errorBody('TOO_MANY_REQUESTS', 'The concurrency limit of the user for the given App is exceeded', { duration: '60' }) };
-        } else if (drawn?.kind === 'server_error') {
-          reply = { status: drawn.status, body: errorBody('INTERNAL_ERROR', 'Internal Server Error') };
-        } else if (fault === 'network') {
-          drop = true;
-          reply = { status: 0 };
-        } else if (fault === 'rate_limit') {
-          reply = { status: 429, body: errorBody('TOO_MANY_REQUESTS', 'The concurrency limit of the user for the given App is exceeded', { duration: '60' }) };
-        } else if (fault === 'server_error') {
-          reply = { status: 500, body: errorBody('INTERNAL_ERROR', 'Internal Server Error') };
-        } else if (fault === 'auth_expired') {
-          reply = { status: 401, body: errorBody('INVALID_TOKEN', 'invalid oauth token') };
+        const forced = faultReply(fault, drawn);
+        if (forced) {
+          if (forced.status === 0) drop = true;
+          reply = forced;
         } else {
           reply = accounts.checkAuth(req.headers.authorization) ?? (typeof body === 'symbol'
             ? { status: 400, body: errorBody('INVALID_DATA', 'body', { reason: 'JSON is not well formed' }) }
