@@ -6,6 +6,7 @@ export {
   type FaultMatch,
   type HubSpotEvent,
   type HubSpotSandbox,
+  type HubSpotSandboxControls,
   type HubSpotSandboxOptions,
   type SandboxFault,
   type SandboxFaultKind,

@@ -1,88 +1,13 @@
-// The HubSpot sandbox's data: contacts, contact property definitions, validation and
-// search, with HubSpot's rules (emails unique case-insensitively, "" clears a value,
-// enumeration values must be options, read-only system properties, 10k search window).
-// Transport-free: server.ts turns StoreError into HubSpot's HTTP error bodies.
+// The HubSpot sandbox's data: contacts, contact property definitions, validation and the
+// search index (search itself in search.ts), with HubSpot's rules (emails unique
+// case-insensitively, "" clears a value, enumeration values must be options, read-only
+// system properties). Transport-free: api.ts turns StoreError into HubSpot's error bodies.
 import { SandboxClock } from '../kit/clock.ts';
+import { StoreError, type ChangeSource, type PropertyDef, type PropertyProblem, type StoreChange, type StoredContact } from './model.ts';
+import { searchContacts, type SearchRequest } from './search.ts';
 
-export type ChangeSource = 'CRM_UI' | 'INTEGRATION' | 'API' | 'IMPORT';
-
-export interface StoredContact {
-  id: string;
-  /** Property values as HubSpot stores them (strings); absent = null. */
-  props: Record<string, string>;
-  createdAt: number;
-  updatedAt: number;
-  archived: boolean;
-  archivedAt: number | null;
-  mergedInto: string | null;
-  /** Every value each property held, oldest first (what `propertiesWithHistory` answers). */
-  history: Record<string, PropertyVersion[]>;
-}
-
-/** One entry of a property's history, as HubSpot's `propertiesWithHistory` returns it. */
-export interface PropertyVersion {
-  value: string;
-  timestamp: number;
-  sourceType: ChangeSource;
-}
-
-export interface PropertyOption {
-  label: string;
-  value: string;
-  displayOrder: number;
-  hidden: boolean;
-  description?: string;
-}
-
-export interface PropertyDef {
-  name: string;
-  label: string;
-  type: 'string' | 'enumeration' | 'datetime' | 'number';
-  fieldType: string;
-  groupName: string;
-  description: string;
-  options: PropertyOption[];
-  readOnlyValue: boolean;
-  hubspotDefined: boolean;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** A change the webhook dispatcher turns into events. */
-export type StoreChange =
-  | { type: 'creation'; objectId: string; occurredAt: number; source: ChangeSource; props: Record<string, string> }
-  | { type: 'propertyChange'; objectId: string; occurredAt: number; source: ChangeSource; propertyName: string; propertyValue: string }
-  | { type: 'deletion' | 'privacyDeletion' | 'restore'; objectId: string; occurredAt: number; source: ChangeSource }
-  | {
-      type: 'merge';
-      objectId: string;
-      occurredAt: number;
-      source: ChangeSource;
-      primaryObjectId: string;
-      mergedObjectIds: string[];
-      newObjectId: string;
-      numberOfPropertiesMoved: number;
-    };
-
-export type StoreErrorCategory = 'VALIDATION_ERROR' | 'CONFLICT' | 'OBJECT_NOT_FOUND';
-
-export class StoreError extends Error {
-  constructor(
-    readonly status: number,
-    readonly category: StoreErrorCategory,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
-
-export interface PropertyProblem {
-  isValid: false;
-  message: string;
-  error: string;
-  name: string;
-}
+export * from './model.ts';
+export type { SearchFilter, SearchRequest } from './search.ts';
 
 const LIFECYCLE_STAGES = [
   'subscriber',
@@ -98,7 +23,6 @@ const LIFECYCLE_STAGES = [
 const SYSTEM_READ_ONLY = new Set(['createdate', 'lastmodifieddate', 'hs_object_id']);
 export const DEFAULT_RETURNED = ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'];
 const ALWAYS_RETURNED = ['createdate', 'hs_object_id', 'lastmodifieddate'];
-export const SEARCH_WINDOW = 10_000;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export class ContactStore {
@@ -415,145 +339,8 @@ export class ContactStore {
   }
 
   search(req: SearchRequest): { total: number; results: StoredContact[]; nextAfter: string | null } {
-    const groups = req.filterGroups ?? [];
-    if (groups.length > 5) throw new StoreError(400, 'VALIDATION_ERROR', 'Too many filter groups (max 5)');
-    if (groups.some((g) => (g.filters ?? []).length > 6)) throw new StoreError(400, 'VALIDATION_ERROR', 'Too many filters in a group (max 6)');
-    const limit = req.limit ?? 10;
-    if (!Number.isInteger(limit) || limit < 0 || limit > 200) {
-      throw new StoreError(400, 'VALIDATION_ERROR', `limit must be between 0 and 200, got ${String(req.limit)}`);
-    }
-    const offset = req.after === undefined || req.after === null || req.after === '' ? 0 : Number(req.after);
-    if (!Number.isInteger(offset) || offset < 0) throw new StoreError(400, 'VALIDATION_ERROR', `after is not valid: ${String(req.after)}`);
-    if (offset + limit > SEARCH_WINDOW) {
-      throw new StoreError(400, 'VALIDATION_ERROR', `The search window is limited to ${SEARCH_WINDOW} results (after=${offset}, limit=${limit})`);
-    }
-    for (const g of groups) for (const f of g.filters ?? []) this.checkFilter(f);
-    const sorts = (req.sorts ?? []).map(parseSort);
-    if (sorts.length > 1) throw new StoreError(400, 'VALIDATION_ERROR', 'Only one sort is supported');
-
-    let rows = this.indexed().filter((c) => groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => this.matches(c, f))));
-    if (req.query) {
-      const q = req.query.toLowerCase();
-      rows = rows.filter((c) => ['email', 'firstname', 'lastname', 'phone', 'company'].some((p) => (c.props[p] ?? '').toLowerCase().includes(q)));
-    }
-    const sort = sorts[0];
-    if (sort) {
-      // HubSpot promises no order among ties; the sandbox returns ties in DESCENDING id
-      // order on purpose so a client that assumes id order among ties is caught.
-      const key = new Map(rows.map((c) => [c.id, this.sortKey(c, sort.propertyName)]));
-      rows.sort((a, b) => {
-        const ka = key.get(a.id)!;
-        const kb = key.get(b.id)!;
-        const c = ka === kb ? 0 : ka === null ? -1 : kb === null ? 1 : ka < kb ? -1 : 1;
-        if (c !== 0) return sort.direction === 'DESCENDING' ? -c : c;
-        return Number(b.id) - Number(a.id);
-      });
-    }
-    const total = rows.length;
-    const page = rows.slice(offset, offset + limit);
-    const end = offset + limit;
-    const nextAfter = end < total && end < SEARCH_WINDOW ? String(end) : null;
-    return { total, results: page, nextAfter };
+    return searchContacts(this, this.indexed(), req);
   }
-
-  private checkFilter(f: SearchFilter): void {
-    if (!f || typeof f.propertyName !== 'string' || !this.properties.has(f.propertyName)) {
-      throw new StoreError(400, 'VALIDATION_ERROR', `There was a problem with the request: unknown property ${JSON.stringify(f?.propertyName)}`);
-    }
-    const ops = ['EQ', 'NEQ', 'LT', 'LTE', 'GT', 'GTE', 'BETWEEN', 'IN', 'NOT_IN', 'HAS_PROPERTY', 'NOT_HAS_PROPERTY', 'CONTAINS_TOKEN', 'NOT_CONTAINS_TOKEN'];
-    if (!ops.includes(f.operator)) throw new StoreError(400, 'VALIDATION_ERROR', `Unknown operator ${String(f.operator)}`);
-    if ((f.operator === 'IN' || f.operator === 'NOT_IN') && !Array.isArray(f.values)) {
-      throw new StoreError(400, 'VALIDATION_ERROR', `${f.operator} needs "values"`);
-    }
-  }
-
-  /** Numbers and dates as numbers (dates in epoch ms), strings lower-cased; null when unset. */
-  private sortKey(c: StoredContact, prop: string): number | string | null {
-    if (prop === 'lastmodifieddate') return c.updatedAt;
-    if (prop === 'createdate') return c.createdAt;
-    if (prop === 'hs_object_id') return Number(c.id);
-    const v = this.value(c, prop);
-    if (v === null) return null;
-    const type = this.properties.get(prop)?.type;
-    return type === 'datetime' || type === 'number' ? toNumber(v) : v.toLowerCase();
-  }
-
-  private matches(c: StoredContact, f: SearchFilter): boolean {
-    const v = this.value(c, f.propertyName);
-    const mine = this.sortKey(c, f.propertyName);
-    const type = this.properties.get(f.propertyName)?.type;
-    const cmp = (x: unknown) => {
-      if (x === undefined || x === null) return 1;
-      const other = type === 'datetime' || type === 'number' ? toNumber(String(x)) : String(x).toLowerCase();
-      return mine === other ? 0 : mine === null ? -1 : mine < other ? -1 : 1;
-    };
-    switch (f.operator) {
-      case 'HAS_PROPERTY':
-        return v !== null;
-      case 'NOT_HAS_PROPERTY':
-        return v === null;
-      case 'EQ':
-        return v !== null && cmp(f.value) === 0;
-      case 'NEQ':
-        return v === null || cmp(f.value) !== 0;
-      case 'GT':
-        return v !== null && cmp(f.value) > 0;
-      case 'GTE':
-        return v !== null && cmp(f.value) >= 0;
-      case 'LT':
-        return v !== null && cmp(f.value) < 0;
-      case 'LTE':
-        return v !== null && cmp(f.value) <= 0;
-      case 'BETWEEN':
-        return v !== null && cmp(f.value) >= 0 && cmp(f.highValue) <= 0;
-      case 'IN':
-        return v !== null && (f.values ?? []).some((x) => cmp(x) === 0);
-      case 'NOT_IN':
-        return v === null || !(f.values ?? []).some((x) => cmp(x) === 0);
-      case 'CONTAINS_TOKEN':
-        return v !== null && v.toLowerCase().includes(String(f.value ?? '').replace(/\*/g, '').toLowerCase());
-      case 'NOT_CONTAINS_TOKEN':
-        return v === null || !v.toLowerCase().includes(String(f.value ?? '').replace(/\*/g, '').toLowerCase());
-      default:
-        return false;
-    }
-  }
-
-
-}
-
-export interface SearchFilter {
-  propertyName: string;
-  operator: string;
-  value?: unknown;
-  highValue?: unknown;
-  values?: unknown[];
-}
-
-export interface SearchRequest {
-  filterGroups?: { filters?: SearchFilter[] }[];
-  sorts?: unknown[];
-  properties?: string[];
-  limit?: number;
-  after?: string | number | null;
-  query?: string;
-}
-
-function parseSort(s: unknown): { propertyName: string; direction: 'ASCENDING' | 'DESCENDING' } {
-  if (typeof s === 'string') {
-    return s.startsWith('-') ? { propertyName: s.slice(1), direction: 'DESCENDING' } : { propertyName: s, direction: 'ASCENDING' };
-  }
-  if (s && typeof s === 'object' && typeof (s as { propertyName?: unknown }).propertyName === 'string') {
-    const d = (s as { direction?: unknown }).direction;
-    return { propertyName: (s as { propertyName: string }).propertyName, direction: d === 'DESCENDING' ? 'DESCENDING' : 'ASCENDING' };
-  }
-  throw new StoreError(400, 'VALIDATION_ERROR', `Invalid sort ${JSON.stringify(s)}`);
-}
-
-function toNumber(v: string): number {
-  if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? Number.NaN : t;
 }
 
 export function normaliseEmail(e: string): string {

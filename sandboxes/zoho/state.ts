@@ -1,140 +1,13 @@
-// In-memory state of the Zoho CRM sandbox: the Leads module, its field metadata, the
-// search index (which lags behind writes, as Zoho's does), the clock and users.
+// In-memory state of the Zoho CRM sandbox: the Leads module, its field metadata (custom
+// fields in fields.ts), the search index (which lags behind writes, as Zoho's does) and
+// the clock; the model (users, fields, records, results) is in model.ts.
 // Everything here speaks Zoho's own vocabulary (field API names, per-record
 // `{code, details, message, status}` results); the HTTP layer only routes to it.
 import { SandboxClock } from '../kit/clock.ts';
+import { createCustomField, updateCustomField } from './fields.ts';
+import { API_USER, err, field, formatZohoTime, LEADS_MODULE_ID, nextId, ok, picklist, type Change, type FieldDef, type RecordResult, type StateOptions, type StoredLead, type ZohoUser } from './model.ts';
 
-export interface ZohoUser {
-  id: string;
-  name: string;
-  email: string;
-}
-
-export const API_USER: ZohoUser = { id: '5725767000000411001', name: 'Sandbox Integration', email: 'integration@example.com' };
-export const HUMAN_USER: ZohoUser = { id: '5725767000000411002', name: 'Patricia Boyle', email: 'p.boyle@example.com' };
-
-export const LEADS_MODULE_ID = '5725767000000002175';
-
-export interface PicklistValue {
-  display_value: string;
-  actual_value: string;
-  id: string;
-  sequence_number: number;
-  type: 'used' | 'unused';
-}
-
-export interface FieldDef {
-  id: string;
-  api_name: string;
-  field_label: string;
-  display_label: string;
-  data_type: string;
-  json_type: string;
-  custom_field: boolean;
-  system_mandatory: boolean;
-  read_only: boolean;
-  field_read_only: boolean;
-  unique: Record<string, unknown>;
-  length: number;
-  pick_list_values: PicklistValue[];
-  created_source: string;
-  visible: boolean;
-  searchable: boolean;
-}
-
-export interface StoredLead {
-  id: string;
-  values: Record<string, unknown>;
-  createdTime: number;
-  modifiedTime: number;
-  createdBy: ZohoUser;
-  modifiedBy: ZohoUser;
-  /** Values as the search index last saw them; null until first indexed. */
-  indexed: Record<string, unknown> | null;
-  /** Real time (ms) at which the index catches up with `values`. */
-  indexDueAt: number;
-}
-
-export type RecordResult = {
-  code: string;
-  details: Record<string, unknown>;
-  message: string;
-  status: 'success' | 'error';
-  action?: 'insert' | 'update';
-  duplicate_field?: string | null;
-};
-
-export interface Change {
-  operation: 'insert' | 'update' | 'delete';
-  ids: string[];
-  affectedFields: Record<string, string[]>;
-  actor: ZohoUser;
-  /** Whether workflow rules may run on this change (API writes with trigger [] do not). */
-  workflows: boolean;
-}
-
-export interface StateOptions {
-  /** Email is a unique field ("Do not allow duplicate values"); default true. */
-  emailUnique: boolean;
-  /** Reject picklist values not in the field's list (real Zoho accepts new values); default false. */
-  strictPicklists: boolean;
-  /** Index lag after every write, in real milliseconds; default 0. */
-  searchLagMs: number;
-  /** Offset of the org user's time zone, minutes; Zoho renders every time in it. Default +330 (IST). */
-  timezoneOffsetMinutes: number;
-  /** API name the sandbox gives a custom field; default: label with spaces as underscores. */
-  customFieldApiName?: (label: string) => string;
-  /** When a lead is created and workflows may run: fields a workflow rule then writes (an update). */
-  workflowOnCreate?: Record<string, unknown> | null;
-}
-
-let idSeq = 0;
-
-function nextId(prefix: string): string {
-  idSeq++;
-  return prefix + String(idSeq).padStart(6, '0');
-}
-
-export function formatZohoTime(ms: number, offsetMinutes: number): string {
-  const shifted = new Date(ms + offsetMinutes * 60_000);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const sign = offsetMinutes >= 0 ? '+' : '-';
-  const abs = Math.abs(offsetMinutes);
-  return (
-    `${shifted.getUTCFullYear()}-${pad(shifted.getUTCMonth() + 1)}-${pad(shifted.getUTCDate())}` +
-    `T${pad(shifted.getUTCHours())}:${pad(shifted.getUTCMinutes())}:${pad(shifted.getUTCSeconds())}` +
-    `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`
-  );
-}
-
-function field(partial: Partial<FieldDef> & Pick<FieldDef, 'api_name' | 'field_label' | 'data_type'>): FieldDef {
-  return {
-    id: nextId('5725767000000002'),
-    display_label: partial.field_label,
-    json_type: partial.data_type === 'datetime' ? 'string' : partial.data_type === 'ownerlookup' ? 'jsonobject' : 'string',
-    custom_field: false,
-    system_mandatory: false,
-    read_only: false,
-    field_read_only: false,
-    unique: {},
-    length: 255,
-    pick_list_values: [],
-    created_source: 'default',
-    visible: true,
-    searchable: true,
-    ...partial,
-  };
-}
-
-function picklist(values: string[]): PicklistValue[] {
-  return values.map((v, i) => ({
-    display_value: v,
-    actual_value: v,
-    id: nextId('5725767000000003'),
-    sequence_number: i + 1,
-    type: 'used',
-  }));
-}
+export * from './model.ts';
 
 const EMAIL_RE = /^[^\s@(),]+@[^\s@(),]+\.[^\s@(),]{2,}$/;
 const IGNORED_INPUT_KEYS = new Set(['Owner', 'Layout', 'Tag']);
@@ -215,63 +88,11 @@ export class LeadsState {
   }
 
   createCustomField(input: Record<string, unknown>, index: number): RecordResult {
-    const label = typeof input.field_label === 'string' ? input.field_label.trim() : '';
-    const dataType = typeof input.data_type === 'string' ? input.data_type : '';
-    if (!label) return err('MANDATORY_NOT_FOUND', { api_name: 'field_label', json_path: `$.fields[${index}].field_label` }, 'required field not found');
-    if (!dataType) return err('MANDATORY_NOT_FOUND', { api_name: 'data_type', json_path: `$.fields[${index}].data_type` }, 'required field not found');
-    if (!['text', 'picklist', 'email', 'phone', 'textarea', 'integer'].includes(dataType)) {
-      return err('INVALID_DATA', { api_name: 'data_type', json_path: `$.fields[${index}].data_type` }, 'invalid data');
-    }
-    if (this.fields.some((f) => f.field_label.toLowerCase() === label.toLowerCase())) {
-      return err('DUPLICATE_DATA', { api_name: 'field_label', json_path: `$.fields[${index}].field_label` }, 'duplicate data');
-    }
-    let values: PicklistValue[] = [];
-    if (dataType === 'picklist') {
-      const raw = input.pick_list_values;
-      if (!Array.isArray(raw) || raw.length === 0) {
-        return err('MANDATORY_NOT_FOUND', { api_name: 'pick_list_values', json_path: `$.fields[${index}].pick_list_values` }, 'required field not found');
-      }
-      const parsed = parsePicklistInput(raw);
-      if (!parsed) return err('INVALID_DATA', { api_name: 'pick_list_values', json_path: `$.fields[${index}].pick_list_values` }, 'invalid data');
-      values = picklist(['-None-', ...parsed]);
-    }
-    const base = this.opts.customFieldApiName?.(label) ?? label.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
-    let apiName = base;
-    for (let n = 1; this.fieldByApiName(apiName); n++) apiName = `${base}${n}`;
-    const def = field({
-      api_name: apiName,
-      field_label: label,
-      data_type: dataType,
-      custom_field: true,
-      created_source: 'crm',
-      pick_list_values: values,
-      length: typeof input.length === 'number' ? input.length : 255,
-    });
-    this.fields.push(def);
-    return ok({ id: def.id }, 'field created');
+    return createCustomField(this.fields, this.opts.customFieldApiName, input, index);
   }
 
   updateCustomField(id: string, input: Record<string, unknown>): RecordResult {
-    const def = this.fields.find((f) => f.id === id);
-    if (!def) return err('INVALID_DATA', { api_name: 'id' }, 'the id given seems to be invalid');
-    if (!def.custom_field) return err('NOT_SUPPORTED', { api_name: 'id' }, 'system fields cannot be updated');
-    if (input.pick_list_values !== undefined) {
-      if (def.data_type !== 'picklist') return err('INVALID_DATA', { api_name: 'pick_list_values' }, 'invalid data');
-      const parsed = Array.isArray(input.pick_list_values) ? parsePicklistInput(input.pick_list_values) : null;
-      if (!parsed) return err('INVALID_DATA', { api_name: 'pick_list_values' }, 'invalid data');
-      for (const v of parsed) {
-        if (!def.pick_list_values.some((p) => p.actual_value === v)) {
-          def.pick_list_values.push({
-            display_value: v,
-            actual_value: v,
-            id: nextId('5725767000000003'),
-            sequence_number: def.pick_list_values.length + 1,
-            type: 'used',
-          });
-        }
-      }
-    }
-    return ok({ id: def.id }, 'field updated');
+    return updateCustomField(this.fields, id, input);
   }
 
   // ---- records: reading --------------------------------------------------------------
@@ -555,26 +376,6 @@ export class LeadsState {
       );
     }
   }
-}
-
-function parsePicklistInput(raw: unknown[]): string[] | null {
-  const out: string[] = [];
-  for (const item of raw) {
-    if (!item || typeof item !== 'object') return null;
-    const o = item as Record<string, unknown>;
-    const actual = typeof o.actual_value === 'string' ? o.actual_value : typeof o.display_value === 'string' ? o.display_value : null;
-    if (!actual) return null;
-    out.push(actual);
-  }
-  return out;
-}
-
-export function ok(details: Record<string, unknown>, message: string): RecordResult {
-  return { code: 'SUCCESS', details, message, status: 'success' };
-}
-
-export function err(code: string, details: Record<string, unknown>, message: string): RecordResult {
-  return { code, details, message, status: 'error' };
 }
 
 function duplicateError(apiName: string, index: number, existing: StoredLead): RecordResult {

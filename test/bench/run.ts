@@ -230,7 +230,7 @@ if (want('3')) {
   const queued = performance.now() - t;
   await waitFor(() => hs.listContacts().length >= N_PUSH, 120_000, 'pushes');
   const total = performance.now() - t;
-  const batchCalls = hs.apiCalls.filter((c) => c.path.startsWith('/crm/v3/objects/contacts/batch/')).length;
+  const batchCalls = hs.controls.requests.filter((c) => c.path.startsWith('/crm/v3/objects/contacts/batch/')).length;
   console.log(`  ${N_PUSH} createLead calls: ${(queued / N_PUSH).toFixed(2)} ms each (lead + outbox rows, one transaction)`);
   console.log(`  all ${N_PUSH} in HubSpot after ${(total / 1000).toFixed(2)} s: ${((N_PUSH / total) * 1000).toFixed(0)} leads/s, ${batchCalls} HubSpot batch calls (${(N_PUSH / batchCalls).toFixed(1)} leads per call)`);
   await hs.close();

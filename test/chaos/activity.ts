@@ -138,7 +138,7 @@ export class Activity {
   /** A user edits a contact just as our next batch update of it arrives (before HubSpot applies it). */
   private async edit_during_push(): Promise<boolean> {
     this.pushEdits.armed++;
-    this.hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, (body) => {
+    this.hs.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, (body) => {
       const inputs = ((body as { inputs?: { id?: unknown; properties?: Record<string, unknown> }[] })?.inputs ?? []).filter(
         (i) => typeof i.id === 'string' && this.model.byContactId(i.id),
       );

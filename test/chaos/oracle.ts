@@ -42,7 +42,7 @@ const WRITE_PATH = /^\/crm\/v3\/objects\/contacts(\/batch\/(create|update|upsert
 
 export function compare(
   model: Model,
-  final: { leads: FinalLead[]; contacts: FinalContact[]; integrationId: string; noopWrites: { id: string; at: number }[]; calls: WriteCall[]; kills: number[] },
+  final: { leads: FinalLead[]; contacts: FinalContact[]; integrationId: string; noopWrites: { id: string; at: number }[]; calls: readonly WriteCall[]; kills: number[] },
 ): Findings {
   const f: Findings = { lost: [], duplicated: [], wrong: [], echoWrites: [] };
   const live = final.contacts.filter((c) => !c.archived);
@@ -101,7 +101,7 @@ function checkField(f: Findings, p: Person, field: (typeof FIELDS)[number], lead
  * just before the service was killed) is rightly sent again, and the repeat finds every
  * value already there.
  */
-function echoWrites(noops: { id: string; at: number }[], calls: WriteCall[], contacts: FinalContact[], kills: number[]): string[] {
+function echoWrites(noops: { id: string; at: number }[], calls: readonly WriteCall[], contacts: FinalContact[], kills: number[]): string[] {
   const idOfEmail = new Map(contacts.map((c) => [(c.properties.email ?? '').toLowerCase(), c.id]));
   const credit = new Map<string, number>();
   for (const c of calls) {

@@ -104,7 +104,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const platform: Platform = { call: (q, v) => gqlAcrossRestarts(service, () => restart, q, v) };
     const activity = new Activity(fork(r), model, hs, platform, `s${opts.seed}`, fork(r));
     hs.setWebhookBehavior({ duplicateRate: 0.3, lateCreationRate: 0.1, random: fork(r) });
-    hs.setFaultPlan({ rate: opts.faultRate, hangMs: Math.round(opts.clientTimeoutMs * 1.5), retryAfterSeconds: 1, random: fork(r), applies: (_m, p) => p.startsWith('/crm/') });
+    hs.controls.setFaultPlan({ rate: opts.faultRate, hangMs: Math.round(opts.clientTimeoutMs * 1.5), retryAfterSeconds: 1, random: fork(r), applies: (_m, p) => p.startsWith('/crm/') });
     const killAt = new Set(Array.from({ length: opts.kills }, () => Math.floor(opts.events * (0.1 + 0.8 * r()))));
 
     const kills: number[] = [];
@@ -127,7 +127,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const activityMs = Date.now() - started;
 
     // The CRM recovers; HubSpot keeps retrying what it could not deliver.
-    hs.setFaultPlan(null);
+    hs.controls.setFaultPlan(null);
     opts.log('settling');
     const s = await settle(service, hs, opts.settleTimeoutMs, opts.log);
     await service.stop();
@@ -149,12 +149,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       contacts: hs.listContacts({ includeArchived: true }),
       integrationId,
       noopWrites: hs.noopWrites,
-      calls: hs.apiCalls,
+      calls: hs.controls.requests,
       kills,
     });
     if (opts.keep) await writeTrace(workDir, hs);
     const faults: Record<string, number> = {};
-    for (const c of hs.apiCalls) if (c.fault) faults[c.fault] = (faults[c.fault] ?? 0) + 1;
+    for (const c of hs.controls.requests) if (c.fault) faults[c.fault] = (faults[c.fault] ?? 0) + 1;
     return {
       options: { ...opts, log: undefined } as never,
       findings,
@@ -221,7 +221,7 @@ async function gqlAcrossRestarts(service: ServiceRig, restarting: () => Promise<
 async function writeTrace(dir: string, hs: HubSpotSandbox): Promise<void> {
   const ids = (body: unknown) =>
     ((body as { inputs?: { id?: unknown; properties?: { email?: unknown } }[] } | undefined)?.inputs ?? []).map((i) => String(i.id ?? i.properties?.email ?? ''));
-  const calls = hs.apiCalls.map((c) => JSON.stringify({ at: new Date(c.at).toISOString(), method: c.method, path: c.path, status: c.status, fault: c.fault, ids: ids(c.body), body: c.body }));
+  const calls = hs.controls.requests.map((c) => JSON.stringify({ at: new Date(c.at).toISOString(), method: c.method, path: c.path, status: c.status, fault: c.fault, ids: ids(c.body), body: c.body }));
   await writeFile(path.join(dir, 'api-calls.jsonl'), `${calls.join('\n')}\n`);
   await writeFile(path.join(dir, 'noop-writes.jsonl'), `${hs.noopWrites.map((n) => JSON.stringify({ ...n, at: new Date(n.at).toISOString() })).join('\n')}\n`);
   await writeFile(path.join(dir, 'webhooks.jsonl'), `${hs.deliveries.map((d) => JSON.stringify({ batchId: d.batchId, kind: d.kind, attempt: d.attemptNumber, status: d.status, at: new Date(d.startedAt).toISOString(), events: d.events.map((e) => `${e.subscriptionType}:${e.objectId}${e.propertyName ? `:${e.propertyName}=${e.propertyValue}` : ''}`) })).join('\n')}\n`);

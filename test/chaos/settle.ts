@@ -30,7 +30,7 @@ export async function settle(service: ServiceRig, hs: HubSpotSandbox, timeoutMs:
       }
     }
     const depth = await service.queueDepth();
-    const activity = hs.deliveries.length + hs.apiCalls.length;
+    const activity = hs.deliveries.length + hs.controls.requests.length;
     const moving = !idle || depth === null || depth.inbox > 0 || depth.outbox > 0 || activity !== lastActivity;
     lastActivity = activity;
     if (Date.now() - lastLog > 15_000) {

@@ -51,8 +51,8 @@ async function makeHarness(): Promise<ContractHarness> {
     async updateRemote(externalId, fields) {
       sandbox.updateContactAsUser(externalId, toProps(fields));
     },
-    setClock: (at) => sandbox.setClock(at),
-    injectFault: (kind, count) => sandbox.injectFault(kind, count),
+    setClock: (at) => sandbox.controls.setClock(at),
+    injectFault: (kind, count) => sandbox.controls.injectFault(kind, count),
     async webhookFor(change, tamper) {
       const event = sandbox.makeEvent(SUBSCRIPTION_TYPE[change.kind], change.externalId, {
         occurredAt: Date.now(),

@@ -20,11 +20,11 @@ const UI_TIMEOUT = 20_000;
 async function settle(stack: Stack, hs: HubSpotSandbox) {
   for (let i = 0; i < 20; i++) {
     const deliveries = hs.deliveries.length;
-    const calls = hs.apiCalls.length;
+    const calls = hs.controls.requests.length;
     await hs.flushWebhooks();
     await stack.engine.drain();
     await hs.flushWebhooks();
-    if (hs.deliveries.length === deliveries && hs.apiCalls.length === calls) return;
+    if (hs.deliveries.length === deliveries && hs.controls.requests.length === calls) return;
   }
   throw new Error('sync did not settle');
 }
@@ -152,7 +152,7 @@ describe.skipIf(!runBrowser)('operator dashboard (headless Chromium)', () => {
 
   it('shows a failed push with its error, and Retry pushes the lead to HubSpot', async () => {
     await settle(stack, hs);
-    hs.injectFault('forbidden', 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
+    hs.controls.injectFault('forbidden', 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
     await stack.gqlOk(`mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }`, {
       i: { email: 'rita@example.com', firstName: 'Rita', lastName: 'Retry', company: 'Second Chance Ltd' },
     });

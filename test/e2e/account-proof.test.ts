@@ -50,7 +50,7 @@ describe('createIntegration proves the account', () => {
     const h = await stack.gqlOk(CREATE, { input: hubspot(hs.accessToken) });
     expect(h.createIntegration).toMatchObject({ provider: 'HUBSPOT', accountId: String(hs.portalId) });
     // The account-info call was made with the token being proven.
-    expect(hs.apiCalls.some((c) => c.method === 'GET' && c.path === '/account-info/v3/details')).toBe(true);
+    expect(hs.controls.requests.some((c) => c.method === 'GET' && c.path === '/account-info/v3/details')).toBe(true);
 
     const c = sf.controls.credentials();
     const s = await stack.gqlOk(CREATE, {

@@ -35,7 +35,7 @@ describe('crash after acknowledgement', () => {
     // Reading the contacts hangs, so the worker cannot finish before the kill: the events
     // it claimed are still claimed (for an hour) when it dies.
     let readStarted = false;
-    hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, () => {
+    hs.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, () => {
       readStarted = true;
       return hung;
     });
@@ -47,7 +47,7 @@ describe('crash after acknowledgement', () => {
     expect(creations.length).toBeGreaterThan(0);
     expect(creations.every((d) => d.status === 200)).toBe(true);
     // Nothing was processed yet: no contact read has been answered.
-    expect(hs.apiCalls.filter((c) => c.path === '/crm/v3/objects/contacts/batch/read')).toEqual([]);
+    expect(hs.controls.requests.filter((c) => c.path === '/crm/v3/objects/contacts/batch/read')).toEqual([]);
 
     service.child.kill('SIGKILL');
     await service.exited;

@@ -75,9 +75,9 @@ describe('three CRMs at once', () => {
 
     // Quiet now: another full round moves nothing, and the lead keeps Salesforce's status.
     const version = lead.syncVersion;
-    const calls = hs.apiCalls.length + sf.controls.requests.length + zoho.controls.requests.length;
+    const calls = hs.controls.requests.length + sf.controls.requests.length + zoho.controls.requests.length;
     await settle();
-    expect(hs.apiCalls.length + sf.controls.requests.length + zoho.controls.requests.length).toBe(calls);
+    expect(hs.controls.requests.length + sf.controls.requests.length + zoho.controls.requests.length).toBe(calls);
     const after = await stack.db.prisma.lead.findFirstOrThrow({ where: { email: 'tri@example.com' } });
     expect(after.syncVersion).toBe(version);
     expect(after.status).toBe('Working - Contacted');

@@ -7,6 +7,7 @@ import { eventually } from '../helpers/net.ts';
 import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import type { SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
 import type { ZohoSandbox } from '../../sandboxes/zoho/index.ts';
+import { exactPath, pathContaining } from '../../sandboxes/kit/match.ts';
 import {
   connectHubSpot,
   connectSalesforce,
@@ -49,7 +50,7 @@ describe('HubSpot: a person edits a contact right after our write', () => {
   // created contact holds only the properties it was created with; webhooks carry ids only,
   // so the service reads the contact back after our write (by then a person may have edited it).
   it('applies the company a sales rep fills in between our create and our read-back, and keeps it on the next poll', async () => {
-    hs.afterRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/create' }, () => {
+    hs.controls.afterRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/create' }, () => {
       const c = contactWithEmail(hs, 'rep-race@example.com');
       if (c) hs.updateContactAsUser(c.id, { company: 'Filled By Rep' });
     });
@@ -66,7 +67,7 @@ describe('HubSpot: a person edits a contact right after our write', () => {
   });
 
   it('keeps a rep edit whose webhook is applied before our write is recorded, and applies it on the next poll', async () => {
-    hs.afterRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/create' }, async () => {
+    hs.controls.afterRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/create' }, async () => {
       const c = contactWithEmail(hs, 'early-hook@example.com')!;
       hs.updateContactAsUser(c.id, { company: 'Rep Before Link' });
       // The webhooks of the create and of the edit are delivered and applied while our
@@ -91,7 +92,7 @@ describe('HubSpot: a person edits a contact right after our write', () => {
     hs.setWebhookTarget(null);
     const id = hs.createContactAsUser({ email: 'linked-race@example.com', firstname: 'Lindsey' });
     hs.setWebhookTarget(`${stack.config.PUBLIC_BASE_URL}/api/v1/webhooks/hubspot`);
-    hs.afterRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, () => {
+    hs.controls.afterRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, () => {
       hs.updateContactAsUser(id, { company: 'New Co' });
     });
     await stack.gqlOk(`mutation { createLead(input: { email: "linked-race@example.com", firstName: "Lin" }) { id } }`);
@@ -123,7 +124,7 @@ describe('Salesforce: a person edits a Lead right after we linked it by email', 
     sf.controls.outbound.configure({ targetUrl: null });
     const id = sf.controls.createLeadAsUser({ Email: 'sf-race@example.com', LastName: 'Orig', Company: 'Orig Co' });
     sf.controls.outbound.configure({ targetUrl: target });
-    sf.controls.afterApiRequest({ method: 'PATCH', pathIncludes: '/composite/sobjects' }, () => {
+    sf.controls.afterRequest({ method: 'PATCH', path: pathContaining('/composite/sobjects') }, () => {
       sf.controls.updateLeadAsUser(id, { Company: 'Rep Co' });
     });
     await stack.gqlOk(`mutation { createLead(input: { email: "sf-race@example.com", firstName: "Sal" }) { id } }`);
@@ -153,7 +154,7 @@ describe('Zoho: a person edits a record right after we linked it by email', () =
   // what the record held is what our look-up by email read just before the write.
   it('applies the Last_Name a rep changes between our link write and the notification', async () => {
     const id = String(zs.controls.listLeads().find((l) => l.Email === 'zoho-race@example.com')!.id);
-    zs.controls.afterRequest({ method: 'PUT', path: '/crm/v7/Leads' }, () => {
+    zs.controls.afterRequest({ method: 'PUT', path: exactPath('/crm/v7/Leads') }, () => {
       zs.controls.updateLeadAsUser(id, { Last_Name: 'Rep' });
     });
     await stack.gqlOk(`mutation { createLead(input: { email: "zoho-race@example.com", firstName: "Zed" }) { id } }`);

@@ -44,7 +44,7 @@ describe('transient CRM failures', () => {
       { kind: 'server_error', status: 503 },
       { kind: 'server_error', status: 502 },
     ] as const) {
-      hs.injectFault(f, 1, batch);
+      hs.controls.injectFault(f, 1, batch);
     }
     await stack.engine.createLead(stack.orgId, { email: 'unlucky@example.com' });
     const [item] = await eventually(async () => {
@@ -63,7 +63,7 @@ describe('transient CRM failures', () => {
     // A linked lead Y and a new lead X queued together (as one transaction would).
     await stack.engine.createLead(stack.orgId, { email: 'y@example.com' });
     await eventually(async () => (await outboxOf('y@example.com')).every((i) => i.status === 'done'), 30_000, 'Y linked');
-    hs.injectFault({ kind: 'server_error', status: 502 }, 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch/update' });
+    hs.controls.injectFault({ kind: 'server_error', status: 502 }, 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch/update' });
     const { prisma } = stack.db;
     const y = await lead('y@example.com');
     await prisma.$transaction(async (tx) => {
@@ -94,7 +94,7 @@ describe('transient CRM failures', () => {
     // Nothing else is reading: the webhooks of the earlier pushes are all processed.
     await hs.flushWebhooks();
     await stack.engine.drain();
-    hs.injectFault({ kind: 'server_error', status: 503 }, 12, { method: 'POST', path: '/crm/v3/objects/contacts/batch/read' });
+    hs.controls.injectFault({ kind: 'server_error', status: 503 }, 12, { method: 'POST', path: '/crm/v3/objects/contacts/batch/read' });
     hs.createContactAsUser({ email: 'inbound@example.com', firstname: 'In' });
     await hs.flushWebhooks();
     const outcome = await eventually(async () => {
@@ -107,7 +107,7 @@ describe('transient CRM failures', () => {
   });
 
   it("fails a permanent refusal at once, with the administrator's steps, and leaves the breaker closed", async () => {
-    hs.injectFault('forbidden', 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
+    hs.controls.injectFault('forbidden', 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
     await stack.engine.createLead(stack.orgId, { email: 'refused@example.com' });
     const [item] = await eventually(async () => {
       const items = await outboxOf('refused@example.com');
@@ -124,7 +124,7 @@ describe('transient CRM failures', () => {
 
   it('opens the breaker of a CRM that is down, calls nothing until the cool-down ends, probes once and resumes', async () => {
     const down = { path: '/crm/v3/objects/contacts' };
-    hs.injectFault({ kind: 'server_error', status: 503 }, 10_000, down);
+    hs.controls.injectFault({ kind: 'server_error', status: 503 }, 10_000, down);
     for (let i = 0; i < 3; i++) await stack.engine.createLead(stack.orgId, { email: `down${i}@example.com` });
     const open = await eventually(async () => {
       const s = await status();
@@ -139,9 +139,9 @@ describe('transient CRM failures', () => {
     // Still down after a few probes: every call made after it opened was at or after the
     // end of a cool-down, never in between.
     await eventually(async () => (await status()).breaker.failures >= 5, 60_000, 'more probes');
-    const after = hs.apiCalls.filter((c) => c.path.startsWith('/crm/v3/objects/contacts') && c.at > openedAt);
+    const after = hs.controls.requests.filter((c) => c.path.startsWith('/crm/v3/objects/contacts') && c.at > openedAt);
     expect(after.every((c) => c.at >= until - 5)).toBe(true);
-    hs.clearFaults();
+    hs.controls.clearFaults();
     await eventually(async () => (await status()).breaker.state === 'CLOSED', 60_000, 'the breaker to close');
     for (let i = 0; i < 3; i++) {
       await eventually(async () => (await outboxOf(`down${i}@example.com`)).every((x) => x.status === 'done'), 60_000, `down${i}`);

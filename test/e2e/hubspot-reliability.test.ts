@@ -130,7 +130,7 @@ describe('HubSpot pushes under failure', () => {
   };
 
   it('waits out a 429 (honouring Retry-After) and then pushes', async () => {
-    hs.injectFault({ kind: 'rate_limit', policy: 'TEN_SECONDLY_ROLLING', retryAfterSeconds: 1 }, 2, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
+    hs.controls.injectFault({ kind: 'rate_limit', policy: 'TEN_SECONDLY_ROLLING', retryAfterSeconds: 1 }, 2, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
     await create('limited@example.com');
     await eventually(() => contacts('limited@example.com').length === 1, 20_000, 'push after 429');
     const [item] = await eventually(async () => {
@@ -138,17 +138,17 @@ describe('HubSpot pushes under failure', () => {
       return items[0]?.status === 'done' ? items : undefined;
     });
     expect(item.attempts).toBeGreaterThan(1);
-    expect(hs.apiCalls.some((c) => c.status === 429)).toBe(true);
+    expect(hs.controls.requests.some((c) => c.status === 429)).toBe(true);
   });
 
   it('retries 5xx with backoff and succeeds', async () => {
-    hs.injectFault({ kind: 'server_error', status: 503 }, 2, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
+    hs.controls.injectFault({ kind: 'server_error', status: 503 }, 2, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
     await create('flaky@example.com');
     await eventually(() => contacts('flaky@example.com').length === 1, 20_000, 'push after 5xx');
   });
 
   it('never duplicates a create whose response was lost', async () => {
-    hs.injectFault({ kind: 'lost_response' }, 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch/create' });
+    hs.controls.injectFault({ kind: 'lost_response' }, 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch/create' });
     await create('lost@example.com');
     await eventually(async () => (await outboxOf('lost@example.com')).every((i) => i.status === 'done'), 20_000, 'push after lost response');
     expect(contacts('lost@example.com')).toHaveLength(1);
@@ -171,7 +171,7 @@ describe('HubSpot pushes under failure', () => {
   });
 
   it('shows a push that keeps failing as failed, with its error code, and can retry it later', async () => {
-    hs.injectFault('forbidden', 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
+    hs.controls.injectFault('forbidden', 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
     await create('denied@example.com');
     const [item] = await eventually(async () => {
       const items = await outboxOf('denied@example.com');
@@ -185,10 +185,10 @@ describe('HubSpot pushes under failure', () => {
   });
 
   it('batches pushes: 150 new leads take two batch calls, not 150', async () => {
-    const before = hs.apiCalls.filter((c) => c.path === '/crm/v3/objects/contacts/batch/create').length;
+    const before = hs.controls.requests.filter((c) => c.path === '/crm/v3/objects/contacts/batch/create').length;
     for (let i = 0; i < 150; i++) await stack.engine.createLead(stack.orgId, { email: `bulk${i}@example.com` });
     await settle(stack, hs);
-    const creates = hs.apiCalls.filter((c) => c.path === '/crm/v3/objects/contacts/batch/create' && c.status < 300).length - before;
+    const creates = hs.controls.requests.filter((c) => c.path === '/crm/v3/objects/contacts/batch/create' && c.status < 300).length - before;
     expect(hs.listContacts().filter((c) => c.properties.email?.startsWith('bulk')).length).toBe(150);
     expect(creates).toBeLessThanOrEqual(4);
   });

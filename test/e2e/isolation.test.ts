@@ -32,7 +32,7 @@ describe('isolation between integrations', () => {
     let aHanging = false;
     let aAnswered = false;
     const gate = new Promise<void>((resolve) => (releaseA = resolve));
-    hsA.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, async () => {
+    hsA.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, async () => {
       aHanging = true;
       await gate;
       aAnswered = true;
@@ -66,13 +66,13 @@ describe('isolation between integrations', () => {
       await connectHubSpot(timed, hs);
       let release: () => void = () => {};
       const gate = new Promise<void>((resolve) => (release = resolve));
-      hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, () => gate);
+      hs.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read' }, () => gate);
       hs.createContactAsUser({ email: 'slow@example.com', firstname: 'Slow' });
       await hs.flushWebhooks();
       // The hung read is given up on (NETWORK) and the next read answers: the lead arrives
       // while the first read is still unanswered.
       await eventually(() => timed.db.prisma.lead.findFirst({ where: { email: 'slow@example.com' } }).then((l) => l ?? undefined), 60_000, 'the lead');
-      const reads = hs.apiCalls.filter((c) => c.path === '/crm/v3/objects/contacts/batch/read');
+      const reads = hs.controls.requests.filter((c) => c.path === '/crm/v3/objects/contacts/batch/read');
       release();
       expect(reads.length).toBeGreaterThanOrEqual(1);
       // The deadline that ended it was the configured one, not the adapter's old 30 s.

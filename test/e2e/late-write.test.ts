@@ -36,15 +36,15 @@ describe('HubSpot: a batch update held past our deadline is applied after a newe
 
     // The update to "First" is held by HubSpot longer than our deadline: the call fails
     // as NETWORK on our side, and HubSpot applies it later all the same.
-    hs.injectFault({ kind: 'latency', ms: HELD_MS }, 1, { method: 'POST', path: UPDATE });
+    hs.controls.injectFault({ kind: 'latency', ms: HELD_MS }, 1, { method: 'POST', path: UPDATE });
     await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, lastName: "First" }) { id } }`, { id: createLead.id });
     await eventually(async () => ((await stack.db.prisma.outboxItem.count({ where: { leadId, errorCode: 'NETWORK' } })) > 0 ? true : undefined), 30_000, 'the deadline to pass');
     // Meanwhile the platform changes it again; that push goes through before the held one lands.
     await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, lastName: "Second" }) { id } }`, { id: createLead.id });
-    await eventually(async () => (hs.apiCalls.some((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body).includes('Second')) ? true : undefined), 30_000, 'the newer push');
-    await eventually(async () => (hs.apiCalls.some((c) => c.path === UPDATE && c.fault === 'latency') ? true : undefined), 30_000, 'the held update to land');
-    const held = hs.apiCalls.find((c) => c.path === UPDATE && c.fault === 'latency')!;
-    const second = hs.apiCalls.find((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body).includes('Second'))!;
+    await eventually(async () => (hs.controls.requests.some((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body).includes('Second')) ? true : undefined), 30_000, 'the newer push');
+    await eventually(async () => (hs.controls.requests.some((c) => c.path === UPDATE && c.fault === 'latency') ? true : undefined), 30_000, 'the held update to land');
+    const held = hs.controls.requests.find((c) => c.path === UPDATE && c.fault === 'latency')!;
+    const second = hs.controls.requests.find((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body).includes('Second'))!;
     expect(second.at).toBeLessThan(held.at); // the race really happened in this order
     await settle(stack, hubspotMoves(hs));
     // The push of the newer value may wait a moment for a notification of the record still
@@ -71,7 +71,7 @@ describe('HubSpot: a batch update held past our deadline is applied after a newe
     const link = () => stack.db.prisma.crmLink.findFirstOrThrow({ where: { leadId } });
 
     let during: unknown;
-    hs.beforeRequest({ method: 'POST', path: UPDATE }, async () => {
+    hs.controls.beforeRequest({ method: 'POST', path: UPDATE }, async () => {
       during = (await link()).pendingWrites;
     });
     await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, lastName: "During" }) { id } }`, { id: createLead.id });
@@ -93,17 +93,17 @@ describe('HubSpot: a batch update held past our deadline is applied after a newe
     hs.setWebhookTarget(null);
     const id = hs.createContactAsUser({ email, firstname: 'Pre' });
     hs.setWebhookTarget(target);
-    hs.injectFault({ kind: 'latency', ms: HELD_MS }, 1, { method: 'POST', path: UPDATE });
+    hs.controls.injectFault({ kind: 'latency', ms: HELD_MS }, 1, { method: 'POST', path: UPDATE });
     const { createLead } = await stack.gqlOk<{ createLead: { id: string } }>(
       `mutation { createLead(input: { email: "${email}", firstName: "Lin", phone: "+15550007001" }) { id } }`,
     );
     const leadId = (await stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email } })).id;
     await eventually(async () => ((await stack.db.prisma.outboxItem.count({ where: { leadId, errorCode: 'NETWORK' } })) > 0 ? true : undefined), 30_000, 'the deadline to pass');
     await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, phone: "+15550007002" }) { id } }`, { id: createLead.id });
-    await eventually(async () => (hs.apiCalls.some((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body ?? null).includes('7002')) ? true : undefined), 30_000, 'the newer push');
-    await eventually(async () => (hs.apiCalls.some((c) => c.path === UPDATE && c.fault === 'latency' && JSON.stringify(c.body ?? null).includes('7001')) ? true : undefined), 30_000, 'the held write to land');
-    const held = hs.apiCalls.find((c) => c.path === UPDATE && c.fault === 'latency' && JSON.stringify(c.body ?? null).includes('7001'))!;
-    const newer = hs.apiCalls.find((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body ?? null).includes('7002'))!;
+    await eventually(async () => (hs.controls.requests.some((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body ?? null).includes('7002')) ? true : undefined), 30_000, 'the newer push');
+    await eventually(async () => (hs.controls.requests.some((c) => c.path === UPDATE && c.fault === 'latency' && JSON.stringify(c.body ?? null).includes('7001')) ? true : undefined), 30_000, 'the held write to land');
+    const held = hs.controls.requests.find((c) => c.path === UPDATE && c.fault === 'latency' && JSON.stringify(c.body ?? null).includes('7001'))!;
+    const newer = hs.controls.requests.find((c) => c.path === UPDATE && c.status === 200 && JSON.stringify(c.body ?? null).includes('7002'))!;
     expect(newer.at).toBeLessThan(held.at); // the race really happened in this order
     await settle(stack, hubspotMoves(hs));
     await eventually(async () => (hs.getContact(id)!.properties.phone === '+15550007002' ? true : undefined), 30_000, 'HubSpot to get the newer phone back');

@@ -116,7 +116,7 @@ describe('HubSpot: import and poll pages read before a newer change', () => {
 
   /** While the page holding 'B' is on its way, a person sets 'C' and its webhook is applied first. */
   function newerChangeDuringRead(id: string, match: { method: string; path: string }) {
-    hs.afterRequest(match, async () => {
+    hs.controls.afterRequest(match, async () => {
       hs.updateContactAsUser(id, { company: 'C' });
       await hs.flushWebhooks();
       await stack.engine.drain();

@@ -116,13 +116,13 @@ describe('HubSpot: a contact the search index shows only after the poll', () => 
   // HubSpot's search index lags writes by a few seconds: a contact modified before the
   // cursor's time can enter search results after the poll read that time.
   it('finds the contact once it is indexed, and writes nothing for what it knew', async () => {
-    hs.setClock(new Date(Date.now() - 10 * SECOND));
+    hs.controls.setClock(new Date(Date.now() - 10 * SECOND));
     hs.lagSearchIndex(() => {
       hs.createContactAsUser({ email: 'late@example.com', firstname: 'Late' });
     });
-    hs.setClock(new Date(Date.now() - 5 * SECOND));
+    hs.controls.setClock(new Date(Date.now() - 5 * SECOND));
     hs.createContactAsUser({ email: 'early@example.com', firstname: 'Early' });
-    hs.setClock(null);
+    hs.controls.setClock(null);
     await lateRecordScenario(stack, () => hs.indexSearch());
   });
 });

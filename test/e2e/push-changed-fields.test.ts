@@ -30,7 +30,7 @@ describe('HubSpot: a person edits another field while our update is on its way',
     const id = hs.findContactByEmail('field-race@example.com')!.id;
 
     let sent: Record<string, unknown> | undefined;
-    hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, (body) => {
+    hs.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, (body) => {
       sent = (body as { inputs: { properties: Record<string, unknown> }[] }).inputs[0]!.properties;
       hs.updateContactAsUser(id, { phone: '+15550002000' });
     });
@@ -53,9 +53,9 @@ describe('HubSpot: a person edits another field while our update is on its way',
     const id = hs.findContactByEmail('same-field@example.com')!.id;
 
     // The platform's push fails once (retried after a backoff); the inbox reads the rep's change slowly.
-    hs.injectFault({ kind: 'server_error', status: 503 }, 1, { path: '/crm/v3/objects/contacts/batch/update' });
+    hs.controls.injectFault({ kind: 'server_error', status: 503 }, 1, { path: '/crm/v3/objects/contacts/batch/update' });
     await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, lastName: "Platform" }) { id } }`, { id: createLead.id });
-    hs.injectFault({ kind: 'latency', ms: 2_000 }, 1, { path: '/crm/v3/objects/contacts/batch/read' });
+    hs.controls.injectFault({ kind: 'latency', ms: 2_000 }, 1, { path: '/crm/v3/objects/contacts/batch/read' });
     hs.updateContactAsUser(id, { lastname: 'Rep' });
     await settle(stack, hubspotMoves(hs));
 
@@ -77,8 +77,8 @@ describe('HubSpot: a person edits another field while our update is on its way',
 
     // The webhook's read-back is slow and the platform's push fails once: both changes
     // are in flight when the rep's change is applied.
-    hs.injectFault({ kind: 'latency', ms: 1_500 }, 1, { path: '/crm/v3/objects/contacts/batch/read' });
-    hs.injectFault({ kind: 'server_error', status: 503 }, 1, { path: '/crm/v3/objects/contacts/batch/update' });
+    hs.controls.injectFault({ kind: 'latency', ms: 1_500 }, 1, { path: '/crm/v3/objects/contacts/batch/read' });
+    hs.controls.injectFault({ kind: 'server_error', status: 503 }, 1, { path: '/crm/v3/objects/contacts/batch/update' });
     hs.updateContactAsUser(id, { company: 'Rep Co' });
     await new Promise((r) => setTimeout(r, 20));
     await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, phone: "+15550004000" }) { id } }`, { id: createLead.id });
@@ -110,8 +110,8 @@ describe('HubSpot: a person edits another field while our update is on its way',
 
     // The inbox's read is slow and the platform's push fails once: the read sees all three
     // changes, and the record's modification time is the latest (the first name).
-    hs.injectFault({ kind: 'latency', ms: 1_500 }, 1, { path: '/crm/v3/objects/contacts/batch/read' });
-    hs.injectFault({ kind: 'server_error', status: 503 }, 1, { path: '/crm/v3/objects/contacts/batch/update' });
+    hs.controls.injectFault({ kind: 'latency', ms: 1_500 }, 1, { path: '/crm/v3/objects/contacts/batch/read' });
+    hs.controls.injectFault({ kind: 'server_error', status: 503 }, 1, { path: '/crm/v3/objects/contacts/batch/update' });
     hs.updateContactAsUser(id, { phone: '+15550005001' });
     await new Promise((r) => setTimeout(r, 20));
     await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, phone: "+15550005002" }) { id } }`, { id: createLead.id });
@@ -139,7 +139,7 @@ describe('HubSpot: a person edits another field while our update is on its way',
     await settle(stack, hubspotMoves(hs));
     const id = hs.findContactByEmail('overwritten@example.com')!.id;
 
-    hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, () => {
+    hs.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, () => {
       hs.updateContactAsUser(id, { phone: '+15550006002' });
     });
     await stack.gqlOk(`mutation($id: ID!) { updateLead(input: { id: $id, phone: "+15550006001" }) { id } }`, { id: createLead.id });
@@ -151,7 +151,7 @@ describe('HubSpot: a person edits another field while our update is on its way',
     expect(lead.phone).toBe('+15550006002');
     expect(hs.getContact(id)!.properties.phone).toBe('+15550006002');
     // Written back once: no ping-pong.
-    const writes = hs.apiCalls.filter((c) => c.path === '/crm/v3/objects/contacts/batch/update' && c.status === 200 && JSON.stringify(c.body ?? null).includes(`"id":"${id}"`));
+    const writes = hs.controls.requests.filter((c) => c.path === '/crm/v3/objects/contacts/batch/update' && c.status === 200 && JSON.stringify(c.body ?? null).includes(`"id":"${id}"`));
     expect(writes.map((c) => (c.body as { inputs: { properties: Record<string, string> }[] }).inputs[0]!.properties)).toEqual([{ phone: '+15550006001' }, { phone: '+15550006002' }]);
   });
 });

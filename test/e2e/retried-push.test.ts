@@ -29,11 +29,11 @@ describe('HubSpot: a person edits the field a failed push is waiting to retry', 
    * follows it (the retry's first call), so the edit lands between the two attempts.
    */
   function failOnceThen(edit: () => void) {
-    hs.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, () => {
+    hs.controls.beforeRequest({ method: 'POST', path: '/crm/v3/objects/contacts/batch/update' }, () => {
       // Armed once this request's hooks have run: the next read or write is the retry's.
-      setTimeout(() => hs.beforeRequest({ method: 'POST', path: WRITE_OR_READ }, edit), 0);
+      setTimeout(() => hs.controls.beforeRequest({ method: 'POST', path: WRITE_OR_READ }, edit), 0);
     });
-    hs.injectFault({ kind: 'server_error', status: 503 }, 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch/update' });
+    hs.controls.injectFault({ kind: 'server_error', status: 503 }, 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch/update' });
   }
 
   const leadOf = (email: string) => stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email } });
@@ -81,7 +81,7 @@ describe('HubSpot: a person edits the field a failed push is waiting to retry', 
 
     let callsBefore = 0;
     failOnceThen(() => {
-      callsBefore = hs.apiCalls.length;
+      callsBefore = hs.controls.requests.length;
       hs.setWebhookBehavior({ delayMs: 1_500 });
       hs.updateContactAsUser(id, { company: 'Rep Co' });
     });
@@ -91,7 +91,7 @@ describe('HubSpot: a person edits the field a failed push is waiting to retry', 
       return items.length === 0 ? true : undefined;
     }, 30_000, 'the retry to finish');
     // The retry costs one batched read, then writes only the platform's change.
-    const retryCalls = hs.apiCalls.slice(callsBefore).filter((c) => c.path.startsWith('/crm/v3/objects/contacts/batch/')).slice(0, 2);
+    const retryCalls = hs.controls.requests.slice(callsBefore).filter((c) => c.path.startsWith('/crm/v3/objects/contacts/batch/')).slice(0, 2);
     expect(retryCalls.map((c) => c.path)).toEqual(['/crm/v3/objects/contacts/batch/read', '/crm/v3/objects/contacts/batch/update']);
     expect((retryCalls[1]!.body as { inputs: { properties: Record<string, unknown> }[] }).inputs[0]!.properties).toEqual({ lastname: 'Platform' });
     hs.setWebhookBehavior({});

@@ -250,7 +250,7 @@ export interface Moving {
 
 export const hubspotMoves = (hs: HubSpotSandbox): Moving => ({
   flush: () => hs.flushWebhooks(),
-  activity: () => hs.deliveries.length + hs.apiCalls.length,
+  activity: () => hs.deliveries.length + hs.controls.requests.length,
 });
 
 export const salesforceMoves = (sf: SalesforceSandbox): Moving => ({

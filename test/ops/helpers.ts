@@ -40,11 +40,11 @@ export function value(samples: Sample[], name: string, labels: Record<string, st
 export async function settle(stack: Stack, hs: HubSpotSandbox) {
   for (let i = 0; i < 20; i++) {
     const before = hs.deliveries.length;
-    const calls = hs.apiCalls.length;
+    const calls = hs.controls.requests.length;
     await hs.flushWebhooks();
     await stack.engine.drain();
     await hs.flushWebhooks();
-    if (hs.deliveries.length === before && hs.apiCalls.length === calls) return;
+    if (hs.deliveries.length === before && hs.controls.requests.length === calls) return;
   }
   throw new Error('sync did not settle');
 }

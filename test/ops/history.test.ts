@@ -102,7 +102,7 @@ describe('sync history', () => {
   });
 
   it('lists a push that failed under status FAILED, and retrySyncEvent makes it succeed', async () => {
-    hs.injectFault('forbidden', 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
+    hs.controls.injectFault('forbidden', 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
     const created = await stack.gqlOk(`mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }`, { i: { email: 'denied@example.com' } });
     const leadId = created.createLead.id as string;
     const failed = await eventually(async () => {
@@ -136,7 +136,7 @@ describe('sync history', () => {
   });
 
   it('retryFailed puts back every failed push of the integration', async () => {
-    hs.injectFault('forbidden', 2, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
+    hs.controls.injectFault('forbidden', 2, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
     await stack.gqlOk(`mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }`, { i: { email: 'denied2@example.com' } });
     await eventually(async () => (await failedEvents()).edges.filter((e) => e.node.retryable).length >= 1 || undefined, 20_000, 'a retryable failure');
     const r = await stack.gqlOk(`mutation($id: ID) { retryFailed(integrationId: $id) }`, { id: integrationId });
@@ -174,7 +174,7 @@ describe('sync history', () => {
   });
 
   it("keeps another organization out of the history and the retries", async () => {
-    hs.injectFault('forbidden', 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
+    hs.controls.injectFault('forbidden', 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
     await stack.gqlOk(`mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }`, { i: { email: 'isolated@example.com' } });
     const ours = await eventually(async () => (await failedEvents()).edges.find((e) => e.node.retryable)?.node, 20_000, 'a retryable failure');
     const other = await stack.newOrg('Globex');

@@ -71,7 +71,7 @@ describe('/metrics', () => {
 
   it('counts a 429 from HubSpot, and the outbox depth while a push waits', async () => {
     const before = await scrape(stack.url);
-    hs.injectFault({ kind: 'rate_limit', policy: 'TEN_SECONDLY_ROLLING', retryAfterSeconds: 1 }, 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
+    hs.controls.injectFault({ kind: 'rate_limit', policy: 'TEN_SECONDLY_ROLLING', retryAfterSeconds: 1 }, 1, { method: 'POST', path: '/crm/v3/objects/contacts/batch' });
     await stack.gqlOk(`mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }`, { i: { email: 'limited@example.com' } });
     const queued = await scrape(stack.url);
     expect(value(queued, 'crm_sync_queue_depth', { queue: 'outbox' })).toBeGreaterThanOrEqual(1);

@@ -31,9 +31,9 @@ describe('graceful shutdown', () => {
     await connectHubSpotSandbox(gql, hs);
 
     // Reading contacts hangs: the worker is in the middle of a pass, holding its claims.
-    hs.injectFault({ kind: 'latency', ms: 60_000 }, 100, { path: '/crm/v3/objects/contacts/batch/read' });
+    hs.controls.injectFault({ kind: 'latency', ms: 60_000 }, 100, { path: '/crm/v3/objects/contacts/batch/read' });
     let reading = false;
-    hs.beforeRequest({ path: '/crm/v3/objects/contacts/batch/read' }, () => {
+    hs.controls.beforeRequest({ path: '/crm/v3/objects/contacts/batch/read' }, () => {
       reading = true;
     });
     const first = Array.from({ length: 5 }, (_, i) => `term${i}@example.com`);
@@ -57,7 +57,7 @@ describe('graceful shutdown', () => {
     const out = service.output();
     expect(out).toContain('released claimed work');
     expect(out).toContain('"msg":"stopped"');
-    hs.clearFaults();
+    hs.controls.clearFaults();
 
     service = await rig.start();
     await hs.flushWebhooks();

@@ -139,7 +139,7 @@ describe('creating an integration: URLs the network guard refuses (CRM_ALLOW_LOC
       expect(job.status).toBe('failed');
       const stored = await stack.db.prisma.importJob.findFirstOrThrow({ where: { integrationId } });
       expect(stored.error).toMatch(/^DESTINATION_REFUSED: /);
-      expect(hs.apiCalls).toEqual([]);
+      expect(hs.controls.requests).toEqual([]);
     });
 
     it('a push fails at once with DESTINATION_REFUSED (never retried) and the sandbox saw nothing', async () => {
@@ -150,7 +150,7 @@ describe('creating an integration: URLs the network guard refuses (CRM_ALLOW_LOC
         'the push to fail',
       );
       expect(item).toMatchObject({ errorCode: 'DESTINATION_REFUSED', attempts: 1 });
-      expect(hs.apiCalls).toEqual([]);
+      expect(hs.controls.requests).toEqual([]);
     });
   });
 });

@@ -52,7 +52,7 @@ async function rejection(p: Promise<unknown>): Promise<CrmError> {
   throw new Error('expected the call to fail');
 }
 
-const calls = (path: string) => sandbox.apiCalls.filter((c) => c.path === path);
+const calls = (path: string) => sandbox.controls.requests.filter((c) => c.path === path);
 const BATCH = '/crm/v3/objects/contacts/batch';
 
 afterEach(async () => {
@@ -76,7 +76,7 @@ describe('HubSpot client: pushLeads', () => {
 
   it('links the existing contact when its email is created between our lookup and our create (409)', async () => {
     let racedId = '';
-    sandbox.beforeRequest({ method: 'POST', path: `${BATCH}/create` }, () => {
+    sandbox.controls.beforeRequest({ method: 'POST', path: `${BATCH}/create` }, () => {
       racedId = sandbox.createContactAsUser({ email: 'race@example.com', firstname: 'Human' });
     });
     const results = await client.pushLeads(
@@ -119,10 +119,10 @@ describe('HubSpot client: pushLeads', () => {
   });
 
   it('refuses an unlinked lead without email without calling HubSpot', async () => {
-    const before = sandbox.apiCalls.length;
+    const before = sandbox.controls.requests.length;
     const results = await client.pushLeads([lead('e', { email: '  ' })], TAG);
     expect(failed(results[0]).code).toBe('VALIDATION');
-    expect(sandbox.apiCalls.slice(before).filter((c) => c.path.endsWith('/create'))).toEqual([]);
+    expect(sandbox.controls.requests.slice(before).filter((c) => c.path.endsWith('/create'))).toEqual([]);
   });
 
   it('writes a lead whose status HubSpot has no lifecycle stage for, leaving the stage alone and saying so', async () => {
@@ -137,7 +137,7 @@ describe('HubSpot client: pushLeads', () => {
   });
 
   it('never duplicates when the answer to a create is lost', async () => {
-    sandbox.injectFault('lost_response', 1, { path: `${BATCH}/create` });
+    sandbox.controls.injectFault('lost_response', 1, { path: `${BATCH}/create` });
     const l = lead('lost', { email: 'lost@example.com' });
     const [first] = await client.pushLeads([l], TAG);
     expect(failed(first).code).toBe('NETWORK');
@@ -183,7 +183,7 @@ describe('HubSpot client: pushLeads', () => {
 
   it('stops a push at a rate limit instead of hammering, failing the rest as RATE_LIMITED', async () => {
     const leads = Array.from({ length: 150 }, (_, i) => lead(`r${i}`, { email: `rl${i}@example.com` }));
-    sandbox.injectFault({ kind: 'rate_limit', retryAfterSeconds: 4 }, 1, { path: `${BATCH}/create` });
+    sandbox.controls.injectFault({ kind: 'rate_limit', retryAfterSeconds: 4 }, 1, { path: `${BATCH}/create` });
     const results = await client.pushLeads(leads, TAG);
     expect(results.every((r) => !r.ok && r.error.code === 'RATE_LIMITED' && r.error.retryAfterMs === 4000)).toBe(true);
     expect(calls(`${BATCH}/create`)).toHaveLength(1);
@@ -195,7 +195,7 @@ describe('HubSpot client: pushLeads attribution', () => {
 
   it("charges a failed batch update to its own lead; the create it stopped is reported not attempted", async () => {
     const id = sandbox.createContactAsUser({ email: 'linked@example.com' });
-    sandbox.injectFault({ kind: 'server_error', status: 502 }, 1, { method: 'POST', path: `${BATCH}/update` });
+    sandbox.controls.injectFault({ kind: 'server_error', status: 502 }, 1, { method: 'POST', path: `${BATCH}/update` });
     const [linked, fresh] = await client.pushLeads([lead('y', { email: 'linked@example.com', firstName: 'Y' }, id), lead('x', { email: 'x@example.com' })], TAG);
     expect(failed(linked).code).toBe('UPSTREAM');
     expect(linked.ok === false && linked.attempted).toBeUndefined();
@@ -227,13 +227,13 @@ describe('HubSpot client: reads', () => {
   // propertiesWithHistory: each property's versions with the time each was set. A record
   // changed later in another property still tells when this one changed.
   it('reports when each synced field last changed, from the property histories', async () => {
-    sandbox.setClock(new Date('2026-03-01T10:00:00.000Z'));
+    sandbox.controls.setClock(new Date('2026-03-01T10:00:00.000Z'));
     const id = sandbox.createContactAsUser({ email: 'times@example.com', firstname: 'Tia', phone: '+15550000001' });
-    sandbox.setClock(new Date('2026-03-01T10:05:00.000Z'));
+    sandbox.controls.setClock(new Date('2026-03-01T10:05:00.000Z'));
     sandbox.updateContactAsUser(id, { phone: '+15550000002' });
-    sandbox.setClock(new Date('2026-03-01T10:09:00.000Z'));
+    sandbox.controls.setClock(new Date('2026-03-01T10:09:00.000Z'));
     sandbox.updateContactAsUser(id, { firstname: 'Tina' });
-    sandbox.setClock(null);
+    sandbox.controls.setClock(null);
     const [rec] = await client.readRecords([id]);
     expect(rec!.updatedAt).toEqual(new Date('2026-03-01T10:09:00.000Z'));
     expect(rec!.fieldUpdatedAt).toEqual({
@@ -253,11 +253,11 @@ describe('HubSpot client: reads', () => {
   });
 
   it('loses no record when more records share one time than fit in a search page', async () => {
-    sandbox.setClock(new Date('2025-01-01T00:00:00.000Z'));
+    sandbox.controls.setClock(new Date('2025-01-01T00:00:00.000Z'));
     const ids = Array.from({ length: 250 }, (_, i) => sandbox.createContactAsUser({ email: `tie${i}@example.com` }));
-    sandbox.setClock(new Date('2025-01-01T00:00:01.000Z'));
+    sandbox.controls.setClock(new Date('2025-01-01T00:00:01.000Z'));
     const later = sandbox.createContactAsUser({ email: 'later@example.com' });
-    sandbox.setClock(null);
+    sandbox.controls.setClock(null);
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let i = 0; i < 10; i++) {
@@ -276,10 +276,10 @@ describe('HubSpot client: reads', () => {
     const base = Date.parse('2025-02-01T00:00:00.000Z');
     const n = 10_050;
     for (let i = 0; i < n; i++) {
-      sandbox.setClock(new Date(base + i * 1000));
+      sandbox.controls.setClock(new Date(base + i * 1000));
       sandbox.createContactAsUser({ email: `w${i}@example.com` });
     }
-    sandbox.setClock(null);
+    sandbox.controls.setClock(null);
     let total = 0;
     let cursor: string | null = null;
     for (let i = 0; i < 100; i++) {
@@ -295,10 +295,10 @@ describe('HubSpot client: reads', () => {
   it('starts a changes cursor at a given time, inclusive', async () => {
     const t = Date.parse('2025-03-01T00:00:00.000Z');
     const ids = [-1, 0, 1].map((d, i) => {
-      sandbox.setClock(new Date(t + d));
+      sandbox.controls.setClock(new Date(t + d));
       return sandbox.createContactAsUser({ email: `at${i}@example.com` });
     });
-    sandbox.setClock(null);
+    sandbox.controls.setClock(null);
     const page = await client.changesSince(client.cursorAt!(new Date(t)), 10);
     expect(page.records.map((r) => r.externalId)).toEqual([ids[1], ids[2]]);
   });
@@ -313,7 +313,7 @@ describe('HubSpot client: error translation', () => {
   beforeEach(() => start());
 
   it('429 ten-secondly -> RATE_LIMITED with Retry-After in ms', async () => {
-    sandbox.injectFault({ kind: 'rate_limit', retryAfterSeconds: 3 });
+    sandbox.controls.injectFault({ kind: 'rate_limit', retryAfterSeconds: 3 });
     const e = await rejection(client.listPage(null, 10));
     expect(e.code).toBe('RATE_LIMITED');
     expect(e.retryAfterMs).toBe(3000);
@@ -321,7 +321,7 @@ describe('HubSpot client: error translation', () => {
   });
 
   it('429 DAILY -> RATE_LIMITED with a wait of at least a minute (until the daily reset)', async () => {
-    sandbox.injectFault({ kind: 'rate_limit', policy: 'DAILY' });
+    sandbox.controls.injectFault({ kind: 'rate_limit', policy: 'DAILY' });
     const e = await rejection(client.listPage(null, 10));
     expect(e.code).toBe('RATE_LIMITED');
     expect(e.retryAfterMs!).toBeGreaterThanOrEqual(60_000);
@@ -329,21 +329,21 @@ describe('HubSpot client: error translation', () => {
   });
 
   it('429 on search (secondly limit) -> RATE_LIMITED with about a second', async () => {
-    sandbox.injectFault({ kind: 'rate_limit', policy: 'SECONDLY' }, 1, { path: '/crm/v3/objects/contacts/search' });
+    sandbox.controls.injectFault({ kind: 'rate_limit', policy: 'SECONDLY' }, 1, { path: '/crm/v3/objects/contacts/search' });
     const e = await rejection(client.changesSince(null, 10));
     expect(e.code).toBe('RATE_LIMITED');
     expect(e.retryAfterMs).toBe(1000);
   });
 
   it('5xx -> UPSTREAM, 401 -> AUTH_EXPIRED, 403 -> PERMISSION', async () => {
-    sandbox.injectFault({ kind: 'server_error', status: 503 });
+    sandbox.controls.injectFault({ kind: 'server_error', status: 503 });
     expect((await rejection(client.listPage(null, 10))).code).toBe('UPSTREAM');
     sandbox.expireAccessToken(sandbox.accessToken);
     const auth = await rejection(client.listPage(null, 10));
     expect(auth.code).toBe('AUTH_EXPIRED');
     expect(auth.status).toBe(401);
     sandbox.addAccessToken(sandbox.accessToken);
-    sandbox.injectFault('forbidden');
+    sandbox.controls.injectFault('forbidden');
     expect((await rejection(client.readRecords(['1']))).code).toBe('PERMISSION');
   });
 
@@ -364,7 +364,7 @@ describe('HubSpot client: rate limiter', () => {
     const limited = connect({ credentials: { accessToken: 'burst-token' }, rateLimit: { requests: 5, perMs: 1000 } });
     const results = await Promise.allSettled(Array.from({ length: 12 }, () => limited.listPage(null, 5)));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
-    expect(sandbox.apiCalls.filter((c) => c.status === 429)).toEqual([]);
+    expect(sandbox.controls.requests.filter((c) => c.status === 429)).toEqual([]);
   });
 
   it('without spacing the same burst is refused by the CRM (429 -> RATE_LIMITED)', async () => {
@@ -410,7 +410,7 @@ describe('HubSpot client: provision', () => {
     const report = await client.provision(opts);
     expect(report.originFieldCreated).toBe(false);
     expect(sandbox.getProperty(ORIGIN_PROPERTY)!.options.map((o) => o.value).sort()).toEqual(['hubspot', 'jazzaam', 'legacy-app', 'manual']);
-    expect(sandbox.apiCalls.some((c) => c.method === 'PATCH' && c.path === `/crm/v3/properties/contacts/${ORIGIN_PROPERTY}`)).toBe(true);
+    expect(sandbox.controls.requests.some((c) => c.method === 'PATCH' && c.path === `/crm/v3/properties/contacts/${ORIGIN_PROPERTY}`)).toBe(true);
   });
 
   it('with appId and developerApiKey: sets the target URL and subscribes; unprovision removes only what it made', async () => {

@@ -191,7 +191,7 @@ describe('HubSpot sandbox webhooks at a real receiver', () => {
     const { sandbox, receiver } = await setup({ propertyChangeOnCreate: false });
     sandbox.setWebhookBehavior({ reorder: true });
     for (let i = 0; i < 3; i++) {
-      sandbox.setClock(new Date(Date.UTC(2025, 0, 1, 0, 0, i)));
+      sandbox.controls.setClock(new Date(Date.UTC(2025, 0, 1, 0, 0, i)));
       sandbox.createContactAsUser({ email: `order${i}@example.com` });
     }
     await sandbox.flushWebhooks();

@@ -63,7 +63,7 @@ export const hubspotRow: FlowCrm<HubSpotFlowSandbox> = {
         const c = hs.getContact(id);
         return c && !c.archived ? seen(c) : null;
       },
-      writes: () => hs.apiCalls.filter((c) => c.method !== 'GET' && !c.path.includes('/read') && !c.path.includes('/search')).length,
+      writes: () => hs.controls.requests.filter((c) => c.method !== 'GET' && !c.path.includes('/read') && !c.path.includes('/search')).length,
       notifications: () =>
         hs.deliveries.flatMap((d) =>
           d.events.map((e) => ({
