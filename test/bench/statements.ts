@@ -1,3 +1,9 @@
+// Counts the SQL statements the service runs per webhook request, the first thing to look
+// at when intake is slow (PGlite runs every statement on the main thread, one at a time).
+//   npx tsx test/bench/statements.ts                 intake only, 200 single-event requests
+//   W=true C=8 N=400 npx tsx test/bench/statements.ts   workers on, 8 requests in flight
+//   PER=100 ...                                        100 events per request
+// Prints the wall time per request and, per statement, how many ran per request.
 import { PGlite } from '@electric-sql/pglite';
 const proto = PGlite.prototype as any;
 const counts = new Map<string, number>();
@@ -54,7 +60,7 @@ await Promise.all(Array.from({ length: C }, async () => { while (left-- > 0) awa
 await engine.drain();
 const ms = performance.now() - t;
 on = false;
-console.log(`sequential ${N} requests: ${(ms / N).toFixed(2)} ms each`);
+console.log(`${N} requests, ${C} in flight: ${(ms / N).toFixed(2)} ms per request`);
 for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1])) console.log((v / N).toFixed(2), k);
 await app.stop(); await engine.stop(); await hs.close(); await db.close();
 process.exit(0);

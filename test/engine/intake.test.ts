@@ -1,0 +1,103 @@
+// Durable intake under load: the events of concurrent requests are written together
+// (group commit, inbox-store.ts) yet each request is answered for its own events, a
+// redelivery is stored once, one bad request fails alone, and the cached webhook routes
+// (webhook-routes.ts) follow this instance's own changes at once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
+import { IntakeWriter, type IntakeRow } from '../../src/engine/inbox-store.ts';
+import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { connectHubSpot, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
+
+describe('group commit of webhook events', () => {
+  let db: TestDatabase;
+  let integrationId: string;
+  beforeAll(async () => {
+    db = await freshDatabase();
+    const org = await db.prisma.organization.create({ data: { name: 'Acme' } });
+    integrationId = (await db.prisma.integration.create({ data: { organizationId: org.id, provider: 'HUBSPOT', name: 'hs', accountId: '1', apiBaseUrl: 'http://127.0.0.1:9', credentials: '{}' } })).id;
+  });
+  afterAll(() => db.destroy());
+
+  const row = (key: string, to = integrationId): IntakeRow => ({
+    integrationId: to,
+    dedupeKey: key,
+    kind: 'created',
+    externalId: key,
+    occurredAt: new Date('2026-11-30T10:00:00.123Z'),
+    payload: { externalId: key },
+    disabled: false,
+  });
+
+  it('answers each of many concurrent requests with how many of ITS events were new, a redelivery stored once', async () => {
+    const writer = new IntakeWriter(db.prisma);
+    const requests = Array.from({ length: 12 }, (_, i) => [row(`e${i}`), row(`e${i}-b`)]);
+    // Six of them are redelivered while the first delivery is still being written.
+    const redelivered = requests.slice(0, 6).map((rows) => rows.map((r) => ({ ...r })));
+    const counts = await Promise.all([...requests, ...redelivered].map((rows) => writer.store(rows)));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(24);
+    expect(counts.every((n) => n === 0 || n === 2)).toBe(true);
+    expect(await db.prisma.inboxEvent.count({ where: { integrationId } })).toBe(24);
+    const stored = await db.prisma.inboxEvent.findFirstOrThrow({ where: { dedupeKey: 'e3' } });
+    expect(stored).toMatchObject({ status: 'pending', kind: 'created', externalId: 'e3', payload: { externalId: 'e3' }, occurredAt: new Date('2026-11-30T10:00:00.123Z') });
+    // Every event received counts, redeliveries included.
+    expect((await db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } })).totalReceived).toBe(36);
+  });
+
+  it('a request that cannot be stored fails alone: the others written with it are stored', async () => {
+    const writer = new IntakeWriter(db.prisma);
+    const results = await Promise.allSettled([
+      writer.store([row('ok-1')]),
+      writer.store([row('ok-2')]),
+      writer.store([row('orphan', 'no-such-integration')]),
+      writer.store([row('ok-3')]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(await db.prisma.inboxEvent.count({ where: { dedupeKey: { in: ['ok-1', 'ok-2', 'ok-3'] } } })).toBe(3);
+    expect(await db.prisma.inboxEvent.count({ where: { dedupeKey: 'orphan' } })).toBe(0);
+  });
+
+  it('events of a disabled integration are recorded done, never pending', async () => {
+    const writer = new IntakeWriter(db.prisma);
+    expect(await writer.store([{ ...row('braked'), disabled: true }])).toBe(1);
+    expect(await db.prisma.inboxEvent.findFirstOrThrow({ where: { dedupeKey: 'braked' } })).toMatchObject({ status: 'done', outcome: 'skipped_disabled' });
+  });
+});
+
+describe('webhook routes follow this instance’s changes at once', () => {
+  let stack: Stack;
+  let hs: HubSpotSandbox;
+  // A long cache: only invalidation can make these tests pass.
+  beforeAll(async () => {
+    stack = await startStack({ WEBHOOK_ROUTE_CACHE_MS: '60000', WORKERS: 'false' });
+    hs = await startHubSpotFor(stack);
+  });
+  afterAll(async () => {
+    await hs?.close();
+    await stack?.stop();
+  });
+
+  const url = () => `${stack.url}/api/v1/webhooks/hubspot`;
+  let n = 0;
+  const deliver = async () => {
+    n++;
+    const req = hs.signedWebhook([hs.makeEvent('contact.creation', String(900 + n), { eventId: 90_000 + n })], { url: url() });
+    const res = await fetch(url(), { method: 'POST', headers: req.headers, body: req.body });
+    expect(res.status).toBe(200);
+    return stack.db.prisma.inboxEvent.findMany({ where: { externalId: String(900 + n) } });
+  };
+
+  it('a portal connected after a webhook for it was ignored is routed on its next webhook', async () => {
+    expect(await deliver()).toEqual([]); // nobody here owns the portal yet: acknowledged, not stored
+    const integrationId = await connectHubSpot(stack, hs);
+    const [stored] = await deliver();
+    expect(stored).toMatchObject({ integrationId, status: 'pending' });
+  });
+
+  it('disabling webhooks (the emergency brake) holds from the very next webhook', async () => {
+    const [before] = await deliver();
+    expect(before.status).toBe('pending');
+    await stack.gqlOk(`mutation($id: ID!) { disableWebhooks(integrationId: $id) { enabled } }`, { id: before.integrationId });
+    const [after] = await deliver();
+    expect(after).toMatchObject({ status: 'done', outcome: 'skipped_disabled' });
+  });
+});
