@@ -7,6 +7,9 @@
 //   3. outbound push rate (platform leads -> HubSpot, batched)
 //   4. import rate per sandbox (HubSpot, Salesforce, Zoho)
 //   5. cost of a /metrics scrape
+//   6. end to end at a steady rate and in a burst (service in its own process)
+//   7. a big import: rate and peak RSS of the service process
+//   BENCH_SECTIONS=0,6 runs some only; every figure has an env override (BENCH_*).
 //   0. (first) durable intake against a raw ceiling (test/bench/ceiling.ts), same load, one run
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,12 +30,13 @@ import { startZohoSandbox } from '../../sandboxes/zoho/server.ts';
 import { freePort } from '../helpers/net.ts';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { startBenchService, type BenchService } from './service-process.ts';
+import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 
 const SECRET = 'bench-hubspot-secret';
 const N_ACK = Number(process.env.BENCH_ACK_REQUESTS ?? 300);
 const N_LIVE = Number(process.env.BENCH_LIVE_EVENTS ?? 50);
-const N_PUSH = Number(process.env.BENCH_PUSH_LEADS ?? 500);
+const N_PUSH = Number(process.env.BENCH_PUSH_LEADS ?? 1000);
 const N_IMPORT = Number(process.env.BENCH_IMPORT_RECORDS ?? 2000);
 const N_INTAKE = Number(process.env.BENCH_INTAKE_EVENTS ?? 20000);
 /** BENCH_SECTIONS=0,2 runs those sections only (default: all). */
@@ -54,6 +58,16 @@ async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: numbe
     if (Date.now() > until) throw new Error(`bench: timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Connects a HubSpot sandbox portal to a bench service over GraphQL; returns the integration id. */
+async function connectHubSpotTo(svc: BenchService, hs: HubSpotSandbox, name: string, webhooks: boolean): Promise<string> {
+  const { createIntegration } = await svc.gql<{ createIntegration: { id: string } }>(
+    'mutation($i: CreateIntegrationInput!) { createIntegration(input: $i) { id } }',
+    { i: { provider: 'HUBSPOT', name, accountId: String(hs.portalId), apiBaseUrl: hs.url, accessToken: hs.accessToken, autoSync: false } },
+  );
+  if (webhooks) await svc.gql('mutation($id: ID!) { enableWebhooks(integrationId: $id) { status { enabled } } }', { id: createIntegration.id });
+  return createIntegration.id;
 }
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-bench-'));
@@ -87,23 +101,17 @@ if (want('0')) {
   console.log('   (ceiling: bare node:http + v3 check + ONE multi-row INSERT into PGlite per request)');
   const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7000, webhookTargetUrl: null, rateLimit: null });
   const ceilingDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-ceiling-'));
-  const serviceDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-intake-'));
   // The ceiling and the service each run in their own process, as the service would in
   // production: neither shares an event loop with this load generator or the sandbox.
   // BENCH_PROFILE=1 writes a CPU profile of the service (--cpu-prof) to bench-profiles/.
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : [];
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'ceiling.ts'), ceilingDir, SECRET], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const service = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(import.meta.dirname, 'service.ts'), serviceDir, SECRET, hs.url, hs.accessToken, '7000'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const svc = await startBenchService(SECRET, Boolean(process.env.BENCH_PROFILE));
+  await connectHubSpotTo(svc, hs, 'intake', true);
   const [line] = (await once(child.stdout!, 'data')) as [Buffer];
   const ceiling = { url: (JSON.parse(line.toString()) as { url: string }).url };
-  const serviceLines = createInterface({ input: service.stdout! })[Symbol.asyncIterator]();
-  const intakeUrl = (JSON.parse((await serviceLines.next()).value as string) as { url: string }).url;
+  const intakeUrl = svc.webhookUrl('hubspot');
   /** Waits until the service's workers have processed what was sent, so each case starts idle. */
-  const drained = async () => {
-    service.stdin!.write('drain\n');
-    const answer = await serviceLines.next();
-    if (answer.value !== 'drained') throw new Error(`bench: the service answered ${String(answer.value)} to drain`);
-  };
+  const drained = () => svc.drained();
   let nextId = 1;
   /** Sends `requests` requests of `perRequest` events, `inFlight` at a time; returns events/s, requests/s and latencies. */
   const load = async (target: string, requests: number, perRequest: number, inFlight: number) => {
@@ -137,20 +145,18 @@ if (want('0')) {
     const raw = await load(ceiling.url, c.requests, c.per, c.inFlight);
     await load(intakeUrl, Math.ceil(c.requests / 10), c.per, c.inFlight);
     await drained();
-    const svc = await load(intakeUrl, c.requests, c.per, c.inFlight);
+    const service = await load(intakeUrl, c.requests, c.per, c.inFlight);
     await drained();
     const unit = c.per === 1 ? 'requests/s' : 'events/s';
     const rate = (r: typeof raw) => (c.per === 1 ? r.requestsPerS : r.eventsPerS);
     console.log(`  ${c.label}`);
     console.log(`    ceiling   ${rate(raw).toFixed(0).padStart(7)} ${unit}  ack p50 ${fmt(pct(raw.lat, 50))} p99 ${fmt(pct(raw.lat, 99))}`);
-    console.log(`    crm-sync  ${rate(svc).toFixed(0).padStart(7)} ${unit}  ack p50 ${fmt(pct(svc.lat, 50))} p99 ${fmt(pct(svc.lat, 99))}`);
-    console.log(`    ratio crm-sync / ceiling: ${(rate(svc) / rate(raw)).toFixed(2)}`);
+    console.log(`    crm-sync  ${rate(service).toFixed(0).padStart(7)} ${unit}  ack p50 ${fmt(pct(service.lat, 50))} p99 ${fmt(pct(service.lat, 99))}`);
+    console.log(`    ratio crm-sync / ceiling: ${(rate(service) / rate(raw)).toFixed(2)}`);
   }
   child.kill('SIGTERM');
-  service.stdin!.write('stop\n');
-  await Promise.all([once(child, 'exit'), once(service, 'exit')]);
+  await Promise.all([once(child, 'exit'), svc.stop()]);
   await rm(ceilingDir, { recursive: true, force: true });
-  await rm(serviceDir, { recursive: true, force: true });
   await hs.close();
 }
 
@@ -232,7 +238,7 @@ if (want('3')) {
   const total = performance.now() - t;
   const batchCalls = hs.controls.requests.filter((c) => c.path.startsWith('/crm/v3/objects/contacts/batch/')).length;
   console.log(`  ${N_PUSH} createLead calls: ${(queued / N_PUSH).toFixed(2)} ms each (lead + outbox rows, one transaction)`);
-  console.log(`  all ${N_PUSH} in HubSpot after ${(total / 1000).toFixed(2)} s: ${((N_PUSH / total) * 1000).toFixed(0)} leads/s, ${batchCalls} HubSpot batch calls (${(N_PUSH / batchCalls).toFixed(1)} leads per call)`);
+  console.log(`  all ${N_PUSH} in HubSpot after ${(total / 1000).toFixed(2)} s: ${((N_PUSH / total) * 1000).toFixed(0)} leads/s, ${batchCalls} HubSpot batch calls (${(N_PUSH / batchCalls).toFixed(1)} leads per call, ${((batchCalls / N_PUSH) * 1000).toFixed(1)} calls per 1,000 leads)`);
   await hs.close();
 }
 
@@ -295,6 +301,104 @@ if (want('5')) {
     times.push(performance.now() - t);
   }
   summary(`scrape (${(bytes / 1024).toFixed(1)} KiB)`, times);
+}
+
+// ---------------------------------------------------------------- 6. end to end at a steady rate and in a burst
+if (want('6')) {
+  console.log('\n6. End to end, service in its own process: signed webhook -> contact read from HubSpot -> lead -> leadCreated over graphql-ws');
+  const loads = [
+    { label: 'steady', rate: Number(process.env.BENCH_STEADY_RATE ?? 100), seconds: Number(process.env.BENCH_STEADY_SECONDS ?? 10) },
+    { label: 'burst', rate: Number(process.env.BENCH_BURST_RATE ?? 1000), seconds: Number(process.env.BENCH_BURST_SECONDS ?? 20) },
+  ];
+  let portal = 7100;
+  for (const l of loads) {
+    const n = l.rate * l.seconds;
+    const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: portal++, webhookTargetUrl: null, rateLimit: null });
+    const emailOf = new Map<string, string>();
+    for (let i = 0; i < n; i++) {
+      const email = `e2e-${l.label}-${i}@bench.example`;
+      emailOf.set(hs.createContactAsUser({ email, firstname: 'E2E' }), email);
+    }
+    const svc = await startBenchService(SECRET, false);
+    await connectHubSpotTo(svc, hs, l.label, true);
+    const ws = createClient({ url: `${svc.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${svc.apiKey}` } });
+    const seen = new Map<string, number>();
+    let twice = 0;
+    const unsubscribe = ws.subscribe(
+      { query: 'subscription { leadCreated { email } }' },
+      {
+        next: (v) => {
+          const email = (v.data as { leadCreated: { email: string } }).leadCreated.email;
+          if (seen.has(email)) twice++;
+          else seen.set(email, performance.now());
+        },
+        error: (e) => console.error(e),
+        complete: () => {},
+      },
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    // HubSpot sends up to 100 events per request; here one request every 50 ms.
+    const tickMs = 50;
+    const perTick = Math.max(1, Math.round((l.rate * tickMs) / 1000));
+    const ids = [...emailOf.keys()];
+    const sentAt = new Map<string, number>();
+    const acks: number[] = [];
+    const inFlight: Promise<void>[] = [];
+    const target = svc.webhookUrl('hubspot');
+    const t0 = performance.now();
+    for (let k = 0; k * perTick < n; k++) {
+      const wait = t0 + k * tickMs - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const batch = ids.slice(k * perTick, (k + 1) * perTick);
+      const req = hs.signedWebhook(batch.map((id, j) => hs.makeEvent('contact.creation', id, { eventId: 1 + k * perTick + j })), { url: target });
+      const t = performance.now();
+      for (const id of batch) sentAt.set(emailOf.get(id)!, t);
+      inFlight.push(
+        fetch(target, { method: 'POST', headers: req.headers, body: req.body }).then(async (res) => {
+          await res.arrayBuffer();
+          if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+          acks.push(performance.now() - t);
+        }),
+      );
+    }
+    const sendS = (performance.now() - t0) / 1000;
+    await Promise.all(inFlight);
+    await waitFor(() => seen.size >= n, 300_000, `${n} leadCreated events`);
+    await svc.drained();
+    const lat = [...seen].map(([email, at]) => at - sentAt.get(email)!);
+    const reads = hs.controls.requests.filter((c) => c.path.startsWith('/crm/v3/objects/contacts/batch/read')).length;
+    console.log(`  ${l.label}: ${n} events offered at ${l.rate}/s (sent in ${sendS.toFixed(1)} s, ${(n / sendS).toFixed(0)}/s)`);
+    console.log(`    webhook -> leadCreated p50 ${fmt(pct(lat, 50))} p99 ${fmt(pct(lat, 99))} max ${fmt(Math.max(...lat))}; acknowledgement p99 ${fmt(pct(acks, 99))}`);
+    console.log(`    ${seen.size} leads announced once each (${twice} announced twice); ${reads} HubSpot batch reads (${(n / reads).toFixed(1)} contacts per read)`);
+    unsubscribe();
+    await ws.dispose();
+    await svc.stop();
+    await hs.close();
+  }
+}
+
+// ---------------------------------------------------------------- 7. a big import: rate and memory
+if (want('7')) {
+  const n = Number(process.env.BENCH_BIG_IMPORT_RECORDS ?? 100_000);
+  console.log(`\n7. importFromCrm of ${n} HubSpot records, service in its own process: rate and peak RSS`);
+  const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7200, webhookTargetUrl: null, rateLimit: null });
+  for (let i = 0; i < n; i++) hs.createContactAsUser({ email: `big${i}@import.example`, firstname: 'Big' });
+  const svc = await startBenchService(SECRET, false);
+  const integrationId = await connectHubSpotTo(svc, hs, 'big import', false);
+  const idleRss = await svc.peakRssMb();
+  const t = performance.now();
+  const { importFromCrm } = await svc.gql<{ importFromCrm: { id: string } }>('mutation($id: ID!) { importFromCrm(integrationId: $id) { id } }', { id: integrationId });
+  let job: { status: string; created: number; pages: number } = { status: 'running', created: 0, pages: 0 };
+  await waitFor(async () => {
+    job = (await svc.gql<{ importJob: typeof job }>('query($id: ID!) { importJob(id: $id) { status created pages } }', { id: importFromCrm.id })).importJob;
+    return job.status !== 'running';
+  }, 1_800_000, 'the big import');
+  const ms = performance.now() - t;
+  const peak = await svc.peakRssMb();
+  console.log(`  ${job.status}: ${job.created} created, ${job.pages} pages in ${(ms / 1000).toFixed(1)} s -> ${((job.created / ms) * 1000).toFixed(0)} records/s`);
+  console.log(`  service RSS: ${idleRss} MB before, peak ${peak} MB during the import`);
+  await svc.stop();
+  await hs.close();
 }
 
 await app.stop();

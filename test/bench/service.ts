@@ -1,13 +1,14 @@
 // The service under bench, in its own process (as it runs in production, and as the raw
-// ceiling runs): no load generator or CRM stand-in shares its event loop. Started by
-// `npm run bench` as `tsx test/bench/service.ts DATA_DIR HUBSPOT_SECRET SANDBOX_URL TOKEN PORTAL_ID`;
-// prints one JSON line ({ url }) once it listens with one HubSpot integration whose
-// webhooks are enabled, then answers lines on stdin:
+// ceiling runs): no load generator or CRM stand-in shares its event loop, and its memory
+// is its own. Started by `npm run bench` as `tsx test/bench/service.ts DATA_DIR HUBSPOT_SECRET`;
+// prints one JSON line ({ url, apiKey }) once it listens, then is driven like any client
+// (GraphQL with the API key, signed webhooks) and answers lines on stdin:
 //   "drain"  -> waits until the inbox and outbox have nothing due, prints "drained"
+//   "rss"    -> prints the highest resident set size seen (MB, sampled every 100 ms), then resets it
 //   "stop"   -> stops and exits (a --cpu-prof profile is written then)
 import { createInterface } from 'node:readline';
 import { buildApp } from '../../src/app.ts';
-import { createOrganization } from '../../src/auth.ts';
+import { createApiKey, createOrganization } from '../../src/auth.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/client.ts';
 import { createSyncEngine } from '../../src/engine/index.ts';
@@ -16,7 +17,7 @@ import { createAppPubSub } from '../../src/pubsub.ts';
 import { keyringFromConfig } from '../../src/secrets.ts';
 import { freePort } from '../helpers/net.ts';
 
-const [dataDir, secret, sandboxUrl, token, portalId] = process.argv.slice(2);
+const [dataDir, secret] = process.argv.slice(2);
 const port = await freePort();
 const config = loadConfig({
   PORT: String(port),
@@ -26,7 +27,8 @@ const config = loadConfig({
   HUBSPOT_CLIENT_SECRET: secret,
   POLL_INTERVAL_MS: '0',
   LOG_LEVEL: 'silent',
-  CRM_ALLOW_LOCAL_HOSTS: 'true', // the sandbox listens on loopback over http
+  CRM_ALLOW_LOCAL_HOSTS: 'true', // the sandboxes listen on loopback over http
+  API_RATE_LIMIT_PER_MINUTE: '0', // the bench is one client sending a lot
 });
 const logger = createLogger('silent');
 const db = await openDatabase({ dataDir });
@@ -35,10 +37,11 @@ const engine = createSyncEngine({ config, prisma: db.prisma, logger, pubsub, idl
 const app = buildApp({ config, db, logger, pubsub, service: engine });
 await app.start(port);
 engine.start();
-const org = await createOrganization(db.prisma, 'Bench intake');
-const integration = await engine.createIntegration(org.id, { provider: 'HUBSPOT', name: 'intake', accountId: portalId, apiBaseUrl: sandboxUrl, accessToken: token, autoSync: false });
-await engine.enableWebhooks(org.id, integration.id); // workers process what arrives: intake competes with them
-process.stdout.write(`${JSON.stringify({ url: `${config.PUBLIC_BASE_URL}/api/v1/webhooks/hubspot` })}\n`);
+const org = await createOrganization(db.prisma, 'Bench');
+const { key } = await createApiKey(db.prisma, org.id, 'bench');
+let peakRss = 0;
+setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100).unref();
+process.stdout.write(`${JSON.stringify({ url: config.PUBLIC_BASE_URL, apiKey: key })}\n`);
 
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'drain') {
@@ -49,6 +52,10 @@ for await (const line of createInterface({ input: process.stdin })) {
       await new Promise((r) => setTimeout(r, 50));
     }
     process.stdout.write('drained\n');
+  } else if (line === 'rss') {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    process.stdout.write(`${(peakRss / 2 ** 20).toFixed(0)}\n`);
+    peakRss = 0;
   } else if (line === 'stop') {
     await app.stop();
     await engine.stop();

@@ -1,0 +1,59 @@
+// Starts test/bench/service.ts as a child process and drives it: GraphQL with its API
+// key, and the stdin commands it answers (drain, rss, stop).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface BenchService {
+  url: string;
+  apiKey: string;
+  webhookUrl(slug: string): string;
+  gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  drained(): Promise<void>;
+  /** Highest RSS (MB) since the last call. */
+  peakRssMb(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startBenchService(secret: string, profile: boolean): Promise<BenchService> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-bench-service-'));
+  const args = [...(profile ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : []), '--import', 'tsx', path.join(import.meta.dirname, 'service.ts'), dir, secret];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async () => {
+    const r = await lines.next();
+    if (r.done) throw new Error('bench: the service process ended');
+    return r.value as string;
+  };
+  const { url, apiKey } = JSON.parse(await next()) as { url: string; apiKey: string };
+  const ask = async (command: string) => {
+    child.stdin!.write(`${command}\n`);
+    return next();
+  };
+  return {
+    url,
+    apiKey,
+    webhookUrl: (slug) => `${url}/api/v1/webhooks/${slug}`,
+    async gql(query, variables) {
+      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, body: JSON.stringify({ query, variables }) });
+      const body = (await res.json()) as { data?: any; errors?: unknown[] };
+      if (body.errors) throw new Error(`bench: GraphQL error ${JSON.stringify(body.errors)}`);
+      return body.data;
+    },
+    async drained() {
+      const answer = await ask('drain');
+      if (answer !== 'drained') throw new Error(`bench: the service answered ${answer} to drain`);
+    },
+    async peakRssMb() {
+      return Number(await ask('rss'));
+    },
+    async stop() {
+      child.stdin!.write('stop\n');
+      await once(child, 'exit');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
