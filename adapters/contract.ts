@@ -254,6 +254,13 @@ export interface CrmClient {
    * form webhooks name it. Throws CrmError (AUTH_EXPIRED for a token the CRM refuses).
    */
   whoami(): Promise<{ accountId: string }>;
+  /**
+   * How long a call starting now would wait for this client's own rate budget (0: at
+   * once). The inbox then puts a partial batch of events back until the budget frees,
+   * so they are read together with what arrives meanwhile: fewer calls of the CRM's
+   * quota for the same events. Absent: never waits.
+   */
+  budgetWaitMs?(): number;
   /** Reads records by id (batched internally); ids that do not exist are absent from the result. */
   readRecords(ids: string[]): Promise<CrmRecord[]>;
   /**

@@ -32,6 +32,10 @@ export class HubSpotClient implements CrmClient {
     return this.conn.whoami();
   }
 
+  budgetWaitMs(): number {
+    return this.conn.budgetWaitMs();
+  }
+
   readRecords(ids: string[]): Promise<CrmRecord[]> {
     return reads.readRecords(this.conn, ids);
   }

@@ -95,6 +95,11 @@ export class HubSpotConnection {
   }
 
   /** One SDK call: budgeted, time-limited, and translated to CrmError on failure. */
+  /** How long a call starting now would wait for the client-side rate window (CrmClient.budgetWaitMs). */
+  budgetWaitMs(): number {
+    return this.limiter.waitMs();
+  }
+
   async call<T>(what: string, fn: () => Promise<T>, kind: 'normal' | 'search' = 'normal'): Promise<T> {
     if (this.refused) throw this.refused;
     if (kind === 'search') await this.searchLimiter.acquire();

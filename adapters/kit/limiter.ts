@@ -50,6 +50,18 @@ export class RequestLimiter {
     return turn;
   }
 
+  /**
+   * How long a request starting now would wait for the window (0: it may start at once);
+   * counts nothing. Requests already queued for a slot are not counted: a lower bound.
+   */
+  waitMs(now = Date.now()): number {
+    const rate = this.rate;
+    if (!rate) return 0;
+    const live = this.starts.filter((t) => t + rate.perMs + this.marginMs > now);
+    if (live.length < rate.requests) return 0;
+    return live[live.length - rate.requests]! + rate.perMs + this.marginMs - now;
+  }
+
   /** Runs `fn` inside a concurrency slot, once the window admits it. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.active >= this.maxConcurrent) await new Promise<void>((r) => this.waiting.push(r));

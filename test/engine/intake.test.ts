@@ -7,6 +7,7 @@ import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { IntakeWriter, type IntakeRow } from '../../src/engine/inbox-store.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { connectHubSpot, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
+import { eventually } from '../helpers/net.ts';
 
 describe('group commit of webhook events', () => {
   let db: TestDatabase;
@@ -99,5 +100,47 @@ describe('webhook routes follow this instance’s changes at once', () => {
     await stack.gqlOk(`mutation($id: ID!) { disableWebhooks(integrationId: $id) { enabled } }`, { id: before.integrationId });
     const [after] = await deliver();
     expect(after).toMatchObject({ status: 'done', outcome: 'skipped_disabled' });
+  });
+});
+
+describe('events wait for the CRM call budget instead of spending it a few at a time', () => {
+  let stack: Stack;
+  let hs: HubSpotSandbox;
+  beforeAll(async () => {
+    stack = await startStack();
+    hs = await startHubSpotFor(stack, { webhookTargetUrl: null, rateLimit: null });
+  });
+  afterAll(async () => {
+    await hs?.close();
+    await stack?.stop();
+  });
+
+  // HubSpot's documented burst limit for a private app on a Free or Starter account is
+  // 100 requests per 10 seconds (developers.hubspot.com, "API usage guidelines and
+  // limits"); the adapter's client-side window keeps to it.
+  it('a webhook arriving while the 100-per-10-s window is spent is held, then read and applied once it frees', async () => {
+    const integrationId = await connectHubSpot(stack, hs, { autoSync: false });
+    const row = await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } });
+    const client = stack.engine.connections.client(row);
+    const reads = () => hs.controls.requests.filter((r) => r.path.startsWith('/crm/v3/objects/contacts/batch/read')).length;
+    const spentAt = Date.now();
+    while (client.budgetWaitMs!() === 0) await client.readRecords(['1']);
+    const readsBefore = reads();
+    const contactId = hs.createContactAsUser({ email: 'held@example.com', firstname: 'Held' });
+    const url = `${stack.url}/api/v1/webhooks/hubspot`;
+    const req = hs.signedWebhook([hs.makeEvent('contact.creation', contactId, { eventId: 777_001 })], { url });
+    expect((await fetch(url, { method: 'POST', headers: req.headers, body: req.body })).status).toBe(200);
+    // Held: put back, due when the window frees, and no read spent on it meanwhile.
+    await eventually(async () => {
+      const ev = await stack.db.prisma.inboxEvent.findFirst({ where: { externalId: contactId } });
+      return ev?.status === 'pending' && ev.nextAttemptAt.getTime() > Date.now() ? ev : undefined;
+    }, 5_000, 'the event held until the window frees');
+    expect(reads()).toBe(readsBefore);
+    const lead = await eventually(async () => (await stack.db.prisma.lead.findFirst({ where: { email: 'held@example.com' } })) ?? undefined, 15_000, 'the lead, once the window freed');
+    expect(lead!.firstName).toBe('Held');
+    // Applied after the window of the spent calls, with one more read.
+    expect(Date.now() - spentAt).toBeGreaterThanOrEqual(5_000);
+    expect(reads()).toBe(readsBefore + 1);
+    expect(await stack.db.prisma.inboxEvent.findFirst({ where: { externalId: contactId } })).toMatchObject({ status: 'done', outcome: 'created' });
   });
 });

@@ -52,6 +52,21 @@ describe('kit: request limiter', () => {
     await expect(limiter.run(async () => 'next')).resolves.toBe('next');
   });
 
+  it('tells how long a request starting now would wait, without counting one', async () => {
+    const limiter = new RequestLimiter({ rate: { requests: 2, perMs: 1_000 }, marginMs: 50 });
+    expect(limiter.waitMs()).toBe(0);
+    await limiter.acquire();
+    expect(limiter.waitMs()).toBe(0);
+    const at = Date.now();
+    await limiter.acquire();
+    const wait = limiter.waitMs(at);
+    expect(wait).toBeGreaterThan(900);
+    expect(wait).toBeLessThanOrEqual(1_050);
+    // Asking counted nothing: once the first start leaves the window, one more may go at once.
+    expect(limiter.waitMs(at + 1_050)).toBe(0);
+    expect(new RequestLimiter({}).waitMs()).toBe(0);
+  });
+
   it('refuses an unusable rate', () => {
     expect(() => new RequestLimiter({ rate: { requests: 0, perMs: 1000 } })).toThrow(RangeError);
     expect(isRate({ requests: 4, perMs: 1000 })).toBe(true);
