@@ -255,10 +255,11 @@ export interface CrmClient {
    */
   whoami(): Promise<{ accountId: string }>;
   /**
-   * How long a call starting now would wait for this client's own rate budget (0: at
-   * once). The inbox then puts a partial batch of events back until the budget frees,
-   * so they are read together with what arrives meanwhile: fewer calls of the CRM's
-   * quota for the same events. Absent: never waits.
+   * How long a caller able to wait should hold off to spend this client's rate budget
+   * evenly (0: go now): nothing while the budget is mostly unused, an even share of the
+   * window once it is half spent. The inbox then puts a partial batch of events back
+   * for that long, so they are read together with what arrives meanwhile: fewer calls
+   * of the CRM's quota for the same events. Absent: never waits.
    */
   budgetWaitMs?(): number;
   /** Reads records by id (batched internally); ids that do not exist are absent from the result. */

@@ -97,7 +97,7 @@ export class HubSpotConnection {
   /** One SDK call: budgeted, time-limited, and translated to CrmError on failure. */
   /** How long a call starting now would wait for the client-side rate window (CrmClient.budgetWaitMs). */
   budgetWaitMs(): number {
-    return this.limiter.waitMs();
+    return this.limiter.paceMs();
   }
 
   async call<T>(what: string, fn: () => Promise<T>, kind: 'normal' | 'search' = 'normal'): Promise<T> {

@@ -62,6 +62,21 @@ export class RequestLimiter {
     return live[live.length - rate.requests]! + rate.perMs + this.marginMs - now;
   }
 
+  /**
+   * How long a caller that can wait (and gather more work for the same request) should
+   * hold off to spend the window evenly: nothing while less than half of it is used;
+   * beyond that, until one even share of the window (perMs / requests) has passed since
+   * the last start, or until the window frees, whichever is later. Counts nothing.
+   */
+  paceMs(now = Date.now()): number {
+    const rate = this.rate;
+    if (!rate) return 0;
+    const live = this.starts.filter((t) => t + rate.perMs + this.marginMs > now);
+    if (live.length < rate.requests / 2) return 0;
+    const even = live[live.length - 1]! + rate.perMs / rate.requests - now;
+    return Math.max(0, Math.ceil(even), this.waitMs(now));
+  }
+
   /** Runs `fn` inside a concurrency slot, once the window admits it. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.active >= this.maxConcurrent) await new Promise<void>((r) => this.waiting.push(r));
