@@ -27,6 +27,8 @@ const MAX_KEYS = 1_000;
 
 export class WebhookRoutes {
   private readonly entries = new Map<string, { until: number; routed: Routed[] }>();
+  /** Moves on every clear(): a lookup that began before a change never caches what it read. */
+  private generation = 0;
 
   constructor(
     private readonly prisma: Pick<PrismaClient, 'integration'>,
@@ -42,6 +44,7 @@ export class WebhookRoutes {
     const now = Date.now();
     const held = this.entries.get(key);
     if (held && held.until > now) return held.routed;
+    const generation = this.generation;
     const where = by === 'channel' ? { channelId: { in: ids } } : { accountId: { in: ids } };
     const rows = await this.prisma.integration.findMany({ where: { provider: adapter.provider, ...where } });
     const routed = rows.map((integration) => ({
@@ -49,7 +52,7 @@ export class WebhookRoutes {
       credentials: readCredentials(integration, this.keyring),
       hooks: readWebhookSecrets(integration, this.keyring),
     }));
-    if (this.ttlMs > 0) {
+    if (this.ttlMs > 0 && generation === this.generation) {
       if (this.entries.size >= MAX_KEYS) this.entries.clear();
       this.entries.set(key, { until: now + this.ttlMs, routed });
     }
@@ -58,6 +61,7 @@ export class WebhookRoutes {
 
   /** Forgets everything: called whenever this instance changes what routing or verification reads. */
   clear(): void {
+    this.generation++;
     this.entries.clear();
   }
 }
