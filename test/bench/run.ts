@@ -9,7 +9,8 @@
 //   5. cost of a /metrics scrape
 //   6. end to end at a steady rate and in a burst (service in its own process)
 //   7. a big import: rate and peak RSS of the service process
-//   BENCH_SECTIONS=0,6 runs some only; every figure has an env override (BENCH_*).
+//   BENCH_SECTIONS=0,6 runs some only; every figure has an env override (BENCH_*);
+//   BENCH_PROFILE=1 profiles the service process of sections 0 and 7 (bench-profiles/).
 //   0. (first) durable intake against a raw ceiling (test/bench/ceiling.ts), same load, one run
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -383,7 +384,7 @@ if (want('7')) {
   console.log(`\n7. importFromCrm of ${n} HubSpot records, service in its own process: rate and peak RSS`);
   const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7200, webhookTargetUrl: null, rateLimit: null });
   for (let i = 0; i < n; i++) hs.createContactAsUser({ email: `big${i}@import.example`, firstname: 'Big' });
-  const svc = await startBenchService(SECRET, false);
+  const svc = await startBenchService(SECRET, Boolean(process.env.BENCH_PROFILE));
   const integrationId = await connectHubSpotTo(svc, hs, 'big import', false);
   const idleRss = await svc.peakRssMb();
   const t = performance.now();
