@@ -64,7 +64,6 @@ export async function resumeAbandonedImports(deps: ImportDeps): Promise<number> 
 async function runImport(deps: ImportDeps, integration: Integration, start: ImportJob): Promise<void> {
   const { prisma } = deps;
   const log = deps.logger.child({ jobId: start.id, integrationId: integration.id, provider: integration.provider });
-  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.platformTag, connections: deps.connections };
   let job = start;
   let cursor = start.cursor;
   let retries = 0;
@@ -90,7 +89,7 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
       }
       const counts = { created: 0, linked: 0, updated: 0, skipped: 0, failed: 0 };
       // A record that fails fails alone (its result says so); the page goes on.
-      const results = await applyRecords(applyDeps, integration, page.records, 'import');
+      const results = await applyRecords(deps, integration, page.records, 'import');
       const outcomes: (ApplyOutcome | 'failed')[] = results.map((r, i) => {
         if (r.outcome === 'failed') log.error({ err: r.error, externalId: page.records[i].externalId }, `import failed for ${page.records[i].externalId}`);
         return r.outcome;

@@ -13,7 +13,8 @@ export interface IntakeRow {
   kind: string;
   externalId: string;
   occurredAt: Date;
-  payload: object;
+  /** The event as JSON text. */
+  payload: string;
   /** Events of a disabled integration are recorded done (skipped_disabled), never applied. */
   disabled: boolean;
 }
@@ -51,7 +52,7 @@ export async function storeEvents(prisma: Pick<PrismaClient, '$queryRawUnsafe'>,
     rows.map((r) => r.externalId),
     // UTC wall time, as Prisma stores DateTime in timestamp(3) columns.
     rows.map((r) => r.occurredAt.toISOString().replace('T', ' ').replace('Z', '')),
-    rows.map((r) => JSON.stringify(r.payload)),
+    rows.map((r) => r.payload),
     rows.map((r) => r.disabled),
     [...received.keys()],
     [...received.values()],

@@ -16,7 +16,7 @@ import { AppError } from '../errors.ts';
 import type { InboxEvent, Integration } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { applyRecords } from './apply-batch.ts';
-import { readCredentials, settingsOf, type Connections } from './connections.ts';
+import { settingsOf } from './connections.ts';
 import { HistoryBatch } from './history.ts';
 import type { IntakeRow, IntakeWriter } from './inbox-store.ts';
 import { admit, isTransient, probeUnused, recordFailure, recordSuccess } from './breaker.ts';
@@ -27,7 +27,7 @@ import { backoffMs, byIntegration, claimRows, markInboxDone, releaseRows } from 
 import { remedyFor } from './remedies.ts';
 import { applyDeletion, applyMerge } from './removals.ts';
 import type { WebhookResponse } from './types.ts';
-import { acceptedEndpointSecrets, readWebhookSecrets, storedChannel, usesEndpointSecret } from './webhook-secrets.ts';
+import { acceptedEndpointSecrets, storedChannel, usesEndpointSecret } from './webhook-secrets.ts';
 import type { EngineContext } from './context.ts';
 import type { Routed, WebhookRoutes } from './webhook-routes.ts';
 
@@ -35,23 +35,13 @@ export const INBOX_BATCH = 100;
 
 export type InboxDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'instanceId' | 'platformTag' | 'wake'> & Partial<Pick<EngineContext, 'metrics'>>;
 /** Intake also needs the routes (webhook-routes.ts) and the group-commit writer (inbox-store.ts). */
-export type IntakeDeps = InboxDeps & { routes: Pick<WebhookRoutes, 'resolve'>; intake: Pick<IntakeWriter, 'store'> };
+export type IntakeDeps = InboxDeps & { routes: Pick<WebhookRoutes, 'resolve'>; writer: Pick<IntakeWriter, 'store'> };
 
 /**
  * What verification of a webhook for this integration needs: the adapter builds it (its
- * own type, opaque here) from what the service holds, and only its own codec reads it.
+ * own type, opaque here) from what the service holds, decrypted once per route
+ * (webhook-routes.ts), and only its own codec reads it.
  */
-export function secretsFor(
-  config: Config,
-  adapter: CrmAdapter,
-  integration: Integration,
-  connections: Connections,
-  now: Date = new Date(),
-): unknown {
-  return secretsOf(config, adapter, { integration, credentials: readCredentials(integration, connections.keyring), hooks: readWebhookSecrets(integration, connections.keyring) }, now);
-}
-
-/** The same, from an integration whose secrets are decrypted already (webhook-routes.ts). */
 function secretsOf(config: Config, adapter: CrmAdapter, { integration, credentials, hooks }: Routed, now: Date = new Date()): unknown {
   return adapter.webhookSecrets({
     credentials,
@@ -115,14 +105,14 @@ export async function receiveWebhook(deps: IntakeDeps, adapter: CrmAdapter, req:
       disabled: !integration.webhooksEnabled,
     });
   }
-  const stored = { count: await deps.intake.store(rows) };
+  const stored = await deps.writer.store(rows);
   if (deps.metrics && rows.length) {
     deps.metrics.webhookEventsReceived.inc({ provider: adapter.provider }, rows.length);
     const disabled = rows.filter((r) => r.disabled).length;
     if (disabled) deps.metrics.webhookEventsSkipped.inc({ provider: adapter.provider, reason: 'skipped_disabled' }, disabled);
   }
-  log.info({ events: parsed.events.length, stored: stored.count, duplicates: rows.length - stored.count }, `webhook received: ${parsed.events.length} event(s)`);
-  return { ...adapter.codec.acknowledge(), stored: stored.count, integrationIds: [...new Set(rows.map((r) => r.integrationId))] };
+  log.info({ events: parsed.events.length, stored, duplicates: rows.length - stored }, `webhook received: ${parsed.events.length} event(s)`);
+  return { ...adapter.codec.acknowledge(), stored, integrationIds: [...new Set(rows.map((r) => r.integrationId))] };
 }
 
 function verifyOrThrow(adapter: CrmAdapter, req: WebhookRequest, secrets: unknown, log: Logger) {
@@ -135,8 +125,9 @@ function verifyOrThrow(adapter: CrmAdapter, req: WebhookRequest, secrets: unknow
   }
 }
 
-function serialiseEvent(ev: ChangeEvent): object {
-  return JSON.parse(JSON.stringify(ev)) as object;
+/** The event as stored: JSON text (times as ISO strings), written once, as it is. */
+function serialiseEvent(ev: ChangeEvent): string {
+  return JSON.stringify(ev);
 }
 
 function deserialiseEvent(row: InboxEvent): ChangeEvent {
@@ -211,22 +202,21 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
   // API returns is what is applied. A record the API does not return is skipped_missing.
   const needRead = [...new Set(events.filter(({ ev }) => ev.kind !== 'deleted').map(({ ev }) => ev.externalId))];
   let records = new Map<string, CrmRecord>();
-  if (needRead.length && !deps.probe && rows.length < INBOX_BATCH) {
-    // The CRM's call budget is spent for a moment: a read now would wait for it anyway.
-    // The events go back and are claimed then with those arriving meanwhile: one read
-    // for all of them instead of one per small batch (HubSpot: 100 calls per 10 s).
-    const wait = deps.connections.client(integration).budgetWaitMs?.() ?? 0;
+  if (needRead.length) {
+    const client = deps.connections.client(integration);
+    // The CRM's call budget is spent evenly (CrmClient.budgetWaitMs; HubSpot: 100 calls
+    // per 10 s): when it says wait, a partial batch goes back and is claimed then with
+    // the events arriving meanwhile, one read for all of them.
+    const wait = !deps.probe && rows.length < INBOX_BATCH ? (client.budgetWaitMs?.() ?? 0) : 0;
     if (wait > 0) {
       await releaseRows(prisma, 'InboxEvent', rows.map((r) => r.id), new Date(Date.now() + wait));
       setTimeout(() => deps.wake.inbox(), wait).unref();
-      log.debug({ events: rows.length, waitMs: wait }, 'CRM call budget spent: events held until it frees, to be read together');
+      log.debug({ events: rows.length, waitMs: wait }, 'holding events to read them with the next ones: the CRM call budget is being spent evenly');
       return;
     }
-  }
-  if (needRead.length) {
     // One batched read per task: it is also the probe of a CRM whose breaker was open.
     try {
-      const read = await deps.connections.client(integration).readRecords(needRead);
+      const read = await client.readRecords(needRead);
       records = new Map(read.map((r) => [r.externalId, r]));
       await recordSuccess(prisma, integration.id, log);
     } catch (err) {
@@ -240,7 +230,6 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
   } else if (deps.probe) {
     await probeUnused(prisma, integration.id);
   }
-  const applyDeps = { prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.platformTag, connections: deps.connections };
   // One batch apply for the task's records (apply-batch.ts), in event order: a removal
   // (deletion, merge) first applies the records announced before it, so a record
   // deleted and restored in one task ends as the CRM holds it.
@@ -256,7 +245,7 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
     pending = [];
     let results;
     try {
-      results = await applyRecords(applyDeps, integration, batch.map(({ record, ev }) => ({ record, event: ev })), 'webhook');
+      results = await applyRecords(deps, integration, batch.map(({ record, ev }) => ({ record, event: ev })), 'webhook');
     } catch (err) {
       // The batch could not even be looked up (the database refused): each event retries.
       for (const { row, ev } of batch) await fail(row, ev, err);
@@ -272,12 +261,12 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
       if (ev.kind === 'deleted' || ev.kind === 'merged') {
         await applyPending();
         if (ev.kind === 'deleted') {
-          const { outcome, leadId } = await applyDeletion(applyDeps, integration, ev.externalId);
+          const { outcome, leadId } = await applyDeletion(deps, integration, ev.externalId);
           done.push({ row, outcome, leadId });
         } else {
-          const merged = await applyMerge(applyDeps, integration, ev.externalId, ev.mergedIds ?? []);
+          const merged = await applyMerge(deps, integration, ev.externalId, ev.mergedIds ?? []);
           const rec = records.get(ev.externalId);
-          const [after] = rec ? await applyRecords(applyDeps, integration, [{ record: rec, event: ev }], 'webhook') : [];
+          const [after] = rec ? await applyRecords(deps, integration, [{ record: rec, event: ev }], 'webhook') : [];
           if (after?.outcome === 'failed') throw after.error;
           done.push({ row, ...merged });
         }

@@ -117,7 +117,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     track,
     isStopping: () => stopping,
   };
-  const intake = { ...ctx, routes, intake: new IntakeWriter(prisma) };
+  const intake = { ...ctx, routes, writer: new IntakeWriter(prisma) };
   // Each integration's work runs as its own task (one per queue at a time, WORKER_CONCURRENCY
   // in all): a CRM that hangs holds its own integration only.
   const dispatch = { concurrency: config.WORKER_CONCURRENCY, idleMs, onError };

@@ -45,7 +45,6 @@ export async function pollAll(deps: PollDeps, force = false): Promise<number> {
  */
 export async function pollOne(deps: PollDeps, integration: Integration): Promise<number> {
   const log = deps.logger.child({ integrationId: integration.id, provider: integration.provider });
-  const applyDeps = { prisma: deps.prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.platformTag, connections: deps.connections };
   const mark = integration.pollCursor;
   let seen = 0;
   const outcomes: Record<string, number> = {};
@@ -69,7 +68,7 @@ export async function pollOne(deps: PollDeps, integration: Integration): Promise
         behind = false;
       }
       const result = await client.changesSince(cursor, POLL_PAGE);
-      const results = await applyRecords(applyDeps, integration, result.records, 'poll');
+      const results = await applyRecords(deps, integration, result.records, 'poll');
       const applied = results.map((r) => r.outcome);
       for (const outcome of applied) {
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;

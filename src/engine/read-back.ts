@@ -43,11 +43,10 @@ export function retriedRecords<I extends Item>(integration: Integration, groups:
 export async function readBackRetried(deps: ReadBackDeps, integration: Integration, byRecord: Map<string, Item[]>, log: Logger): Promise<void> {
   if (byRecord.size === 0) return;
   const records: CrmRecord[] = await deps.connections.client(integration).readRecords([...byRecord.keys()]);
-  const applyDeps = { prisma: deps.prisma, logger: deps.logger, pubsub: deps.pubsub, platformTag: deps.platformTag, connections: deps.connections };
   for (const record of records) {
     const group = byRecord.get(record.externalId);
     if (!group) continue;
-    const { outcome, leadId } = await applyRecord(applyDeps, integration, record, 'push');
+    const { outcome, leadId } = await applyRecord(deps, integration, record, 'push');
     if (outcome === 'updated') {
       log.info({ leadId, externalId: record.externalId }, `applied a newer ${integration.provider} change of ${record.externalId} before retrying its push`);
       deps.history.inbound(integration, { ...inboundFromOutcome(outcome), externalId: record.externalId, leadId, via: 'push' });

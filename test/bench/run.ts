@@ -17,18 +17,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { buildApp } from '../../src/app.ts';
-import { createApiKey, createOrganization } from '../../src/auth.ts';
-import { loadConfig } from '../../src/config.ts';
-import { openDatabase } from '../../src/db/client.ts';
-import { keyringFromConfig } from '../../src/secrets.ts';
-import { createSyncEngine } from '../../src/engine/index.ts';
-import { createLogger } from '../../src/logger.ts';
-import { createAppPubSub } from '../../src/pubsub.ts';
+import { createOrganization } from '../../src/auth.ts';
+import { startBenchStack } from './stack.ts';
 import { startHubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { startSalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
 import { startZohoSandbox } from '../../sandboxes/zoho/server.ts';
-import { freePort } from '../helpers/net.ts';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { startBenchService, type BenchService } from './service-process.ts';
@@ -72,27 +65,10 @@ async function connectHubSpotTo(svc: BenchService, hs: HubSpotSandbox, name: str
 }
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-bench-'));
-const port = await freePort();
-const config = loadConfig({
-  PORT: String(port),
-  HOST: '127.0.0.1',
-  PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-  DATA_DIR: dataDir,
-  HUBSPOT_CLIENT_SECRET: SECRET,
-  POLL_INTERVAL_MS: '0',
-  LOG_LEVEL: 'silent',
-  CRM_ALLOW_LOCAL_HOSTS: 'true', // the sandboxes listen on loopback over http
-});
-const logger = createLogger('silent');
-const db = await openDatabase({ dataDir });
-const pubsub = createAppPubSub();
-const engine = createSyncEngine({ config, prisma: db.prisma, logger, pubsub, idleMs: 100, keyring: keyringFromConfig(config, logger) });
-const app = buildApp({ config, db, logger, pubsub, service: engine });
-const { url } = await app.start(port);
-engine.start();
-const org = await createOrganization(db.prisma, 'Bench');
-const { key } = await createApiKey(db.prisma, org.id, 'bench');
-const webhookUrl = `${config.PUBLIC_BASE_URL}/api/v1/webhooks/hubspot`;
+const stack = await startBenchStack(dataDir, SECRET);
+const { db, engine, url, orgId, apiKey: key } = stack;
+const org = { id: orgId };
+const webhookUrl = stack.webhookUrl('hubspot');
 
 console.log(`crm-sync bench — node ${process.version}, ${os.cpus().length} cores, database PGlite, ${new Date().toISOString()}`);
 
@@ -402,8 +378,6 @@ if (want('7')) {
   await hs.close();
 }
 
-await app.stop();
-await engine.stop();
-await db.close();
+await stack.stop();
 await rm(dataDir, { recursive: true, force: true });
 process.exit(0);

@@ -7,47 +7,20 @@
 //   "rss"    -> prints the highest resident set size seen (MB, sampled every 100 ms), then resets it
 //   "stop"   -> stops and exits (a --cpu-prof profile is written then)
 import { createInterface } from 'node:readline';
-import { buildApp } from '../../src/app.ts';
-import { createApiKey, createOrganization } from '../../src/auth.ts';
-import { loadConfig } from '../../src/config.ts';
-import { openDatabase } from '../../src/db/client.ts';
-import { createSyncEngine } from '../../src/engine/index.ts';
-import { createLogger } from '../../src/logger.ts';
-import { createAppPubSub } from '../../src/pubsub.ts';
-import { keyringFromConfig } from '../../src/secrets.ts';
-import { freePort } from '../helpers/net.ts';
+import { startBenchStack } from './stack.ts';
 
 const [dataDir, secret] = process.argv.slice(2);
-const port = await freePort();
-const config = loadConfig({
-  PORT: String(port),
-  HOST: '127.0.0.1',
-  PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-  DATA_DIR: dataDir,
-  HUBSPOT_CLIENT_SECRET: secret,
-  POLL_INTERVAL_MS: '0',
-  LOG_LEVEL: 'silent',
-  CRM_ALLOW_LOCAL_HOSTS: 'true', // the sandboxes listen on loopback over http
-  API_RATE_LIMIT_PER_MINUTE: '0', // the bench is one client sending a lot
-});
-const logger = createLogger('silent');
-const db = await openDatabase({ dataDir });
-const pubsub = createAppPubSub();
-const engine = createSyncEngine({ config, prisma: db.prisma, logger, pubsub, idleMs: 100, keyring: keyringFromConfig(config, logger) });
-const app = buildApp({ config, db, logger, pubsub, service: engine });
-await app.start(port);
-engine.start();
-const org = await createOrganization(db.prisma, 'Bench');
-const { key } = await createApiKey(db.prisma, org.id, 'bench');
+// The bench is one client sending a lot: no per-key request limit.
+const stack = await startBenchStack(dataDir, secret, { API_RATE_LIMIT_PER_MINUTE: '0' });
 let peakRss = 0;
 setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100).unref();
-process.stdout.write(`${JSON.stringify({ url: config.PUBLIC_BASE_URL, apiKey: key })}\n`);
+process.stdout.write(`${JSON.stringify({ url: stack.url, apiKey: stack.apiKey })}\n`);
 
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'drain') {
     for (;;) {
-      await engine.drain();
-      const open = await db.prisma.inboxEvent.count({ where: { status: { in: ['pending', 'processing'] } } });
+      await stack.engine.drain();
+      const open = await stack.db.prisma.inboxEvent.count({ where: { status: { in: ['pending', 'processing'] } } });
       if (open === 0) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -57,9 +30,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     process.stdout.write(`${(peakRss / 2 ** 20).toFixed(0)}\n`);
     peakRss = 0;
   } else if (line === 'stop') {
-    await app.stop();
-    await engine.stop();
-    await db.close();
+    await stack.stop();
     process.exit(0);
   }
 }

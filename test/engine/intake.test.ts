@@ -25,7 +25,7 @@ describe('group commit of webhook events', () => {
     kind: 'created',
     externalId: key,
     occurredAt: new Date('2026-11-30T10:00:00.123Z'),
-    payload: { externalId: key },
+    payload: JSON.stringify({ externalId: key }),
     disabled: false,
   });
 
