@@ -95,7 +95,12 @@ export class HubSpotConnection {
   }
 
   /** One SDK call: budgeted, time-limited, and translated to CrmError on failure. */
-  /** How long a call starting now would wait for the client-side rate window (CrmClient.budgetWaitMs). */
+  /**
+   * How long a caller able to wait should hold off to spend the rate window evenly
+   * (CrmClient.budgetWaitMs). HubSpot's "API usage guidelines and limits" give a private
+   * app 100 requests per 10 seconds on Free and Starter accounts; the developer changelog
+   * ("Increasing our API limits") raised Professional and Enterprise to 190.
+   */
   budgetWaitMs(): number {
     return this.limiter.paceMs();
   }

@@ -99,7 +99,12 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     return m[1]!;
   }
 
-  /** The route's answer; a path no route has is a 404, a method its routes lack a 405 (with Allow). */
+  /**
+   * The route's answer; a path no route has is a 404, a method its routes lack a 405 (with
+   * Allow). HubSpot documents its error body (developers.hubspot.com, "Error handling":
+   * status, message, category, correlationId) but not its answer to an unsupported method;
+   * no adapter sends one, so the 405 here is the HTTP default, in HubSpot's body.
+   */
   async function dispatch(table: RouteTable<Handler>, method: string, path: string, query: URLSearchParams, body: unknown): Promise<Result> {
     const m = table.match(method, path);
     if (m.kind === 'not_found') throw new HttpError(404, errorBody(`No route for ${method} ${path}`, 'OBJECT_NOT_FOUND'));

@@ -53,9 +53,10 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
   ]);
 
   /**
-   * The route's reply. A method the path's routes lack is Zoho's 400 INVALID_REQUEST_METHOD;
-   * a module name the org does not have is 400 INVALID_MODULE; any other path 404
-   * INVALID_URL_PATTERN.
+   * The route's reply, as Zoho CRM's API "Status codes" page lists them: a method the
+   * path's routes lack is 400 INVALID_REQUEST_METHOD; a module name the org does not have
+   * is 400 INVALID_MODULE; any other path 404 INVALID_URL_PATTERN ("Please check if the URL
+   * trying to access is a correct one").
    */
   function api(method: string, path: string, query: URLSearchParams, headers: http.IncomingHttpHeaders, body: unknown): Reply {
     const m = crmApi.match(method, path);
