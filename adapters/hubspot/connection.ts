@@ -94,7 +94,6 @@ export class HubSpotConnection {
     this.createdSubscriptionIds = Array.isArray(created) ? created.map(String) : [];
   }
 
-  /** One SDK call: budgeted, time-limited, and translated to CrmError on failure. */
   /**
    * How long a caller able to wait should hold off to spend the rate window evenly
    * (CrmClient.budgetWaitMs). HubSpot's "API usage guidelines and limits" give a private
@@ -105,10 +104,15 @@ export class HubSpotConnection {
     return this.limiter.paceMs();
   }
 
+  /**
+   * One SDK call: budgeted, time-limited, and translated to CrmError on failure. It counts
+   * in the rate windows until a window's length after it ends (the kit limiter's start()),
+   * so however late it reaches HubSpot it never makes a burst there.
+   */
   async call<T>(what: string, fn: () => Promise<T>, kind: 'normal' | 'search' = 'normal'): Promise<T> {
     if (this.refused) throw this.refused;
-    if (kind === 'search') await this.searchLimiter.acquire();
-    await this.limiter.acquire();
+    const searchDone = kind === 'search' ? await this.searchLimiter.start() : null;
+    const done = await this.limiter.start();
     try {
       return await withDeadline(
         fn(),
@@ -119,6 +123,9 @@ export class HubSpotConnection {
       const err = translateError(e, what);
       this.opts.logger?.debug({ code: err.code, status: err.status, what }, 'hubspot call failed');
       throw err;
+    } finally {
+      done();
+      searchDone?.();
     }
   }
 

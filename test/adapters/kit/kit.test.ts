@@ -85,6 +85,21 @@ describe('kit: request limiter', () => {
     expect(limiter.waitMs()).toBeGreaterThan(500);
   });
 
+  it('counts a request admitted with start() until a window after it ends, however long it takes', async () => {
+    const limiter = new RequestLimiter({ rate: { requests: 1, perMs: 100 } });
+    const t0 = Date.now();
+    const done = await limiter.start();
+    // The slow request is still running after its window would have passed from its start.
+    await new Promise((r) => setTimeout(r, 150));
+    expect(limiter.waitMs()).toBeGreaterThan(0);
+    const next = limiter.acquire().then(() => Date.now() - t0);
+    await new Promise((r) => setTimeout(r, 20));
+    const endedAt = Date.now() - t0;
+    done();
+    // The next one starts a full window after the first ENDED, not after it started.
+    expect(await next).toBeGreaterThanOrEqual(endedAt + 100);
+  });
+
   it('refuses an unusable rate', () => {
     expect(() => new RequestLimiter({ rate: { requests: 0, perMs: 1000 } })).toThrow(RangeError);
     expect(isRate({ requests: 4, perMs: 1000 })).toBe(true);
