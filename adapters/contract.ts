@@ -317,6 +317,14 @@ export interface ConnectionOptions {
    * to the host the account lives on now.
    */
   onCredentialsChanged?: (credentials: Credentials, connection?: { baseUrl?: string }) => Promise<void> | void;
+  /**
+   * Who renews OAuth tokens. When given, the client never calls the token endpoint
+   * itself: shortly before `expiresAt` and after a 401 it asks `renew` with the access
+   * token it holds and uses the answer (the service makes sure one refresh runs at a time
+   * per integration, across workers and instances, and persists the new tokens before
+   * answering). Absent: the client refreshes itself and reports via onCredentialsChanged.
+   */
+  tokens?: TokenKeeper;
   logger?: AdapterLogger;
   /**
    * Deadline of one CRM call (ms): a call without an answer by then fails with NETWORK
@@ -387,6 +395,78 @@ export interface WebhookSecretSources<Env = Record<string, unknown>> {
  */
 export type WebhookRouting = { by: 'account' } | { by: 'channel'; newChannel(): WebhookChannel };
 
+/** Renews an integration's tokens for its clients (ConnectionOptions.tokens). */
+export interface TokenKeeper {
+  /**
+   * Credentials to use instead of those holding `rejected` (the access token the client
+   * holds now, undefined when it has none): the stored ones when another worker already
+   * replaced it, else the result of one refresh. Throws CrmError AUTH_REVOKED when the CRM
+   * refused the grant.
+   */
+  renew(rejected: string | undefined): Promise<{ credentials: Credentials; baseUrl?: string }>;
+}
+
+/** The OAuth app the service is registered as with a CRM (its environment settings). */
+export interface OAuthApp {
+  clientId: string;
+  clientSecret: string;
+  /** The callback URL registered with the CRM: `<public base>/api/v1/oauth/<slug>/callback`. */
+  redirectUri: string;
+}
+
+/** What a successful code exchange or refresh yields. */
+export interface OAuthGrant {
+  /** As stored: accessToken, refreshToken (the new one when the CRM rotated it, else the old one), expiresAt (ISO) and the adapter's own fields. */
+  credentials: Credentials;
+  /** The API base of the account (Salesforce instance_url, Zoho api_domain, HubSpot's API host). */
+  baseUrl: string;
+  /** The account the token belongs to, as the CRM names it (HubSpot portal id, Salesforce org id, Zoho org id). Known after an exchange; refreshes may omit it. */
+  accountId?: string;
+  /** A name people recognise the account by (portal domain, org name), when the CRM says it. */
+  accountName?: string;
+}
+
+/** Everything an OAuth call needs besides its own arguments. */
+export interface OAuthCallOptions<Env> {
+  env: Env;
+  app: OAuthApp;
+  network?: NetworkPolicy;
+  callTimeoutMs?: number;
+  logger?: AdapterLogger;
+}
+
+/**
+ * How customers connect this CRM through OAuth 2.0 (authorization code grant). The service
+ * owns `state` (signed, single-use, bound to the organization) and the PKCE verifier; the
+ * adapter knows the CRM's hosts, scopes, parameters and answers.
+ */
+export interface CrmOAuth<Env = Record<string, unknown>> {
+  /** The scopes requested, minimal (documented in the README). */
+  scopes: readonly string[];
+  /** The CRM supports PKCE (S256): the service sends a code challenge and keeps the verifier. */
+  pkce: boolean;
+  /**
+   * Options a customer may choose when connecting (Salesforce: `loginUrl` production,
+   * sandbox or My Domain; Zoho: `dataCentre`), validated; unknown keys refused.
+   */
+  connectOptions: z.ZodObject;
+  /** The OAuth app from the environment; null when this CRM's client id/secret are not configured. */
+  app(env: Env, redirectUri: string): OAuthApp | null;
+  /** The URL of the CRM's consent screen. */
+  authorizeUrl(args: { env: Env; app: OAuthApp; state: string; codeChallenge?: string; options: Record<string, unknown> }): string;
+  /**
+   * Exchanges the callback's code (all of its query parameters: Zoho names the data centre
+   * in them) and learns the account the token belongs to from the CRM.
+   */
+  exchange(
+    args: OAuthCallOptions<Env> & { query: Record<string, string>; codeVerifier?: string; options: Record<string, unknown> },
+  ): Promise<OAuthGrant & { accountId: string }>;
+  /** One refresh (refresh_token grant) of stored credentials; AUTH_REVOKED on invalid_grant. */
+  refresh(args: OAuthCallOptions<Env> & { credentials: Credentials; baseUrl: string }): Promise<OAuthGrant>;
+  /** Revokes the refresh token (and with it the access tokens) at the CRM. Idempotent: a token already revoked is success. */
+  revoke(args: OAuthCallOptions<Env> & { credentials: Credentials; baseUrl: string }): Promise<void>;
+}
+
 /**
  * One CRM: how to connect, how its webhooks look, where they arrive, what the service must
  * know about it. `S` is what its codec verifies a notification with (its own type, built by
@@ -455,6 +535,8 @@ export interface CrmAdapter<Env extends z.ZodObject = z.ZodObject, S = unknown> 
   unroutedWebhookSecrets?(env: z.infer<Env>): S | null;
   codec: WebhookCodec<S>;
   connect(opts: ConnectionOptions): CrmClient;
+  /** Connecting through OAuth (authorization code grant); absent when the CRM offers none. */
+  oauth?: CrmOAuth<z.infer<Env>>;
   /**
    * The hosts this CRM's API lives on (`api`) and, where it has one apart, its OAuth
    * accounts server (`accounts`): the network guard's allow-list. Patterns are a host or
@@ -480,7 +562,13 @@ export type CrmErrorCode =
   | 'NETWORK'
   | 'UPSTREAM'
   /** The network guard refused the URL or the address (adapters/kit/net-guard.ts); never retried. */
-  | 'DESTINATION_REFUSED';
+  | 'DESTINATION_REFUSED'
+  /**
+   * The CRM refused the refresh token or the grant (OAuth `invalid_grant`: consent revoked,
+   * user deactivated, token expired): nothing works until the customer connects again.
+   * Never retried; the service holds the integration's work until it is reconnected.
+   */
+  | 'AUTH_REVOKED';
 
 const RETRYABLE: ReadonlySet<CrmErrorCode> = new Set(['RATE_LIMITED', 'NETWORK', 'UPSTREAM', 'AUTH_EXPIRED']);
 
