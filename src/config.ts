@@ -11,6 +11,11 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().default('0.0.0.0'),
   DATA_DIR: z.string().default('./.data'),
+  /** The embedded database's shared_buffers (Postgres memory units). */
+  PGLITE_SHARED_BUFFERS: z
+    .string()
+    .regex(/^[1-9][0-9]{0,5}(kB|MB|GB)$/, 'a Postgres memory size such as 32MB')
+    .default('32MB'),
   DATABASE_URL: z.string().url().optional(),
   PUBLIC_BASE_URL: z.string().url().optional(),
   PLATFORM_SOURCE_TAG: z

@@ -8,6 +8,14 @@ describe('config', () => {
     expect(c.PLATFORM_SOURCE_TAG).toBe('jazzaam');
     expect(c.PUBLIC_BASE_URL).toBe('http://localhost:4000');
     expect(c.HUBSPOT_ALLOW_LEGACY_SIGNATURES).toBe(false);
+    expect(c.PGLITE_SHARED_BUFFERS).toBe('32MB');
+  });
+
+  it('takes PGLITE_SHARED_BUFFERS as a Postgres memory size only (it is passed to the database as a setting)', () => {
+    expect(loadConfig({ PGLITE_SHARED_BUFFERS: '64MB' }).PGLITE_SHARED_BUFFERS).toBe('64MB');
+    for (const bad of ['64', '64 MB', '64MB -c fsync=on', '0MB', 'lots']) {
+      expect(() => loadConfig({ PGLITE_SHARED_BUFFERS: bad }), bad).toThrowError(/PGLITE_SHARED_BUFFERS/);
+    }
   });
 
   it('rejects bad values with every problem named', () => {

@@ -39,4 +39,14 @@ describe('database', () => {
     db.prisma = again.prisma;
     db.close = again.close;
   });
+
+  it("runs the embedded database with the configured shared_buffers (32MB unless set), not Postgres's 128MB", async () => {
+    const shared = async () => (await db.prisma.$queryRawUnsafe<{ shared_buffers: string }[]>('SHOW shared_buffers'))[0].shared_buffers;
+    expect(await shared()).toBe('32MB');
+    await db.close();
+    const again = await openDatabase({ dataDir: db.dataDir, migrate: false, pgliteSharedBuffers: '16MB' });
+    db.prisma = again.prisma;
+    db.close = again.close;
+    expect(await shared()).toBe('16MB');
+  });
 });

@@ -120,7 +120,12 @@ export function makeContext(cmd: Command, values: Record<string, string | boolea
       if (!c.DATABASE_URL) refuseOpenEmbeddedDatabase(c.DATA_DIR);
       // Loaded on demand: `--help` and usage errors should not pay for Prisma and PGlite.
       const { openDatabase } = await import('../db/client.ts');
-      return openDatabase({ databaseUrl: c.DATABASE_URL, dataDir: c.DATA_DIR, migrate: opts.migrate ?? false });
+      return openDatabase({
+        databaseUrl: c.DATABASE_URL,
+        dataDir: c.DATA_DIR,
+        pgliteSharedBuffers: c.PGLITE_SHARED_BUFFERS,
+        migrate: opts.migrate ?? false,
+      });
     },
     logger: async (c) => (await import('../logger.ts')).createLogger(c.LOG_LEVEL, process.stderr),
   };

@@ -20,9 +20,13 @@ export interface Database {
   close(): Promise<void>;
 }
 
+export const DEFAULT_PGLITE_SHARED_BUFFERS = '32MB';
+
 export interface DatabaseOptions {
   databaseUrl?: string;
   dataDir: string;
+  /** PGlite's shared_buffers, a Postgres memory size ('32MB'); DEFAULT_PGLITE_SHARED_BUFFERS when absent. */
+  pgliteSharedBuffers?: string;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
 }
@@ -38,7 +42,12 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   } else {
     const dir = path.join(opts.dataDir, 'pglite');
     await mkdir(dir, { recursive: true });
-    const pg = new PGlite(dir);
+    // PGlite's memory is WebAssembly memory, which grows and never shrinks: shared buffers
+    // of Postgres's default 128 MB end up resident for good once a big import touched
+    // them. A smaller pool leaves the rest to the operating system's file cache.
+    const pg = new PGlite(dir, {
+      startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${opts.pgliteSharedBuffers ?? DEFAULT_PGLITE_SHARED_BUFFERS}`],
+    });
     await pg.waitReady;
     factory = new PrismaPGlite(pg);
     closeDriver = () => pg.close();

@@ -362,7 +362,7 @@ if (want('7')) {
   for (let i = 0; i < n; i++) hs.createContactAsUser({ email: `big${i}@import.example`, firstname: 'Big' });
   const svc = await startBenchService(SECRET, Boolean(process.env.BENCH_PROFILE));
   const integrationId = await connectHubSpotTo(svc, hs, 'big import', false);
-  const idleRss = await svc.peakRssMb();
+  const idle = await svc.peakMemory();
   const t = performance.now();
   const { importFromCrm } = await svc.gql<{ importFromCrm: { id: string } }>('mutation($id: ID!) { importFromCrm(integrationId: $id) { id } }', { id: integrationId });
   let job: { status: string; created: number; pages: number } = { status: 'running', created: 0, pages: 0 };
@@ -371,9 +371,10 @@ if (want('7')) {
     return job.status !== 'running';
   }, 1_800_000, 'the big import');
   const ms = performance.now() - t;
-  const peak = await svc.peakRssMb();
+  const peak = await svc.peakMemory();
   console.log(`  ${job.status}: ${job.created} created, ${job.pages} pages in ${(ms / 1000).toFixed(1)} s -> ${((job.created / ms) * 1000).toFixed(0)} records/s`);
-  console.log(`  service RSS: ${idleRss} MB before, peak ${peak} MB during the import`);
+  const mem = (m: typeof peak) => `${m.rss} MB (JavaScript heap ${m.heap} MB, outside it ${m.external} MB)`;
+  console.log(`  service RSS before: ${mem(idle)}; peak during the import: ${mem(peak)}`);
   await svc.stop();
   await hs.close();
 }

@@ -14,7 +14,8 @@ export interface BenchService {
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
   drained(): Promise<void>;
   /** Highest RSS (MB) since the last call. */
-  peakRssMb(): Promise<number>;
+  /** The highest RSS since the last call, with the JavaScript heap and the memory outside it (WebAssembly, buffers) then; MB. */
+  peakMemory(): Promise<{ rss: number; heap: number; external: number }>;
   stop(): Promise<void>;
 }
 
@@ -47,8 +48,8 @@ export async function startBenchService(secret: string, profile: boolean): Promi
       const answer = await ask('drain');
       if (answer !== 'drained') throw new Error(`bench: the service answered ${answer} to drain`);
     },
-    async peakRssMb() {
-      return Number(await ask('rss'));
+    async peakMemory() {
+      return JSON.parse(await ask('rss'));
     },
     async stop() {
       child.stdin!.write('stop\n');

@@ -26,7 +26,7 @@ export async function startBenchStack(dataDir: string, hubspotSecret: string, en
     ...env,
   });
   const logger = createLogger('silent');
-  const db = await openDatabase({ dataDir });
+  const db = await openDatabase({ dataDir, pgliteSharedBuffers: config.PGLITE_SHARED_BUFFERS });
   const pubsub = createAppPubSub();
   const engine = createSyncEngine({ config, prisma: db.prisma, logger, pubsub, idleMs: 100, keyring: keyringFromConfig(config, logger) });
   const app = buildApp({ config, db, logger, pubsub, service: engine });
