@@ -60,6 +60,39 @@ export interface CrmRecord {
    */
   fieldHistory?: Partial<Record<keyof LeadFields, FieldVersion[]>>;
   archived?: boolean;
+  /**
+   * Values of the fields beyond the six that the client was asked to read
+   * (ConnectionOptions.extraFields), by CRM field name, normalised (FieldValue). A field
+   * asked for and empty is null; one the CRM does not have is absent.
+   */
+  extra?: Record<string, FieldValue>;
+  /** When the CRM last changed each extra field, where it says so per field (HubSpot's property history). */
+  extraUpdatedAt?: Record<string, Date>;
+}
+
+/**
+ * A value of a field beyond the six, normalised the same way for every CRM: text,
+ * number, boolean, a date as `YYYY-MM-DD`, a date-time as ISO 8601 UTC, a multi-select
+ * picklist as the list of its option values; null for no value.
+ */
+export type FieldValue = string | number | boolean | string[] | null;
+
+export type CrmFieldType = 'text' | 'number' | 'boolean' | 'date' | 'datetime' | 'picklist' | 'multipicklist' | 'email' | 'phone';
+
+/** One field of the CRM's lead/contact object, as field discovery (CrmClient.listFields) lists it. */
+export interface CrmField {
+  /** API name: HubSpot property name, Salesforce field API name, Zoho api_name. */
+  name: string;
+  label: string;
+  type: CrmFieldType;
+  /** The API may write it (not calculated, formula, read-only or system maintained). */
+  writable: boolean;
+  /** Created by the customer (HubSpot: not hubspotDefined; Salesforce: custom; Zoho: custom_field). */
+  custom: boolean;
+  /** Picklists: the values the CRM accepts (the API value, and the label people see). */
+  options?: { value: string; label: string }[];
+  /** Which of the six synced fields it is, when it is one of them. */
+  synced?: keyof LeadFields;
 }
 
 /** One value a field held, from the CRM's history of the field. */
@@ -84,6 +117,11 @@ export interface OutboundLead {
    * Absent: every field.
    */
   changed?: (keyof LeadFields)[];
+  /**
+   * Fields beyond the six to write, by CRM field name, in the CRM's terms already
+   * (picklist option values). Only these are written; absent: none.
+   */
+  extra?: Record<string, FieldValue>;
 }
 
 export type WriteAction = 'created' | 'updated' | 'linked';
@@ -102,6 +140,8 @@ export type WriteResult =
        * when linking) are absent. The engine's echo suppression relies on it.
        */
       written?: Partial<LeadFields>;
+      /** Like `written`, for the extra fields written (as a read returns them). */
+      writtenExtra?: Record<string, FieldValue>;
     }
   | {
       localId: string;
@@ -265,6 +305,11 @@ export interface CrmClient {
   /** Reads records by id (batched internally); ids that do not exist are absent from the result. */
   readRecords(ids: string[]): Promise<CrmRecord[]>;
   /**
+   * The fields of the object the integration syncs (contacts, leads): HubSpot's properties
+   * API, Salesforce's describe, Zoho's field settings. Absent: the CRM offers no discovery.
+   */
+  listFields?(): Promise<CrmField[]>;
+  /**
    * Writes leads. Linked leads (externalId set) are updated; the others are matched by
    * email and linked, or created carrying `originTag`. Never creates a duplicate on
    * retry. One result per input, in input order.
@@ -331,6 +376,11 @@ export interface ConnectionOptions {
    * (retryable) so one hung CRM never holds a worker longer. 30 s when absent.
    */
   callTimeoutMs?: number;
+  /**
+   * CRM fields beyond the six that every read returns in `CrmRecord.extra` (the fields
+   * the integration's mappings name). Absent: none.
+   */
+  extraFields?: readonly string[];
   /** Client-side request budget; the adapter's provider default when absent. */
   rateLimit?: { requests: number; perMs: number };
   /**
