@@ -1,6 +1,14 @@
 import { Prisma } from '../generated/prisma/client.ts';
 
-/** A unique constraint refused the write (Prisma P2002): someone else wrote that key first. */
+/**
+ * A unique constraint refused the write: someone else wrote that key first. Prisma says
+ * P2002 for its own queries; a raw statement fails as P2010 carrying the driver's error,
+ * whose kind is UniqueConstraintViolation (SQLSTATE 23505).
+ */
 export function isUniqueViolation(e: unknown): boolean {
-  return e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002';
+  if (!(e instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  if (e.code === 'P2002') return true;
+  if (e.code !== 'P2010') return false;
+  const cause = (e.meta as { driverAdapterError?: { cause?: { kind?: unknown; originalCode?: unknown } } } | undefined)?.driverAdapterError?.cause;
+  return cause?.kind === 'UniqueConstraintViolation' || cause?.originalCode === '23505';
 }

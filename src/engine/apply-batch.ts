@@ -69,7 +69,7 @@ export async function applyRecords(deps: ApplyDeps, integration: Integration, ba
     if (via === 'webhook') for (const i of fresh) log.info({ externalId: items[i].record.externalId }, `creating lead from ${noun} ${items[i].record.externalId}`);
     else log.info({ records: fresh.length }, `creating ${fresh.length} lead(s) from ${noun} records`);
     try {
-      const created = await prisma.$transaction((tx) => createLeadsFromRecords(tx, integration, fresh.map((i) => items[i].record)));
+      const created = await createLeadsFromRecords(prisma, integration, fresh.map((i) => items[i].record));
       fresh.forEach((i, n) => (results[i] = { outcome: 'created', leadId: created[n].id }));
       if (via === 'webhook') {
         fresh.forEach((i, n) => log.info({ leadId: created[n].id, externalId: items[i].record.externalId }, `created lead ${created[n].id} from ${noun} ${items[i].record.externalId}`));

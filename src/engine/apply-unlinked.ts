@@ -60,7 +60,7 @@ export async function applyUnlinked(arrival: Arrival, via: ApplyVia, ownOrigin: 
   }
 
   log.info({ externalId: record.externalId, email }, `creating lead from ${recordNoun(deps, integration)} ${record.externalId}`);
-  const [lead] = await prisma.$transaction((tx) => createLeadsFromRecords(tx, integration, [record]));
+  const [lead] = await createLeadsFromRecords(prisma, integration, [record]);
   log.info({ leadId: lead.id, email }, `created lead ${lead.id} from ${recordNoun(deps, integration)} ${record.externalId}`);
   await deps.pubsub.publish('lead.created', { organizationId: lead.organizationId, lead });
   return { outcome: 'created', leadId: lead.id };

@@ -85,33 +85,34 @@ export class HistoryBatch {
 
 /**
  * Records what an import page or a poll applied: records that changed something or
- * failed (unchanged and skipped records of a bulk pass are not history). Lead ids are
- * read back from the links in one query.
+ * failed (unchanged and skipped records of a bulk pass are not history), with the lead
+ * each result names. A record that failed names none: its lead, when the record is
+ * linked, is read from the links (one query, for the page's failures only).
  */
 export async function recordApplied(
   deps: HistoryDeps,
   integration: IntegrationRef,
   via: 'import' | 'poll',
-  externalIds: string[],
-  outcomes: (ApplyOutcome | 'failed')[],
+  applied: { externalId: string; outcome: ApplyOutcome | 'failed'; leadId: string | null }[],
 ): Promise<void> {
-  const batch = new HistoryBatch(deps);
-  const interesting = externalIds
-    .map((externalId, i) => ({ externalId, outcome: outcomes[i] }))
-    .filter((x) => x.outcome && outcomeStatus(x.outcome) !== 'skipped');
+  const interesting = applied.filter((x) => outcomeStatus(x.outcome) !== 'skipped');
   if (interesting.length === 0) return;
+  const unknown = interesting.filter((x) => x.leadId === null && x.outcome === 'failed').map((x) => x.externalId);
   let leadByExternal = new Map<string, string>();
-  try {
-    const links = await deps.prisma.crmLink.findMany({
-      where: { integrationId: integration.id, externalId: { in: interesting.map((x) => x.externalId) } },
-      select: { externalId: true, leadId: true },
-    });
-    leadByExternal = new Map(links.map((l) => [l.externalId, l.leadId]));
-  } catch (err) {
-    deps.logger.warn({ err }, 'could not read lead ids for the sync history');
+  if (unknown.length) {
+    try {
+      const links = await deps.prisma.crmLink.findMany({
+        where: { integrationId: integration.id, externalId: { in: unknown } },
+        select: { externalId: true, leadId: true },
+      });
+      leadByExternal = new Map(links.map((l) => [l.externalId, l.leadId]));
+    } catch (err) {
+      deps.logger.warn({ err }, 'could not read lead ids for the sync history');
+    }
   }
-  for (const { externalId, outcome } of interesting) {
-    batch.inbound(integration, { ...inboundFromOutcome(outcome), externalId, leadId: leadByExternal.get(externalId) ?? null, via });
+  const batch = new HistoryBatch(deps);
+  for (const { externalId, outcome, leadId } of interesting) {
+    batch.inbound(integration, { ...inboundFromOutcome(outcome), externalId, leadId: leadId ?? leadByExternal.get(externalId) ?? null, via });
   }
   await batch.flush();
 }

@@ -3,6 +3,7 @@
 // are linked, never duplicated), publishing progress after every page. The job holds
 // its cursor and a lease: if the instance running it dies, another resumes it from
 // the last finished page. Running it again creates nothing new.
+import type { Page } from '../../adapters/contract.ts';
 import type { ImportJob, Integration } from '../generated/prisma/client.ts';
 import { outsideRequest } from '../logger.ts';
 import { applyRecords } from './apply-batch.ts';
@@ -66,27 +67,42 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
   const log = deps.logger.child({ jobId: start.id, integrationId: integration.id, provider: integration.provider });
   let job = start;
   let cursor = start.cursor;
-  let retries = 0;
   const began = Date.now();
-  try {
-    for (;;) {
-      if (deps.isStopping()) {
-        // Leave it running with its lease expiring: the next instance resumes it.
-        await prisma.importJob.update({ where: { id: job.id }, data: { lockedUntil: new Date(0) } });
-        return;
-      }
-      let page;
+  const client = () => deps.connections.client(integration);
+  /** One page, retried while the CRM's failures are transient (bounded). */
+  const readPage = async (from: string | null): Promise<Page> => {
+    for (let retries = 0; ; ) {
       try {
-        page = await deps.connections.client(integration).listPage(cursor, IMPORT_PAGE_SIZE);
-        retries = 0;
+        return await client().listPage(from, IMPORT_PAGE_SIZE);
       } catch (err) {
         const error = asCrmError(err);
         if (!error.retryable || ++retries > IMPORT_MAX_RETRIES) throw error;
         const wait = Math.max(backoffMs(retries, 500, 30_000), error.retryAfterMs ?? 0);
         log.warn({ err: errInfo(error), wait }, 'import page failed, retrying');
         await new Promise((r) => setTimeout(r, wait));
-        continue;
       }
+    }
+  };
+  // The next page is read while this one is applied (one read ahead, never more): the
+  // CRM's answer time and ours overlap instead of adding up. A page read ahead and not
+  // used (the instance stops, the import fails) is dropped; the job's cursor only moves
+  // past pages applied.
+  let ahead: Promise<Page> | null = null;
+  const dropAhead = () => {
+    ahead?.catch(() => {});
+    ahead = null;
+  };
+  try {
+    for (;;) {
+      if (deps.isStopping()) {
+        dropAhead();
+        // Leave it running with its lease expiring: the next instance resumes it.
+        await prisma.importJob.update({ where: { id: job.id }, data: { lockedUntil: new Date(0) } });
+        return;
+      }
+      const page: Page = await (ahead ?? readPage(cursor));
+      ahead = page.nextCursor !== null ? readPage(page.nextCursor) : null;
+      ahead?.catch(() => {}); // observed below; never an unhandled rejection meanwhile
       const counts = { created: 0, linked: 0, updated: 0, skipped: 0, failed: 0 };
       // A record that fails fails alone (its result says so); the page goes on.
       const results = await applyRecords(deps, integration, page.records, 'import');
@@ -101,7 +117,7 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
         else if (outcome === 'failed') counts.failed++;
         else counts.skipped++;
       }
-      await recordApplied(deps, integration, 'import', page.records.map((r) => r.externalId), outcomes);
+      await recordApplied(deps, integration, 'import', results.map((r, i) => ({ externalId: page.records[i].externalId, outcome: outcomes[i], leadId: r.leadId })));
       cursor = page.nextCursor;
       job = await prisma.importJob.update({
         where: { id: job.id },
@@ -126,6 +142,7 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
       'import completed',
     );
   } catch (err) {
+    dropAhead();
     const error = asCrmError(err);
     job = await prisma.importJob.update({
       where: { id: job.id },

@@ -27,12 +27,6 @@ export async function createLink(tx: LinkTx, leadId: string, integrationId: stri
   await tx.crmLink.create({ data: linkRow(leadId, integrationId, record) });
 }
 
-/** Links leads to their records, one statement: `pairs` of lead id and the record it is linked to. */
-export async function createLinks(tx: LinkTx, integrationId: string, pairs: { leadId: string; record: CrmRecord }[]): Promise<void> {
-  if (pairs.length === 0) return;
-  await tx.crmLink.createMany({ data: pairs.map((p) => linkRow(p.leadId, integrationId, p.record)) });
-}
-
 /** Records what the CRM holds now; no write when the link knows exactly that already. */
 export async function touchLink(prisma: LinkTx, link: CrmLink, remote: LeadFields, remoteHash: string, remoteUpdatedAt: Date | null): Promise<void> {
   const base = readSnapshot(link.remoteFields);

@@ -74,7 +74,7 @@ export async function pollOne(deps: PollDeps, integration: Integration): Promise
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
         seen++;
       }
-      await recordApplied(deps, integration, 'poll', result.records.map((r) => r.externalId), applied);
+      await recordApplied(deps, integration, 'poll', results.map((r, i) => ({ externalId: result.records[i].externalId, outcome: r.outcome, leadId: r.leadId })));
       // The cursor never moves past a record that failed: the next round reads it again.
       throwFirstFailure(results);
       if (result.nextCursor) cursor = result.nextCursor;

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CrmRecord, LeadFields } from '../../adapters/contract.ts';
 import { applyRecord } from '../../src/engine/apply.ts';
 import { applyRecords } from '../../src/engine/apply-batch.ts';
+import { insertLeadsFromRecords } from '../../src/engine/lead-store.ts';
+import { isUniqueViolation } from '../../src/db/errors.ts';
 import type { Integration } from '../../src/generated/prisma/client.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { memoryLogger } from '../helpers/engine.ts';
@@ -117,5 +119,16 @@ describe('leads created from CRM records', () => {
     expect(outcomes(results)).toEqual(['created', 'failed', 'created']);
     expect(await db.prisma.lead.count({ where: { email: { in: ['good-1@example.com', 'good-2@example.com'] } } })).toBe(2);
     expect(await db.prisma.lead.count({ where: { email: 'bad@example.com' } })).toBe(0);
+  });
+
+  it('creating a page of new people is all or nothing: one email someone created first writes none of them, and says so as a unique violation', async () => {
+    await applyRecord(deps, hubspot, record('500', fields('first@example.com', 'First')), 'webhook');
+    const before = { leads: await db.prisma.lead.count(), links: await db.prisma.crmLink.count(), pushes: await db.prisma.outboxItem.count() };
+    const err = await insertLeadsFromRecords(db.prisma, hubspot, [record('501', fields('late-a@example.com', 'A')), record('502', fields('first@example.com', 'Again'))]).catch((e) => e);
+    expect(isUniqueViolation(err)).toBe(true);
+    expect({ leads: await db.prisma.lead.count(), links: await db.prisma.crmLink.count(), pushes: await db.prisma.outboxItem.count() }).toEqual(before);
+    // The batch apply then decides one by one: the new person is created, the known one linked.
+    const results = await applyRecords(deps, hubspot, [record('501', fields('late-a@example.com', 'A'))], 'import');
+    expect(outcomes(results)).toEqual(['created']);
   });
 });
