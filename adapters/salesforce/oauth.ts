@@ -24,6 +24,7 @@ import { z } from 'zod';
 import { CrmError, type CrmOAuth, type Credentials, type OAuthCallOptions, type OAuthGrant } from '../contract.ts';
 import { HostAllowList } from '../kit/net-guard.ts';
 import { oauthOrigin, oauthRequest, urlWithQuery, type OAuthHttpAnswer } from '../kit/oauth.ts';
+import { SALESFORCE_HOSTS } from './connection.ts';
 import { toCrmError, translateTokenError } from './errors.ts';
 import { id18, isSalesforceId } from './mappers.ts';
 
@@ -37,8 +38,7 @@ export type SalesforceOAuthEnv = {
 export const SALESFORCE_SCOPES = ['api', 'refresh_token'] as const;
 export const SANDBOX_LOGIN_URL = 'https://test.salesforce.com';
 
-// Salesforce's hosts (connection.ts declares the same list; kept here to avoid an import cycle).
-const HOSTS = new HostAllowList(['*.salesforce.com', '*.force.com']);
+const HOSTS = new HostAllowList(SALESFORCE_HOSTS);
 const MY_DOMAIN = /^https:\/\/[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?(?:--[a-z0-9]+)?(?:\.sandbox)?\.my\.salesforce\.com\/?$/i;
 const PROVIDER = 'SALESFORCE' as const;
 

@@ -195,3 +195,14 @@ describe('Salesforce OAuth: the session in a client', () => {
     expect(await caught(c.listPage(null, 10))).toMatchObject({ code: 'AUTH_REVOKED', retryable: false });
   });
 });
+
+describe('Salesforce OAuth: the network guard', () => {
+  it('without allowLocalHosts a login host off Salesforce is refused before the code is sent', async () => {
+    const { env, app } = await start();
+    const verifier = randomBytes(32).toString('base64url');
+    const { query } = await consent(oauth.authorizeUrl({ env, app, state: 's', codeChallenge: s256Challenge(verifier), options: {} }));
+    const e = await caught(oauth.exchange({ env, app, network: {}, query, codeVerifier: verifier, options: {} }));
+    expect(e.code).toBe('DESTINATION_REFUSED');
+    expect(tokenCalls()).toBe(0);
+  });
+});

@@ -194,3 +194,13 @@ describe('Zoho OAuth: the access token in a client', () => {
     expect(tokenCalls() - before).toBe(1);
   });
 });
+
+describe('Zoho OAuth: the network guard', () => {
+  it('without allowLocalHosts an accounts server off Zoho is refused before the code is sent', async () => {
+    const { env, app } = await start();
+    const { query } = await consent(oauth.authorizeUrl({ env, app, state: 's', options: {} }));
+    const e = await rejection(oauth.exchange({ env, app, network: {}, query, options: {} }));
+    expect(e.code).toBe('DESTINATION_REFUSED');
+    expect(tokenCalls()).toBe(0);
+  });
+});
