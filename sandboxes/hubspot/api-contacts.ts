@@ -174,11 +174,9 @@ export function contactRoutes(store: ContactStore): ApiRoute[] {
         const after = q.get('after');
         if (after !== null && !/^\d+$/.test(after)) throw validation(`after is not valid: ${after}`);
         const archived = q.get('archived') === 'true';
-        const rows = store.all({ includeArchived: archived }).filter((c) => c.archived === archived && (after === null || Number(c.id) >= Number(after)));
-        const page = rows.slice(0, limit);
+        const { page, next } = store.listFrom(after, limit, archived);
         const out: Record<string, unknown> = { results: page.map((c) => store.toJson(c, propsParam(q))) };
-        const next = rows[limit];
-        if (next) out.paging = { next: { after: next.id, link: `${CONTACTS}?after=${next.id}` } };
+        if (next) out.paging = { next: { after: next, link: `${CONTACTS}?after=${next}` } };
         return { status: 200, body: out };
       },
     },

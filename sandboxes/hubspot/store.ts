@@ -27,6 +27,8 @@ const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export class ContactStore {
   private readonly contacts = new Map<string, StoredContact>();
+  /** The contacts in id order (byId), until one is added or removed. */
+  private sorted: StoredContact[] | null = null;
   private readonly byEmail = new Map<string, string>();
   readonly properties = new Map<string, PropertyDef>();
   private nextId = 101;
@@ -92,8 +94,40 @@ export class ContactStore {
   }
 
   all(opts: { includeArchived?: boolean } = {}): StoredContact[] {
-    const out = [...this.contacts.values()].filter((c) => opts.includeArchived || !c.archived);
-    return out.sort((a, b) => Number(a.id) - Number(b.id));
+    return this.byId().filter((c) => opts.includeArchived || !c.archived);
+  }
+
+  /**
+   * One page of the list API: up to `limit` contacts from id `after` on (in id order),
+   * archived or not, and the id the next page starts at. Pages cost the page, not the
+   * store: a 100,000-contact import is 1,000 pages, which sorting the store for each
+   * would make the sandbox's own bottleneck.
+   */
+  listFrom(after: string | null, limit: number, archived: boolean): { page: StoredContact[]; next: string | null } {
+    const rows = this.byId();
+    let lo = 0;
+    if (after !== null) {
+      let hi = rows.length;
+      const at = Number(after);
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (Number(rows[mid].id) < at) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    const page: StoredContact[] = [];
+    for (let i = lo; i < rows.length; i++) {
+      if (rows[i].archived !== archived) continue;
+      if (page.length === limit) return { page, next: rows[i].id };
+      page.push(rows[i]);
+    }
+    return { page, next: null };
+  }
+
+  /** Every contact in id order, kept until a contact is added or removed. */
+  private byId(): StoredContact[] {
+    this.sorted ??= [...this.contacts.values()].sort((a, b) => Number(a.id) - Number(b.id));
+    return this.sorted;
   }
 
   /** The JSON HubSpot returns for one object, with the requested properties. */
@@ -201,6 +235,7 @@ export class ContactStore {
     };
     for (const [k, v] of Object.entries(clean)) this.remember(c, k, v, t, source);
     this.contacts.set(c.id, c);
+    this.sorted = null;
     if (clean.email) this.byEmail.set(clean.email, c.id);
     this.listener({ type: 'creation', objectId: c.id, occurredAt: t, source, props: { ...clean } });
     return c;
@@ -254,6 +289,7 @@ export class ContactStore {
       c.props = {};
       this.listener({ type: 'privacyDeletion', objectId: c.id, occurredAt: t, source });
       this.contacts.delete(c.id);
+      this.sorted = null;
     }
     this.listener({ type: 'deletion', objectId: c.id, occurredAt: t, source });
     return true;

@@ -295,6 +295,24 @@ describe('HubSpot sandbox wire format', () => {
     expect(last!.headers.get('x-hubspot-ratelimit-interval-milliseconds')).toBe('10000');
   });
 
+  it('lists contacts in pages in id order (GET /crm/v3/objects/contacts: limit 1-100, `after` cursor from paging.next), archived ones only with archived=true', async () => {
+    sandbox = await startHubSpotSandbox();
+    const ids = [1, 2, 3, 4, 5].map((n) => sandbox!.createContactAsUser({ email: `p${n}@example.com` }));
+    sandbox.deleteContact(ids[1]);
+    const list = async (q: string) => (await api(`/crm/v3/objects/contacts?${q}`)).body as { results: { id: string }[]; paging?: { next: { after: string } } };
+    const first = await list('limit=2');
+    expect(first.results.map((r) => r.id)).toEqual([ids[0], ids[2]]);
+    // A contact created meanwhile has a higher id: it comes on a later page.
+    const late = sandbox.createContactAsUser({ email: 'late@example.com' });
+    const second = await list(`limit=2&after=${first.paging!.next.after}`);
+    expect(second.results.map((r) => r.id)).toEqual([ids[3], ids[4]]);
+    const third = await list(`limit=2&after=${second.paging!.next.after}`);
+    expect(third.results.map((r) => r.id)).toEqual([late]);
+    expect(third.paging).toBeUndefined();
+    expect((await list('archived=true')).results.map((r) => r.id)).toEqual([ids[1]]);
+    expect((await api('/crm/v3/objects/contacts?limit=101')).status).toBe(400);
+  });
+
   it('searches with filters and sorts, within its limits', async () => {
     sandbox = await startHubSpotSandbox();
     const ids = ['a', 'b', 'c'].map((x) => sandbox!.createContactAsUser({ email: `${x}@example.com`, firstname: x.toUpperCase() }));
