@@ -9,6 +9,7 @@
 //   5. cost of a /metrics scrape
 //   6. end to end at a steady rate and in a burst (service in its own process)
 //   7. a big import: rate and peak RSS of the service process
+//   8. scale-out on PostgreSQL: events applied per second by one instance, then by two
 //   BENCH_SECTIONS=0,6 runs some only; every figure has an env override (BENCH_*);
 //   BENCH_PROFILE=1 profiles the service process of sections 0 and 7 (bench-profiles/).
 //   0. (first) durable intake against a raw ceiling (test/bench/ceiling.ts), same load, one run
@@ -23,6 +24,9 @@ import { startHubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { startSalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
 import { startZohoSandbox } from '../../sandboxes/zoho/server.ts';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { postgresAvailable, startPostgres } from '../helpers/postgres.ts';
 import { once } from 'node:events';
 import { startBenchService, type BenchService } from './service-process.ts';
 import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
@@ -377,6 +381,64 @@ if (want('7')) {
   console.log(`  service RSS before: ${mem(idle)}; peak during the import: ${mem(peak)}`);
   await svc.stop();
   await hs.close();
+}
+
+// ---------------------------------------------------------------- 8. scale-out on PostgreSQL
+// One PostgreSQL, several HubSpot portals (an instance's workers run one task per
+// integration at a time: tenants are what instances share). An intake instance (workers
+// off) stores the signed creation events; then worker instances, started together, apply
+// them (batch read from the portal, lead created, history). The figure is events applied
+// per second from the workers' start to an empty inbox: one instance, then two, each on
+// fresh events of the same shape.
+if (want('8')) {
+  if (!postgresAvailable()) {
+    console.log('\n8. scale-out: skipped (PostgreSQL is not installed)');
+  } else {
+    const portals = Number(process.env.BENCH_SCALE_PORTALS ?? 4);
+    const perPortal = Number(process.env.BENCH_SCALE_EVENTS ?? 1500);
+    console.log(`\n8. Scale-out on PostgreSQL: ${portals} HubSpot portals x ${perPortal} creation events, applied by one instance, then by two`);
+    const cluster = await startPostgres();
+    const shared = { DATABASE_URL: cluster.url, ENCRYPTION_KEY: randomBytes(32).toString('hex') };
+    const portalsUp = await Promise.all(
+      Array.from({ length: portals }, (_, i) => startHubSpotSandbox({ clientSecret: SECRET, portalId: 8100 + i, webhookTargetUrl: null, rateLimit: null })),
+    );
+    const contacts = portalsUp.map((hs) => Array.from({ length: 2 * perPortal }, (_, n) => hs.createContactAsUser({ email: `scale${n}@p${hs.portalId}.example`, firstname: 'Scale' })));
+    const intake = await startBenchService(SECRET, false, { ...shared, WORKERS: 'false' });
+    for (const hs of portalsUp) await connectHubSpotTo(intake, hs, `scale ${hs.portalId}`, true);
+    const pool = new pg.Pool({ connectionString: cluster.url, max: 1 });
+    const open = async () => Number((await pool.query(`SELECT count(*) AS n FROM "InboxEvent" WHERE status IN ('pending', 'processing')`)).rows[0].n);
+    let eventId = 1;
+    const phase = async (instances: number, part: number) => {
+      for (const [k, hs] of portalsUp.entries()) {
+        const mine = contacts[k].slice(part * perPortal, (part + 1) * perPortal);
+        for (let i = 0; i < mine.length; i += 100) {
+          const batch = mine.slice(i, i + 100).map((id) => hs.makeEvent('contact.creation', id, { eventId: eventId++ }));
+          const req = hs.signedWebhook(batch, { url: intake.webhookUrl('hubspot') });
+          const res = await fetch(intake.webhookUrl('hubspot'), { method: 'POST', headers: req.headers, body: req.body });
+          if (res.status !== 200) throw new Error(`intake answered ${res.status}`);
+          await res.arrayBuffer();
+        }
+      }
+      const queued = await open();
+      const workers = await Promise.all(Array.from({ length: instances }, () => startBenchService(SECRET, false, { ...shared, BENCH_START_WORKERS: 'later' })));
+      const t0 = performance.now();
+      await Promise.all(workers.map((w) => w.startWorkers()));
+      await waitFor(async () => (await open()) === 0, 900_000, 'the inbox to empty');
+      const seconds = (performance.now() - t0) / 1000;
+      await Promise.all(workers.map((w) => w.stop()));
+      const leads = Number((await pool.query(`SELECT count(*) AS n FROM "Lead" WHERE email LIKE 'scale%'`)).rows[0].n);
+      return { queued, seconds, rate: queued / seconds, leads };
+    };
+    const one = await phase(1, 0);
+    console.log(`  1 instance:  ${one.queued} events in ${one.seconds.toFixed(1)} s -> ${one.rate.toFixed(0)} events/s (${one.leads} leads)`);
+    const two = await phase(2, 1);
+    console.log(`  2 instances: ${two.queued} events in ${two.seconds.toFixed(1)} s -> ${two.rate.toFixed(0)} events/s (${two.leads} leads in all)`);
+    console.log(`  the second instance adds ${(((two.rate - one.rate) / one.rate) * 100).toFixed(0)}% of the first one's throughput (${os.cpus().length} cores shared by PostgreSQL, the instances and the portals)`);
+    await pool.end();
+    await intake.stop();
+    for (const hs of portalsUp) await hs.close();
+    await cluster.stop();
+  }
 }
 
 await stack.stop();

@@ -15,14 +15,17 @@ export interface BenchService {
   drained(): Promise<void>;
   /** Highest RSS (MB) since the last call. */
   /** The highest RSS since the last call, with the JavaScript heap and the memory outside it (WebAssembly, buffers) then; MB. */
+  /** Starts the workers of a service started with BENCH_START_WORKERS=later. */
+  startWorkers(): Promise<void>;
   peakMemory(): Promise<{ rss: number; heap: number; external: number }>;
   stop(): Promise<void>;
 }
 
-export async function startBenchService(secret: string, profile: boolean): Promise<BenchService> {
+/** `env`: settings of this service process (DATABASE_URL, WORKERS, ENCRYPTION_KEY, BENCH_START_WORKERS, ...). */
+export async function startBenchService(secret: string, profile: boolean, env: Record<string, string> = {}): Promise<BenchService> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-bench-service-'));
   const args = [...(profile ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : []), '--import', 'tsx', path.join(import.meta.dirname, 'service.ts'), dir, secret];
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async () => {
     const r = await lines.next();
@@ -43,6 +46,10 @@ export async function startBenchService(secret: string, profile: boolean): Promi
       const body = (await res.json()) as { data?: any; errors?: unknown[] };
       if (body.errors) throw new Error(`bench: GraphQL error ${JSON.stringify(body.errors)}`);
       return body.data;
+    },
+    async startWorkers() {
+      const answer = await ask('start');
+      if (answer !== 'started') throw new Error(`bench: the service answered ${answer} to start`);
     },
     async drained() {
       const answer = await ask('drain');

@@ -7,17 +7,23 @@
 //   "rss"    -> prints the highest resident set size seen (sampled every 100 ms) and what the
 //               process held then: JavaScript heap, and memory outside it (PGlite's WebAssembly
 //               memory, buffers), as JSON in MB; then resets it
+//   "start"  -> starts the engine's workers when BENCH_START_WORKERS=later held them back; prints "started"
 //   "stop"   -> stops and exits (a --cpu-prof profile is written then)
+// Settings the bench chooses per service pass through: DATABASE_URL, WORKERS,
+// ENCRYPTION_KEY (instances sharing a database share it), PGLITE_SHARED_BUFFERS.
 import { createInterface } from 'node:readline';
 import { startBenchStack } from './stack.ts';
 
 const [dataDir, secret] = process.argv.slice(2);
 // The bench is one client sending a lot: no per-key request limit.
-const stack = await startBenchStack(dataDir, secret, {
-  API_RATE_LIMIT_PER_MINUTE: '0',
-  // `PGLITE_SHARED_BUFFERS=128MB npm run bench` compares memory settings.
-  ...(process.env.PGLITE_SHARED_BUFFERS ? { PGLITE_SHARED_BUFFERS: process.env.PGLITE_SHARED_BUFFERS } : {}),
-});
+const passed = ['DATABASE_URL', 'WORKERS', 'ENCRYPTION_KEY', 'PGLITE_SHARED_BUFFERS'].filter((k) => process.env[k]);
+const stack = await startBenchStack(
+  dataDir,
+  secret,
+  // The bench is one client sending a lot: no per-key request limit.
+  { API_RATE_LIMIT_PER_MINUTE: '0', ...Object.fromEntries(passed.map((k) => [k, process.env[k]!])) },
+  process.env.BENCH_START_WORKERS !== 'later',
+);
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 let peak = { rss: 0, heap: 0, external: 0 };
 const sample = () => {
@@ -40,6 +46,9 @@ for await (const line of createInterface({ input: process.stdin })) {
     sample();
     process.stdout.write(`${JSON.stringify(peak)}\n`);
     peak = { rss: 0, heap: 0, external: 0 };
+  } else if (line === 'start') {
+    stack.engine.start();
+    process.stdout.write('started\n');
   } else if (line === 'stop') {
     await stack.stop();
     process.exit(0);

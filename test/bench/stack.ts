@@ -1,4 +1,4 @@
-// The service as the bench runs it: PGlite in `dataDir`, workers on, logs silent, the
+// The service as the bench runs it: PGlite in `dataDir` (PostgreSQL when DATABASE_URL is given), workers on, logs silent, the
 // sandboxes allowed (they listen on loopback over http), one organization with an API
 // key. Used in the bench's own process (run.ts), in the service process (service.ts)
 // and by the statement counter (statements.ts).
@@ -12,7 +12,8 @@ import { createAppPubSub } from '../../src/pubsub.ts';
 import { keyringFromConfig } from '../../src/secrets.ts';
 import { freePort } from '../helpers/net.ts';
 
-export async function startBenchStack(dataDir: string, hubspotSecret: string, env: Record<string, string> = {}) {
+/** `startWorkers: false` leaves the engine's workers stopped until `engine.start()` (the scale-out section starts them together). */
+export async function startBenchStack(dataDir: string, hubspotSecret: string, env: Record<string, string> = {}, startWorkers = true) {
   const port = await freePort();
   const config = loadConfig({
     PORT: String(port),
@@ -26,12 +27,12 @@ export async function startBenchStack(dataDir: string, hubspotSecret: string, en
     ...env,
   });
   const logger = createLogger('silent');
-  const db = await openDatabase({ dataDir, pgliteSharedBuffers: config.PGLITE_SHARED_BUFFERS });
+  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir, pgliteSharedBuffers: config.PGLITE_SHARED_BUFFERS });
   const pubsub = createAppPubSub();
   const engine = createSyncEngine({ config, prisma: db.prisma, logger, pubsub, idleMs: 100, keyring: keyringFromConfig(config, logger) });
   const app = buildApp({ config, db, logger, pubsub, service: engine });
   const { url } = await app.start(port);
-  engine.start();
+  if (startWorkers) engine.start();
   const org = await createOrganization(db.prisma, 'Bench');
   const { key } = await createApiKey(db.prisma, org.id, 'bench');
   return {
