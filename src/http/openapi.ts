@@ -22,6 +22,7 @@ const ERROR_CODES: { [K in AppErrorCode]: true } = {
   UNSUPPORTED: true,
   CRM_ERROR: true,
   ACCOUNT_NOT_VERIFIED: true,
+  NOT_CONFIGURED: true,
   INTERNAL: true,
 };
 const codes = Object.keys(ERROR_CODES) as AppErrorCode[];
