@@ -3,6 +3,7 @@
 // are linked, never duplicated), publishing progress after every page. The job holds
 // its cursor and a lease: if the instance running it dies, another resumes it from
 // the last finished page. Running it again creates nothing new.
+import { requireConnected } from './connection-state.ts';
 import type { ImportJob, Integration } from '../generated/prisma/client.ts';
 import { outsideRequest } from '../logger.ts';
 import { applyRecords } from './apply-batch.ts';
@@ -21,6 +22,7 @@ export type ImportDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'p
 
 export async function startImport(deps: ImportDeps, organizationId: string, integrationId: string): Promise<ImportJob> {
   const integration = await getIntegration(deps.prisma, organizationId, integrationId);
+  requireConnected(integration, 'import');
   // One import per integration at a time: starting again returns the running job.
   const running = await deps.prisma.importJob.findFirst({ where: { integrationId, status: 'running' } });
   if (running) return running;

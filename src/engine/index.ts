@@ -9,6 +9,7 @@ import type { PubSub } from '../pubsub.ts';
 import { keyringFromConfig, type Keyring } from '../secrets.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
 import { Connections } from './connections.ts';
+import { TokenKeepers } from './token-keeper.ts';
 import { retryFailed, retrySyncEvent } from './history.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { inboxQueue, receiveWebhook } from './inbox.ts';
@@ -85,6 +86,9 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     );
   }
   const connections = new Connections(deps.adapters ?? defaultAdapters(), prisma, logger, keyring, metrics, network, config.CRM_CALL_TIMEOUT_MS);
+  // Every client renews its OAuth tokens through the service: one refresh per integration at a time.
+  const keepers = new TokenKeepers({ config, prisma, logger, connections, instanceId });
+  connections.useTokenKeeper((integrationId) => keepers.for(integrationId));
   const idleMs = deps.idleMs ?? 1_000;
   const routes = new WebhookRoutes(prisma, keyring, config.WEBHOOK_ROUTE_CACHE_MS);
   /** Runs a change of integrations, then forgets the cached webhook routes (this instance sees it at once). */

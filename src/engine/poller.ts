@@ -20,7 +20,7 @@ export type PollDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pub
 export async function pollAll(deps: PollDeps, force = false): Promise<number> {
   const dueBefore = new Date(Date.now() - deps.config.POLL_INTERVAL_MS);
   const integrations = await deps.prisma.integration.findMany({
-    where: { webhooksEnabled: true, ...(force ? {} : { OR: [{ lastPolledAt: null }, { lastPolledAt: { lt: dueBefore } }] }) },
+    where: { webhooksEnabled: true, connectionState: 'connected', ...(force ? {} : { OR: [{ lastPolledAt: null }, { lastPolledAt: { lt: dueBefore } }] }) },
   });
   let seen = 0;
   for (const integration of integrations) {

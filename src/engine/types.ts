@@ -64,6 +64,17 @@ export interface WebhookStatus {
   /** When the next waiting event or push is due (a breaker's cool-down included); null when nothing waits. */
   nextAttemptAt: Date | null;
   breaker: BreakerStatus;
+  connection: ConnectionStatus;
+}
+
+/** The integration's connection to its CRM (connection-state.ts). */
+export interface ConnectionStatus {
+  state: 'CONNECTED' | 'NEEDS_RECONNECT' | 'DISCONNECTED';
+  /** How it was connected: OAUTH (connectCrm) or TOKEN (pasted credentials). */
+  via: 'OAUTH' | 'TOKEN';
+  /** The error that moved it out of CONNECTED (AUTH_REVOKED); null while connected. */
+  errorCode: string | null;
+  changedAt: Date | null;
 }
 
 export interface BreakerStatus {
