@@ -10,6 +10,8 @@ import { keyringFromConfig, type Keyring } from '../secrets.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
 import { Connections } from './connections.ts';
 import { TokenKeepers } from './token-keeper.ts';
+import { completeConnection, connectCrm, connectorsOf } from './oauth-connect.ts';
+import { disconnectCrm } from './disconnect.ts';
 import { retryFailed, retrySyncEvent } from './history.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { inboxQueue, receiveWebhook } from './inbox.ts';
@@ -170,6 +172,10 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     createLead: (org, input) => createLead(ctx, org, input),
     updateLead: (org, input) => updateLead(ctx, org, input),
     createIntegration: (org, input) => changing(createIntegration(ctx, org, input)),
+    connectors: () => connectorsOf(ctx),
+    connectCrm: (who, input) => connectCrm(ctx, who, input),
+    completeOAuth: (slug, query) => changing(completeConnection(ctx, slug, query)),
+    disconnectCrm: (org, id, opts) => changing(disconnectCrm(ctx, org, id, opts?.keepLinks ?? true)),
     enableWebhooks: (org, id) => changing(enableWebhooks(ctx, org, id)),
     disableWebhooks: (org, id) => changing(disableWebhooks(ctx, org, id)),
     rotateWebhookSecret: (org, id, opts) => changing(rotateWebhookSecret(ctx, org, id, opts)),

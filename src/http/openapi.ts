@@ -191,6 +191,38 @@ export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
           responses: { '200': { description: 'The integration\'s webhook status.', content: json(ref('WebhookStatus')) }, ...integrationErrors },
         },
       },
+      [`${API_BASE}/oauth/{provider}/callback`]: {
+        get: {
+          operationId: 'oauthCallback',
+          tags: ['webhooks'],
+          summary: "The CRM's OAuth redirect (the customer's browser)",
+          description:
+            'Completes a connection started by the GraphQL `connectCrm`: the signed, single-use `state` is the proof. ' +
+            'Answers 303 to OAUTH_RETURN_URL (`connected`, `result`, `integrationId` in the query), or an HTML page saying why nothing was connected (400: state refused or the CRM answered an error).',
+          security: [],
+          parameters: [{ name: 'provider', in: 'path', required: true, schema: { type: 'string', enum: ADAPTERS.map((a) => a.slug) } }],
+          responses: { '303': { description: 'Connected: back to the return page.' }, '400': { description: 'An HTML page: nothing was connected, and why.' } },
+        },
+      },
+      [`${API_BASE}/crm-integration/{integrationId}/disconnect`]: {
+        post: {
+          operationId: 'disconnectCrm',
+          tags: ['integrations'],
+          summary: 'Disconnect the CRM',
+          description:
+            "Removes the integration's registrations at the CRM, revokes its tokens there, deletes its credentials and refuses its webhooks from now on. " +
+            'Leads and history stay; its links too unless `keepLinks` is false. Body optional.',
+          parameters: [integrationIdParam],
+          requestBody: { required: false, content: json({ type: 'object', properties: { keepLinks: { type: 'boolean', default: true } }, additionalProperties: false }) },
+          responses: {
+            '200': {
+              description: 'Disconnected.',
+              content: json({ type: 'object', properties: { id: { type: 'string' }, provider: { type: 'string' }, connectionState: { type: 'string' }, keepLinks: { type: 'boolean' } } }),
+            },
+            ...integrationErrors,
+          },
+        },
+      },
       [`${API_BASE}/crm-integration/{integrationId}/disable-webhooks`]: {
         post: {
           operationId: 'disableWebhooks',

@@ -43,7 +43,7 @@ describe('GET /api/v1/openapi.json', () => {
     expect(doc.components.schemas.Error.properties.error.required).toEqual(['code', 'message']);
     for (const [p, ops] of Object.entries(doc.paths)) {
       for (const [m, op] of Object.entries(ops)) {
-        if (p.includes('/webhooks/') || p.endsWith('/openapi.json')) expect(op.security, `${m} ${p}`).toEqual([]);
+        if (p.includes('/webhooks/') || p.includes('/oauth/') || p.endsWith('/openapi.json')) expect(op.security, `${m} ${p}`).toEqual([]);
         else for (const code of ['401', '404', '413', '429']) expect(op.responses[code], `${m} ${p} ${code}`).toBeDefined();
       }
     }
