@@ -12,15 +12,25 @@
 //   retryAfterMs and the engine (which owns retries and backoff) decides. Retrying inside
 //   would hide the budget from the engine and double the wait after a 10-s 429.
 // - SDK types never leave this folder; everything thrown is a CrmError (errors.ts).
+// - OAuth access tokens live 30 minutes (HubSpot changelog, "Expiration of OAuth access
+//   tokens is changing": follow expires_in, or refresh on a 401 for an expired token). The
+//   connection renews ahead of `expiresAt` and once after a 401 (kit/token-renewal.ts,
+//   single-flight), through the service's TokenKeeper when given, else by itself with the
+//   stored refresh token and client credentials. A renewed token applies to every request
+//   from then on (the Authorization header is set as each request leaves, agent.ts), so a
+//   token expiring in the middle of a push or an import costs one refresh, not the batch.
+//   A private-app token (no expiresAt, nothing to renew it) is used as it is.
 import { Client } from '@hubspot/api-client';
 import { CrmError, type ConnectionOptions } from '../contract.ts';
 import { withDeadline } from '../kit/deadline.ts';
 import { isRate, RequestLimiter } from '../kit/limiter.ts';
 import { checkOrigin, HostAllowList } from '../kit/net-guard.ts';
 import { refusedDestination } from '../kit/text.ts';
+import { TokenRenewal } from '../kit/token-renewal.ts';
 import { guardedAgent } from '../kit/transport.ts';
 import { pinAgent } from './agent.ts';
 import { translateError } from './errors.ts';
+import { selfRefresh } from './oauth.ts';
 
 /**
  * HubSpot's API hosts: `https://api.hubapi.com` is the documented base of every API
@@ -52,6 +62,8 @@ export class HubSpotConnection {
   private readonly timeoutMs: number;
   /** Set when the base URL is refused by the network guard: every call fails with it, unsent. */
   private readonly refused: CrmError | null = null;
+  /** The access token in force and its renewal. */
+  readonly auth: TokenRenewal;
 
   constructor(readonly opts: ConnectionOptions) {
     const accessToken = opts.credentials.accessToken;
@@ -68,11 +80,19 @@ export class HubSpotConnection {
     // never took effect, see agent.ts): the limiter counts request starts, and reused
     // connections would let later requests overtake the first ones' arrival at HubSpot.
     const httpAgent = guardedAgent(basePath.startsWith('https:') ? 'https:' : 'http:', { hosts: API_HOSTS, policy, keepAlive: false });
+    this.auth = new TokenRenewal({
+      provider: 'HUBSPOT',
+      credentials: opts.credentials,
+      keeper: opts.tokens,
+      refreshSelf: selfRefresh(opts.credentials, { network: policy, callTimeoutMs: opts.callTimeoutMs, logger: opts.logger, apiBaseUrl: basePath }),
+      onCredentialsChanged: opts.onCredentialsChanged,
+      logger: opts.logger,
+    });
     const sdk = new Client({ accessToken, basePath, numberOfApiCallRetries: 0, httpAgent });
     this.sdk = sdk;
     this.contacts = sdk.crm.contacts;
     this.propertiesApi = sdk.crm.properties.coreApi;
-    pinAgent([this.contacts.basicApi, this.contacts.batchApi, this.contacts.searchApi, this.propertiesApi], httpAgent);
+    pinAgent([this.contacts.basicApi, this.contacts.batchApi, this.contacts.searchApi, this.propertiesApi], httpAgent, () => this.auth.token);
     const devKey = opts.credentials.developerApiKey;
     const appId = Number(opts.credentials.appId);
     if (devKey && Number.isInteger(appId) && appId > 0) {
@@ -107,10 +127,26 @@ export class HubSpotConnection {
   /**
    * One SDK call: budgeted, time-limited, and translated to CrmError on failure. It counts
    * in the rate windows until a window's length after it ends (the kit limiter's start()),
-   * so however late it reaches HubSpot it never makes a burst there.
+   * so however late it reaches HubSpot it never makes a burst there. CRM calls carry the
+   * access token in force: renewed first when it is about to expire, and once more after a
+   * 401 (HubSpot refused the request without processing it, so sending it again is safe).
+   * `developer` calls (the webhooks API) authenticate with the developer API key instead.
    */
-  async call<T>(what: string, fn: () => Promise<T>, kind: 'normal' | 'search' = 'normal'): Promise<T> {
+  async call<T>(what: string, fn: () => Promise<T>, kind: 'normal' | 'search' | 'developer' = 'normal'): Promise<T> {
     if (this.refused) throw this.refused;
+    if (kind === 'developer') return this.once(what, fn, kind);
+    const token = await this.auth.current();
+    try {
+      return await this.once(what, fn, kind);
+    } catch (e) {
+      if (!(e instanceof CrmError) || e.code !== 'AUTH_EXPIRED' || e.status !== 401 || !this.auth.renewable) throw e;
+      this.opts.logger?.debug({ provider: 'HUBSPOT', what }, 'hubspot: 401, renewing the access token');
+      await this.auth.afterRejection(token);
+      return this.once(what, fn, kind);
+    }
+  }
+
+  private async once<T>(what: string, fn: () => Promise<T>, kind: 'normal' | 'search' | 'developer'): Promise<T> {
     const searchDone = kind === 'search' ? await this.searchLimiter.start() : null;
     const done = await this.limiter.start();
     try {
@@ -137,7 +173,13 @@ export class HubSpotConnection {
    */
   async whoami(): Promise<{ accountId: string }> {
     const body = await this.call('account details', async () => {
-      const res = await this.sdk.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
+      // The token in force, not the one the SDK was built with (renewed in place).
+      const res = await this.sdk.apiRequest({
+        method: 'GET',
+        path: '/account-info/v3/details',
+        authType: 'none',
+        headers: { Authorization: `Bearer ${this.auth.token ?? ''}` },
+      });
       const text = await res.text();
       const headers: Record<string, string> = {};
       res.headers.forEach((v, k) => {

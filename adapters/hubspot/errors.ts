@@ -160,3 +160,33 @@ export function translateBatchError(err: { category?: string; message?: string }
 export function isAlreadyExists(e: CrmError): boolean {
   return e.code === 'CONFLICT';
 }
+
+/**
+ * An error answer of HubSpot's OAuth token endpoints (RFC 6749 `error` plus HubSpot's own
+ * `status`, changelog "New OAuth v3 API Endpoints and Standardized Error Responses").
+ * `grant`: what was presented. A refused refresh token (invalid_grant, BAD_REFRESH_TOKEN:
+ * "invalid, expired or revoked") is AUTH_REVOKED: only a new consent helps. A refused
+ * authorization code (used, expired, for another redirect URI) is VALIDATION: the person
+ * connects again. A refused client (id or secret) is the operator's configuration.
+ */
+export function translateTokenError(status: number, body: unknown, headers: Headers | undefined, what: string, grant: 'code' | 'refresh' | 'other'): CrmError {
+  const error = field(body, 'error');
+  const hsStatus = field(body, 'status');
+  const parsed = boundedText([error, hsStatus !== 'error' ? hsStatus : undefined, field(body, 'error_description') ?? field(body, 'message')].filter(Boolean).join(' '));
+  const text = `HubSpot ${what}: HTTP ${status}${parsed ? ` ${parsed}` : ''}`;
+  const base = { provider: PROVIDER, status };
+  if (status === 429) {
+    const ra = retryAfterHeaderMs(headers?.get('retry-after'), Date.now(), 1000);
+    return new CrmError('RATE_LIMITED', text, { ...base, retryAfterMs: ra ?? 10_000 });
+  }
+  if (status >= 500) return new CrmError('UPSTREAM', text, base);
+  if (error === 'invalid_client' || error === 'unauthorized_client' || hsStatus === 'BAD_CLIENT_ID' || hsStatus === 'BAD_CLIENT_SECRET') {
+    return new CrmError('AUTH_EXPIRED', `${text} (the OAuth app's client id or secret was refused)`, { ...base, retryable: false });
+  }
+  if (error === 'invalid_grant' || hsStatus === 'BAD_REFRESH_TOKEN' || hsStatus === 'BAD_AUTH_CODE') {
+    if (grant === 'code') return new CrmError('VALIDATION', `${text} (the authorization code was refused: used, expired or issued for another redirect URI)`, { ...base, retryable: false });
+    return new CrmError('AUTH_REVOKED', text, base);
+  }
+  if (status === 401 || status === 403) return new CrmError('AUTH_EXPIRED', text, { ...base, retryable: false });
+  return new CrmError('VALIDATION', text, { ...base, retryable: false });
+}

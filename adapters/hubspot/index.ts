@@ -10,12 +10,21 @@
 import { z } from 'zod';
 import { baseCredentials, envFlag, optionalSecret, type ConnectionOptions, type CrmAdapter, type CrmClient } from '../contract.ts';
 import { HUBSPOT_API_HOSTS, HubSpotClient } from './client.ts';
+import { hubspotOAuth } from './oauth.ts';
 import { hubspotCodec, type HubSpotWebhookSecrets } from './webhooks.ts';
 
 /** The service settings HubSpot reads from the environment. */
 export const hubspotEnv = z.object({
-  /** The app's client secret: verifies webhook signatures (v3) of every HubSpot integration without its own. */
+  /**
+   * The app's client secret: verifies webhook signatures (v3) of every HubSpot integration
+   * without its own, and (with HUBSPOT_CLIENT_ID) authenticates the app to HubSpot's OAuth
+   * token endpoints.
+   */
   HUBSPOT_CLIENT_SECRET: z.string().min(1).optional(),
+  /** The app's client id: with HUBSPOT_CLIENT_SECRET, customers connect HubSpot through OAuth. */
+  HUBSPOT_CLIENT_ID: z.string().trim().min(1).optional(),
+  /** Where HubSpot's consent page lives (the sandbox's URL in tests and the demo). */
+  HUBSPOT_AUTHORIZE_URL: z.string().url().default('https://app.hubspot.com'),
   /** Also accept the older v1/v2 signatures (X-HubSpot-Signature). */
   HUBSPOT_ALLOW_LEGACY_SIGNATURES: envFlag().default(false),
   /** The API base of an integration created without apiBaseUrl. */
@@ -72,9 +81,11 @@ export const hubspotAdapter = {
   connect(opts: ConnectionOptions): CrmClient {
     return new HubSpotClient(opts);
   },
+  oauth: hubspotOAuth,
   hosts: { api: HUBSPOT_API_HOSTS },
 } satisfies CrmAdapter<typeof hubspotEnv, HubSpotWebhookSecrets>;
 
 export { HUBSPOT_API_HOSTS, HubSpotClient } from './client.ts';
 export { hubspotCodec, type HubSpotWebhookSecrets } from './webhooks.ts';
 export { ORIGIN_PROPERTY } from './mappers.ts';
+export { HUBSPOT_SCOPES, hubspotOAuth } from './oauth.ts';

@@ -69,8 +69,8 @@ export async function provision(conn: HubSpotConnection, p: ProvisionOptions): P
 
 /** Points the app's webhooks at `webhookUrl` and makes every wanted subscription exist and be active; returns their ids. */
 async function subscribe(conn: HubSpotConnection, api: Webhooks, appId: number, webhookUrl: string): Promise<string[]> {
-  await conn.call('webhook settings', () => api.settingsApi.configure(appId, { targetUrl: webhookUrl, throttling: { maxConcurrentRequests: 10 } }));
-  const current = await conn.call('list subscriptions', () => api.subscriptionsApi.getAll(appId));
+  await conn.call('webhook settings', () => api.settingsApi.configure(appId, { targetUrl: webhookUrl, throttling: { maxConcurrentRequests: 10 } }), 'developer');
+  const current = await conn.call('list subscriptions', () => api.subscriptionsApi.getAll(appId), 'developer');
   const ids: string[] = [];
   const created: string[] = [];
   for (const want of WEBHOOK_EVENTS) {
@@ -78,20 +78,20 @@ async function subscribe(conn: HubSpotConnection, api: Webhooks, appId: number, 
       (s) => String(s.eventType) === want.eventType && (s.propertyName ?? null) === (want.propertyName ?? null),
     );
     if (match) {
-      if (!match.active) await conn.call('activate subscription', () => api.subscriptionsApi.update(Number(match.id), appId, { active: true }));
+      if (!match.active) await conn.call('activate subscription', () => api.subscriptionsApi.update(Number(match.id), appId, { active: true }), 'developer');
       ids.push(String(match.id));
       continue;
     }
     type CreateRequest = Parameters<Webhooks['subscriptionsApi']['create']>[1];
     const body = { eventType: want.eventType, active: true, ...(want.propertyName ? { propertyName: want.propertyName } : {}) } as CreateRequest;
     try {
-      const s = await conn.call('create subscription', () => api.subscriptionsApi.create(appId, body));
+      const s = await conn.call('create subscription', () => api.subscriptionsApi.create(appId, body), 'developer');
       ids.push(String(s.id));
       created.push(String(s.id));
     } catch (e) {
       if (!(e instanceof CrmError) || !isAlreadyExists(e)) throw e;
       // Created concurrently: find it.
-      const again = await conn.call('list subscriptions', () => api.subscriptionsApi.getAll(appId));
+      const again = await conn.call('list subscriptions', () => api.subscriptionsApi.getAll(appId), 'developer');
       const s = again.results.find((x) => String(x.eventType) === want.eventType && (x.propertyName ?? null) === (want.propertyName ?? null));
       if (!s) throw e;
       ids.push(String(s.id));
@@ -146,7 +146,7 @@ export async function unprovision(conn: HubSpotConnection): Promise<void> {
   let firstError: CrmError | null = null;
   for (const id of conn.createdSubscriptionIds) {
     try {
-      await conn.call('delete subscription', () => api.subscriptionsApi.archive(Number(id), appId));
+      await conn.call('delete subscription', () => api.subscriptionsApi.archive(Number(id), appId), 'developer');
     } catch (e) {
       const err = translateError(e, 'delete subscription');
       if (err.code === 'NOT_FOUND') continue; // already gone

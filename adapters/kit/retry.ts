@@ -17,7 +17,7 @@ export function retryClass(e: CrmError): RetryClass {
  * failing CRM). A per-record failure (VALIDATION, CONFLICT, NOT_FOUND) concerns its
  * record only.
  */
-const STOPS_THE_PUSH: ReadonlySet<CrmErrorCode> = new Set(['RATE_LIMITED', 'AUTH_EXPIRED', 'PERMISSION', 'NETWORK', 'UPSTREAM']);
+const STOPS_THE_PUSH: ReadonlySet<CrmErrorCode> = new Set(['RATE_LIMITED', 'AUTH_EXPIRED', 'AUTH_REVOKED', 'PERMISSION', 'NETWORK', 'UPSTREAM']);
 
 export function stopsThePush(e: CrmError): boolean {
   return STOPS_THE_PUSH.has(e.code);

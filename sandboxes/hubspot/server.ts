@@ -14,6 +14,7 @@ import { contactRoutes } from './api-contacts.ts';
 import { accountRoutes, propertyRoutes } from './api-properties.ts';
 import { webhookRoutes } from './api-webhooks.ts';
 import { RateLimits } from './limits.ts';
+import { HubSpotOAuthServer, OAUTH_BASE, type OAuthReply } from './oauth.ts';
 import { webhookHeaders } from './signing.ts';
 import { ContactStore, StoreError, type StoredContact } from './store.ts';
 import type { ApiCall, HubSpotSandbox, HubSpotSandboxControls, HubSpotSandboxOptions, SandboxFault, SandboxFaultKind } from './types.ts';
@@ -56,6 +57,11 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
   );
 
   const store = new ContactStore();
+  const oauth = new HubSpotOAuthServer(
+    { clientId: 'sandbox-client-id', redirectUris: [], ...opts.oauth, clientSecret },
+    { portalId, appId, hubDomain: `sandbox-${portalId}.hubspot.com` },
+    () => store.now(),
+  );
   const hooks = new WebhookDispatcher({
     portalId,
     appId,
@@ -91,9 +97,12 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
         errorBody('Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview', 'INVALID_AUTHENTICATION'),
       );
     }
-    const state = tokens.get(m[1]!);
+    const issued = oauth.check(m[1]!);
+    if (issued?.state === 'valid') return m[1]!;
+    const state = issued?.state ?? tokens.get(m[1]!);
     if (state === 'expired') {
-      throw new HttpError(401, errorBody('The OAuth token used to make this call expired 60 second(s) ago.', 'EXPIRED_AUTHENTICATION'));
+      const ago = issued?.state === 'expired' ? issued.agoSeconds : 60;
+      throw new HttpError(401, errorBody(`The OAuth token used to make this call expired ${ago} second(s) ago.`, 'EXPIRED_AUTHENTICATION'));
     }
     if (state !== 'valid') throw new HttpError(401, errorBody('Authentication credentials not found.', 'INVALID_AUTHENTICATION'));
     return m[1]!;
@@ -131,10 +140,29 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     void handle(req, res);
   });
 
+  /** The OAuth endpoints (form bodies; no faults, hooks or rate limits). */
+  function oauthRoute(method: string, path: string, q: URLSearchParams, raw: string): OAuthReply | null {
+    const form = new URLSearchParams(raw);
+    if (path === '/oauth/authorize') return method === 'GET' ? oauth.authorize(q) : null;
+    if (method !== 'POST') return null;
+    if (path === `${OAUTH_BASE}/token`) return oauth.token(form);
+    if (path === `${OAUTH_BASE}/token/introspect`) return oauth.introspect(form);
+    if (path === `${OAUTH_BASE}/token/revoke`) return oauth.revoke(form);
+    return null;
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const u = new URL(req.url ?? '/', 'http://127.0.0.1');
     const raw = await readBody(req);
+    if (u.pathname.startsWith('/oauth/')) {
+      const r = oauthRoute(method, u.pathname, u.searchParams, raw) ?? { status: 404, body: errorBody(`No route for ${method} ${u.pathname}`, 'OBJECT_NOT_FOUND') };
+      log.record({ method, path: u.pathname, query: '', status: r.status, at: Date.now(), body: undefined });
+      const text = r.body === undefined ? '' : JSON.stringify(r.body);
+      res.writeHead(r.status, { ...(r.headers ?? {}), ...(text ? { 'Content-Type': 'application/json;charset=utf-8' } : {}), 'Content-Length': String(Buffer.byteLength(text)) });
+      res.end(text);
+      return;
+    }
     const key = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '') || 'anonymous';
     let status = 500;
     let payload: unknown;
@@ -218,6 +246,9 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     beforeRequest: (match, fn, count = 1) => hooksBefore.add(match, fn, count),
     afterRequest: (match, fn, count = 1) => hooksAfter.add(match, fn, count),
     requests: log.entries,
+    setAccessTokenLifetime: (seconds) => {
+      oauth.ttlSeconds = seconds;
+    },
   };
 
   return {
@@ -254,6 +285,8 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
     listContacts: (o) => store.all(o).map(view),
     getProperty: (name) => store.properties.get(name) ?? null,
     addAccessToken: (t) => void tokens.set(t, 'valid'),
+    oauthClientId: opts.oauth?.clientId ?? 'sandbox-client-id',
+    uninstallApp: () => oauth.uninstall(),
     expireAccessToken: (t) => void tokens.set(t, 'expired'),
     noopWrites: store.noopWrites,
     lagSearchIndex: (fn) => control(() => store.lagIndex(fn)),

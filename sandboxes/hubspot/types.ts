@@ -3,6 +3,7 @@
 import type { SandboxControls, LoggedRequest } from '../kit/controls.ts';
 import type { FaultKind } from '../kit/faults.ts';
 import type { RequestMatch } from '../kit/match.ts';
+import type { HubSpotOAuthApp } from './oauth.ts';
 import type { PropertyDef } from './store.ts';
 import type { HubSpotEvent, Subscription, WebhookBehavior, WebhookDelivery } from './webhooks.ts';
 
@@ -58,6 +59,8 @@ export interface HubSpotSandboxOptions {
   legacySignatureVersion?: 'v1' | 'v2';
   /** Send propertyChange events for the properties set on creation too (default true). */
   propertyChangeOnCreate?: boolean;
+  /** The OAuth app (its secret is `clientSecret`); default client id `sandbox-client-id`, no redirect URL registered. */
+  oauth?: Partial<HubSpotOAuthApp>;
 }
 
 /** The kit's controls; HubSpot's faults carry details (policy, status, hold) and can match calls. */
@@ -68,6 +71,8 @@ export interface HubSpotSandboxControls extends SandboxControls<SandboxFaultKind
   injectFault(fault: SandboxFault | SandboxFaultKind, count?: number, match?: FaultMatch): void;
   /** Runs `fn` (given the request's parsed JSON body) just before the next `count` matching API requests are processed (e.g. to race a write). */
   beforeRequest(match: FaultMatch, fn: (body: unknown) => void | Promise<void>, count?: number): void;
+  /** Lifetime (seconds) of the OAuth access tokens issued from now on (HubSpot: 1800). */
+  setAccessTokenLifetime(seconds: number): void;
 }
 
 export interface HubSpotSandbox {
@@ -102,6 +107,10 @@ export interface HubSpotSandbox {
 
   // Auth and limits.
   addAccessToken(token: string): void;
+  /** The OAuth app's client id (its secret is `clientSecret`). */
+  oauthClientId: string;
+  /** The customer uninstalls the app: its refresh and access tokens stop working. */
+  uninstallApp(): void;
   /** The token now answers 401 EXPIRED_AUTHENTICATION. */
   expireAccessToken(token: string): void;
   /** Writes by the API that changed nothing on a contact (every property already held the value). */
