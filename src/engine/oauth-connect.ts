@@ -47,7 +47,16 @@ export async function connectCrm(deps: OAuthDeps, who: Starter, input: ConnectCr
   const { oauth, app } = oauthOf(deps, adapter);
   // The adapter's options (a login host, a data centre), validated; unknown keys refused.
   const parsed = oauth.connectOptions.strict().safeParse(input.options ?? {});
-  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => ({ field: ['options', ...i.path.map(String)].join('.'), message: i.message })));
+  if (!parsed.success) {
+    for (const i of parsed.error.issues) {
+      // An unknown option is named itself, not the options as a whole.
+      const keys = i.code === 'unrecognized_keys' ? i.keys : [null];
+      for (const k of keys) {
+        const path = ['options', ...i.path.map(String), ...(k === null ? [] : [k])].join('.');
+        problems.push({ field: path, message: k === null ? i.message : `is not an option of ${adapter.label}` });
+      }
+    }
+  }
   if (problems.length) throw validationError(problems);
   const options = (parsed.data ?? {}) as Record<string, unknown>;
   const pkce = oauth.pkce ? pkcePair() : null;
