@@ -107,9 +107,9 @@ export class TokenKeepers {
       const credentials = readCredentials(row, connections.keyring);
       const app = appFor(this.deps, adapter, credentials);
       if (!adapter.oauth || !credentials.refreshToken || !app) {
-        // Nothing to renew with (a pasted token without a refresh token): as before, the
-        // CRM's refusal stands and is retried; a new token is the customer's to give.
-        throw new CrmError('AUTH_EXPIRED', 'the CRM refused the access token and there is no refresh token to renew it with', { retryable: true });
+        // Nothing to renew with (a pasted token without a refresh token): the CRM's refusal
+        // stands, as the client's own renewal answers it; a new token is the customer's to give.
+        throw new CrmError('AUTH_EXPIRED', 'the CRM refused the access token and there is no refresh token to renew it with', { retryable: false });
       }
       let grant;
       try {
