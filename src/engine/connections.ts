@@ -130,6 +130,11 @@ export class Connections {
     this.keeper = keeper;
   }
 
+  /** The keeper that renews this integration's tokens (what every client of it is given). */
+  tokensFor(integrationId: string): TokenKeeper | undefined {
+    return this.keeper?.(integrationId);
+  }
+
   /**
    * Tokens renewed through the keeper were stored: the live client built from `before`
    * already holds them (the keeper answered it), so it is kept for the row as it is now.
