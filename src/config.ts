@@ -177,6 +177,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     CORS_ORIGINS: Object.freeze(splitList(c.CORS_ORIGINS ?? '').map((o) => new URL(o).origin)),
     DATA_DIR: path.resolve(c.DATA_DIR),
     PUBLIC_BASE_URL: publicBase,
-    OAUTH_RETURN_URL: c.OAUTH_RETURN_URL ?? `${publicBase}/dashboard/`,
+    OAUTH_RETURN_URL: c.OAUTH_RETURN_URL ?? `${publicBase}/dashboard`,
   });
 }
