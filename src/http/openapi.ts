@@ -201,7 +201,10 @@ export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
             'Answers 303 to OAUTH_RETURN_URL (`connected`, `result`, `integrationId` in the query), or an HTML page saying why nothing was connected (400: state refused or the CRM answered an error).',
           security: [],
           parameters: [{ name: 'provider', in: 'path', required: true, schema: { type: 'string', enum: ADAPTERS.map((a) => a.slug) } }],
-          responses: { '303': { description: 'Connected: back to the return page.' }, '400': { description: 'An HTML page: nothing was connected, and why.' } },
+          responses: {
+            '303': { description: 'Connected: back to the return page.' },
+            '400': { description: 'An HTML page: nothing was connected, and why.', content: { 'text/html': { schema: { type: 'string' } } } },
+          },
         },
       },
       [`${API_BASE}/crm-integration/{integrationId}/disconnect`]: {

@@ -80,7 +80,6 @@ function webhookStatusView(s: WebhookStatus) {
     skipped: s.skipped,
     failed: s.failed,
     pending: s.pending,
-    connection: { state: s.connection.state, via: s.connection.via, errorCode: s.connection.errorCode, changedAt: s.connection.changedAt },
   };
 }
 

@@ -69,7 +69,10 @@ describe('GET /api/v1/openapi.json', () => {
       // Not the app's catch-all: the route exists.
       expect(text, op).not.toContain('No route for');
       expect(doc.paths[p][method.toLowerCase()].responses[String(res.status)], `${op} answered ${res.status}, which is not documented`).toBeDefined();
-      if (res.status >= 400) {
+      // A page for a browser (the OAuth callback) where the document says so; JSON otherwise.
+      if (doc.paths[p][method.toLowerCase()].responses[String(res.status)].content?.['text/html']) {
+        expect(res.headers.get('content-type'), op).toMatch(/^text\/html/);
+      } else if (res.status >= 400) {
         const body = JSON.parse(text) as { error: { code: string; message: string } };
         expect(codes, op).toContain(body.error.code);
         expect(typeof body.error.message).toBe('string');
