@@ -151,7 +151,6 @@ function integrationRow(it, s) {
     'tr',
     { 'data-integration': it.id },
     h('td', null, h('b', null, it.name), h('br'), h('small', { class: 'muted' }, `${provider(it.provider)} · ${it.accountId}`)),
-    connectionCell(connectCtx, it, s),
     h('td', null, h('span', { class: `pill ${s?.enabled ? 'on' : 'off'}` }, s?.enabled ? 'enabled' : 'disabled')),
     num(s?.totalReceived),
     num(s?.created),
@@ -163,6 +162,7 @@ function integrationRow(it, s) {
     h('td', { class: soon ? 'warn' : '' }, when(s?.expiresAt, 'date')),
     waiting(s),
     breakerCell(s),
+    connectionCell(connectCtx, it, s),
     h('td', null, historyAvailable ? h('button', { type: 'button', class: 'small', onclick: (e) => retryAll(it.id, e.currentTarget) }, 'Retry failed') : null),
   );
 }
