@@ -29,14 +29,11 @@ import { refusedDestination } from '../kit/text.ts';
 import { TokenRenewal } from '../kit/token-renewal.ts';
 import { guardedAgent } from '../kit/transport.ts';
 import { pinAgent } from './agent.ts';
+import { HUBSPOT_API_HOSTS } from './hosts.ts';
 import { translateError } from './errors.ts';
 import { selfRefresh } from './oauth.ts';
 
-/**
- * HubSpot's API hosts: `https://api.hubapi.com` is the documented base of every API
- * call (and the SDK's default basePath); `api.hubspot.com` answers the same API.
- */
-export const HUBSPOT_API_HOSTS: readonly string[] = ['api.hubapi.com', 'api.hubspot.com'];
+export { HUBSPOT_API_HOSTS };
 const API_HOSTS = new HostAllowList(HUBSPOT_API_HOSTS);
 
 export const DEFAULT_RATE_LIMIT = { requests: 100, perMs: 10_000 };

@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { CrmError, type CrmOAuth, type Credentials, type OAuthApp, type OAuthCallOptions, type OAuthGrant } from '../contract.ts';
 import { HostAllowList } from '../kit/net-guard.ts';
 import { expiryFrom, oauthOrigin, oauthRequest, urlWithQuery, type OAuthHttpAnswer } from '../kit/oauth.ts';
-import { HUBSPOT_API_HOSTS } from './connection.ts';
+import { HUBSPOT_API_HOSTS } from './hosts.ts';
 import { translateError, translateTokenError } from './errors.ts';
 
 /** The settings of hubspotEnv this file reads (index.ts declares them). */
@@ -43,9 +43,7 @@ export const HUBSPOT_SCOPES = ['oauth', 'crm.objects.contacts.read', 'crm.object
 export const HUBSPOT_AUTHORIZE_HOSTS: readonly string[] = ['app.hubspot.com', 'app-eu1.hubspot.com'];
 
 export const OAUTH_VERSION = '2026-03';
-// Built on first use: connection.ts (which declares the hosts) imports this file too.
-let apiHosts: HostAllowList | null = null;
-const API_HOSTS_LIST = () => (apiHosts ??= new HostAllowList(HUBSPOT_API_HOSTS));
+const API_HOSTS = new HostAllowList(HUBSPOT_API_HOSTS);
 const PROVIDER = 'HUBSPOT' as const;
 
 const tokenAnswer = z.looseObject({
@@ -64,7 +62,7 @@ type Opts = OAuthCallOptions<HubSpotOAuthEnv>;
 
 function apiBase(o: Opts): string {
   try {
-    return oauthOrigin(o.env.HUBSPOT_API_BASE_URL, API_HOSTS_LIST(), o.network);
+    return oauthOrigin(o.env.HUBSPOT_API_BASE_URL, API_HOSTS, o.network);
   } catch (e) {
     throw translateError(e, 'OAuth API host');
   }
@@ -73,7 +71,7 @@ function apiBase(o: Opts): string {
 async function post(o: Opts, path: string, form: Record<string, string | undefined>, what: string): Promise<OAuthHttpAnswer> {
   const url = `${apiBase(o)}/oauth/${OAUTH_VERSION}${path}`;
   try {
-    return await oauthRequest(url, { method: 'POST', form }, { hosts: API_HOSTS_LIST(), network: o.network, timeoutMs: o.callTimeoutMs }, () =>
+    return await oauthRequest(url, { method: 'POST', form }, { hosts: API_HOSTS, network: o.network, timeoutMs: o.callTimeoutMs }, () =>
       new CrmError('NETWORK', `HubSpot ${what}: no answer in time`, { provider: PROVIDER }),
     );
   } catch (e) {
@@ -172,7 +170,7 @@ export function selfRefresh(credentials: Credentials, o: Omit<Opts, 'app' | 'env
   return async (c) => {
     const g = await hubspotOAuth.refresh({
       env: { HUBSPOT_API_BASE_URL: o.apiBaseUrl, HUBSPOT_AUTHORIZE_URL: 'https://app.hubspot.com' },
-      app: { clientId, clientSecret, redirectUri: c.redirectUri ?? '' },
+      app: { clientId, clientSecret, redirectUri: '' },
       network: o.network,
       callTimeoutMs: o.callTimeoutMs,
       logger: o.logger,

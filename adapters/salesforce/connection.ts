@@ -12,6 +12,12 @@
 //   new credentials are persisted (onCredentialsChanged, awaited) BEFORE the failed call is
 //   replayed, rotated refresh tokens and a changed instance URL are kept, and a refresh
 //   loop (the API rejecting every fresh token) ends in AUTH_EXPIRED instead of spinning.
+// - With a TokenKeeper (ConnectionOptions.tokens) the refresh delegate asks the keeper and
+//   never calls the token endpoint itself. jsforce runs one refresh at a time and replays
+//   the refused request once it is done (its SessionRefreshDelegate), so a session expiring
+//   in the middle of a push or an import costs one refresh. Salesforce names no expiry for
+//   a session (the org's session timeout decides): renewal happens on 401 only.
+// - A refresh token Salesforce refuses (invalid_grant) is AUTH_REVOKED.
 import { Connection } from 'jsforce';
 import { z } from 'zod';
 import { CrmError, type AdapterLogger, type ConnectionOptions, type CrmRecord, type Credentials } from '../contract.ts';
@@ -98,6 +104,8 @@ export class SalesforceConnection {
   private refreshTimes: number[] = [];
   private usageWarned = false;
   private readonly network: NetworkPolicy;
+  /** The CrmError of the last failed renewal, for the translator (jsforce re-words it). */
+  private refreshFailure: CrmError | undefined;
 
   constructor(opts: ConnectionOptions) {
     const s = resolveSettings(opts.settings, opts.credentials);
@@ -120,6 +128,7 @@ export class SalesforceConnection {
         retryable: false,
       });
     }
+    const keeper = opts.tokens;
     const canRefresh = Boolean(refreshToken && clientId);
     this.api = new Connection({
       instanceUrl: baseUrl,
@@ -130,7 +139,11 @@ export class SalesforceConnection {
       oauth2: canRefresh
         ? { clientId, clientSecret: clientSecret ?? undefined, loginUrl: (opts.credentials.loginUrl ?? baseUrl).replace(/\/+$/, '') }
         : undefined,
-      refreshFn: canRefresh ? (conn, callback) => void this.refreshSession(conn, callback) : undefined,
+      refreshFn: keeper
+        ? (conn, callback) => void this.renewViaKeeper(keeper, conn, callback)
+        : canRefresh
+          ? (conn, callback) => void this.refreshSession(conn, callback)
+          : undefined,
     });
     // Every request (REST and the token endpoint) goes through the network guard.
     useGuardedTransport(this.api, guardedFetch({ hosts: HOSTS, policy: this.network }));
@@ -150,17 +163,45 @@ export class SalesforceConnection {
     }
   }
 
+  /** Throws when the API keeps refusing fresh tokens (a refresh loop). */
+  private countRefresh(): void {
+    const now = Date.now();
+    this.refreshTimes = this.refreshTimes.filter((t) => t > now - REFRESH_WINDOW_MS);
+    if (this.refreshTimes.length >= MAX_REFRESHES) {
+      throw new Error(`refresh loop: ${this.refreshTimes.length} refreshes within ${REFRESH_WINDOW_MS / 1000}s were all rejected`);
+    }
+    this.refreshTimes.push(now);
+  }
+
+  /** jsforce's refresh delegate with a TokenKeeper: the keeper renews (or hands over what another worker renewed). */
+  private async renewViaKeeper(
+    keeper: NonNullable<ConnectionOptions['tokens']>,
+    conn: Connection,
+    callback: (err?: Error | null, accessToken?: string, res?: never) => void,
+  ): Promise<void> {
+    try {
+      this.countRefresh();
+      const r = await keeper.renew(conn.accessToken ?? undefined);
+      const token = r.credentials.accessToken;
+      if (!token) throw new CrmError('UPSTREAM', 'Salesforce: the token keeper answered no access token', { provider: 'SALESFORCE', retryable: false });
+      const instanceUrl = this.checkedInstanceUrl(r.baseUrl);
+      if (instanceUrl) conn.instanceUrl = instanceUrl;
+      this.credentials = { ...this.credentials, ...r.credentials };
+      this.refreshFailure = undefined;
+      callback(null, token);
+    } catch (e) {
+      this.refreshFailure = e instanceof CrmError ? e : undefined;
+      callback(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
   private async refreshSession(
     conn: Connection,
     callback: (err?: Error | null, accessToken?: string, res?: never) => void,
   ): Promise<void> {
     try {
-      const now = Date.now();
-      this.refreshTimes = this.refreshTimes.filter((t) => t > now - REFRESH_WINDOW_MS);
-      if (this.refreshTimes.length >= MAX_REFRESHES) {
-        throw new Error(`refresh loop: ${this.refreshTimes.length} refreshes within ${REFRESH_WINDOW_MS / 1000}s were all rejected`);
-      }
-      this.refreshTimes.push(now);
+      this.refreshFailure = undefined;
+      this.countRefresh();
       const refreshToken = conn.refreshToken;
       if (!refreshToken) throw new Error('No refresh token found in the connection');
       let answer: unknown;
@@ -220,7 +261,8 @@ export class SalesforceConnection {
       this.watchUsage();
       return out;
     } catch (e) {
-      const err = toCrmError(e);
+      // Every call the failed renewal held back gets its error (reset by the next renewal).
+      const err = toCrmError(e, this.refreshFailure);
       this.logger?.warn({ provider: 'SALESFORCE', code: err.code, what }, err.message);
       throw err;
     }

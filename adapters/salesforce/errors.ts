@@ -171,10 +171,14 @@ function systemCodeOf(e: unknown, depth = 0): string {
   return systemCodeOf(e.cause, depth + 1);
 }
 
-/** Any failure thrown by jsforce (or the network under it) -> CrmError. Never throws. */
-export function toCrmError(err: unknown): CrmError {
+/**
+ * Any failure thrown by jsforce (or the network under it) -> CrmError. Never throws.
+ * `refreshFailure`: the CrmError our refresh function gave jsforce, which jsforce hands
+ * back re-worded as "Unable to refresh session due to: ..." (its code would be lost).
+ */
+export function toCrmError(err: unknown, refreshFailure?: CrmError, what = 'request'): CrmError {
   if (err instanceof CrmError) return err;
-  const refused = refusedDestination(err, PROVIDER, 'request');
+  const refused = refusedDestination(err, PROVIDER, what);
   if (refused) return refused;
   if (!isRecord(err)) {
     return new CrmError('UPSTREAM', 'Salesforce call failed', { provider: PROVIDER, cause: err, retryable: false });
@@ -191,7 +195,12 @@ export function toCrmError(err: unknown): CrmError {
 
   // jsforce's session refresh failed (the refresh token was refused, or refresh looped).
   if (message.startsWith('Unable to refresh session')) {
-    const permanent = /invalid_grant|expired access\/refresh token|refresh loop|inactive|revoked/i.test(message);
+    if (refreshFailure) return refreshFailure;
+    // invalid_grant "expired access/refresh token": revoked, user deactivated: connect again.
+    if (/invalid_grant|expired access\/refresh token|inactive|revoked/i.test(message)) {
+      return new CrmError('AUTH_REVOKED', `Salesforce refused the refresh token: ${boundedText(message)}`, { provider: PROVIDER, cause: err });
+    }
+    const permanent = /refresh loop/i.test(message);
     return new CrmError('AUTH_EXPIRED', `Salesforce session could not be refreshed: ${boundedText(message)}`, {
       provider: PROVIDER,
       cause: err,
@@ -223,4 +232,26 @@ export function toCrmError(err: unknown): CrmError {
     cause: err,
     retryable: false,
   });
+}
+
+/**
+ * An error answer of the OAuth endpoints (`{error, error_description}`). A refused refresh
+ * token (invalid_grant: "expired access/refresh token", revoked, user deactivated) is
+ * AUTH_REVOKED; so is a token the revocation endpoint calls invalid_token. A refused
+ * authorization code or PKCE verifier (invalid_grant, invalid_request) is VALIDATION: the
+ * person connects again. A refused client is the operator's configuration.
+ */
+export function translateTokenError(status: number, body: unknown, grant: 'code' | 'refresh' | 'revoke'): CrmError {
+  const o = isRecord(body) ? body : {};
+  const error = typeof o.error === 'string' ? boundedText(o.error, 60) : '';
+  const description = typeof o.error_description === 'string' ? boundedText(o.error_description) : '';
+  const text = `Salesforce OAuth ${grant}: HTTP ${status}${error ? ` ${error}` : ''}${description ? `: ${description}` : ''}`;
+  const base = { provider: PROVIDER, status };
+  if (status === 429 || status === 420) return new CrmError('RATE_LIMITED', text, { ...base, retryAfterMs: 60_000 });
+  if (status >= 500) return new CrmError('UPSTREAM', text, base);
+  if (error === 'invalid_client_id' || error === 'invalid_client' || error === 'unauthorized_client') {
+    return new CrmError('AUTH_EXPIRED', `${text} (the connected app's consumer key or secret was refused)`, { ...base, retryable: false });
+  }
+  if ((error === 'invalid_grant' && grant !== 'code') || (error === 'invalid_token' && grant === 'revoke')) return new CrmError('AUTH_REVOKED', text, base);
+  return new CrmError('VALIDATION', text, { ...base, retryable: false });
 }

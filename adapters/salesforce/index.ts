@@ -7,9 +7,17 @@ import { z } from 'zod';
 import { baseCredentials, type CrmAdapter } from '../contract.ts';
 import { SALESFORCE_HOSTS, SalesforceClient } from './client.ts';
 import { id18 } from './mappers.ts';
+import { salesforceOAuth } from './oauth.ts';
 import { salesforceCodec, type SalesforceWebhookSecrets } from './webhooks.ts';
 
-const env = z.object({});
+const env = z.object({
+  /** The connected app's consumer key: with SALESFORCE_CLIENT_SECRET, customers connect Salesforce through OAuth. */
+  SALESFORCE_CLIENT_ID: z.string().trim().min(1).optional(),
+  /** The connected app's consumer secret. */
+  SALESFORCE_CLIENT_SECRET: z.string().min(1).optional(),
+  /** The production login host (the sandbox's URL in tests and the demo); sandbox orgs use test.salesforce.com, or My Domain. */
+  SALESFORCE_LOGIN_URL: z.string().url().default('https://login.salesforce.com'),
+});
 
 export const salesforceAdapter = {
   provider: 'SALESFORCE',
@@ -43,7 +51,9 @@ export const salesforceAdapter = {
   connect: (opts) => new SalesforceClient(opts),
   // Outbound messages carry the 18-character organization id; Setup shows 15.
   normaliseAccountId: (id) => id18(id),
+  oauth: salesforceOAuth,
   hosts: { api: SALESFORCE_HOSTS },
 } satisfies CrmAdapter<typeof env, SalesforceWebhookSecrets>;
 
+export { SALESFORCE_SCOPES, salesforceOAuth } from './oauth.ts';
 export { DEFAULT_EXTERNAL_ID_FIELD, DEFAULT_ORIGIN_FIELD, NOT_PROVIDED } from './mappers.ts';

@@ -1,8 +1,10 @@
 // OAuth access tokens for Zoho: they live one hour. The client refreshes shortly before
 // `expiresAt` and whenever Zoho rejects a token (401), and it does so SINGLE-FLIGHT:
 // however many calls need a new token at once, one refresh request goes out and they
-// all wait for it (Zoho also rate-limits refreshes per refresh token).
-import { CrmError, type AdapterLogger, type Credentials } from '../contract.ts';
+// all wait for it (Zoho also rate-limits refreshes per refresh token). With a TokenKeeper
+// (ConnectionOptions.tokens) the keeper renews and the client never calls the token
+// endpoint itself.
+import { CrmError, type AdapterLogger, type Credentials, type TokenKeeper } from '../contract.ts';
 import { networkError, translateTokenError } from './errors.ts';
 import type { FetchLike } from '../kit/transport.ts';
 
@@ -24,12 +26,14 @@ export interface ZohoAuthOptions {
   logger?: AdapterLogger;
   now?: () => number;
   refreshMarginMs?: number;
+  keeper?: TokenKeeper;
 }
 
 interface TokenResponse {
   access_token?: unknown;
   expires_in?: unknown;
   api_domain?: unknown;
+  refresh_token?: unknown;
   error?: unknown;
 }
 
@@ -54,23 +58,37 @@ export class ZohoAuth {
   async accessToken(): Promise<string> {
     if (this.inflight) return this.inflight;
     if (this.token && (this.expiresAt === null || this.now() < this.expiresAt - this.margin)) return this.token;
-    return this.refresh();
+    return this.refresh(this.token);
   }
 
   /** Zoho rejected `rejected`: refresh unless someone already replaced it. */
   async refreshAfterRejection(rejected: string): Promise<string> {
     if (this.inflight) return this.inflight;
     if (this.token && this.token !== rejected) return this.token;
-    return this.refresh();
+    return this.refresh(rejected);
   }
 
-  private refresh(): Promise<string> {
+  private refresh(rejected: string | undefined): Promise<string> {
     if (!this.inflight) {
-      this.inflight = this.doRefresh().finally(() => {
+      const work = this.opts.keeper ? this.viaKeeper(this.opts.keeper, rejected) : this.doRefresh();
+      this.inflight = work.finally(() => {
         this.inflight = null;
       });
     }
     return this.inflight;
+  }
+
+  /** The keeper's renewal (or what another worker renewed meanwhile); the keeper persists it. */
+  private async viaKeeper(keeper: TokenKeeper, rejected: string | undefined): Promise<string> {
+    const r = await keeper.renew(rejected);
+    const token = r.credentials.accessToken;
+    if (!token) throw new CrmError('UPSTREAM', 'Zoho: the token keeper answered no access token', { provider: 'ZOHO', retryable: false });
+    const exp = r.credentials.expiresAt ? Date.parse(r.credentials.expiresAt) : NaN;
+    this.token = token;
+    this.expiresAt = Number.isNaN(exp) ? null : exp;
+    this.credentials = { ...this.credentials, ...r.credentials };
+    if (r.baseUrl) this.opts.onApiDomain?.(r.baseUrl);
+    return token;
   }
 
   private async doRefresh(): Promise<string> {
@@ -129,6 +147,8 @@ export class ZohoAuth {
       accessToken: this.token,
       expiresAt: new Date(this.expiresAt).toISOString(),
       ...(apiDomain ? { apiDomain } : {}),
+      // Zoho keeps the refresh token; one it rotates anyway replaces the stored one.
+      ...(typeof body.refresh_token === 'string' && body.refresh_token ? { refreshToken: body.refresh_token } : {}),
     };
     this.opts.logger?.info({ expiresAt: this.credentials.expiresAt }, 'zoho: access token refreshed');
     if (this.opts.onCredentialsChanged) {

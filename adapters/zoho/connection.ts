@@ -126,6 +126,7 @@ export class ZohoConnection {
       },
       logger: opts.logger,
       now: this.now,
+      keeper: opts.tokens,
     });
     const rate = opts.rateLimit;
     this.http = new ZohoHttp({

@@ -126,26 +126,36 @@ export function networkError(cause: unknown, url: string): CrmError {
 
 /**
  * Errors of the accounts server's token endpoint. It answers most of them with HTTP 200
- * and `{"error": "<code>"}`; an invalid or revoked refresh token cannot heal by retrying.
+ * and `{"error": "<code>"}`. `grant`: what was presented. A refresh token it refuses
+ * (invalid_code, invalid_grant: revoked by the user, or one of the oldest beyond Zoho's
+ * per-user limit) is AUTH_REVOKED: only a new consent helps. A refused authorization code
+ * (used, expired, another redirect URI) is VALIDATION: the person connects again. A refused
+ * client (id or secret) is the operator's configuration: AUTH_EXPIRED, not retryable.
  */
-export function translateTokenError(status: number, body: unknown, headers?: Headers): CrmError {
+export function translateTokenError(status: number, body: unknown, headers?: Headers, grant: 'code' | 'refresh' | 'revoke' = 'refresh'): CrmError {
   const raw = str(obj(body).error);
   const error = raw === undefined ? undefined : boundedText(raw, 60);
-  const message = `Zoho token refresh failed (${status}${error ? ` ${error}` : ''})`;
+  const what = grant === 'code' ? 'code exchange' : grant === 'revoke' ? 'token revocation' : 'token refresh';
+  const message = `Zoho ${what} failed (${status}${error ? ` ${error}` : ''})`;
   const base = { provider: 'ZOHO' as const, status };
   if (status === 429) return new CrmError('RATE_LIMITED', message, { ...base, retryAfterMs: retryAfterMs(headers) });
   if (status >= 500) return new CrmError('UPSTREAM', message, base);
+  // Revocation: "400 Bad Request: the token passed in the request is invalid".
+  if (grant === 'revoke' && status === 400) return new CrmError('AUTH_REVOKED', message, base);
   switch (error) {
-    case 'invalid_code':
     case 'invalid_client':
     case 'invalid_client_secret':
     case 'unauthorized_client':
-    case 'invalid_grant':
       return new CrmError('AUTH_EXPIRED', message, { ...base, retryable: false });
+    case 'invalid_code':
+    case 'invalid_grant':
+    case 'invalid_token':
+      return grant === 'code' ? new CrmError('VALIDATION', message, { ...base, retryable: false }) : new CrmError('AUTH_REVOKED', message, base);
     case 'Access Denied':
       // "You have made too many requests continuously": the refresh rate limit.
       return new CrmError('RATE_LIMITED', message, { ...base, retryAfterMs: 60_000 });
     default:
+      if (grant === 'code') return new CrmError('VALIDATION', message, { ...base, retryable: false });
       return new CrmError('AUTH_EXPIRED', message, { ...base, retryable: false });
   }
 }

@@ -10,9 +10,17 @@ import { baseCredentials, type ConnectionOptions, type CrmAdapter, type CrmClien
 import { newChannel } from './channel.ts';
 import { connectZoho } from './client.ts';
 import { ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS } from './http.ts';
+import { zohoOAuth } from './oauth.ts';
 import { zohoWebhookCodec, type ZohoWebhookSecrets } from './webhooks.ts';
 
-const env = z.object({});
+const env = z.object({
+  /** The OAuth client's id (Zoho API Console, server-based, multi DC): with ZOHO_CLIENT_SECRET, customers connect Zoho through OAuth. */
+  ZOHO_CLIENT_ID: z.string().trim().min(1).optional(),
+  /** The OAuth client's secret. */
+  ZOHO_CLIENT_SECRET: z.string().min(1).optional(),
+  /** The accounts server of the consent page when no data centre is chosen (the sandbox's URL in tests and the demo). */
+  ZOHO_ACCOUNTS_URL: z.string().url().default('https://accounts.zoho.com'),
+});
 const positive = z.number().positive().optional();
 
 export const zohoAdapter = {
@@ -52,6 +60,7 @@ export const zohoAdapter = {
   webhookSecrets: ({ channel }) => ({ channelId: channel?.id ?? null, channelToken: channel?.token ?? null }),
   codec: zohoWebhookCodec,
   connect: (opts: ConnectionOptions) => connectZoho(opts),
+  oauth: zohoOAuth,
   hosts: { api: ZOHO_API_HOSTS, accounts: ZOHO_ACCOUNTS_HOSTS },
 } satisfies CrmAdapter<typeof env, ZohoWebhookSecrets>;
 
@@ -67,3 +76,4 @@ export { connectZoho, readSettings, WATCH_EVENTS, ZohoClient, type WriteStrategy
 export { accountsUrlForApiDomain, regionOfApiDomain, ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS, ZOHO_REGIONS, type ZohoRegion } from './http.ts';
 export { zohoWebhookCodec, type ZohoWebhookSecrets } from './webhooks.ts';
 export { newChannel, newChannelId, newChannelToken } from './channel.ts';
+export { ZOHO_SCOPES, zohoOAuth } from './oauth.ts';

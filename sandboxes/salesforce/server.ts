@@ -84,7 +84,11 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     refreshToken: opts.refreshToken,
     rotateRefreshTokens: opts.rotateRefreshTokens,
     tokenInstanceUrl: opts.tokenInstanceUrl,
+    callbackUrls: opts.callbackUrls,
+    allowedScopes: opts.allowedScopes,
+    accessTokenTtlSeconds: opts.accessTokenTtlSeconds,
     url: () => url,
+    now: () => store.now().getTime(),
   });
   let apiLimit = opts.apiLimit ?? 15_000;
   let apiUsed = 0;
@@ -156,8 +160,27 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     {
       method: 'POST',
       pattern: '/services/oauth2/token',
-      handler: async (req, res) => {
+      handler: async (req, res, rec) => {
+        log.record(rec);
         const a = oauth.token(new URLSearchParams(await readBody(req)));
+        send(res, a.status, a.body);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/services/oauth2/authorize',
+      handler: async (req, res, rec) => {
+        log.record(rec);
+        const a = oauth.authorize(new URL(req.url ?? '/', 'http://sandbox').searchParams);
+        send(res, a.status, a.body, a.headers);
+      },
+    },
+    {
+      method: 'POST',
+      pattern: '/services/oauth2/revoke',
+      handler: async (req, res, rec) => {
+        log.record(rec);
+        const a = oauth.revoke(new URLSearchParams(await readBody(req)));
         send(res, a.status, a.body);
       },
     },
@@ -316,6 +339,9 @@ export async function startSalesforceSandbox(opts: SalesforceSandboxOptions = {}
     },
     requests: log.entries,
     tokenRefreshes: () => oauth.refreshes,
+    setAccessTokenLifetime: (seconds) => {
+      oauth.ttlSeconds = seconds;
+    },
     outbound: {
       configure(config) {
         outbound.config = { ...outbound.config, ...config };

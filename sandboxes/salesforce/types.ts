@@ -27,6 +27,12 @@ export interface SalesforceSandboxOptions {
    * instance of the user's org"; an org can move). Default: the sandbox's own URL.
    */
   tokenInstanceUrl?: string;
+  /** Callback URLs of the connected app (OAuth web server flow); none by default. */
+  callbackUrls?: string[];
+  /** Scopes the connected app allows (default api, refresh_token, offline_access, id, openid). */
+  allowedScopes?: string[];
+  /** Access token lifetime in seconds on the sandbox clock (the org's session timeout); default: no expiry. */
+  accessTokenTtlSeconds?: number | null;
   /** Daily API request allowance reported in Sforce-Limit-Info (default 15000). */
   apiLimit?: number;
   /** Active duplicate rule (blocks with DUPLICATES_DETECTED): true matches on Email; or the fields that must all match. Default off. */
@@ -113,6 +119,8 @@ export interface SalesforceSandboxControls extends SandboxControls<SandboxFault,
   setQueryBatchSize(size: number | null): void;
   /** Refresh-token grants answered successfully. */
   tokenRefreshes(): number;
+  /** Lifetime of the access tokens issued from now on (seconds on the sandbox clock; null: no expiry). */
+  setAccessTokenLifetime(seconds: number | null): void;
   // -- outbound messages --
   readonly outbound: {
     configure(config: Partial<OutboundConfig>): void;

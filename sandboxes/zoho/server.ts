@@ -36,10 +36,20 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
     workflowOnCreate: options.workflowOnCreate ?? null,
   });
   let apiUrl = '';
+  let accountsUrl = '';
   const notifier = new Notifier(state, () => apiUrl);
   state.onChange = (c) => notifier.onChange(c);
 
-  const accounts = new Accounts(state, { clientId, clientSecret, refreshToken, apiDomain: () => options.apiDomain ?? apiUrl });
+  const accounts = new Accounts(state, {
+    clientId,
+    clientSecret,
+    refreshToken,
+    apiDomain: () => options.apiDomain ?? apiUrl,
+    accountsUrl: () => accountsUrl,
+    redirectUris: options.redirectUris,
+    location: options.location,
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds,
+  });
   const log = new RequestLog<RequestLogEntry>();
   const faults = new FaultQueue<SandboxFault>();
   let latencyMs = 0;
@@ -110,14 +120,16 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
     let reply: Reply;
     let drop = false;
     try {
-      if (serves.accounts && url.pathname === '/oauth/v2/token' && method === 'POST') {
+      if (serves.accounts && url.pathname === '/oauth/v2/auth' && method === 'GET') {
+        reply = accounts.authorize(url.searchParams);
+      } else if (serves.accounts && (url.pathname === '/oauth/v2/token' || url.pathname === '/oauth/v2/token/revoke') && method === 'POST') {
         // Zoho documents the parameters in the query string; a form body works too.
         const params = new URLSearchParams(url.search);
         if (text && (req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')) {
           for (const [k, v] of new URLSearchParams(text)) params.set(k, v);
         }
-        entry.body = Object.fromEntries([...params].map(([k, v]) => [k, k.includes('secret') || k.includes('token') ? '***' : v]));
-        reply = accounts.token(params);
+        entry.body = Object.fromEntries([...params].map(([k, v]) => [k, k.includes('secret') || k.includes('token') || k === 'code' ? '***' : v]));
+        reply = url.pathname === '/oauth/v2/token' ? accounts.token(params) : accounts.revoke(params);
       } else if (serves.api && url.pathname.startsWith('/crm/')) {
         if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
         let body: unknown = undefined;
@@ -187,7 +199,7 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
   const apiServer = makeServer({ api: true, accounts: !separate });
   apiUrl = await listenLoopback(apiServer, options.port ?? 0);
   let accountsServer: http.Server | null = null;
-  let accountsUrl = apiUrl;
+  accountsUrl = apiUrl;
   if (separate) {
     accountsServer = makeServer({ api: false, accounts: true });
     accountsUrl = await listenLoopback(accountsServer, options.accountsPort ?? 0);
@@ -206,6 +218,10 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
     refreshToken,
     issueAccessToken: (ttl) => accounts.issue(ttl),
     expireAccessTokens: () => accounts.expireAll(),
+    revokeAccess: () => accounts.revokeAll(),
+    setAccessTokenLifetime: (seconds) => {
+      accounts.ttlSeconds = seconds;
+    },
     get tokenCalls() {
       return accounts.tokenCalls;
     },

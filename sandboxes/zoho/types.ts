@@ -30,6 +30,12 @@ export interface ZohoSandboxOptions {
   overlongChannelExpiry?: 'default_1h' | 'error';
   /** The org's id as Zoho shows it ("Org ID", the `zgid` of GET /crm/v7/org). Default 60000000001. */
   orgId?: string;
+  /** Authorized redirect URIs of the OAuth client (consent); none by default. */
+  redirectUris?: string[];
+  /** The user's data centre the consent redirect names (`location`); default us. */
+  location?: string;
+  /** Lifetime of the access tokens the token endpoint issues (seconds, sandbox clock); default 3600. */
+  accessTokenTtlSeconds?: number;
   /** A workflow rule on create: fields it writes right after a lead is created with workflows on. */
   workflowOnCreate?: Record<string, unknown> | null;
 }
@@ -55,6 +61,10 @@ export interface ZohoSandboxControls extends SandboxControls<SandboxFault, Reque
   issueAccessToken(ttlSeconds?: number): { accessToken: string; expiresAt: string };
   /** Makes every access token issued so far invalid (401 INVALID_TOKEN). */
   expireAccessTokens(): void;
+  /** The user revokes the client's access: every refresh and access token stops working. */
+  revokeAccess(): void;
+  /** Lifetime (seconds) of the access tokens issued from now on. */
+  setAccessTokenLifetime(seconds: number): void;
   /** Calls to POST /oauth/v2/token so far. */
   readonly tokenCalls: number;
   /** Forgets the requests logged and the token calls counted so far. */

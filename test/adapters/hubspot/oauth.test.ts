@@ -222,3 +222,14 @@ describe('HubSpot OAuth: the access token in a client', () => {
     expect(tokenCalls() - before).toBe(1); // the keeper's refresh only
   });
 });
+
+describe('HubSpot OAuth: the network guard', () => {
+  it('without allowLocalHosts a token endpoint off HubSpot is refused before any request', async () => {
+    const { env, app } = await start();
+    const { query } = await consent(oauth.authorizeUrl({ env, app, state: 's', options: {} }));
+    const before = sandbox.controls.requests.length;
+    const e = await rejection(oauth.exchange({ env, app, network: {}, query, options: {} }));
+    expect(e.code).toBe('DESTINATION_REFUSED');
+    expect(sandbox.controls.requests.length).toBe(before);
+  });
+});

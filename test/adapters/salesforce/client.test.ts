@@ -196,11 +196,11 @@ describe('session refresh', () => {
     expect(sb.controls.listLeads()).toHaveLength(1);
   });
 
-  it('ends in AUTH_EXPIRED, not retryable, when the refresh token is revoked', async () => {
+  it('ends in AUTH_REVOKED, not retryable, when the refresh token is revoked (invalid_grant)', async () => {
     sb.controls.expireAccessTokens();
     sb.controls.revokeRefreshToken();
     const err = await caught(client.listPage(null, 10));
-    expect(err).toMatchObject({ code: 'AUTH_EXPIRED', retryable: false });
+    expect(err).toMatchObject({ code: 'AUTH_REVOKED', retryable: false });
   });
 
   it('gives up with AUTH_EXPIRED instead of refreshing forever when every fresh token is refused', async () => {

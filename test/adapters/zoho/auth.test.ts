@@ -63,10 +63,10 @@ describe('Zoho OAuth refresh', () => {
     expect(s.sandbox.controls.tokenCalls).toBe(1);
   });
 
-  it('reports a revoked refresh token as AUTH_EXPIRED that retrying cannot heal', async () => {
+  it('reports a revoked refresh token as AUTH_REVOKED that retrying cannot heal', async () => {
     s = await setup({ credentials: (c) => ({ ...c, refreshToken: 'revoked', expiresAt: new Date(0).toISOString() }) });
     const err = await thrown(s.client.readRecords(['1']));
-    expect(err.code).toBe('AUTH_EXPIRED');
+    expect(err.code).toBe('AUTH_REVOKED');
     expect(err.retryable).toBe(false);
     expect(s.stored).toHaveLength(0);
   });
