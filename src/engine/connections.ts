@@ -160,8 +160,12 @@ export class Connections {
       logger: log,
       network: this.network,
       callTimeoutMs: this.callTimeoutMs,
-      // One refresh at a time per integration, across workers and instances (token-keeper.ts).
-      ...(this.keeper ? { tokens: this.keeper(integration.id) } : {}),
+      // One refresh at a time per integration, across workers and instances (token-keeper.ts),
+      // for integrations connected through OAuth. Pasted tokens keep the adapter's own
+      // renewal: the adapters' CrmOAuth.refresh refuses a whole refresh whose answer names
+      // an API host outside their allow-list, where their own renewal ignores that host
+      // and goes on (test/security/ssrf.test.ts).
+      ...(this.keeper && integration.connectedVia === 'oauth' ? { tokens: this.keeper(integration.id) } : {}),
       onCredentialsChanged: async (credentials, connection) => {
         const merged = { ...readCredentials(integration, this.keyring), ...credentials };
         // The CRM may move an account to another API host (named in the token answer):

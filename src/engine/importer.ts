@@ -3,7 +3,7 @@
 // are linked, never duplicated), publishing progress after every page. The job holds
 // its cursor and a lease: if the instance running it dies, another resumes it from
 // the last finished page. Running it again creates nothing new.
-import { requireConnected } from './connection-state.ts';
+import { markNeedsReconnect, requireConnected, revokesGrant } from './connection-state.ts';
 import type { ImportJob, Integration } from '../generated/prisma/client.ts';
 import { outsideRequest } from '../logger.ts';
 import { applyRecords } from './apply-batch.ts';
@@ -129,6 +129,7 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
     );
   } catch (err) {
     const error = asCrmError(err);
+    if (revokesGrant(error)) await markNeedsReconnect(deps, integration, error);
     job = await prisma.importJob.update({
       where: { id: job.id },
       data: { status: 'failed', error: `${error.code}: ${storedError(error)}`, finishedAt: new Date(), lockedBy: null, lockedUntil: null },

@@ -143,8 +143,23 @@ export async function completeConnection(deps: OAuthDeps & Pick<EngineContext, '
     olog.warn('oauth connection refused: the CRM named an API host that is not one of its own');
     return page(502, 'Connection failed', `${adapter.label} named an API host this service does not call. Nothing was connected.`);
   }
-  const accountId = adapter.normaliseAccountId?.(grant.accountId) ?? grant.accountId;
+  const normalise = (id: string) => adapter.normaliseAccountId?.(id) ?? id;
+  const accountId = normalise(grant.accountId);
   const credentials = Object.fromEntries(Object.entries(grant.credentials).filter(([, v]) => v != null)) as Record<string, string>;
+  // The account is proven as for pasted tokens (createIntegration): the CRM's API says
+  // whose token this is (CrmClient.whoami), and it must be the one the exchange named.
+  let proven: string;
+  try {
+    const client = adapter.connect({ baseUrl, accountId, credentials, settings: {}, logger: olog, network: deps.connections.network, callTimeoutMs: deps.config.CRM_CALL_TIMEOUT_MS });
+    proven = normalise((await client.whoami()).accountId);
+  } catch (e) {
+    olog.warn({ code: isCrmError(e) ? e.code : 'UNEXPECTED' }, 'oauth connection refused: the account could not be confirmed');
+    return page(502, 'Connection failed', `${adapter.label} did not confirm the account of the new connection. Nothing was connected; start again from the dashboard.`);
+  }
+  if (proven !== accountId) {
+    olog.warn('oauth connection refused: the token answers for another account than the exchange named');
+    return page(502, 'Connection failed', `${adapter.label} named two different accounts for the new connection. Nothing was connected.`);
+  }
   const result = await saveConnection(deps, { adapter, organizationId: taken.organizationId, name: taken.name, accountId, baseUrl, credentials });
   if (result.kind === 'refused') {
     olog.warn('oauth connection refused: the account is connected to another organization');

@@ -3,6 +3,7 @@
 // CRM for records changed since its cursor and applies them by the same rules, so a
 // missed webhook is healed and an echo is still recognised. A poll never overwrites
 // fresher data (apply.ts compares modification times).
+import { markNeedsReconnect, revokesGrant } from './connection-state.ts';
 import type { Integration } from '../generated/prisma/client.ts';
 import { applyRecords, throwFirstFailure } from './apply-batch.ts';
 import { recordApplied } from './history.ts';
@@ -86,7 +87,9 @@ export async function pollOne(deps: PollDeps, integration: Integration): Promise
       if (result.records.length < POLL_PAGE || !result.nextCursor) break;
     }
   } catch (err) {
-    log.warn({ err: errInfo(asCrmError(err)) }, 'reconciling poll failed; next round retries');
+    const error = asCrmError(err);
+    if (revokesGrant(error)) await markNeedsReconnect(deps, integration, error);
+    log.warn({ err: errInfo(error) }, 'reconciling poll failed; next round retries');
   }
   const changed = seen - (outcomes.unchanged ?? 0);
   if (changed) log.info({ seen, outcomes }, 'reconciling poll applied changes');

@@ -92,6 +92,8 @@ describe('connectCrm and the OAuth callback (HubSpot)', () => {
     const row = await stack.db.prisma.integration.findUniqueOrThrow({ where: { id } });
     expect(row).toMatchObject({ organizationId: stack.orgId, accountId: String(hs.portalId), name: 'Sales portal', connectedVia: 'oauth', connectionState: 'connected' });
     expect(row.credentials.startsWith('enc:v1:')).toBe(true);
+    // The account was proven as for pasted tokens: HubSpot's account information, with the new token.
+    expect(hs.controls.requests.some((r) => r.method === 'GET' && r.path === '/account-info/v3/details')).toBe(true);
     const creds = stack.keyringCredentials(row);
     expect(creds.refreshToken).toMatch(/^na1-/);
     // The stored token works: the portal answers with it.

@@ -26,6 +26,8 @@ interface Row {
   accountId: () => string;
   hasLead: (email: string) => boolean;
   revokeAtCrm: () => void;
+  /** What the service registered at the CRM for webhooks (HubSpot subscriptions, Zoho channels; Salesforce outbound messages are set up by hand). */
+  registrations: () => number;
 }
 
 let stack: Stack;
@@ -65,6 +67,7 @@ const rows: Row[] = [
     accountId: () => String(hs.portalId),
     hasLead: (email) => hs.findContactByEmail(email) !== null,
     revokeAtCrm: () => hs.uninstallApp(),
+    registrations: () => hs.subscriptions().length,
   },
   {
     provider: 'SALESFORCE',
@@ -75,6 +78,7 @@ const rows: Row[] = [
       sf.controls.revokeRefreshToken();
       sf.controls.expireAccessTokens();
     },
+    registrations: () => 0,
   },
   {
     provider: 'ZOHO',
@@ -82,6 +86,7 @@ const rows: Row[] = [
     accountId: () => zs.controls.orgId,
     hasLead: (email) => zs.controls.listLeads().some((l) => String(l.Email ?? '').toLowerCase() === email),
     revokeAtCrm: () => zs.controls.revokeAccess(),
+    registrations: () => zs.controls.channels().filter((c) => c.live).length,
   },
 ];
 
@@ -108,6 +113,8 @@ describe.each(rows)('OAuth connection lifecycle: $provider', (row) => {
     await eventually(() => row.hasLead(`held.${tag}@example.com`), 20_000, 'held push delivered');
     expect(await stack.db.prisma.outboxItem.count({ where: { integrationId, status: 'failed' } })).toBe(0);
 
+    await stack.gqlOk(`mutation($id: ID!) { enableWebhooks(integrationId: $id) { status { enabled } } }`, { id: integrationId });
+    if (row.provider === 'ZOHO') expect(row.registrations()).toBe(1);
     const before = await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } });
     const credentials = stack.keyringCredentials(before);
     await stack.gqlOk(`mutation($id: ID!) { disconnectCrm(integrationId: $id) { id } }`, { id: integrationId });
@@ -117,5 +124,7 @@ describe.each(rows)('OAuth connection lifecycle: $provider', (row) => {
       row.adapter.oauth!.refresh({ env: stack.config, app, credentials, baseUrl: before.apiBaseUrl, network: { allowLocalHosts: true } }),
     ).rejects.toMatchObject({ code: 'AUTH_REVOKED' });
     expect(stack.keyringCredentials(await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } }))).toEqual({});
+    // Nothing of ours left registered at the CRM.
+    expect(row.registrations()).toBe(0);
   });
 });
