@@ -44,6 +44,7 @@ export const hubspotAdapter = {
   // OAuth", scopes): crm.objects.contacts.read to view contacts, .write to create and update them.
   remedies: {
     PERMISSION: 'give the connected HubSpot app or private app the crm.objects.contacts.read and crm.objects.contacts.write scopes',
+    AUTH_REVOKED: 'connect HubSpot again through OAuth (the app was uninstalled from the portal or its refresh token was revoked)',
   },
   env: hubspotEnv,
   defaultApiBaseUrl: (env) => env.HUBSPOT_API_BASE_URL,

@@ -24,6 +24,19 @@ export interface OAuthHttpOptions {
   fetch?: FetchLike;
 }
 
+/** One guarded fetch (its connection pool) per allow-list and policy, shared by every OAuth call. */
+const fetches = new WeakMap<HostAllowList, Map<string, FetchLike>>();
+
+function fetchFor(o: OAuthHttpOptions): FetchLike {
+  if (o.fetch) return guardedFetch({ hosts: o.hosts, policy: o.network, inner: o.fetch });
+  let byPolicy = fetches.get(o.hosts);
+  if (!byPolicy) fetches.set(o.hosts, (byPolicy = new Map()));
+  const key = o.network?.allowLocalHosts === true ? 'local' : 'strict';
+  let f = byPolicy.get(key);
+  if (!f) byPolicy.set(key, (f = guardedFetch({ hosts: o.hosts, policy: o.network })));
+  return f;
+}
+
 /**
  * One request to an OAuth endpoint through the network guard. Throws what fetch throws
  * (network failures, guard refusals, the deadline's `timeout()`): the caller's translator
@@ -35,7 +48,7 @@ export async function oauthRequest(
   o: OAuthHttpOptions,
   timeout: () => Error,
 ): Promise<OAuthHttpAnswer> {
-  const fetch = guardedFetch({ hosts: o.hosts, policy: o.network, inner: o.fetch });
+  const fetch = fetchFor(o);
   const ms = o.timeoutMs ?? DEFAULT_OAUTH_TIMEOUT_MS;
   const form = new URLSearchParams();
   for (const [k, v] of Object.entries(init.form ?? {})) if (v !== undefined) form.set(k, v);

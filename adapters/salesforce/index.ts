@@ -30,6 +30,7 @@ export const salesforceAdapter = {
   // PermissionsEdit) on Lead, and field-level security (edit access) on our custom fields.
   remedies: {
     PERMISSION: "give the connected Salesforce user Read, Create and Edit on Lead and edit access to the sync's custom fields",
+    AUTH_REVOKED: 'connect Salesforce again through OAuth (the connected app access was revoked, the user deactivated, or the refresh token expired by the connected app policy)',
   },
   env,
   // The instance URL is per org: every integration names its own.

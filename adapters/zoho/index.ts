@@ -35,6 +35,7 @@ export const zohoAdapter = {
   // allowing every operation, modules.leads the Leads module.
   remedies: {
     PERMISSION: 'give the connected Zoho user a profile allowed to view, create and edit Leads, and the ZohoCRM.modules.leads.ALL scope',
+    AUTH_REVOKED: 'connect Zoho again through OAuth (the access was revoked under Connected Apps in Zoho Accounts, or the refresh token was deleted)',
   },
   env,
   // The api domain depends on the account's data centre: never assume the US one.

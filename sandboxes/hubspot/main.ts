@@ -1,5 +1,7 @@
 // Runs the HubSpot sandbox on its own (for `npm run demo` and manual poking):
-//   npx tsx sandboxes/hubspot/main.ts [--port 4010] [--webhook-target URL]
+//   npx tsx sandboxes/hubspot/main.ts [--port 4010] [--webhook-target URL] [--oauth-redirect URL]
+// --oauth-redirect registers the service's OAuth callback (<public base>/api/v1/oauth/hubspot/callback)
+// with the sandbox's app, so HUBSPOT_AUTHORIZE_URL and HUBSPOT_API_BASE_URL can point at it.
 // Prints its URL and credentials, then serves until interrupted.
 import { startHubSpotSandbox } from './server.ts';
 
@@ -12,6 +14,7 @@ const sandbox = await startHubSpotSandbox({
   port: Number(arg('port') ?? 0),
   webhookTargetUrl: arg('webhook-target') ?? null,
   subscriptions: 'default',
+  oauth: { redirectUris: arg('oauth-redirect') ? [arg('oauth-redirect')!] : [] },
 });
 
 console.log(
@@ -20,6 +23,7 @@ console.log(
     accessToken: sandbox.accessToken,
     portalId: sandbox.portalId,
     appId: sandbox.appId,
+    oauthClientId: sandbox.oauthClientId,
     clientSecret: sandbox.clientSecret,
     developerApiKey: sandbox.developerApiKey,
   }),
