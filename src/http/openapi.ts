@@ -32,6 +32,8 @@ const codesFor = (status: number) => codes.filter((c) => statusOf(c) === status)
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const nullable = (schema: Record<string, unknown>) => ({ ...schema, type: [schema.type as string, 'null'] });
 const dateTime = { type: 'string', format: 'date-time' };
+/** A page for a browser (the OAuth callback), not the JSON error envelope. */
+const htmlPage = (what: string) => ({ description: `An HTML page: ${what}.`, content: { 'text/html': { schema: { type: 'string' } } } });
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed request (BAD_REQUEST) or invalid input (VALIDATION, with `fields`).',
@@ -203,7 +205,10 @@ export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
           parameters: [{ name: 'provider', in: 'path', required: true, schema: { type: 'string', enum: ADAPTERS.map((a) => a.slug) } }],
           responses: {
             '303': { description: 'Connected: back to the return page.' },
-            '400': { description: 'An HTML page: nothing was connected, and why.', content: { 'text/html': { schema: { type: 'string' } } } },
+            '400': htmlPage('nothing was connected (the state was refused, or the CRM answered an error), and why'),
+            '404': htmlPage('no CRM connects at this address'),
+            '409': htmlPage('the account is connected to another organization'),
+            '502': htmlPage('the CRM did not complete the connection'),
           },
         },
       },
@@ -217,13 +222,7 @@ export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
             'Leads and history stay; its links too unless `keepLinks` is false. Body optional.',
           parameters: [integrationIdParam],
           requestBody: { required: false, content: json({ type: 'object', properties: { keepLinks: { type: 'boolean', default: true } }, additionalProperties: false }) },
-          responses: {
-            '200': {
-              description: 'Disconnected.',
-              content: json({ type: 'object', properties: { id: { type: 'string' }, provider: { type: 'string' }, connectionState: { type: 'string' }, keepLinks: { type: 'boolean' } } }),
-            },
-            ...integrationErrors,
-          },
+          responses: { '200': { description: 'Disconnected.', content: json(ref('Disconnected')) }, ...integrationErrors },
         },
       },
       [`${API_BASE}/crm-integration/{integrationId}/disable-webhooks`]: {
@@ -268,6 +267,10 @@ export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
               },
             },
           },
+        },
+        Disconnected: {
+          type: 'object',
+          properties: { id: { type: 'string' }, provider: { type: 'string' }, connectionState: { type: 'string', enum: ['DISCONNECTED'] }, keepLinks: { type: 'boolean' } },
         },
         ImportRequest: {
           type: 'object',

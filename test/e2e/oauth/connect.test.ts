@@ -50,6 +50,17 @@ describe('connectCrm and the OAuth callback (HubSpot)', () => {
     expect(await integrations()).toBe(0);
   });
 
+  it('refuses a state brought to another CRM\'s callback, and it is used up', async () => {
+    const url = await consent(stack, 'HUBSPOT');
+    const elsewhere = new URL(url);
+    elsewhere.pathname = elsewhere.pathname.replace('/oauth/hubspot/', '/oauth/salesforce/');
+    const page = await callback(elsewhere);
+    expect(page.status).toBe(400);
+    expect(page.text).toContain('made for another CRM');
+    expect((await callback(url)).text).toContain('already used');
+    expect(await integrations()).toBe(0);
+  });
+
   it('refuses an expired state (signed by the service, its time passed)', async () => {
     const url = await consent(stack, 'HUBSPOT');
     const expired = withPart(url, 3, String(Math.floor(Date.now() / 1000) - 1), true);
