@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubSpotSandbox } from '../../../sandboxes/hubspot/server.ts';
 import { eventually } from '../../helpers/net.ts';
 import { HUBSPOT_SECRET, type Stack } from '../../helpers/stack.ts';
-import { connectThroughOAuth, startOAuthHubSpot } from './dance.ts';
+import { callback, connectThroughOAuth, consent, startOAuthHubSpot } from './dance.ts';
 
 let stack: Stack;
 let hs: HubSpotSandbox;
@@ -102,5 +102,18 @@ describe('disconnectCrm', () => {
     const r = await stack.gql(DISCONNECT, { id: integration.id }, other.apiKey);
     expect(r.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     expect((await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integration.id } })).connectionState).toBe('connected');
+  });
+
+  it('frees the account: once disconnected, another organization can connect the portal, and A keeps its history', async () => {
+    const integration = await stack.db.prisma.integration.findFirstOrThrow({ where: { organizationId: stack.orgId } });
+    await stack.gqlOk(DISCONNECT, { id: integration.id });
+    const other = await stack.newOrg('Initech');
+    const theirs = await connectThroughOAuth(stack, 'HUBSPOT', { key: other.apiKey });
+    expect(theirs.result).toBe('created');
+    expect(theirs.integrationId).not.toBe(integration.id);
+    expect(await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: theirs.integrationId } })).toMatchObject({ organizationId: other.orgId, accountId: String(hs.portalId) });
+    expect(await stack.db.prisma.syncEvent.count({ where: { integrationId: integration.id } })).toBeGreaterThan(0);
+    // And now it is theirs: A connecting it again is refused.
+    expect((await callback(await consent(stack, 'HUBSPOT'))).status).toBe(409);
   });
 });
