@@ -89,7 +89,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   }
   const connections = new Connections(deps.adapters ?? defaultAdapters(), prisma, logger, keyring, metrics, network, config.CRM_CALL_TIMEOUT_MS);
   // Every client renews its OAuth tokens through the service: one refresh per integration at a time.
-  const keepers = new TokenKeepers({ config, prisma, logger, connections, instanceId });
+  const keepers = new TokenKeepers({ config, prisma, logger, connections, instanceId, metrics });
   connections.useTokenKeeper((integrationId) => keepers.for(integrationId));
   const idleMs = deps.idleMs ?? 1_000;
   const routes = new WebhookRoutes(prisma, keyring, config.WEBHOOK_ROUTE_CACHE_MS);

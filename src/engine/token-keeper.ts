@@ -13,7 +13,7 @@ import { checkedApiBase, readCredentials, writeCredentials } from './connections
 import { markNeedsReconnect } from './connection-state.ts';
 import type { EngineContext } from './context.ts';
 
-export type KeeperDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'connections' | 'instanceId'>;
+export type KeeperDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'connections' | 'instanceId'> & Partial<Pick<EngineContext, 'metrics'>>;
 
 /** How long one refresh may hold the lease: the CRM call's deadline and the write after it. */
 const leaseMsFor = (callTimeoutMs: number) => callTimeoutMs + 15_000;
@@ -123,10 +123,13 @@ export class TokenKeepers {
           logger: log,
         });
       } catch (e) {
-        if (isCrmError(e) && e.code === 'AUTH_REVOKED') await markNeedsReconnect(this.deps, row, e);
+        const revoked = isCrmError(e) && e.code === 'AUTH_REVOKED';
+        this.deps.metrics?.tokenRefreshes.inc({ provider: row.provider, outcome: revoked ? 'revoked' : 'failed' });
+        if (revoked) await markNeedsReconnect(this.deps, row, e);
         else log.warn({ code: isCrmError(e) ? e.code : 'UNEXPECTED' }, 'token refresh failed');
         throw e;
       }
+      this.deps.metrics?.tokenRefreshes.inc({ provider: row.provider, outcome: 'renewed' });
       // A rotated refresh token replaces the old one; an answer without one keeps it.
       const merged: Credentials = { ...credentials, ...grant.credentials, refreshToken: grant.credentials.refreshToken ?? credentials.refreshToken };
       const movedTo = checkedApiBase(adapter, grant.baseUrl, connections.network);

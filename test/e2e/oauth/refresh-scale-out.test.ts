@@ -114,6 +114,16 @@ describe.runIf(required)('token refresh on two instances sharing PostgreSQL', ()
     const answers = await Promise.all(workers.map((w) => w.whoami()));
     expect(answers.every((x) => x.accountId === String(hs.portalId))).toBe(true);
     expect(tokenCalls() - before).toBe(1);
+    // Counted once too, on whichever instance made it.
+    const renewed = async () => {
+      let n = 0;
+      for (const inst of [a, b]) {
+        const m = await inst.engine.metrics.tokenRefreshes.get();
+        n += m.values.filter((v) => v.labels.outcome === 'renewed').reduce((sum, v) => sum + v.value, 0);
+      }
+      return n;
+    };
+    expect(await renewed()).toBe(1);
 
     const stored = readCredentials(await b.db.prisma.integration.findUniqueOrThrow({ where: { id: integration.id } }), b.engine.connections.keyring);
     expect(stored.accessToken).not.toBe(first.accessToken);
