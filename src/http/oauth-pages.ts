@@ -1,12 +1,12 @@
 // The OAuth callback as the browser sees it: a 303 to the return page, or a small HTML
-// page saying why nothing was connected (text only, escaped, no script, strict CSP).
+// page saying why nothing was connected (text only, escaped, no script or style: CSP default-src 'none').
 import type { Context } from 'hono';
 import type { SyncService } from '../engine/types.ts';
 import type { HttpEnv } from './context.ts';
 
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy': "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
@@ -16,8 +16,7 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCode
 
 export function oauthPage(status: number, title: string, message: string, returnUrl: string): Response {
   const body = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}</style></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head>
 <body><h1>${escapeHtml(title)}</h1><p id="message">${escapeHtml(message)}</p>
 <p><a href="${escapeHtml(returnUrl)}">Back to the dashboard</a></p></body></html>
 `;

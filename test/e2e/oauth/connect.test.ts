@@ -40,6 +40,7 @@ describe('connectCrm and the OAuth callback (HubSpot)', () => {
     const moved = await callback(withPart(url, 2, orgB.orgId));
     expect(moved.status).toBe(400);
     expect(moved.contentType).toMatch(/text\/html/);
+    expect(moved.csp).toContain("default-src 'none'");
     expect(moved.text).toContain('was not made by this service');
     const madeUp = new URL(url);
     madeUp.searchParams.set('state', 'v1.abc.def.9999999999.xyz');
@@ -91,6 +92,17 @@ describe('connectCrm and the OAuth callback (HubSpot)', () => {
     expect(page.text).toContain('Access was not granted in HubSpot');
     expect((await callback(url)).text).toContain('already used');
     expect(await integrations()).toBe(0);
+  });
+
+  it("never echoes the CRM's error text into the page: a code that is not a plain token is shown as unknown_error", async () => {
+    const url = await consent(stack, 'HUBSPOT');
+    const hostile = new URL(url);
+    hostile.searchParams.delete('code');
+    hostile.searchParams.set('error', '<script>alert(1)</script>');
+    const page = await callback(hostile);
+    expect(page.status).toBe(400);
+    expect(page.text).toContain('answered &#34;unknown_error&#34;');
+    expect(page.text).not.toContain('<script');
   });
 
   it('connects: the integration is created for the portal HubSpot names, tokens stored encrypted, 303 to the return page; the link works once', async () => {

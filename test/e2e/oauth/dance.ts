@@ -27,10 +27,16 @@ export async function consent(stack: Stack, provider: string, opts: { key?: stri
 }
 
 /** The browser arriving at the callback: the status, where it is sent, and the page's text. */
-export async function callback(url: URL | string): Promise<{ status: number; location: URL | null; text: string; contentType: string | null }> {
+export async function callback(url: URL | string): Promise<{ status: number; location: URL | null; text: string; contentType: string | null; csp: string | null }> {
   const res = await fetch(url, { redirect: 'manual' });
   const location = res.headers.get('location');
-  return { status: res.status, location: location ? new URL(location) : null, text: await res.text(), contentType: res.headers.get('content-type') };
+  return {
+    status: res.status,
+    location: location ? new URL(location) : null,
+    text: await res.text(),
+    contentType: res.headers.get('content-type'),
+    csp: res.headers.get('content-security-policy'),
+  };
 }
 
 /** The whole dance; answers the integration id the return page was given. */
