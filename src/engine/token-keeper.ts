@@ -86,7 +86,11 @@ export class TokenKeepers {
       throw new CrmError('AUTH_REVOKED', `the connection is ${row.connectionState}: it waits for the customer to connect again`);
     }
     const credentials = readCredentials(row, this.deps.connections.keyring);
-    if (credentials.accessToken && credentials.accessToken !== rejected) return { credentials, baseUrl: row.apiBaseUrl };
+    // Another token than the refused one, and not expired (an expired one would only be
+    // refused in turn: it is renewed at once instead).
+    const expiresAt = credentials.expiresAt ? Date.parse(credentials.expiresAt) : NaN;
+    const fresh = Number.isNaN(expiresAt) || expiresAt > Date.now();
+    if (credentials.accessToken && credentials.accessToken !== rejected && fresh) return { credentials, baseUrl: row.apiBaseUrl };
     return null;
   }
 
