@@ -20,31 +20,48 @@ const port = Number(process.env.PORT ?? 4000);
 const base = `http://localhost:${port}`;
 const hubspotSecret = 'demo-hubspot-app-secret';
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-demo-'));
+const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
+
+const publicBase = `http://127.0.0.1:${port}`;
+// Each sandbox lists the service's OAuth callback, so the dashboard's Connect buttons work.
+const callback = (slug: string) => `${publicBase}/api/v1/oauth/${slug}/callback`;
+const hubspot = await startHubSpotSandbox({
+  port: Number(process.env.HUBSPOT_SANDBOX_PORT ?? 4010),
+  clientSecret: hubspotSecret,
+  webhookTargetUrl: `${publicBase}/api/v1/webhooks/hubspot`,
+  subscriptions: 'default',
+  oauth: { redirectUris: [callback('hubspot')] },
+});
+const salesforce = await startSalesforceSandbox({
+  port: Number(process.env.SALESFORCE_SANDBOX_PORT ?? 4011),
+  outbound: { targetUrl: `${publicBase}/api/v1/webhooks/salesforce` },
+  callbackUrls: [callback('salesforce')],
+});
+const zoho = await startZohoSandbox({ port: Number(process.env.ZOHO_SANDBOX_PORT ?? 4012), redirectUris: [callback('zoho')] });
+const sfApp = salesforce.controls.credentials();
+
 const config = loadConfig({
   ...process.env,
   PORT: String(port),
   HOST: '127.0.0.1',
-  PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+  PUBLIC_BASE_URL: publicBase,
   DATA_DIR: dataDir,
   DATABASE_URL: undefined,
   HUBSPOT_CLIENT_SECRET: hubspotSecret,
   POLL_INTERVAL_MS: '60000',
+  // The sandboxes' OAuth apps: customers connect through the dashboard's Connect buttons.
+  HUBSPOT_CLIENT_ID: hubspot.oauthClientId,
+  HUBSPOT_AUTHORIZE_URL: hubspot.url,
+  HUBSPOT_API_BASE_URL: hubspot.url,
+  SALESFORCE_CLIENT_ID: sfApp.clientId,
+  SALESFORCE_CLIENT_SECRET: sfApp.clientSecret,
+  SALESFORCE_LOGIN_URL: salesforce.url,
+  ZOHO_CLIENT_ID: zoho.controls.clientId,
+  ZOHO_CLIENT_SECRET: zoho.controls.clientSecret,
+  ZOHO_ACCOUNTS_URL: zoho.accountsUrl,
   // The demo's sandbox CRMs listen on loopback over http (logged loudly at start).
   CRM_ALLOW_LOCAL_HOSTS: 'true',
 });
-const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
-
-const hubspot = await startHubSpotSandbox({
-  port: Number(process.env.HUBSPOT_SANDBOX_PORT ?? 4010),
-  clientSecret: hubspotSecret,
-  webhookTargetUrl: `${config.PUBLIC_BASE_URL}/api/v1/webhooks/hubspot`,
-  subscriptions: 'default',
-});
-const salesforce = await startSalesforceSandbox({
-  port: Number(process.env.SALESFORCE_SANDBOX_PORT ?? 4011),
-  outbound: { targetUrl: `${config.PUBLIC_BASE_URL}/api/v1/webhooks/salesforce` },
-});
-const zoho = await startZohoSandbox({ port: Number(process.env.ZOHO_SANDBOX_PORT ?? 4012) });
 
 const db = await openDatabase({ dataDir });
 const pubsub = createAppPubSub();
@@ -118,7 +135,10 @@ crm-sync demo is running.
    then see it in HubSpot with our tag:
      curl -s '${hubspot.url}/crm/v3/objects/contacts?properties=email,lead_source_system' -H 'authorization: Bearer ${hubspot.accessToken}'
 
-4. Webhook counters:
+4. Connect a CRM through OAuth: open ${publicBase}/dashboard, paste the API key and press a Connect
+   button (the sandbox consents at once; connecting an account already connected reconnects it).
+
+5. Webhook counters:
      curl -s ${base}/api/v1/crm-integration/${integrations[0].id}/webhook-status -H '${auth}'
 
 Ctrl-C stops everything (the demo database in ${dataDir} is deleted).

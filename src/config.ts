@@ -18,6 +18,13 @@ const schema = z.object({
     .default('32MB'),
   DATABASE_URL: z.string().url().optional(),
   PUBLIC_BASE_URL: z.string().url().optional(),
+  /**
+   * Where the browser is sent (303) after an OAuth connection, with the result in the
+   * query; the dashboard below PUBLIC_BASE_URL when absent.
+   */
+  OAUTH_RETURN_URL: z.string().url().optional(),
+  /** How long a connection started by connectCrm may take to come back (its state expires). */
+  OAUTH_STATE_TTL_MS: z.coerce.number().int().min(10_000).max(3_600_000).default(600_000),
   PLATFORM_SOURCE_TAG: z
     .string()
     .regex(/^[a-z0-9_\-]{1,40}$/, 'lower-case letters, digits, - and _ only (at most 40)')
@@ -140,8 +147,9 @@ function keyIsValid(v: string): boolean {
 type Parsed = z.infer<typeof schema>;
 
 export type Config = Readonly<
-  Omit<Parsed, 'PUBLIC_BASE_URL' | 'GRAPHQL_INTROSPECTION' | 'GRAPHQL_SUGGESTIONS' | 'GRAPHQL_GRAPHIQL' | 'CORS_ORIGINS'> & {
+  Omit<Parsed, 'PUBLIC_BASE_URL' | 'OAUTH_RETURN_URL' | 'GRAPHQL_INTROSPECTION' | 'GRAPHQL_SUGGESTIONS' | 'GRAPHQL_GRAPHIQL' | 'CORS_ORIGINS'> & {
     PUBLIC_BASE_URL: string;
+    OAUTH_RETURN_URL: string;
     DATA_DIR: string;
     GRAPHQL_INTROSPECTION: boolean;
     GRAPHQL_SUGGESTIONS: boolean;
@@ -165,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const c = parsed.data;
   const development = c.NODE_ENV !== 'production';
+  const publicBase = (c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, '');
   return Object.freeze({
     ...c,
     GRAPHQL_INTROSPECTION: c.GRAPHQL_INTROSPECTION ?? development,
@@ -172,6 +181,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     GRAPHQL_GRAPHIQL: c.GRAPHQL_GRAPHIQL ?? development,
     CORS_ORIGINS: Object.freeze(splitList(c.CORS_ORIGINS ?? '').map((o) => new URL(o).origin)),
     DATA_DIR: path.resolve(c.DATA_DIR),
-    PUBLIC_BASE_URL: (c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
+    PUBLIC_BASE_URL: publicBase,
+    OAUTH_RETURN_URL: c.OAUTH_RETURN_URL ?? `${publicBase}/dashboard`,
   });
 }

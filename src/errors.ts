@@ -14,6 +14,8 @@ export type AppErrorCode =
   | 'CRM_ERROR'
   /** The CRM did not confirm that the credentials belong to the account (or the account cannot be connected here). */
   | 'ACCOUNT_NOT_VERIFIED'
+  /** A feature this deployment has not been configured for (an OAuth app without client id/secret). */
+  | 'NOT_CONFIGURED'
   | 'INTERNAL';
 
 const HTTP_STATUS: Record<AppErrorCode, number> = {
@@ -28,6 +30,7 @@ const HTTP_STATUS: Record<AppErrorCode, number> = {
   UNSUPPORTED: 422,
   CRM_ERROR: 502,
   ACCOUNT_NOT_VERIFIED: 422,
+  NOT_CONFIGURED: 422,
   INTERNAL: 500,
 };
 

@@ -76,6 +76,12 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       labelNames: ['provider', 'operation'] as const,
       registers: r,
     }),
+    tokenRefreshes: new Counter({
+      name: 'crm_sync_token_refreshes_total',
+      help: 'OAuth token refreshes made by the service (one per integration at a time, across instances), per provider and outcome (renewed, revoked: the CRM refused the grant, failed).',
+      labelNames: ['provider', 'outcome'] as const,
+      registers: r,
+    }),
     crmLatency: new Histogram({
       name: 'crm_sync_crm_api_call_duration_seconds',
       help: 'Duration of CRM client operations (a batched operation is one observation).',

@@ -3,7 +3,7 @@
 // current key (new envelopes) and previous keys (reading envelopes written before a
 // rotation). Values stored before encryption existed (plain JSON) still read, and are
 // encrypted on their next write or by rotateCredentials.
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PrismaClient } from './generated/prisma/client.ts';
@@ -133,6 +133,22 @@ export class Keyring {
     } catch {
       throw new SecretError('DECRYPT_FAILED', `value encrypted with key "${keyId}" could not be decrypted (wrong key or altered data)`);
     }
+  }
+
+  /**
+   * A MAC of `data` (HMAC-SHA256, base64url) under a key derived from the current key for
+   * `purpose` only: values signed for one purpose never verify for another.
+   */
+  mac(purpose: string, data: string): string {
+    const key = Buffer.from(hkdfSync('sha256', this.keys.get(this.currentKeyId)!, Buffer.alloc(0), `crm-sync mac ${purpose}`, 32));
+    return createHmac('sha256', key).update(data, 'utf8').digest('base64url');
+  }
+
+  /** True when `mac` is the MAC of `data` for `purpose` (compared in constant time). */
+  verifyMac(purpose: string, data: string, mac: string): boolean {
+    const expected = Buffer.from(this.mac(purpose, data));
+    const given = Buffer.from(mac);
+    return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
   /** True when the value is plaintext or was written with another key than the current one. */

@@ -3,13 +3,15 @@
 // shown is built from DOM nodes and text nodes, never HTML strings: names come from CRMs.
 // The API key lives in sessionStorage only (never in the URL, never logged).
 
+import { connectionCell, renderConnectors, takeOAuthResult } from './connect.js';
+
 const KEY_STORE = 'crm-sync.apiKey';
 const FEED_MAX = 200;
 const REFRESH_MS = 15_000;
 
 const LEAD = 'id email firstName lastName company crmMetadata { sourceSystem crmProvider lastSyncDirection }';
 const EVENT = 'id provider integrationId leadId direction kind status reason errorCode error externalId via retryable createdAt retriedAt';
-const STATUS = 'enabled totalReceived created updated skipped failed pending lastReceivedAt expiresAt pendingPushes failedPushes nextAttemptAt breaker { state until lastErrorCode }';
+const STATUS = 'enabled totalReceived created updated skipped failed pending lastReceivedAt expiresAt pendingPushes failedPushes nextAttemptAt breaker { state until lastErrorCode } connection { state errorCode }';
 const PROVIDERS = { HUBSPOT: 'HubSpot', SALESFORCE: 'Salesforce', ZOHO: 'Zoho' };
 
 const $ = (id) => document.getElementById(id);
@@ -24,6 +26,7 @@ let historyAvailable = true;
 const integrations = new Map(); // id -> integration
 const leads = new Map(); // id -> { email, firstName, lastName }
 const failedRows = new Map(); // sync event id -> { ev, tr, state }
+const connectors = new Map(); // provider -> CRM that connects through OAuth here
 
 // ---------- DOM helpers (text only) ----------
 
@@ -73,9 +76,10 @@ function leadLabel(lead, fallbackId) {
   return h('span', { class: 'who' }, name ? h('b', null, name) : null, name ? ' ' : null, h('span', { class: 'email' }, lead.email));
 }
 
-function notice(message) {
+function notice(message, good = false) {
   const el = $('notice');
   el.textContent = message ?? '';
+  el.className = good ? 'ok' : '';
   el.hidden = !message;
 }
 
@@ -120,8 +124,11 @@ const unknownToServer = (errors) =>
 
 // ---------- integrations and webhook status ----------
 
+/** What the connection part (connect.js) uses of this page. */
+const connectCtx = { h, gqlOk, notice, connectors, reload: () => loadIntegrations() };
+
 async function loadIntegrations() {
-  const data = await gqlOk('query { integrations { id name provider accountId autoSync webhooksEnabled } }');
+  const data = await gqlOk('query { integrations { id name provider accountId autoSync webhooksEnabled connectionState } }');
   const list = data.integrations;
   let statuses = {};
   if (list.length) {
@@ -133,7 +140,7 @@ async function loadIntegrations() {
   integrations.clear();
   for (const it of list) integrations.set(it.id, it);
   $('integrations').replaceChildren(
-    ...(list.length ? list.map((it, i) => integrationRow(it, statuses[`s${i}`])) : [h('tr', null, h('td', { colspan: 13, class: 'muted' }, 'No integrations yet.'))]),
+    ...(list.length ? list.map((it, i) => integrationRow(it, statuses[`s${i}`])) : [h('tr', null, h('td', { colspan: 14, class: 'muted' }, 'No integrations yet.'))]),
   );
 }
 
@@ -155,6 +162,7 @@ function integrationRow(it, s) {
     h('td', { class: soon ? 'warn' : '' }, when(s?.expiresAt, 'date')),
     waiting(s),
     breakerCell(s),
+    connectionCell(connectCtx, it, s),
     h('td', null, historyAvailable ? h('button', { type: 'button', class: 'small', onclick: (e) => retryAll(it.id, e.currentTarget) }, 'Retry failed') : null),
   );
 }
@@ -440,6 +448,11 @@ async function connect(candidate) {
   }
   sessionStorage.setItem(KEY_STORE, candidate);
   notice('');
+  const back = takeOAuthResult();
+  if (back) notice(`${provider(back.crm.toUpperCase())} ${back.result === 'created' ? 'connected' : 'reconnected'}.`, true);
+  await renderConnectors(connectCtx)
+    .then(() => loadIntegrations())
+    .catch((err) => notice(`Could not load the CRMs to connect: ${err.message}`));
   $('key-form').hidden = true;
   $('forget').hidden = false;
   $('panels').hidden = false;

@@ -1,6 +1,6 @@
 // Turns an integration row into a connected CRM client, and keeps one client per
 // integration so each keeps its own rate limiter and token state.
-import type { CrmAdapter, CrmClient, CrmProvider, Credentials, NetworkPolicy } from '../../adapters/contract.ts';
+import type { CrmAdapter, CrmClient, CrmProvider, Credentials, NetworkPolicy, TokenKeeper } from '../../adapters/contract.ts';
 import { checkOrigin, HostAllowList } from '../../adapters/kit/net-guard.ts';
 import { AppError } from '../errors.ts';
 import type { Integration, Prisma, PrismaClient } from '../generated/prisma/client.ts';
@@ -51,6 +51,10 @@ export function checkedApiBase(adapter: CrmAdapter, url: string | undefined, pol
     return null;
   }
 }
+
+type ClientSource = Pick<Integration, 'apiBaseUrl' | 'credentials' | 'settings'>;
+
+const clientKey = (i: ClientSource) => `${i.apiBaseUrl}|${i.credentials}|${JSON.stringify(i.settings)}`;
 
 export class Connections {
   private readonly adapters = new Map<CrmProvider, CrmAdapter>();
@@ -119,9 +123,30 @@ export class Connections {
     return [...this.adapters.keys()];
   }
 
+  /** Who renews OAuth tokens for the clients (the service's TokenKeepers); set once by the engine. */
+  private keeper?: (integrationId: string) => TokenKeeper;
+
+  useTokenKeeper(keeper: (integrationId: string) => TokenKeeper) {
+    this.keeper = keeper;
+  }
+
+  /** The keeper that renews this integration's tokens (what every client of it is given). */
+  tokensFor(integrationId: string): TokenKeeper | undefined {
+    return this.keeper?.(integrationId);
+  }
+
+  /**
+   * Tokens renewed through the keeper were stored: the live client built from `before`
+   * already holds them (the keeper answered it), so it is kept for the row as it is now.
+   */
+  renewed(integrationId: string, before: ClientSource, after: ClientSource) {
+    const entry = this.clients.get(integrationId);
+    if (entry && entry.key === clientKey(before)) entry.key = clientKey(after);
+  }
+
   client(integration: Integration): CrmClient {
     // A client is rebuilt when what it was built from changes (credentials, settings, URL).
-    const key = `${integration.apiBaseUrl}|${integration.credentials}|${JSON.stringify(integration.settings)}`;
+    const key = clientKey(integration);
     const cached = this.clients.get(integration.id);
     if (cached && cached.key === key) return cached.client;
     const log = this.logger.child({ integrationId: integration.id, provider: integration.provider });
@@ -135,6 +160,12 @@ export class Connections {
       logger: log,
       network: this.network,
       callTimeoutMs: this.callTimeoutMs,
+      // One refresh at a time per integration, across workers and instances (token-keeper.ts),
+      // for integrations connected through OAuth. Pasted tokens keep the adapter's own
+      // renewal: the adapters' CrmOAuth.refresh refuses a whole refresh whose answer names
+      // an API host outside their allow-list, where their own renewal ignores that host
+      // and goes on (test/security/ssrf.test.ts).
+      ...(this.keeper && integration.connectedVia === 'oauth' ? { tokens: this.keeper(integration.id) } : {}),
       onCredentialsChanged: async (credentials, connection) => {
         const merged = { ...readCredentials(integration, this.keyring), ...credentials };
         // The CRM may move an account to another API host (named in the token answer):
@@ -156,7 +187,7 @@ export class Connections {
         // Keep the live client: it already holds the new token.
         const entry = this.clients.get(integration.id);
         if (entry) {
-          entry.key = `${updated.apiBaseUrl}|${updated.credentials}|${JSON.stringify(updated.settings)}`;
+          entry.key = clientKey(updated);
         }
         log.info('crm credentials refreshed and stored');
       },

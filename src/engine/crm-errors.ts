@@ -29,7 +29,7 @@ export function errInfo(e: CrmError) {
 }
 
 /** Codes with which a CRM refuses credentials while it is asked whose they are. */
-const CREDENTIALS_REFUSED = new Set(['AUTH_EXPIRED', 'PERMISSION', 'NOT_FOUND', 'VALIDATION']);
+const CREDENTIALS_REFUSED = new Set(['AUTH_EXPIRED', 'AUTH_REVOKED', 'PERMISSION', 'NOT_FOUND', 'VALIDATION']);
 
 /** True when a CRM answered an account check by refusing the credentials (not by failing). */
 export function refusesCredentials(e: unknown): e is CrmError {

@@ -4,6 +4,7 @@
 // its cursor and a lease: if the instance running it dies, another resumes it from
 // the last finished page. Running it again creates nothing new.
 import type { Page } from '../../adapters/contract.ts';
+import { markNeedsReconnect, requireConnected, revokesGrant } from './connection-state.ts';
 import type { ImportJob, Integration } from '../generated/prisma/client.ts';
 import { outsideRequest } from '../logger.ts';
 import { applyRecords } from './apply-batch.ts';
@@ -22,6 +23,7 @@ export type ImportDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'p
 
 export async function startImport(deps: ImportDeps, organizationId: string, integrationId: string): Promise<ImportJob> {
   const integration = await getIntegration(deps.prisma, organizationId, integrationId);
+  requireConnected(integration, 'import');
   // One import per integration at a time: starting again returns the running job.
   const running = await deps.prisma.importJob.findFirst({ where: { integrationId, status: 'running' } });
   if (running) return running;
@@ -144,6 +146,7 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
   } catch (err) {
     dropAhead();
     const error = asCrmError(err);
+    if (revokesGrant(error)) await markNeedsReconnect(deps, integration, error);
     job = await prisma.importJob.update({
       where: { id: job.id },
       data: { status: 'failed', error: `${error.code}: ${storedError(error)}`, finishedAt: new Date(), lockedBy: null, lockedUntil: null },

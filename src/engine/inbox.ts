@@ -26,6 +26,7 @@ import { inboundFromOutcome, type ApplyOutcome } from './outcomes.ts';
 import { backoffMs, byIntegration, claimRows, markInboxDone, releaseRows } from './queue.ts';
 import { remedyFor } from './remedies.ts';
 import { applyDeletion, applyMerge } from './removals.ts';
+import { markNeedsReconnect, revokesGrant } from './connection-state.ts';
 import type { WebhookResponse } from './types.ts';
 import { acceptedEndpointSecrets, storedChannel, usesEndpointSecret } from './webhook-secrets.ts';
 import type { EngineContext } from './context.ts';
@@ -298,6 +299,13 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
  * permanent ones fail at once, with the steps that fix them.
  */
 async function retryOrFail(deps: PassDeps, row: InboxEvent & { integration: Integration }, error: CrmError, log: Logger) {
+  if (revokesGrant(error)) {
+    // The CRM refused the grant: the event waits, unclaimed and uncounted, for the
+    // customer to connect again (connection-state.ts).
+    await markNeedsReconnect(deps, row.integration, error);
+    await releaseRows(deps.prisma, 'InboxEvent', [row.id]);
+    return;
+  }
   const now = new Date();
   const attempts = row.attempts + 1;
   const firstFailedAt = row.firstFailedAt ?? now;

@@ -9,6 +9,9 @@ import type { PubSub } from '../pubsub.ts';
 import { keyringFromConfig, type Keyring } from '../secrets.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
 import { Connections } from './connections.ts';
+import { TokenKeepers } from './token-keeper.ts';
+import { completeConnection, connectCrm, connectorsOf } from './oauth-connect.ts';
+import { disconnectCrm } from './disconnect.ts';
 import { retryFailed, retrySyncEvent } from './history.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { inboxQueue, receiveWebhook } from './inbox.ts';
@@ -85,6 +88,9 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     );
   }
   const connections = new Connections(deps.adapters ?? defaultAdapters(), prisma, logger, keyring, metrics, network, config.CRM_CALL_TIMEOUT_MS);
+  // Every client renews its OAuth tokens through the service: one refresh per integration at a time.
+  const keepers = new TokenKeepers({ config, prisma, logger, connections, instanceId, metrics });
+  connections.useTokenKeeper((integrationId) => keepers.for(integrationId));
   const idleMs = deps.idleMs ?? 1_000;
   const routes = new WebhookRoutes(prisma, keyring, config.WEBHOOK_ROUTE_CACHE_MS);
   /** Runs a change of integrations, then forgets the cached webhook routes (this instance sees it at once). */
@@ -166,6 +172,10 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     createLead: (org, input) => createLead(ctx, org, input),
     updateLead: (org, input) => updateLead(ctx, org, input),
     createIntegration: (org, input) => changing(createIntegration(ctx, org, input)),
+    connectors: () => connectorsOf(ctx),
+    connectCrm: (who, input) => connectCrm(ctx, who, input),
+    completeOAuth: (slug, query) => changing(completeConnection(ctx, slug, query)),
+    disconnectCrm: (org, id, opts) => changing(disconnectCrm(ctx, org, id, opts?.keepLinks ?? true)),
     enableWebhooks: (org, id) => changing(enableWebhooks(ctx, org, id)),
     disableWebhooks: (org, id) => changing(disableWebhooks(ctx, org, id)),
     rotateWebhookSecret: (org, id, opts) => changing(rotateWebhookSecret(ctx, org, id, opts)),

@@ -88,7 +88,7 @@ export async function createIntegration(deps: IntegrationDeps, organizationId: s
     if (isUniqueViolation(e)) {
       // Another organization holds it (connected between the check and the insert): the
       // same answer as any failed verification, so nothing is learnt about other tenants.
-      const mine = await deps.prisma.integration.findFirst({ where: { provider: v.provider, accountId, organizationId }, select: { id: true } });
+      const mine = await deps.prisma.integration.findFirst({ where: { provider: v.provider, accountId, organizationId, connectionState: { not: 'disconnected' } }, select: { id: true } });
       if (mine) throw alreadyConnected(v.provider);
       throw accountNotVerified();
     }
@@ -137,8 +137,9 @@ export async function verifiedAccountId(
     log.warn('account verification failed: the credentials belong to another account than the one named');
     throw accountNotVerified();
   }
+  // A disconnected integration holds its account no more (disconnectCrm).
   const holder = await deps.prisma.integration.findFirst({
-    where: { provider: adapter.provider, accountId: actual, ...(opts.integrationId ? { id: { not: opts.integrationId } } : {}) },
+    where: { provider: adapter.provider, accountId: actual, connectionState: { not: 'disconnected' }, ...(opts.integrationId ? { id: { not: opts.integrationId } } : {}) },
     select: { organizationId: true },
   });
   if (holder && holder.organizationId !== opts.organizationId) {

@@ -62,13 +62,15 @@ export function knownState(link: CrmLink, remoteHash: string): boolean {
 
 /**
  * Queues a push of each lead (at its current version) to every auto-sync integration of
- * its organization except `exceptIntegrationId` (the CRM the change came from, if any).
+ * its organization still connected (or waiting to be reconnected) except `exceptIntegrationId` (the CRM the change came from, if any).
  * The leads are of one organization. Returns the number of pushes queued.
  */
 export async function fanOut(tx: FanOutTx, leads: Pick<Lead, 'id' | 'organizationId' | 'syncVersion'>[], exceptIntegrationId: string | null): Promise<number> {
   if (leads.length === 0) return 0;
   const targets = await tx.integration.findMany({
-    where: { organizationId: leads[0].organizationId, autoSync: true, ...(exceptIntegrationId ? { id: { not: exceptIntegrationId } } : {}) },
+    // A disconnected integration takes no push; one waiting for its customer to reconnect
+    // queues them (held until then).
+    where: { organizationId: leads[0].organizationId, autoSync: true, connectionState: { not: 'disconnected' }, ...(exceptIntegrationId ? { id: { not: exceptIntegrationId } } : {}) },
     select: { id: true },
   });
   if (targets.length === 0) return 0;

@@ -5,6 +5,7 @@ import { CrmError } from '../../adapters/contract.ts';
 import type { CrmLink, Integration, Lead, OutboxItem, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { storedError } from './crm-errors.ts';
+import { markNeedsReconnect, revokesGrant } from './connection-state.ts';
 import type { HistoryBatch } from './history.ts';
 import { backoffMs, releaseRows } from './queue.ts';
 import { remedyFor } from './remedies.ts';
@@ -37,13 +38,21 @@ export function recordPush(
 
 /**
  * Records a failed attempt (or, when `attempted` is false, a push that was never tried:
- * it goes back without costing an attempt). Transient errors are retried with backoff
+ * it goes back without costing an attempt; so does a push refused for a revoked grant,
+ * held until the integration is connected again). Transient errors are retried with backoff
  * until RETRY_WINDOW_MS after the first of them; permanent ones fail at once, with the
  * steps that fix them.
  */
 export async function retryOrFail(deps: PassDeps, items: ClaimedItem[], error: CrmError, log: Logger, attempted = true) {
   const now = new Date();
   const ids = items.map((i) => i.id);
+  if (revokesGrant(error)) {
+    // The CRM refused the grant: nothing this push did is its fault. It waits, unclaimed
+    // and uncounted, for the customer to connect again (connection-state.ts).
+    await markNeedsReconnect(deps, items[0].integration, error);
+    await releaseRows(deps.prisma, 'OutboxItem', ids, now);
+    return;
+  }
   if (!attempted) {
     await releaseRows(deps.prisma, 'OutboxItem', ids, new Date(now.getTime() + (error.retryAfterMs ?? 0)));
     return;

@@ -7,6 +7,7 @@
 import { SYNCED_FIELDS, type CrmError, type LeadFields } from '../../adapters/contract.ts';
 import type { CrmLink, Integration, PrismaClient } from '../generated/prisma/client.ts';
 import { admit, isTransient, probeUnused, recordFailure } from './breaker.ts';
+import { DISCONNECTED } from './connection-state.ts';
 import { asCrmError, errInfo } from './crm-errors.ts';
 import type { DispatchQueue } from './dispatcher.ts';
 import { canonicalFields, fieldsHash, readSnapshot } from './fields.ts';
@@ -40,6 +41,12 @@ export async function pushClaimed(deps: OutboxDeps, ids: string[]): Promise<void
   });
   if (items.length === 0) return;
   const integration = items[0].integration;
+  if (integration.connectionState === DISCONNECTED) {
+    // Queued by another instance just before the disconnect reached it: nothing goes to a
+    // CRM the customer left (disconnect.ts closed the rest the same way).
+    await finish(deps.prisma, items, 'done', 'skipped: integration disconnected');
+    return;
+  }
   const admission = await admit(deps.prisma, integration, deps.config);
   if (admission.kind === 'wait') {
     await releaseRows(deps.prisma, 'OutboxItem', items.map((i) => i.id), admission.until);

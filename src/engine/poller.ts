@@ -3,6 +3,7 @@
 // CRM for records changed since its cursor and applies them by the same rules, so a
 // missed webhook is healed and an echo is still recognised. A poll never overwrites
 // fresher data (apply.ts compares modification times).
+import { markNeedsReconnect, revokesGrant } from './connection-state.ts';
 import type { Integration } from '../generated/prisma/client.ts';
 import { applyRecords, throwFirstFailure } from './apply-batch.ts';
 import { recordApplied } from './history.ts';
@@ -20,7 +21,7 @@ export type PollDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pub
 export async function pollAll(deps: PollDeps, force = false): Promise<number> {
   const dueBefore = new Date(Date.now() - deps.config.POLL_INTERVAL_MS);
   const integrations = await deps.prisma.integration.findMany({
-    where: { webhooksEnabled: true, ...(force ? {} : { OR: [{ lastPolledAt: null }, { lastPolledAt: { lt: dueBefore } }] }) },
+    where: { webhooksEnabled: true, connectionState: 'connected', ...(force ? {} : { OR: [{ lastPolledAt: null }, { lastPolledAt: { lt: dueBefore } }] }) },
   });
   let seen = 0;
   for (const integration of integrations) {
@@ -86,7 +87,9 @@ export async function pollOne(deps: PollDeps, integration: Integration): Promise
       if (result.records.length < POLL_PAGE || !result.nextCursor) break;
     }
   } catch (err) {
-    log.warn({ err: errInfo(asCrmError(err)) }, 'reconciling poll failed; next round retries');
+    const error = asCrmError(err);
+    if (revokesGrant(error)) await markNeedsReconnect(deps, integration, error);
+    log.warn({ err: errInfo(error) }, 'reconciling poll failed; next round retries');
   }
   const changed = seen - (outcomes.unchanged ?? 0);
   if (changed) log.info({ seen, outcomes }, 'reconciling poll applied changes');

@@ -15,8 +15,9 @@ export function doneColumns() {
 /**
  * Claims up to `limit` due rows of a table for `owner`, oldest first. A row is due when
  * it is pending and its nextAttemptAt has passed, or when it is being processed under
- * an expired lease. Rows of integrations in `exclude` (busy here) or whose circuit
- * breaker holds them (`breakerUntil` in the future) are left alone. Claiming counts no
+ * an expired lease. Rows of integrations in `exclude` (busy here), whose circuit
+ * breaker holds them (`breakerUntil` in the future) or whose connection waits for the
+ * customer (needs_reconnect: connection-state.ts) are left alone. Claiming counts no
  * attempt: an attempt is counted when its outcome is recorded, so a claim lost to a
  * crash costs nothing. Returns the claimed ids. Times are the database's clock (UTC).
  */
@@ -53,7 +54,8 @@ export async function claimRows(
         AND NOT (q."integrationId" = ANY($4::text[]))
         AND NOT EXISTS (
           SELECT 1 FROM "Integration" g
-          WHERE g.id = q."integrationId" AND g."breakerUntil" > (now() AT TIME ZONE 'UTC'))
+          WHERE g.id = q."integrationId"
+            AND (g."breakerUntil" > (now() AT TIME ZONE 'UTC') OR g."connectionState" = 'needs_reconnect'))
       ORDER BY q."${orderColumn}" ASC
       LIMIT $3
       FOR UPDATE OF q SKIP LOCKED

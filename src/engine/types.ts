@@ -64,6 +64,17 @@ export interface WebhookStatus {
   /** When the next waiting event or push is due (a breaker's cool-down included); null when nothing waits. */
   nextAttemptAt: Date | null;
   breaker: BreakerStatus;
+  connection: ConnectionStatus;
+}
+
+/** The integration's connection to its CRM (connection-state.ts). */
+export interface ConnectionStatus {
+  state: 'CONNECTED' | 'NEEDS_RECONNECT' | 'DISCONNECTED';
+  /** How it was connected: OAUTH (connectCrm) or TOKEN (pasted credentials). */
+  via: 'OAUTH' | 'TOKEN';
+  /** The error that moved it out of CONNECTED (AUTH_REVOKED); null while connected. */
+  errorCode: string | null;
+  changedAt: Date | null;
 }
 
 export interface BreakerStatus {
@@ -96,10 +107,46 @@ export interface WebhookResponse {
   body: string;
 }
 
+export interface ConnectCrmInput {
+  provider: CrmProvider;
+  name: string;
+  /** The CRM's connect options (CrmAdapter.oauth.connectOptions: a login host, a data centre). */
+  options?: Record<string, unknown> | null;
+}
+
+/** Who starts a connection: the organization of the API key (and the key). */
+export interface Starter {
+  organizationId: string;
+  apiKeyId: string | null;
+}
+
+/** What the OAuth callback answers: a redirect to the return page, or a page saying why not. */
+export type CallbackAnswer =
+  | { kind: 'redirect'; location: string }
+  | { kind: 'page'; status: number; title: string; message: string; returnUrl: string };
+
+/** A CRM as a customer may connect it. */
+export interface CrmConnector {
+  provider: CrmProvider;
+  label: string;
+  /** It connects through OAuth on this service (the adapter has it and its app is configured). */
+  oauth: boolean;
+  /** The connect options it takes (connectCrm `options`). */
+  options: string[];
+}
+
 export interface SyncService {
   createLead(organizationId: string, input: CreateLeadInput): Promise<Lead>;
   updateLead(organizationId: string, input: UpdateLeadInput): Promise<Lead>;
   createIntegration(organizationId: string, input: CreateIntegrationInput): Promise<Integration>;
+  /** The CRMs of this build and how they connect. */
+  connectors(): CrmConnector[];
+  /** Starts an OAuth connection: the URL of the CRM's consent screen, with a single-use state. */
+  connectCrm(who: Starter, input: ConnectCrmInput): Promise<{ authorizeUrl: string; expiresAt: Date }>;
+  /** The CRM sent the browser back to `/api/v1/oauth/<slug>/callback` with `query`. */
+  completeOAuth(slug: string, query: Record<string, string>): Promise<CallbackAnswer>;
+  /** Removes the CRM-side registrations, revokes the tokens, deletes the credentials; keeps leads and history. */
+  disconnectCrm(organizationId: string, integrationId: string, opts?: { keepLinks?: boolean }): Promise<Integration>;
   enableWebhooks(organizationId: string, integrationId: string): Promise<EnableWebhooksResult>;
   disableWebhooks(organizationId: string, integrationId: string): Promise<WebhookStatus>;
   /** A new webhook secret (Salesforce endpoint URL, Zoho channel token); see rotateWebhookSecret. */

@@ -4,6 +4,7 @@ import { isCrmError } from '../../adapters/contract.ts';
 import { AppError } from '../errors.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { breakerView } from './breaker.ts';
+import { connectionStatus, requireConnected } from './connection-state.ts';
 import { settingsOf, tagValuesFor } from './connections.ts';
 import { apiErrorOf } from './crm-errors.ts';
 import { getIntegration, type IntegrationDeps } from './integrations.ts';
@@ -23,6 +24,7 @@ import {
 
 export async function enableWebhooks(deps: IntegrationDeps, organizationId: string, integrationId: string): Promise<EnableWebhooksResult> {
   const integration = await getIntegration(deps.prisma, organizationId, integrationId);
+  requireConnected(integration, 'enable webhooks');
   const adapter = deps.connections.adapter(integration.provider);
   const settings = withoutLegacySecrets(settingsOf(integration));
   // Secrets are generated here, once, and kept encrypted; a legacy clear token is taken over.
@@ -73,7 +75,7 @@ export async function enableWebhooks(deps: IntegrationDeps, organizationId: stri
 /** Renews webhook channels that expire within `withinMs` (Zoho channels live at most a week). */
 export async function renewExpiringWebhooks(deps: IntegrationDeps, withinMs = 24 * 3_600_000): Promise<number> {
   const due = await deps.prisma.integration.findMany({
-    where: { webhooksEnabled: true, webhookExpiresAt: { lt: new Date(Date.now() + withinMs) } },
+    where: { webhooksEnabled: true, connectionState: 'connected', webhookExpiresAt: { lt: new Date(Date.now() + withinMs) } },
   });
   let renewed = 0;
   for (const integration of due) {
@@ -259,6 +261,7 @@ export async function webhookStatus(prisma: PrismaClient, organizationId: string
     failedPushes: countOf('failed'),
     nextAttemptAt,
     breaker,
+    connection: connectionStatus(integration),
   };
 }
 

@@ -46,7 +46,8 @@ export class WebhookRoutes {
     if (held && held.until > now) return held.routed;
     const generation = this.generation;
     const where = by === 'channel' ? { channelId: { in: ids } } : { accountId: { in: ids } };
-    const rows = await this.prisma.integration.findMany({ where: { provider: adapter.provider, ...where } });
+    // A disconnected integration takes no webhook (disconnectCrm): its account routes nowhere.
+    const rows = await this.prisma.integration.findMany({ where: { provider: adapter.provider, connectionState: { not: 'disconnected' }, ...where } });
     const routed = rows.map((integration) => ({
       integration,
       credentials: readCredentials(integration, this.keyring),

@@ -4,6 +4,7 @@ import { builder } from './builder.ts';
 import './types/scalars.ts';
 import './types/lead.ts';
 import './types/integration.ts';
+import './types/connection.ts';
 import './types/webhook.ts';
 import './types/import-job.ts';
 import './types/api-key.ts';

@@ -22,6 +22,7 @@ const ERROR_CODES: { [K in AppErrorCode]: true } = {
   UNSUPPORTED: true,
   CRM_ERROR: true,
   ACCOUNT_NOT_VERIFIED: true,
+  NOT_CONFIGURED: true,
   INTERNAL: true,
 };
 const codes = Object.keys(ERROR_CODES) as AppErrorCode[];
@@ -31,6 +32,8 @@ const codesFor = (status: number) => codes.filter((c) => statusOf(c) === status)
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const nullable = (schema: Record<string, unknown>) => ({ ...schema, type: [schema.type as string, 'null'] });
 const dateTime = { type: 'string', format: 'date-time' };
+/** A page for a browser (the OAuth callback), not the JSON error envelope. */
+const htmlPage = (what: string) => ({ description: `An HTML page: ${what}.`, content: { 'text/html': { schema: { type: 'string' } } } });
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed request (BAD_REQUEST) or invalid input (VALIDATION, with `fields`).',
@@ -190,6 +193,38 @@ export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
           responses: { '200': { description: 'The integration\'s webhook status.', content: json(ref('WebhookStatus')) }, ...integrationErrors },
         },
       },
+      [`${API_BASE}/oauth/{provider}/callback`]: {
+        get: {
+          operationId: 'oauthCallback',
+          tags: ['webhooks'],
+          summary: "The CRM's OAuth redirect (the customer's browser)",
+          description:
+            'Completes a connection started by the GraphQL `connectCrm`: the signed, single-use `state` is the proof. ' +
+            'Answers 303 to OAUTH_RETURN_URL (`connected`, `result`, `integrationId` in the query), or an HTML page saying why nothing was connected (400: state refused or the CRM answered an error).',
+          security: [],
+          parameters: [{ name: 'provider', in: 'path', required: true, schema: { type: 'string', enum: ADAPTERS.map((a) => a.slug) } }],
+          responses: {
+            '303': { description: 'Connected: back to the return page.' },
+            '400': htmlPage('nothing was connected (the state was refused, or the CRM answered an error), and why'),
+            '404': htmlPage('no CRM connects at this address'),
+            '409': htmlPage('the account is connected to another organization'),
+            '502': htmlPage('the CRM did not complete the connection'),
+          },
+        },
+      },
+      [`${API_BASE}/crm-integration/{integrationId}/disconnect`]: {
+        post: {
+          operationId: 'disconnectCrm',
+          tags: ['integrations'],
+          summary: 'Disconnect the CRM',
+          description:
+            "Removes the integration's registrations at the CRM, revokes its tokens there, deletes its credentials and refuses its webhooks from now on. " +
+            'Leads and history stay; its links too unless `keepLinks` is false. Body optional.',
+          parameters: [integrationIdParam],
+          requestBody: { required: false, content: json({ type: 'object', properties: { keepLinks: { type: 'boolean', default: true } }, additionalProperties: false }) },
+          responses: { '200': { description: 'Disconnected.', content: json(ref('Disconnected')) }, ...integrationErrors },
+        },
+      },
       [`${API_BASE}/crm-integration/{integrationId}/disable-webhooks`]: {
         post: {
           operationId: 'disableWebhooks',
@@ -232,6 +267,10 @@ export function openApiDocument(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
               },
             },
           },
+        },
+        Disconnected: {
+          type: 'object',
+          properties: { id: { type: 'string' }, provider: { type: 'string' }, connectionState: { type: 'string', enum: ['DISCONNECTED'] }, keepLinks: { type: 'boolean' } },
         },
         ImportRequest: {
           type: 'object',

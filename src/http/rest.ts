@@ -11,6 +11,7 @@ import type { HttpEnv } from './context.ts';
 import { requireApiKey, requireScope } from './middleware.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { openApiDocument } from './openapi.ts';
+import { oauthCallback } from './oauth-pages.ts';
 import { jsonTextProblems, textProblem } from './text-input.ts';
 
 export interface RestDeps {
@@ -28,6 +29,11 @@ export interface RestDeps {
 async function readJson(c: Context<HttpEnv>): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') throw new AppError('BAD_REQUEST', 'A JSON body is required.');
+  return readJsonText(text);
+}
+
+/** Parses and checks a JSON body's text (see readJson). */
+function readJsonText(text: string): unknown {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -56,6 +62,7 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
 }
 
 const ImportBody = z.object({ integrationId: z.string().trim().min(1, 'is required') });
+const DisconnectBody = z.object({ keepLinks: z.boolean().default(true) }).strict();
 
 // Explicit views: only these fields leave the service, whatever else its objects carry.
 function webhookStatusView(s: WebhookStatus) {
@@ -133,6 +140,7 @@ export function restRoutes({ config, service, auth, limiter }: RestDeps): Hono<H
   };
   api.post('/webhooks/:provider', webhook);
   api.post('/webhooks/:provider/:secret', webhook);
+  api.get('/oauth/:provider/callback', oauthCallback(service));
 
   const integrations = new Hono<HttpEnv>();
   integrations.use('*', requireApiKey(auth, limiter));
@@ -158,6 +166,13 @@ export function restRoutes({ config, service, auth, limiter }: RestDeps): Hono<H
   integrations.post('/:integrationId/disable-webhooks', async (c) => {
     const status = await service.disableWebhooks(c.get('principal').organizationId, pathParam(c, 'integrationId'));
     return c.json(webhookStatusView(status));
+  });
+
+  integrations.post('/:integrationId/disconnect', async (c) => {
+    const text = await c.req.text();
+    const { keepLinks } = parseWith(DisconnectBody, text.trim() === '' ? {} : readJsonText(text));
+    const integration = await service.disconnectCrm(c.get('principal').organizationId, pathParam(c, 'integrationId'), { keepLinks });
+    return c.json({ id: integration.id, provider: integration.provider, connectionState: 'DISCONNECTED', keepLinks });
   });
 
   api.route('/crm-integration', integrations);

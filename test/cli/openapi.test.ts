@@ -43,7 +43,7 @@ describe('GET /api/v1/openapi.json', () => {
     expect(doc.components.schemas.Error.properties.error.required).toEqual(['code', 'message']);
     for (const [p, ops] of Object.entries(doc.paths)) {
       for (const [m, op] of Object.entries(ops)) {
-        if (p.includes('/webhooks/') || p.endsWith('/openapi.json')) expect(op.security, `${m} ${p}`).toEqual([]);
+        if (p.includes('/webhooks/') || p.includes('/oauth/') || p.endsWith('/openapi.json')) expect(op.security, `${m} ${p}`).toEqual([]);
         else for (const code of ['401', '404', '413', '429']) expect(op.responses[code], `${m} ${p} ${code}`).toBeDefined();
       }
     }
@@ -69,7 +69,10 @@ describe('GET /api/v1/openapi.json', () => {
       // Not the app's catch-all: the route exists.
       expect(text, op).not.toContain('No route for');
       expect(doc.paths[p][method.toLowerCase()].responses[String(res.status)], `${op} answered ${res.status}, which is not documented`).toBeDefined();
-      if (res.status >= 400) {
+      // A page for a browser (the OAuth callback) where the document says so; JSON otherwise.
+      if (doc.paths[p][method.toLowerCase()].responses[String(res.status)].content?.['text/html']) {
+        expect(res.headers.get('content-type'), op).toMatch(/^text\/html/);
+      } else if (res.status >= 400) {
         const body = JSON.parse(text) as { error: { code: string; message: string } };
         expect(codes, op).toContain(body.error.code);
         expect(typeof body.error.message).toBe('string');

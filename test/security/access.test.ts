@@ -269,6 +269,36 @@ const CASES: Record<string, RootCase> = {
       expect(stored.firstName).toBe('Ada');
     },
   },
+  'Query.crmConnectors': {
+    scope: 'integrations:admin',
+    op: () => ({ query: '{ crmConnectors { provider oauth } }' }),
+    async crossOrg() {
+      // The CRMs of the service, the same for everyone: nothing of an organization in it.
+      const mine = await gql(api, a.key, '{ crmConnectors { provider label oauth options } }');
+      const theirs = await gql(api, b.key, '{ crmConnectors { provider label oauth options } }');
+      expect(theirs.body).toEqual(mine.body);
+    },
+  },
+  'Mutation.connectCrm': {
+    scope: 'integrations:admin',
+    op: () => ({ query: 'mutation { connectCrm(provider: HUBSPOT, name: "probe") { authorizeUrl } }' }),
+    async crossOrg() {
+      // A connection B starts is bound to B: its state names B's organization and key, never A's.
+      const before = await api.db.prisma.oAuthState.count({ where: { organizationId: a.organizationId } });
+      const r = await gql(api, b.key, 'mutation { connectCrm(provider: HUBSPOT, name: "mine") { authorizeUrl } }');
+      const state = new URL(r.body.data!.connectCrm.authorizeUrl).searchParams.get('state')!;
+      expect(state.split('.')[2]).toBe(b.organizationId);
+      expect(await api.db.prisma.oAuthState.count({ where: { organizationId: a.organizationId } })).toBe(before);
+    },
+  },
+  'Mutation.disconnectCrm': {
+    scope: 'integrations:admin',
+    op: () => ({ query: 'mutation ($id: ID!) { disconnectCrm(integrationId: $id) { id } }', variables: { id: missing() } }),
+    async crossOrg() {
+      await sameAsMissing('mutation ($id: ID!) { disconnectCrm(integrationId: $id) { id } }', { id: integrationA }, { id: missing() });
+      expect((await api.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationA } })).connectionState).toBe('connected');
+    },
+  },
   'Mutation.disableWebhooks': {
     scope: 'integrations:admin',
     op: () => ({ query: 'mutation ($id: ID!) { disableWebhooks(integrationId: $id) { enabled } }', variables: { id: missing() } }),
@@ -417,7 +447,8 @@ describe('access control on every root field', () => {
   const keys = {} as Record<'none' | 'revoked', string> & Record<string, string>;
 
   beforeAll(async () => {
-    api = await startApi();
+    // An OAuth app for HubSpot, so connectCrm answers (its client secret is the test configuration's).
+    api = await startApi({ env: { HUBSPOT_CLIENT_ID: 'access-test-client', HUBSPOT_CLIENT_SECRET: 'access-test-secret' } });
     a = await newTenant(api, 'Acme');
     b = await newTenant(api, 'Globex');
     leadA = (await gql(api, a.key, CREATE_LEAD, { input: { email: 'ada@acme.io', firstName: 'Ada' } })).body.data!.createLead;
@@ -484,6 +515,7 @@ describe('access control on every REST integration route', () => {
     'POST /crm-integration/:integrationId/enable-webhooks': (id) => ({ method: 'POST', path: `/api/v1/crm-integration/${id}/enable-webhooks` }),
     'GET /crm-integration/:integrationId/webhook-status': (id) => ({ method: 'GET', path: `/api/v1/crm-integration/${id}/webhook-status` }),
     'POST /crm-integration/:integrationId/disable-webhooks': (id) => ({ method: 'POST', path: `/api/v1/crm-integration/${id}/disable-webhooks` }),
+    'POST /crm-integration/:integrationId/disconnect': (id) => ({ method: 'POST', path: `/api/v1/crm-integration/${id}/disconnect`, body: { keepLinks: true } }),
   };
   let restApi: TestApi;
   let ra: Tenant;
@@ -526,6 +558,7 @@ describe('access control on every REST integration route', () => {
       expect(theirs.json).toEqual(nowhere.json);
       const stored = await restApi.db.prisma.integration.findUniqueOrThrow({ where: { id: integration } });
       expect(stored.webhooksEnabled).toBe(true);
+      expect(stored.connectionState).toBe('connected');
       expect(await restApi.db.prisma.importJob.count()).toBe(0);
     });
   }

@@ -4,7 +4,8 @@ import { accountIdNames, ADAPTERS, apiBaseUrlNote } from '../../adapters.ts';
 import { notFound } from '../../errors.ts';
 import type { Integration, Prisma } from '../../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
-import { CrmProviderEnum } from './scalars.ts';
+import { connectionStateView } from '../../engine/connection-state.ts';
+import { ConnectedViaEnum, ConnectionStateEnum, CrmProviderEnum } from './scalars.ts';
 
 /** The only columns the API reads from an integration. */
 export const INTEGRATION_PUBLIC_SELECT = {
@@ -15,6 +16,8 @@ export const INTEGRATION_PUBLIC_SELECT = {
   apiBaseUrl: true,
   autoSync: true,
   webhooksEnabled: true,
+  connectionState: true,
+  connectedVia: true,
   createdAt: true,
 } as const satisfies Prisma.IntegrationSelect;
 
@@ -30,6 +33,8 @@ export function integrationView(row: Integration | IntegrationView): Integration
     apiBaseUrl: row.apiBaseUrl,
     autoSync: row.autoSync,
     webhooksEnabled: row.webhooksEnabled,
+    connectionState: row.connectionState,
+    connectedVia: row.connectedVia,
     createdAt: row.createdAt,
   };
 }
@@ -46,6 +51,8 @@ export const IntegrationType = builder.objectRef<IntegrationView>('Integration')
     apiBaseUrl: t.exposeString('apiBaseUrl'),
     autoSync: t.exposeBoolean('autoSync'),
     webhooksEnabled: t.exposeBoolean('webhooksEnabled'),
+    connectionState: t.field({ type: ConnectionStateEnum, resolve: (i) => connectionStateView(i.connectionState) }),
+    connectedVia: t.field({ type: ConnectedViaEnum, resolve: (i) => (i.connectedVia === 'oauth' ? 'OAUTH' : 'TOKEN') }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });

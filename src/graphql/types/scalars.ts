@@ -39,3 +39,23 @@ export const SyncDirectionEnum = builder.enumType('SyncDirection', {
     FROM_CRM: { value: SyncDirection.from_crm, description: 'A CRM change was applied to the lead.' },
   } as const,
 });
+
+export const ConnectionStateEnum = builder.enumType('ConnectionState', {
+  description: "An integration's connection to its CRM.",
+  values: {
+    CONNECTED: { description: 'Calls to the CRM go.' },
+    NEEDS_RECONNECT: {
+      description:
+        'The CRM refused the grant (consent revoked, user deactivated, token expired): pushes and applies wait, none lost, until the customer connects the same account again (connectCrm).',
+    },
+    DISCONNECTED: { description: 'Disconnected (disconnectCrm): credentials deleted, webhooks refused; leads and history kept.' },
+  } as const,
+});
+
+export const ConnectedViaEnum = builder.enumType('ConnectedVia', {
+  description: 'How an integration was connected.',
+  values: {
+    OAUTH: { description: "The CRM's consent screen (connectCrm)." },
+    TOKEN: { description: 'Pasted credentials (createIntegration).' },
+  } as const,
+});

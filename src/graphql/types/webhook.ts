@@ -1,7 +1,7 @@
 // Webhook status and provisioning of an integration.
-import type { BreakerStatus, EnableWebhooksResult, RotateWebhookSecretResult, WebhookStatus } from '../../engine/types.ts';
+import type { BreakerStatus, ConnectionStatus, EnableWebhooksResult, RotateWebhookSecretResult, WebhookStatus } from '../../engine/types.ts';
 import { builder } from '../builder.ts';
-import { CrmProviderEnum } from './scalars.ts';
+import { ConnectedViaEnum, ConnectionStateEnum, CrmProviderEnum } from './scalars.ts';
 
 const BreakerStateEnum = builder.enumType('BreakerState', {
   description: 'CLOSED: calls to the CRM flow. OPEN: the CRM kept failing; no call until `until`. HALF_OPEN: one probe call is in flight.',
@@ -16,6 +16,16 @@ const BreakerStatusType = builder.objectRef<BreakerStatus>('BreakerStatus').impl
     until: t.expose('until', { type: 'DateTime', nullable: true, description: 'OPEN: no call before this time. HALF_OPEN: the probe deadline.' }),
     openedAt: t.expose('openedAt', { type: 'DateTime', nullable: true }),
     lastErrorCode: t.exposeString('lastErrorCode', { nullable: true }),
+  }),
+});
+
+const ConnectionStatusType = builder.objectRef<ConnectionStatus>('ConnectionStatus').implement({
+  description: "An integration's connection to its CRM.",
+  fields: (t) => ({
+    state: t.expose('state', { type: ConnectionStateEnum }),
+    via: t.expose('via', { type: ConnectedViaEnum }),
+    errorCode: t.exposeString('errorCode', { nullable: true, description: 'Why it is not CONNECTED (AUTH_REVOKED).' }),
+    changedAt: t.expose('changedAt', { type: 'DateTime', nullable: true, description: 'When it last left or regained CONNECTED.' }),
   }),
 });
 
@@ -43,6 +53,7 @@ export const WebhookStatusType = builder.objectRef<WebhookStatus>('WebhookStatus
       description: "When the next waiting event or push is due (the breaker's cool-down included).",
     }),
     breaker: t.expose('breaker', { type: BreakerStatusType }),
+    connection: t.expose('connection', { type: ConnectionStatusType }),
   }),
 });
 
