@@ -94,3 +94,18 @@ export function urlWithQuery(origin: string, path: string, query: Record<string,
 export function oauthOrigin(raw: string, hosts: HostAllowList, network?: NetworkPolicy): string {
   return checkOrigin(raw, hosts, network ?? {});
 }
+
+/**
+ * The API host a token REFRESH names (Salesforce instance_url, Zoho api_domain), checked:
+ * the CRM has already answered, and may have rotated the refresh token, so a host the
+ * guard refuses costs the host, never the new tokens: the stored one is kept and a
+ * warning logged. (A code exchange, which has nothing stored, refuses such a host.)
+ */
+export function refreshedHost(check: () => string, stored: string, logger: { warn(obj: object, msg?: string): void } | undefined, what: string): string {
+  try {
+    return check();
+  } catch (e) {
+    logger?.warn({ what, err: e instanceof Error ? e.message : String(e) }, `the ${what} a token refresh named is not one of the CRM's hosts; keeping the stored one`);
+    return stored;
+  }
+}

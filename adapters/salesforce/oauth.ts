@@ -23,7 +23,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { CrmError, type CrmOAuth, type Credentials, type OAuthCallOptions, type OAuthGrant } from '../contract.ts';
 import { HostAllowList } from '../kit/net-guard.ts';
-import { oauthOrigin, oauthRequest, urlWithQuery, type OAuthHttpAnswer } from '../kit/oauth.ts';
+import { oauthOrigin, oauthRequest, refreshedHost, urlWithQuery, type OAuthHttpAnswer } from '../kit/oauth.ts';
 import { SALESFORCE_HOSTS } from './connection.ts';
 import { toCrmError, translateTokenError } from './errors.ts';
 import { id18, isSalesforceId } from './mappers.ts';
@@ -154,7 +154,7 @@ export const salesforceOAuth: CrmOAuth<SalesforceOAuthEnv> = {
     if (!refreshToken) throw new CrmError('AUTH_REVOKED', 'Salesforce: no refresh token stored; connect again', { provider: PROVIDER });
     const host = origin(o.baseUrl, o, 'instance URL');
     const t = await token(o, host, { grant_type: 'refresh_token', refresh_token: refreshToken }, 'refresh');
-    const baseUrl = origin(t.instance_url, o, 'instance URL');
+    const baseUrl = refreshedHost(() => origin(t.instance_url, o, 'instance URL'), host, o.logger, 'instance_url');
     return {
       credentials: { ...o.credentials, accessToken: t.access_token, refreshToken: t.refresh_token ?? refreshToken, issuedAt: issued(t.issued_at), expiresAt: undefined },
       baseUrl,

@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import { CrmError, type CrmOAuth, type Credentials, type OAuthCallOptions, type OAuthGrant } from '../contract.ts';
 import { HostAllowList } from '../kit/net-guard.ts';
-import { expiryFrom, oauthOrigin, oauthRequest, urlWithQuery, type OAuthHttpAnswer } from '../kit/oauth.ts';
+import { expiryFrom, oauthOrigin, oauthRequest, refreshedHost, urlWithQuery, type OAuthHttpAnswer } from '../kit/oauth.ts';
 import { connectZoho } from './client.ts';
 import { networkError, translateTokenError } from './errors.ts';
 import { accountsUrlForApiDomain, ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS, ZOHO_REGIONS, type ZohoRegion } from './http.ts';
@@ -150,7 +150,8 @@ export const zohoOAuth: CrmOAuth<ZohoOAuthEnv> = {
     const accounts = o.credentials.accountsUrl || accountsUrlForApiDomain(o.baseUrl);
     if (!accounts) throw new CrmError('AUTH_EXPIRED', 'Zoho: the accounts host of this integration is unknown; store credentials.accountsUrl', { provider: PROVIDER, retryable: false });
     const t = await token(o, accounts, { grant_type: 'refresh_token', refresh_token: refreshToken }, 'refresh');
-    const baseUrl = t.api_domain ? checked(t.api_domain, API_HOSTS, o, 'api_domain') : o.baseUrl;
+    const apiDomain = t.api_domain;
+    const baseUrl = apiDomain ? refreshedHost(() => checked(apiDomain, API_HOSTS, o, 'api_domain'), o.baseUrl, o.logger, 'api_domain') : o.baseUrl;
     return {
       credentials: { ...o.credentials, accessToken: t.access_token, refreshToken: t.refresh_token ?? refreshToken, expiresAt: expiryFrom(t.expires_in ?? 3600), apiDomain: baseUrl },
       baseUrl,

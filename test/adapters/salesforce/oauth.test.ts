@@ -206,3 +206,17 @@ describe('Salesforce OAuth: the network guard', () => {
     expect(tokenCalls()).toBe(0);
   });
 });
+
+describe('Salesforce OAuth: a refresh naming a foreign host', () => {
+  it("keeps the new tokens and the stored host when a refresh's instance_url is not a Salesforce host (the refresh happened: its tokens must not be lost)", async () => {
+    const { env, app } = await start({ tokenInstanceUrl: 'https://10.0.0.1' });
+    const c = sb.controls.credentials();
+    const grant = await oauth.refresh({ env, app, network, credentials: { accessToken: 'stale', refreshToken: c.refreshToken }, baseUrl: sb.url });
+    expect(grant.baseUrl).toBe(sb.url);
+    expect(grant.credentials.accessToken).not.toBe('stale');
+    expect(grant.credentials.refreshToken).toBe(c.refreshToken);
+    // The token it answered works against the stored host.
+    const client = salesforceAdapter.connect({ baseUrl: grant.baseUrl, accountId: '', credentials: { accessToken: grant.credentials.accessToken }, settings: {}, network });
+    expect((await client.whoami()).accountId).toBeTruthy();
+  });
+});

@@ -204,3 +204,15 @@ describe('Zoho OAuth: the network guard', () => {
     expect(tokenCalls()).toBe(0);
   });
 });
+
+describe('Zoho OAuth: a refresh naming a foreign host', () => {
+  it("keeps the new token and the stored API host when a refresh's api_domain is not a Zoho host (the refresh happened: its token must not be lost)", async () => {
+    const { env, app } = await start({ apiDomain: 'http://169.254.169.254' });
+    const credentials = { accessToken: 'stale', refreshToken: sb.controls.refreshToken, accountsUrl: sb.accountsUrl };
+    const grant = await oauth.refresh({ env, app, network, credentials, baseUrl: sb.url });
+    expect(grant.baseUrl).toBe(sb.url);
+    expect(grant.credentials.accessToken).not.toBe('stale');
+    expect(grant.credentials.apiDomain).toBe(sb.url);
+    expect((await client({ accessToken: grant.credentials.accessToken! }).whoami()).accountId).toBe(sb.controls.orgId);
+  });
+});
