@@ -1,5 +1,6 @@
 // `npm run demo`: the service plus local HubSpot, Salesforce and Zoho sandboxes, a demo
-// organization with an API key, and one integration per CRM with webhooks enabled.
+// organization with an API key, and one integration per CRM, connected through OAuth as
+// a customer would (consent, callback) and with webhooks enabled.
 // It prints how to watch both flows. Everything listens on 127.0.0.1; Ctrl-C stops it.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -74,36 +75,31 @@ engine.start();
 const org = await createOrganization(db.prisma, 'Demo organization');
 const { key } = await createApiKey(db.prisma, org.id, 'demo');
 const sfCreds = salesforce.controls.credentials();
-const zohoToken = zoho.controls.issueAccessToken();
+
+/**
+ * Connects a CRM the way a customer's browser does: connectCrm over GraphQL, the CRM's
+ * consent screen (each sandbox consents at once and redirects), the service's callback,
+ * which creates the integration and sends the browser to the dashboard.
+ */
+async function connectThroughOAuth(provider: string, name: string): Promise<string> {
+  const res = await fetch(`${publicBase}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: 'mutation($p: CrmProvider!, $n: String!) { connectCrm(provider: $p, name: $n) { authorizeUrl } }', variables: { p: provider, n: name } }),
+  });
+  const body = (await res.json()) as { data?: { connectCrm: { authorizeUrl: string } }; errors?: unknown };
+  if (!body.data) throw new Error(`connectCrm(${provider}) failed: ${JSON.stringify(body.errors)}`);
+  const consent = await fetch(body.data.connectCrm.authorizeUrl, { redirect: 'manual' });
+  const back = await fetch(consent.headers.get('location') ?? '', { redirect: 'manual' });
+  const integrationId = new URL(back.headers.get('location') ?? '', publicBase).searchParams.get('integrationId');
+  if (back.status !== 303 || !integrationId) throw new Error(`the ${provider} OAuth callback answered ${back.status}: ${await back.text()}`);
+  return integrationId;
+}
+
 const integrations = [
-  await engine.createIntegration(org.id, {
-    provider: 'HUBSPOT',
-    name: 'HubSpot sandbox',
-    accountId: String(hubspot.portalId),
-    apiBaseUrl: hubspot.url,
-    accessToken: hubspot.accessToken,
-  }),
-  await engine.createIntegration(org.id, {
-    provider: 'SALESFORCE',
-    name: 'Salesforce sandbox',
-    accountId: salesforce.controls.organizationId,
-    apiBaseUrl: salesforce.url,
-    accessToken: sfCreds.accessToken,
-    refreshToken: sfCreds.refreshToken,
-    clientId: sfCreds.clientId,
-    clientSecret: sfCreds.clientSecret,
-  }),
-  await engine.createIntegration(org.id, {
-    provider: 'ZOHO',
-    name: 'Zoho sandbox',
-    // No accountId: the service asks Zoho whose token this is (GET /crm/v7/org).
-    apiBaseUrl: zoho.url,
-    accessToken: zohoToken.accessToken,
-    refreshToken: zoho.controls.refreshToken,
-    clientId: zoho.controls.clientId,
-    clientSecret: zoho.controls.clientSecret,
-    accountsUrl: zoho.accountsUrl,
-  }),
+  { provider: 'HUBSPOT', id: await connectThroughOAuth('HUBSPOT', 'HubSpot sandbox') },
+  { provider: 'SALESFORCE', id: await connectThroughOAuth('SALESFORCE', 'Salesforce sandbox') },
+  { provider: 'ZOHO', id: await connectThroughOAuth('ZOHO', 'Zoho sandbox') },
 ];
 for (const i of integrations) {
   const { webhookUrl } = await engine.enableWebhooks(org.id, i.id);
