@@ -58,6 +58,12 @@ async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: numbe
   }
 }
 
+/** The machine's CPU time so far (all cores); `busyFrom(earlier)`: the share of the cores busy since then (0-1). */
+function machineCpu() {
+  const sum = os.cpus().reduce((a, c) => ({ idle: a.idle + c.times.idle, all: a.all + c.times.idle + c.times.user + c.times.nice + c.times.sys + c.times.irq }), { idle: 0, all: 0 });
+  return { ...sum, busyFrom: (e: { idle: number; all: number }) => 1 - (sum.idle - e.idle) / Math.max(1, sum.all - e.all) };
+}
+
 /** Connects a HubSpot sandbox portal to a bench service over GraphQL; returns the integration id. */
 async function connectHubSpotTo(svc: BenchService, hs: HubSpotSandbox, name: string, webhooks: boolean): Promise<string> {
   const { createIntegration } = await svc.gql<{ createIntegration: { id: string } }>(
@@ -421,18 +427,21 @@ if (want('8')) {
       }
       const queued = await open();
       const workers = await Promise.all(Array.from({ length: instances }, () => startBenchService(SECRET, false, { ...shared, BENCH_START_WORKERS: 'later' })));
+      const cpu0 = machineCpu();
       const t0 = performance.now();
       await Promise.all(workers.map((w) => w.startWorkers()));
       await waitFor(async () => (await open()) === 0, 900_000, 'the inbox to empty');
       const seconds = (performance.now() - t0) / 1000;
+      const busy = machineCpu().busyFrom(cpu0);
       await Promise.all(workers.map((w) => w.stop()));
       const leads = Number((await pool.query(`SELECT count(*) AS n FROM "Lead" WHERE email LIKE 'scale%'`)).rows[0].n);
-      return { queued, seconds, rate: queued / seconds, leads };
+      return { queued, seconds, rate: queued / seconds, leads, busy };
     };
     const one = await phase(1, 0);
-    console.log(`  1 instance:  ${one.queued} events in ${one.seconds.toFixed(1)} s -> ${one.rate.toFixed(0)} events/s (${one.leads} leads)`);
+    const cores = (b: number) => `machine CPU busy ${(b * 100).toFixed(0)}% of ${os.cpus().length} cores`;
+    console.log(`  1 instance:  ${one.queued} events in ${one.seconds.toFixed(1)} s -> ${one.rate.toFixed(0)} events/s (${one.leads} leads; ${cores(one.busy)})`);
     const two = await phase(2, 1);
-    console.log(`  2 instances: ${two.queued} events in ${two.seconds.toFixed(1)} s -> ${two.rate.toFixed(0)} events/s (${two.leads} leads in all)`);
+    console.log(`  2 instances: ${two.queued} events in ${two.seconds.toFixed(1)} s -> ${two.rate.toFixed(0)} events/s (${two.leads} leads in all; ${cores(two.busy)})`);
     console.log(`  the second instance adds ${(((two.rate - one.rate) / one.rate) * 100).toFixed(0)}% of the first one's throughput (${os.cpus().length} cores shared by PostgreSQL, the instances and the portals)`);
     await pool.end();
     await intake.stop();
