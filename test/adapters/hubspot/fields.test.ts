@@ -166,6 +166,17 @@ describe('HubSpot extra fields: writes and reads', () => {
     expect(changes.records[0]!.extra).toEqual({ lead_grade: 'b' });
   });
 
+  it('subscribes to property changes of the extra fields the portal has, so a change to one of them alone is notified', async () => {
+    const app = connect({
+      extraFields: ['lead_grade', 'interests', 'no_such_property'],
+      credentials: { accessToken: sandbox.accessToken, appId: String(sandbox.appId), developerApiKey: sandbox.developerApiKey },
+    });
+    const report = await app.provision({ webhookUrl: 'https://sync.example.com/api/v1/webhooks/hubspot', tagValues: [TAG] });
+    expect(report.events).toEqual(expect.arrayContaining(['contact.propertyChange:lead_grade', 'contact.propertyChange:interests']));
+    const watched = sandbox.subscriptions().filter((s) => s.eventType === 'contact.propertyChange' && s.active).map((s) => s.propertyName).sort();
+    expect(watched).toEqual(['company', 'email', 'firstname', 'interests', 'lastname', 'lead_grade', 'lifecyclestage', 'phone']);
+  });
+
   it('reads no extra values and asks for no property list when no extra field is configured', async () => {
     const client = connect();
     const id = sandbox.createContactAsUser({ email: 'w@example.com', lead_grade: 'b' });
