@@ -5,6 +5,10 @@
 // Fields metadata (`GET /crm/v7/settings/fields?module=Leads`: api_name, field_label,
 // data_type, json_type, read_only, field_read_only, custom_field, pick_list_values[]
 // {display_value, actual_value, type}) `data_type` -> CrmFieldType:
+// (Picklist options are offered by their display_value: Zoho's guidance on picklists
+// through the API is to "use the display_value in API requests during create, update, and
+// upsert operations"; actual_value is a reference value. Options of type "unused" are not
+// offered.)
 //   integer, bigint, double, currency, percent, decimal -> number
 //   boolean -> boolean
 //   date -> date (YYYY-MM-DD); datetime -> datetime (Zoho answers with the org's offset,
@@ -68,8 +72,9 @@ export function isWritable(def: ZohoFieldDef): boolean {
 
 function options(def: ZohoFieldDef): { value: string; label: string }[] {
   return (def.pick_list_values ?? [])
-    .filter((p) => typeof p.actual_value === 'string' && p.actual_value !== '-None-' && p.type !== 'unused')
-    .map((p) => ({ value: p.actual_value!, label: p.display_value ?? p.actual_value! }));
+    .map((p) => p.display_value ?? p.actual_value)
+    .filter((v, i, all): v is string => typeof v === 'string' && v !== '-None-' && (def.pick_list_values ?? [])[i]?.type !== 'unused')
+    .map((v) => ({ value: v, label: v }));
 }
 
 export function toCrmField(def: ZohoFieldDef): CrmField {

@@ -200,7 +200,7 @@ export class LeadsState {
       if (def.data_type === 'email' && value !== '' && !EMAIL_RE.test(value)) {
         return { error: err('INVALID_DATA', { api_name: key, json_path: path }, 'invalid data') };
       }
-      if (def.data_type === 'picklist' && this.opts.strictPicklists && value !== '' && !def.pick_list_values.some((p) => p.actual_value === value)) {
+      if (def.data_type === 'picklist' && this.opts.strictPicklists && value !== '' && !def.pick_list_values.some((p) => p.display_value === value)) {
         return { error: err('INVALID_DATA', { api_name: key, json_path: path }, 'invalid data') };
       }
       // Zoho stores an empty picklist choice as null and renders it as null.

@@ -42,7 +42,9 @@ export function typedValue(def: FieldDef, value: unknown, path: string, strictPi
   }
   // multiselectpicklist
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) return invalid('jsonarray');
-  if (strictPicklists && value.some((v) => !def.pick_list_values.some((p) => p.actual_value === v))) {
+  // Records carry a picklist option by its display_value (Zoho: "Use the display_value in
+  // API requests during create, update, and upsert operations").
+  if (strictPicklists && value.some((v) => !def.pick_list_values.some((p) => p.display_value === v))) {
     return { error: err('INVALID_DATA', { api_name: def.api_name, json_path: path }, 'invalid data') };
   }
   return { value: value.length === 0 ? null : [...value] };
@@ -65,7 +67,10 @@ export function seededCustomFields(): FieldDef[] {
     custom('Newsletter_Opt_In', 'Newsletter Opt In', 'boolean'),
     custom('Renewal_Date', 'Renewal Date', 'date'),
     custom('Last_Demo_At', 'Last Demo At', 'datetime'),
-    custom('Lead_Grade', 'Lead Grade', 'picklist', { pick_list_values: picklist(['-None-', 'A', 'B', 'C']) }),
+    // Options whose reference (actual) value differs from the display value records carry.
+    custom('Lead_Grade', 'Lead Grade', 'picklist', {
+      pick_list_values: picklist(['-None-', 'Grade_A', 'Grade_B', 'Grade_C']).map((p, i) => ({ ...p, display_value: ['-None-', 'A', 'B', 'C'][i]! })),
+    }),
     custom('Interests', 'Interests', 'multiselectpicklist', { pick_list_values: picklist(['Sports', 'Music', 'Travel']) }),
     custom('Engagement_Score', 'Engagement Score', 'formula', { read_only: true, field_read_only: true, json_type: 'double' }),
   ];

@@ -39,7 +39,7 @@ describe('Zoho listFields (fields metadata)', () => {
     expect(by.get('Newsletter_Opt_In')).toMatchObject({ type: 'boolean', writable: true });
     expect(by.get('Renewal_Date')).toMatchObject({ type: 'date', writable: true });
     expect(by.get('Last_Demo_At')).toMatchObject({ type: 'datetime', writable: true });
-    // "-None-" is the empty choice, not an option.
+    // "-None-" is the empty choice, not an option; options are the display values records carry.
     expect(by.get('Lead_Grade')).toMatchObject({ type: 'picklist', options: [{ value: 'A', label: 'A' }, { value: 'B', label: 'B' }, { value: 'C', label: 'C' }] });
     expect(by.get('Interests')).toMatchObject({ type: 'multipicklist', options: [{ value: 'Sports', label: 'Sports' }, { value: 'Music', label: 'Music' }, { value: 'Travel', label: 'Travel' }] });
     // A formula field is computed by Zoho: reported not writable.
@@ -113,7 +113,8 @@ describe('Zoho extra fields: writes and reads', () => {
     expect(failed(results[1]).code).toBe('VALIDATION');
     expect(failed(results[2]).code).toBe('VALIDATION');
     expect(x.sandbox.controls.listLeads().map((l) => l.Email)).toEqual(['good@example.com']);
-    expect(x.sandbox.controls.fields().find((f) => f.api_name === 'Lead_Grade')!.pick_list_values).toEqual(['-None-', 'A', 'B', 'C']);
+    // No stray option was added to the org's picklist.
+    expect(x.sandbox.controls.fields().find((f) => f.api_name === 'Lead_Grade')!.pick_list_values).toEqual(['-None-', 'Grade_A', 'Grade_B', 'Grade_C']);
   });
 
   it('fails only the lead Zoho refuses with a per-record INVALID_DATA (a field deleted after the adapter read the metadata), through the error translator', async () => {
