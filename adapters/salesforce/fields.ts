@@ -148,7 +148,8 @@ export function writtenExtra(extra: Record<string, FieldValue> | undefined, defs
     const def = defs.get(name.toLowerCase());
     if (!def) continue;
     const type = fieldType(def.type);
-    out[name] = normaliseValue(type, wireValue(name, type, value));
+    // A checkbox is never empty in Salesforce: cleared, it reads unchecked.
+    out[name] = type === 'boolean' && value === null ? false : normaliseValue(type, wireValue(name, type, value));
   }
   return out;
 }

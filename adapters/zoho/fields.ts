@@ -186,7 +186,10 @@ export function writtenExtra(extra: Record<string, FieldValue> | undefined, data
   const out: Record<string, FieldValue> = {};
   for (const name of Object.keys(extra)) {
     const def = defs.get(name);
-    if (def) out[name] = name in data ? normaliseValue(fieldType(def), data[name]) : null;
+    if (!def) continue;
+    const type = fieldType(def);
+    // Zoho renders an empty boolean field as false.
+    out[name] = type === 'boolean' && (data[name] ?? null) === null ? false : name in data ? normaliseValue(type, data[name]) : null;
   }
   return out;
 }

@@ -185,7 +185,7 @@ export class LeadStore implements SoqlSchema {
         continue;
       }
       let v: Value;
-      if (raw === null || raw === undefined) v = null;
+      if (raw === null || raw === undefined) v = f.type === 'boolean' ? false : null;
       else if (isTypedField(f)) {
         const r = coerceTyped(f, raw);
         if ('error' in r) {
@@ -287,7 +287,8 @@ export class LeadStore implements SoqlSchema {
     const { values, errors } = this.coerce(input, 'insert');
     if (errors.length > 0) return { ok: false, errors };
     for (const f of this.allFields()) {
-      if (values[f.name] === undefined) values[f.name] = f.defaultValue ?? null;
+      // A checkbox is never null in Salesforce: unchecked unless set.
+      if (values[f.name] === undefined) values[f.name] = f.defaultValue ?? (f.type === 'boolean' ? false : null);
     }
     const problems = this.check(values, null);
     if (problems.length > 0) return { ok: false, errors: problems };

@@ -135,6 +135,21 @@ describe('HubSpot extra fields: writes and reads', () => {
     expect(sandbox.findContactByEmail('good@example.com')!.properties.lead_grade).toBe('a');
   });
 
+  it('fails only the linked contact with a bad option when HubSpot refuses the whole batch update (400): the others are updated one by one', async () => {
+    const client = await connected({ extraFields: EXTRA_NAMES });
+    const a = sandbox.createContactAsUser({ email: 'a@example.com' });
+    const b = sandbox.createContactAsUser({ email: 'b@example.com' });
+    const results = await client.pushLeads(
+      [lead('a', { email: 'a@example.com' }, { lead_grade: 'c' }, a), lead('b', { email: 'b@example.com' }, { lead_grade: 'nope' }, b)],
+      TAG,
+    );
+    expect(sandbox.controls.requests.filter((c) => c.path === '/crm/v3/objects/contacts/batch/update').map((c) => c.status)).toEqual([400]);
+    expect(ok(results[0]).writtenExtra).toEqual({ lead_grade: 'c' });
+    expect(failed(results[1]).code).toBe('VALIDATION');
+    expect(sandbox.getContact(a)!.properties.lead_grade).toBe('c');
+    expect(sandbox.getContact(b)!.properties.lead_grade).toBeNull();
+  });
+
   it('fails only the lead with a value of the wrong type or a read-only property, with VALIDATION', async () => {
     const client = await connected({ extraFields: EXTRA_NAMES });
     const results = await client.pushLeads(

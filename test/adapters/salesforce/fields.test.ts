@@ -70,11 +70,13 @@ describe('Salesforce extra fields: writes and reads', () => {
 
   it('updates and clears extra values of a linked Lead', async () => {
     const client = connect(sb, { extraFields: EXTRA });
-    const id = sb.controls.createLeadAsUser({ LastName: 'Y', Company: 'Co', Email: 'y@example.com', Lead_Grade__c: 'A', Industry_Notes__c: 'old' });
-    const r = ok((await client.pushLeads([{ ...lead('y', { email: 'y@example.com', lastName: 'Y' }, id), extra: { Lead_Grade__c: 'C', Industry_Notes__c: null, Interests__c: ['Sports'] } }], TAG))[0]);
-    expect(r.writtenExtra).toEqual({ Lead_Grade__c: 'C', Industry_Notes__c: null, Interests__c: ['Sports'] });
+    const id = sb.controls.createLeadAsUser({ LastName: 'Y', Company: 'Co', Email: 'y@example.com', Lead_Grade__c: 'A', Industry_Notes__c: 'old', Newsletter_Opt_In__c: true });
+    const extra = { Lead_Grade__c: 'C', Industry_Notes__c: null, Interests__c: ['Sports'], Newsletter_Opt_In__c: null };
+    const r = ok((await client.pushLeads([{ ...lead('y', { email: 'y@example.com', lastName: 'Y' }, id), extra }], TAG))[0]);
+    // A cleared checkbox is unchecked in Salesforce, never empty: reported as a read returns it.
+    expect(r.writtenExtra).toEqual({ Lead_Grade__c: 'C', Industry_Notes__c: null, Interests__c: ['Sports'], Newsletter_Opt_In__c: false });
     const [read] = await client.readRecords([id]);
-    expect(read!.extra).toMatchObject({ Lead_Grade__c: 'C', Industry_Notes__c: null, Interests__c: ['Sports'], Employee_Count__c: null });
+    expect(read!.extra).toMatchObject({ Lead_Grade__c: 'C', Industry_Notes__c: null, Interests__c: ['Sports'], Employee_Count__c: null, Newsletter_Opt_In__c: false });
   });
 
   it('fails only the lead with a value outside a restricted picklist, with VALIDATION (per-record error of the collection)', async () => {

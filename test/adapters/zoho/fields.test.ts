@@ -92,11 +92,13 @@ describe('Zoho extra fields: writes and reads', () => {
 
   it('updates and clears extra values of a linked lead', async () => {
     const x = await provisioned({ extraFields: EXTRA });
-    const id = x.sandbox.controls.createLeadAsUser({ Last_Name: 'Y', Email: 'y@example.com', Lead_Grade: 'A', Industry_Notes: 'old', Interests: ['Sports'] });
-    const r = ok((await x.client.pushLeads([{ ...lead('y', { email: 'y@example.com', lastName: 'Y' }, id), extra: { Lead_Grade: 'C', Industry_Notes: null, Interests: null } }], TAG))[0]);
-    expect(r.writtenExtra).toEqual({ Lead_Grade: 'C', Industry_Notes: null, Interests: null });
+    const id = x.sandbox.controls.createLeadAsUser({ Last_Name: 'Y', Email: 'y@example.com', Lead_Grade: 'A', Industry_Notes: 'old', Interests: ['Sports'], Newsletter_Opt_In: true });
+    const extra = { Lead_Grade: 'C', Industry_Notes: null, Interests: null, Newsletter_Opt_In: null };
+    const r = ok((await x.client.pushLeads([{ ...lead('y', { email: 'y@example.com', lastName: 'Y' }, id), extra }], TAG))[0]);
+    // Zoho renders an empty boolean as false: reported as a read returns it.
+    expect(r.writtenExtra).toEqual({ Lead_Grade: 'C', Industry_Notes: null, Interests: null, Newsletter_Opt_In: false });
     const [read] = await x.client.readRecords([id]);
-    expect(read!.extra).toMatchObject({ Lead_Grade: 'C', Industry_Notes: null, Interests: null, Employee_Count: null });
+    expect(read!.extra).toMatchObject({ Lead_Grade: 'C', Industry_Notes: null, Interests: null, Employee_Count: null, Newsletter_Opt_In: false });
   });
 
   it('fails only the lead with a value that is not one of the picklist options, with VALIDATION, before sending it', async () => {
