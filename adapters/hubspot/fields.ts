@@ -25,7 +25,7 @@
 // null -> "" ("" clears a property) and omitted on creates.
 import { CrmError, type CrmField, type CrmFieldType, type FieldValue, type LeadFields } from '../contract.ts';
 import type { HubSpotConnection } from './connection.ts';
-import { FIELD_TO_PROPERTY } from './mappers.ts';
+import { FIELD_TO_PROPERTY, ORIGIN_PROPERTY } from './mappers.ts';
 
 /** A property definition as the properties API lists it (the parts used here). */
 export interface HubSpotPropertyDef {
@@ -133,6 +133,10 @@ export function wireValue(name: string, type: CrmFieldType, value: FieldValue): 
 export function extraProperties(extra: Record<string, FieldValue> | undefined, types: ReadonlyMap<string, CrmFieldType>, mode: 'create' | 'update' | 'link'): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(extra ?? {})) {
+    if (name === ORIGIN_PROPERTY || SYNCED_BY_PROPERTY.has(name)) {
+      // The six go through LeadFields and the origin tag is ours alone (written on create only).
+      throw new CrmError('VALIDATION', `HubSpot property ${name} is written by crm-sync itself, not as an extra field`, { provider: 'HUBSPOT', retryable: false });
+    }
     if (value === null && mode !== 'update') continue;
     // A property the portal does not list is sent as text: HubSpot refuses it for that
     // contact (PROPERTY_DOESNT_EXIST), which fails that lead only.

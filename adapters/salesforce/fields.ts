@@ -129,9 +129,19 @@ export function wireValue(name: string, type: CrmFieldType, value: FieldValue): 
  * A field the org's Lead lacks fails the lead (VALIDATION) before anything is sent: in an
  * sObject Collections request it would fail the other records of the call too.
  */
-export function extraPayload(extra: Record<string, FieldValue> | undefined, defs: ReadonlyMap<string, SfDescribeField>, mode: 'create' | 'update'): Record<string, string | number | boolean | null> {
+export function extraPayload(
+  extra: Record<string, FieldValue> | undefined,
+  defs: ReadonlyMap<string, SfDescribeField>,
+  mode: 'create' | 'update',
+  reserved: readonly string[] = [],
+): Record<string, string | number | boolean | null> {
   const out: Record<string, string | number | boolean | null> = {};
+  const ours = new Set([...reserved, ...SYNCED_BY_FIELD.keys(), 'id'].map((n) => n.toLowerCase()));
   for (const [name, value] of Object.entries(extra ?? {})) {
+    if (ours.has(name.toLowerCase())) {
+      // The six go through LeadFields; the origin tag and our lead id are crm-sync's own.
+      throw new CrmError('VALIDATION', `Salesforce field ${name} is written by crm-sync itself, not as an extra field`, { provider: 'SALESFORCE', retryable: false });
+    }
     const def = defs.get(name.toLowerCase());
     if (!def) throw new CrmError('VALIDATION', `Salesforce: the Lead has no field ${name}`, { provider: 'SALESFORCE', retryable: false });
     if (value === null && mode === 'create') continue;

@@ -177,7 +177,7 @@ async function upsertNew(
   // wrong kind) fails alone, before the call: it would fail the others' JSON too.
   upserts = upserts.filter((i) => {
     try {
-      extraPayload(leads[i].extra, defs, 'create');
+      extraPayload(leads[i].extra, defs, 'create', [sf.originField, sf.externalIdField]);
       return true;
     } catch (e) {
       push.fail(i, toCrmError(e));
@@ -186,7 +186,7 @@ async function upsertNew(
   });
   if (upserts.length === 0) return duplicates;
   const payload = upserts.map((i) => ({
-    ...extraPayload(leads[i].extra, defs, 'create'),
+    ...extraPayload(leads[i].extra, defs, 'create', [sf.originField, sf.externalIdField]),
     ...toSalesforceCreate(leads[i].fields),
     [sf.originField]: originTag,
     [sf.externalIdField]: leads[i].localId,
@@ -229,7 +229,7 @@ async function upsertNew(
 async function applyUpdates(sf: SalesforceConnection, leads: OutboundLead[], all: PendingUpdate[], push: PushResults, defs: ReadonlyMap<string, SfDescribeField>): Promise<void> {
   const updates = all.filter((u) => {
     try {
-      extraPayload(leads[u.index].extra, defs, 'update');
+      extraPayload(leads[u.index].extra, defs, 'update', [sf.originField, sf.externalIdField]);
       return true;
     } catch (e) {
       push.fail(u.index, toCrmError(e));
@@ -237,7 +237,7 @@ async function applyUpdates(sf: SalesforceConnection, leads: OutboundLead[], all
     }
   });
   if (updates.length === 0) return;
-  const payload = updates.map((u) => ({ Id: u.id, ...extraPayload(leads[u.index].extra, defs, 'update'), ...toSalesforceUpdate(leads[u.index].fields) }));
+  const payload = updates.map((u) => ({ Id: u.id, ...extraPayload(leads[u.index].extra, defs, 'update', [sf.originField, sf.externalIdField]), ...toSalesforceUpdate(leads[u.index].fields) }));
   let res: unknown;
   let saved: SaveResult[];
   try {

@@ -169,9 +169,18 @@ export function wireValue(def: ZohoFieldDef, value: FieldValue): unknown {
 }
 
 /** Extra values -> Zoho fields for one write (null clears on updates, left out of creates). */
-export function extraData(extra: Record<string, FieldValue> | undefined, defs: ReadonlyMap<string, ZohoFieldDef>, mode: 'create' | 'update'): Record<string, unknown> {
+export function extraData(
+  extra: Record<string, FieldValue> | undefined,
+  defs: ReadonlyMap<string, ZohoFieldDef>,
+  mode: 'create' | 'update',
+  reserved: readonly string[] = [],
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(extra ?? {})) {
+    if (SYNCED.has(name) || reserved.includes(name) || name === 'id') {
+      // The six go through LeadFields and the origin tag is crm-sync's own (creates only).
+      throw new CrmError('VALIDATION', `Zoho field ${name} is written by crm-sync itself, not as an extra field`, { provider: 'ZOHO', retryable: false });
+    }
     const def = defs.get(name);
     if (!def) throw new CrmError('VALIDATION', `Zoho: the Leads module has no field ${name}`, { provider: 'ZOHO', retryable: false });
     if (value === null && mode === 'create') continue;

@@ -63,9 +63,9 @@ class Push extends PushResults {
   defs: ReadonlyMap<string, ZohoFieldDef> = new Map();
 
   /** A lead's extra values as Zoho fields, or why they cannot be written (VALIDATION). */
-  extra(leads: OutboundLead[], index: number, mode: 'create' | 'update'): Record<string, unknown> | CrmError {
+  extra(conn: ZohoConnection, leads: OutboundLead[], index: number, mode: 'create' | 'update'): Record<string, unknown> | CrmError {
     try {
-      return extraData(leads[index]!.extra, this.defs, mode);
+      return extraData(leads[index]!.extra, this.defs, mode, [conn.originField]);
     } catch (e) {
       if (!(e instanceof CrmError)) throw e;
       return e;
@@ -156,7 +156,7 @@ async function createLeads(conn: ZohoConnection, leads: OutboundLead[], plan: Pl
   const linkLater: PendingUpdate[] = [];
   const extras = new Map<number, Record<string, unknown>>();
   const creatable = plan.creates.filter((i) => {
-    const extra = push.extra(leads, i, 'create');
+    const extra = push.extra(conn, leads, i, 'create');
     if (extra instanceof CrmError) {
       push.fail([i, ...(plan.followers.get(i) ?? [])], extra);
       return false;
@@ -238,7 +238,7 @@ function recordCreate(
 async function updateLeads(conn: ZohoConnection, leads: OutboundLead[], all: PendingUpdate[], push: Push): Promise<void> {
   const extras = new Map<number, Record<string, unknown>>();
   const updates = all.filter((u) => {
-    const extra = push.extra(leads, u.index, 'update');
+    const extra = push.extra(conn, leads, u.index, 'update');
     if (extra instanceof CrmError) {
       push.fail(u.index, extra);
       return false;

@@ -168,6 +168,26 @@ describe('HubSpot extra fields: writes and reads', () => {
     expect(sandbox.listContacts().map((c) => c.properties.email)).toEqual(['fine@example.com']);
   });
 
+  it('never writes the origin tag or one of the six as an extra field, and fails a property the portal lacks: VALIDATION for that lead only', async () => {
+    const client = await connected({ extraFields: EXTRA_NAMES });
+    const id = sandbox.createContactAsUser({ email: 'mine@example.com', lead_source_system: 'manual', firstname: 'Ann' });
+    const results = await client.pushLeads(
+      [
+        lead('tag', { email: 'mine@example.com', firstName: 'Ann' }, { lead_source_system: TAG }, id),
+        lead('six', { email: 'six@example.com' }, { firstname: 'Other' }),
+        lead('nf', { email: 'nf@example.com' }, { no_such_property: 'x' }),
+        lead('fine', { email: 'fine@example.com' }, { lead_grade: 'a' }),
+      ],
+      TAG,
+    );
+    expect(failed(results[0]).code).toBe('VALIDATION');
+    expect(failed(results[1]).code).toBe('VALIDATION');
+    expect(failed(results[2]).code).toBe('VALIDATION');
+    expect(ok(results[3]).action).toBe('created');
+    expect(sandbox.getContact(id)!.properties.lead_source_system).toBe('manual');
+    expect(sandbox.listContacts().map((c) => c.properties.email)).toEqual(['mine@example.com', 'fine@example.com']);
+  });
+
   it('reads the six fields when an extra field name is one the portal does not have (absent from extra)', async () => {
     const client = connect({ extraFields: ['no_such_property', 'lead_grade'] });
     const id = sandbox.createContactAsUser({ email: 'z@example.com', firstname: 'Zed', lead_grade: 'b' });

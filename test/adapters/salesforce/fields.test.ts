@@ -113,6 +113,24 @@ describe('Salesforce extra fields: writes and reads', () => {
     expect(sb.controls.listLeads().map((l) => l.values.Email)).toEqual(['fine@example.com']);
   });
 
+  it('never writes the origin tag, our lead id or one of the six as an extra field: VALIDATION for that lead only', async () => {
+    const client = connect(sb, { extraFields: EXTRA });
+    const id = sb.controls.createLeadAsUser({ LastName: 'Mine', Company: 'Co', Email: 'mine@example.com', Lead_Source_System__c: 'manual' });
+    const results = await client.pushLeads(
+      [
+        { ...lead('tag', { email: 'mine@example.com', lastName: 'Mine' }, id), extra: { lead_source_system__c: TAG } },
+        { ...lead('ext', { email: 'ext@example.com' }), extra: { Platform_Lead_Id__c: 'other' } },
+        { ...lead('six', { email: 'six@example.com' }), extra: { Status: 'Working - Contacted' } },
+        { ...lead('fine', { email: 'fine@example.com' }), extra: { Lead_Grade__c: 'A' } },
+      ],
+      TAG,
+    );
+    expect(results.slice(0, 3).map((r) => failed(r).error.code)).toEqual(['VALIDATION', 'VALIDATION', 'VALIDATION']);
+    expect(ok(results[3]).action).toBe('created');
+    expect(sb.controls.getLead(id)!.values.Lead_Source_System__c).toBe('manual');
+    expect(sb.controls.listLeads().map((l) => l.values.Email).sort()).toEqual(['fine@example.com', 'mine@example.com']);
+  });
+
   it('reads the six fields when an extra field name is one the Lead lacks, or one deleted after it was described', async () => {
     const client = connect(sb, { extraFields: ['No_Such_Field__c', 'Lead_Grade__c', 'Industry_Notes__c'] });
     const id = sb.controls.createLeadAsUser({ LastName: 'Zed', Company: 'Co', Email: 'z@example.com', Lead_Grade__c: 'B', Industry_Notes__c: 'n' });

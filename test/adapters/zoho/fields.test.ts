@@ -153,6 +153,24 @@ describe('Zoho extra fields: writes and reads', () => {
     expect(x.sandbox.controls.listLeads().map((l) => l.Email)).toEqual(['fine@example.com']);
   });
 
+  it('never writes the origin tag or one of the six as an extra field: VALIDATION for that lead only', async () => {
+    const x = await provisioned({ extraFields: EXTRA });
+    const origin = x.client.originField;
+    const id = x.sandbox.controls.createLeadAsUser({ Last_Name: 'Mine', Email: 'mine@example.com', [origin]: 'manual' });
+    const results = await x.client.pushLeads(
+      [
+        { ...lead('tag', { email: 'mine@example.com', lastName: 'Mine' }, id), extra: { [origin]: TAG } },
+        { ...lead('six', { email: 'six@example.com' }), extra: { Lead_Status: 'Contacted' } },
+        { ...lead('fine', { email: 'fine@example.com' }), extra: { Lead_Grade: 'A' } },
+      ],
+      TAG,
+    );
+    expect(failed(results[0]).code).toBe('VALIDATION');
+    expect(failed(results[1]).code).toBe('VALIDATION');
+    expect(ok(results[2]).action).toBe('created');
+    expect(x.sandbox.controls.getLead(id)![origin]).toBe('manual');
+  });
+
   it('reads the six fields when an extra field name is one the module lacks (absent from extra)', async () => {
     const x = await provisioned({ extraFields: ['No_Such_Field', 'Lead_Grade'] });
     const id = x.sandbox.controls.createLeadAsUser({ Last_Name: 'Zed', Email: 'z@example.com', Lead_Grade: 'B' });
