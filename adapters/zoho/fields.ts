@@ -233,6 +233,7 @@ export async function listFields(conn: ZohoConnection): Promise<CrmField[]> {
 
 /**
  * The extra fields the connection reads that the module has, at most `room` of them
+ * (how Zoho answers a `fields` name the module lacks is not documented, so none is sent)
  * (Zoho's `fields` parameter takes at most 50 names). A name the module lacks is left
  * out of the request and of CrmRecord.extra, so it never stops the six fields' sync.
  */

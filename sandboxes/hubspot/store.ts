@@ -102,7 +102,9 @@ export class ContactStore {
   toJson(c: StoredContact, properties: string[] | null, withHistory: string[] = []): Record<string, unknown> {
     const names = properties && properties.length > 0 ? [...new Set([...properties, ...ALWAYS_RETURNED])] : DEFAULT_RETURNED;
     const props: Record<string, string | null> = {};
-    // A property the portal does not have is left out of the answer, not refused.
+    // A property the portal does not have is left out of the answer, not refused (HubSpot's
+    // documentation says nothing either way; the adapter only asks for properties the
+    // portal lists, so it relies on neither).
     for (const n of names) if (this.properties.has(n)) props[n] = this.value(c, n);
     const out: Record<string, unknown> = {
       id: c.id,
