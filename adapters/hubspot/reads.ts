@@ -1,13 +1,12 @@
 // Reads of HubSpot contacts: by id (with property histories), by email, every contact
 // page by page, and the changes since a cursor (search API).
-import { CrmError, normaliseEmail, type CrmRecord, type Page } from '../contract.ts';
+import { CrmError, normaliseEmail, type CrmFieldType, type CrmRecord, type Page } from '../contract.ts';
 import { chunk } from '../kit/chunk.ts';
 import { cursorCodec } from '../kit/cursor.ts';
 import type { Contacts, HubSpotConnection } from './connection.ts';
 import { translateBatchError } from './errors.ts';
 import { extraTypes, readExtra } from './fields.ts';
 import { READ_PROPERTIES, SYNCED_PROPERTIES, toCrmRecord, type HubSpotObject } from './mappers.ts';
-import type { CrmFieldType } from '../contract.ts';
 
 type ExtraTypes = ReadonlyMap<string, CrmFieldType>;
 
