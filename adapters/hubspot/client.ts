@@ -3,6 +3,7 @@
 import type {
   ConnectionOptions,
   CrmClient,
+  CrmField,
   CrmRecord,
   OutboundLead,
   Page,
@@ -12,6 +13,7 @@ import type {
   WriteResult,
 } from '../contract.ts';
 import { HubSpotConnection } from './connection.ts';
+import * as fields from './fields.ts';
 import { ORIGIN_PROPERTY } from './mappers.ts';
 import * as provisioning from './provisioning.ts';
 import * as reads from './reads.ts';
@@ -38,6 +40,10 @@ export class HubSpotClient implements CrmClient {
 
   readRecords(ids: string[]): Promise<CrmRecord[]> {
     return reads.readRecords(this.conn, ids);
+  }
+
+  listFields(): Promise<CrmField[]> {
+    return fields.listFields(this.conn);
   }
 
   listPage(cursor: string | null, pageSize: number): Promise<Page> {

@@ -4,6 +4,7 @@
 import { CrmError, type PrepareReport, type ProvisionOptions, type ProvisionReport } from '../contract.ts';
 import type { HubSpotConnection, PropertiesCore, Webhooks } from './connection.ts';
 import { isAlreadyExists, translateError } from './errors.ts';
+import { extraTypes } from './fields.ts';
 import { ORIGIN_PROPERTY, SYNCED_PROPERTIES } from './mappers.ts';
 
 export const DEFAULT_ORIGIN_OPTIONS = ['hubspot', 'manual'];
@@ -14,6 +15,19 @@ export const WEBHOOK_EVENTS: readonly { eventType: string; propertyName?: string
   { eventType: 'contact.restore' },
   ...SYNCED_PROPERTIES.map((p) => ({ eventType: 'contact.propertyChange', propertyName: p })),
 ];
+
+type WantedEvent = { eventType: string; propertyName?: string };
+
+/**
+ * The subscriptions the connection needs: the standard ones, and a propertyChange for each
+ * extra field the portal has (HubSpot sends propertyChange events only for the property a
+ * subscription names, so a change to a mapped field alone would otherwise go unseen until
+ * the changes catch-up).
+ */
+async function wantedEvents(conn: HubSpotConnection): Promise<readonly WantedEvent[]> {
+  const names = [...(await extraTypes(conn)).keys()].filter((n) => !SYNCED_PROPERTIES.includes(n));
+  return [...WEBHOOK_EVENTS, ...names.map((p) => ({ eventType: 'contact.propertyChange', propertyName: p }))];
+}
 
 function eventLabel(e: { eventType: string; propertyName?: string | null }): string {
   return e.propertyName ? `${e.eventType}:${e.propertyName}` : e.eventType;
@@ -31,7 +45,8 @@ export async function prepare(conn: HubSpotConnection, tagValues: string[]): Pro
 export async function provision(conn: HubSpotConnection, p: ProvisionOptions): Promise<ProvisionReport> {
   const originFieldCreated = await ensureOriginProperty(conn, originOptions(p.tagValues));
   const settings: Record<string, unknown> = { ...conn.opts.settings, originProperty: ORIGIN_PROPERTY };
-  const events = WEBHOOK_EVENTS.map(eventLabel);
+  const wanted = await wantedEvents(conn);
+  const events = wanted.map(eventLabel);
 
   if (!conn.webhooksApi || conn.appId === null) {
     return {
@@ -49,7 +64,7 @@ export async function provision(conn: HubSpotConnection, p: ProvisionOptions): P
     };
   }
 
-  const ids = await subscribe(conn, conn.webhooksApi, conn.appId, p.webhookUrl);
+  const ids = await subscribe(conn, conn.webhooksApi, conn.appId, p.webhookUrl, wanted);
   return {
     originFieldReady: true,
     originFieldCreated,
@@ -68,12 +83,12 @@ export async function provision(conn: HubSpotConnection, p: ProvisionOptions): P
 }
 
 /** Points the app's webhooks at `webhookUrl` and makes every wanted subscription exist and be active; returns their ids. */
-async function subscribe(conn: HubSpotConnection, api: Webhooks, appId: number, webhookUrl: string): Promise<string[]> {
+async function subscribe(conn: HubSpotConnection, api: Webhooks, appId: number, webhookUrl: string, wanted: readonly WantedEvent[]): Promise<string[]> {
   await conn.call('webhook settings', () => api.settingsApi.configure(appId, { targetUrl: webhookUrl, throttling: { maxConcurrentRequests: 10 } }), 'developer');
   const current = await conn.call('list subscriptions', () => api.subscriptionsApi.getAll(appId), 'developer');
   const ids: string[] = [];
   const created: string[] = [];
-  for (const want of WEBHOOK_EVENTS) {
+  for (const want of wanted) {
     const match = current.results.find(
       (s) => String(s.eventType) === want.eventType && (s.propertyName ?? null) === (want.propertyName ?? null),
     );

@@ -1,11 +1,42 @@
 // Reads of HubSpot contacts: by id (with property histories), by email, every contact
 // page by page, and the changes since a cursor (search API).
-import { CrmError, normaliseEmail, type CrmRecord, type Page } from '../contract.ts';
+import { CrmError, normaliseEmail, type CrmFieldType, type CrmRecord, type Page } from '../contract.ts';
 import { chunk } from '../kit/chunk.ts';
 import { cursorCodec } from '../kit/cursor.ts';
 import type { Contacts, HubSpotConnection } from './connection.ts';
 import { translateBatchError } from './errors.ts';
+import { extraTypes, readExtra } from './fields.ts';
 import { READ_PROPERTIES, SYNCED_PROPERTIES, toCrmRecord, type HubSpotObject } from './mappers.ts';
+
+type ExtraTypes = ReadonlyMap<string, CrmFieldType>;
+
+/** The properties a read asks for: ours, and the extra fields the portal has. */
+function readProperties(types: ExtraTypes): string[] {
+  return [...new Set([...READ_PROPERTIES, ...types.keys()])];
+}
+
+/**
+ * A contact read -> CrmRecord, with the extra fields asked for (normalised) and, when the
+ * read carried histories, when each extra field last changed (its newest version).
+ */
+export function toRecord(obj: HubSpotObject, types: ExtraTypes): CrmRecord {
+  const rec = toCrmRecord(obj);
+  if (types.size === 0) return rec;
+  rec.extra = readExtra(obj.properties ?? {}, types);
+  if (obj.propertiesWithHistory) {
+    const at: Record<string, Date> = {};
+    for (const name of types.keys()) {
+      let newest: number | null = null;
+      for (const v of obj.propertiesWithHistory[name] ?? []) {
+        const t = v?.timestamp ? new Date(v.timestamp).getTime() : NaN;
+        if (!Number.isNaN(t) && (newest === null || t > newest)) newest = t;
+      }
+      if (newest !== null) at[name] = new Date(newest);
+    }
+    rec.extraUpdatedAt = at;
+  }
+  return rec;
+}
 
 export const BATCH_LIMIT = 100;
 /** Records per batch read that asks for property histories. */
@@ -49,16 +80,17 @@ function throwUnexpectedBatchErrors(res: object, what: string): void {
 export async function readRecords(conn: HubSpotConnection, ids: string[]): Promise<CrmRecord[]> {
   const unique = [...new Set(ids.map(String))];
   const found = new Map<string, CrmRecord>();
+  const types = await extraTypes(conn);
   // With the synced properties' histories, so the engine learns when each field changed
   // (CrmRecord.fieldUpdatedAt). HubSpot answers at most 50 records per batch read that
   // asks for property histories ("The maximum number of inputs supported in a batch
   // request for property histories is 50").
   for (const part of chunk(unique, HISTORY_BATCH_LIMIT)) {
     const res = await conn.call('batch read', () =>
-      conn.contacts.batchApi.read({ inputs: part.map((id) => ({ id })), properties: [...READ_PROPERTIES], propertiesWithHistory: [...SYNCED_PROPERTIES] }, false),
+      conn.contacts.batchApi.read({ inputs: part.map((id) => ({ id })), properties: readProperties(types), propertiesWithHistory: [...SYNCED_PROPERTIES, ...types.keys()] }, false),
     );
     throwUnexpectedBatchErrors(res, 'batch read');
-    for (const r of res.results) found.set(String(r.id), toCrmRecord(r as HubSpotObject));
+    for (const r of res.results) found.set(String(r.id), toRecord(r as HubSpotObject, types));
   }
   return unique.map((id) => found.get(id)).filter((r): r is CrmRecord => r !== undefined && !r.archived);
 }
@@ -88,11 +120,12 @@ export async function listPage(conn: HubSpotConnection, cursor: string | null, p
     throw new CrmError('VALIDATION', `not a HubSpot list cursor: ${cursor.slice(0, 40)}`, { provider: 'HUBSPOT', retryable: false });
   }
   const limit = Math.max(1, Math.min(LIST_PAGE_LIMIT, Math.floor(pageSize) || LIST_PAGE_LIMIT));
+  const types = await extraTypes(conn);
   const res = await conn.call('list contacts', () =>
-    conn.contacts.basicApi.getPage(limit, cursor ?? undefined, [...READ_PROPERTIES], undefined, undefined, false),
+    conn.contacts.basicApi.getPage(limit, cursor ?? undefined, readProperties(types), undefined, undefined, false),
   );
   return {
-    records: res.results.map((r) => toCrmRecord(r as HubSpotObject)),
+    records: res.results.map((r) => toRecord(r as HubSpotObject, types)),
     nextCursor: res.paging?.next?.after ?? null,
   };
 }
@@ -176,13 +209,14 @@ async function search(
   limit: number,
 ): Promise<CrmRecord[]> {
   type SearchRequest = Parameters<Contacts['searchApi']['doSearch']>[0];
+  const types = await extraTypes(conn);
   const request = {
     filterGroups: [{ filters }],
     // The API takes {propertyName, direction}; the SDK's type says string[].
     sorts: [{ propertyName: sortBy, direction: 'ASCENDING' }],
-    properties: [...READ_PROPERTIES],
+    properties: readProperties(types),
     limit,
   } as unknown as SearchRequest;
   const res = await conn.call('search', () => conn.contacts.searchApi.doSearch(request), 'search');
-  return res.results.map((r) => toCrmRecord(r as HubSpotObject));
+  return res.results.map((r) => toRecord(r as HubSpotObject, types));
 }

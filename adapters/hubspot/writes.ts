@@ -16,11 +16,12 @@
 // status, category, message, context). A call-level failure (429, 401, 5xx, network)
 // fails the inputs of that call; the calls not yet made are not sent and their inputs
 // come back with `attempted: false` (kit/push-results.ts).
-import { CrmError, normaliseEmail, type CrmRecord, type LeadFields, type OutboundLead, type WriteAction, type WriteResult } from '../contract.ts';
+import { CrmError, normaliseEmail, type CrmFieldType, type CrmRecord, type FieldValue, type LeadFields, type OutboundLead, type WriteAction, type WriteResult } from '../contract.ts';
 import { chunk } from '../kit/chunk.ts';
 import { PushResults } from '../kit/push-results.ts';
 import type { HubSpotConnection } from './connection.ts';
 import { translateBatchError, translateError } from './errors.ts';
+import { extraProperties, extraTypes, writtenExtra } from './fields.ts';
 import { FIELD_TO_PROPERTY, ORIGIN_PROPERTY, toHubSpotProperties, writtenFields, writtenOnCreate, writtenOver } from './mappers.ts';
 import { BATCH_LIMIT, findByEmail, type BatchError } from './reads.ts';
 
@@ -32,6 +33,8 @@ interface UpdateItem {
   action: WriteAction;
   /** The contact's fields as read just before this write (linking by email). */
   before?: LeadFields;
+  /** The lead's extra fields (OutboundLead.extra), to report what was written. */
+  extra?: Record<string, FieldValue>;
 }
 
 /** One contact to create on behalf of the leads sharing its email. */
@@ -39,21 +42,38 @@ interface CreateItem {
   email: string;
   indices: number[];
   properties: Record<string, string>;
+  extra?: Record<string, FieldValue>;
 }
 
 /** The results of one push, with HubSpot's view of what a successful write leaves on the contact. */
 class Push extends PushResults {
+  /** The types of the extra fields the leads write, as the portal defines them. */
+  types: ReadonlyMap<string, CrmFieldType> = new Map();
+
   /** The first lead of `indices` gets `action`; the others (same email or id) are linked to the same contact. */
-  wrote(indices: number[], externalId: string, action: WriteAction, properties: Record<string, string>, before?: LeadFields): void {
+  wrote(indices: number[], externalId: string, action: WriteAction, properties: Record<string, string>, before?: LeadFields, extra?: Record<string, FieldValue>): void {
     // What the contact holds after this write, as far as we know without reading it
     // again (a read now could already hold a person's edit, which must stay a change).
     const written = action === 'created' ? writtenOnCreate(properties) : before ? writtenOver(before, properties) : writtenFields(properties);
-    indices.forEach((i, n) => this.succeed(i, { externalId, action: n === 0 ? action : action === 'created' ? 'linked' : action, written }));
+    const wroteExtra = writtenExtra(properties, extra, this.types);
+    indices.forEach((i, n) =>
+      this.succeed(i, { externalId, action: n === 0 ? action : action === 'created' ? 'linked' : action, written, ...(wroteExtra ? { writtenExtra: wroteExtra } : {}) }),
+    );
   }
 }
 
 export async function pushLeads(conn: HubSpotConnection, leads: OutboundLead[], originTag: string): Promise<WriteResult[]> {
   const push = new Push(leads);
+  const extraNames = [...new Set(leads.flatMap((l) => Object.keys(l.extra ?? {})))];
+  if (extraNames.length > 0) {
+    try {
+      push.types = await extraTypes(conn, extraNames);
+    } catch (e) {
+      const err = translateError(e, 'list properties');
+      push.skip(leads.map((_, i) => i), err); // nothing was sent
+      return push.finish(() => ({ localId: '', ok: false, error: err }));
+    }
+  }
   const { updates, groups } = sortInputs(leads, push);
   await writeUpdates(conn, updates, push);
   const existing = await lookUpByEmail(conn, groups, push);
@@ -70,7 +90,8 @@ function sortInputs(leads: OutboundLead[], push: Push): { updates: UpdateItem[];
   leads.forEach((lead, i) => {
     if (lead.externalId) {
       try {
-        updates.push({ indices: [i], id: String(lead.externalId), properties: onlyChanged(toHubSpotProperties(lead.fields, 'update'), lead.changed), action: 'updated' });
+        const properties = { ...onlyChanged(toHubSpotProperties(lead.fields, 'update'), lead.changed), ...extraProperties(lead.extra, push.types, 'update') };
+        updates.push({ indices: [i], id: String(lead.externalId), properties, action: 'updated', extra: lead.extra });
       } catch (e) {
         push.fail([i], translateError(e, 'map lead'));
       }
@@ -122,8 +143,13 @@ function planLinksAndCreates(
     const first = leads[indices[0]!]!;
     try {
       const rec = existing.get(email);
-      if (rec) links.push({ indices, id: rec.externalId, properties: toHubSpotProperties(first.fields, 'link'), action: 'linked', before: rec.fields });
-      else creates.push({ email, indices, properties: toHubSpotProperties(first.fields, 'create', originTag) });
+      if (rec) {
+        const properties = { ...toHubSpotProperties(first.fields, 'link'), ...extraProperties(first.extra, push.types, 'link') };
+        links.push({ indices, id: rec.externalId, properties, action: 'linked', before: rec.fields, extra: first.extra });
+      } else {
+        const properties = { ...extraProperties(first.extra, push.types, 'create'), ...toHubSpotProperties(first.fields, 'create', originTag) };
+        creates.push({ email, indices, properties, extra: first.extra });
+      }
     } catch (e) {
       push.fail(indices, translateError(e, 'map lead'));
     }
@@ -151,7 +177,7 @@ async function createContacts(conn: HubSpotConnection, creates: CreateItem[], pu
       const errs = (res as { errors?: BatchError[] }).errors ?? [];
       for (const p of part) {
         const id = byEmail.get(p.email);
-        if (id) push.wrote(p.indices, id, 'created', p.properties);
+        if (id) push.wrote(p.indices, id, 'created', p.properties, undefined, p.extra);
         else if (errs.length > 0) await createOne(conn, p, push);
         else push.fail(p.indices, new CrmError('UPSTREAM', `HubSpot batch create: no result for ${p.email}`, { provider: 'HUBSPOT' }));
       }
@@ -175,7 +201,7 @@ async function createOne(conn: HubSpotConnection, p: CreateItem, push: Push): Pr
   if (halted) return push.skip(p.indices, halted);
   try {
     const created = await conn.call('create', () => conn.contacts.basicApi.create({ properties: p.properties, associations: [] }));
-    push.wrote(p.indices, String(created.id), 'created', p.properties);
+    push.wrote(p.indices, String(created.id), 'created', p.properties, undefined, p.extra);
     return;
   } catch (e) {
     const err = translateError(e, 'create');
@@ -198,7 +224,7 @@ async function createOne(conn: HubSpotConnection, p: CreateItem, push: Push): Pr
       return;
     }
     const { [ORIGIN_PROPERTY]: _tag, email: _email, ...linkProps } = p.properties;
-    await writeUpdates(conn, [{ indices: p.indices, id: existingId, properties: linkProps, action: 'linked' }], push);
+    await writeUpdates(conn, [{ indices: p.indices, id: existingId, properties: linkProps, action: 'linked', extra: p.extra }], push);
   }
 }
 
@@ -206,7 +232,7 @@ async function createOne(conn: HubSpotConnection, p: CreateItem, push: Push): Pr
 async function writeUpdates(conn: HubSpotConnection, items: UpdateItem[], push: Push): Promise<void> {
   const pending: UpdateItem[] = [];
   for (const it of items) {
-    if (Object.keys(it.properties).length === 0) push.wrote(it.indices, it.id, it.action, it.properties, it.before); // nothing to write
+    if (Object.keys(it.properties).length === 0) push.wrote(it.indices, it.id, it.action, it.properties, it.before, it.extra); // nothing to write
     else pending.push(it);
   }
   for (const part of distinctIdBatches(pending)) {
@@ -226,7 +252,7 @@ async function writeUpdates(conn: HubSpotConnection, items: UpdateItem[], push: 
         for (const id of e.context?.ids ?? []) errorFor.set(String(id), err);
       }
       for (const it of part) {
-        if (done.has(it.id)) push.wrote(it.indices, it.id, it.action, it.properties, it.before);
+        if (done.has(it.id)) push.wrote(it.indices, it.id, it.action, it.properties, it.before, it.extra);
         else push.fail(it.indices, errorFor.get(it.id) ?? new CrmError('UPSTREAM', `HubSpot batch update: no result for ${it.id}`, { provider: 'HUBSPOT' }));
       }
     } catch (e) {
@@ -258,7 +284,7 @@ async function updateOne(conn: HubSpotConnection, it: UpdateItem, push: Push): P
   if (halted) return push.skip(it.indices, halted);
   try {
     await conn.call('update', () => conn.contacts.basicApi.update(it.id, { properties: it.properties }));
-    push.wrote(it.indices, it.id, it.action, it.properties, it.before);
+    push.wrote(it.indices, it.id, it.action, it.properties, it.before, it.extra);
   } catch (e) {
     const err = translateError(e, 'update');
     push.fail(it.indices, err);

@@ -4,6 +4,7 @@
 import type {
   ConnectionOptions,
   CrmClient,
+  CrmField,
   CrmRecord,
   OutboundLead,
   Page,
@@ -13,6 +14,7 @@ import type {
   WriteResult,
 } from '../contract.ts';
 import { SalesforceConnection } from './connection.ts';
+import * as fields from './fields.ts';
 import * as provisioning from './provisioning.ts';
 import * as reads from './reads.ts';
 import { pushLeads } from './writes.ts';
@@ -41,6 +43,10 @@ export class SalesforceClient implements CrmClient {
 
   readRecords(ids: string[]): Promise<CrmRecord[]> {
     return reads.readRecords(this.sf, ids);
+  }
+
+  listFields(): Promise<CrmField[]> {
+    return fields.listFields(this.sf);
   }
 
   listPage(cursor: string | null, pageSize: number): Promise<Page> {

@@ -99,6 +99,8 @@ export class SalesforceConnection {
   private readonly limiter: RequestLimiter;
   private readonly timeoutMs: number;
   readonly logger?: AdapterLogger;
+  /** Lead fields beyond the six every read asks for (ConnectionOptions.extraFields). */
+  readonly extraFields: readonly string[];
   private credentials: Credentials;
   private readonly onCredentialsChanged?: ConnectionOptions['onCredentialsChanged'];
   private refreshTimes: number[] = [];
@@ -113,6 +115,7 @@ export class SalesforceConnection {
     this.externalIdField = s.externalIdField;
     this.callOptionsClient = s.callOptionsClient;
     this.logger = opts.logger;
+    this.extraFields = opts.extraFields ?? [];
     this.credentials = { ...opts.credentials };
     this.onCredentialsChanged = opts.onCredentialsChanged;
     const rl = opts.rateLimit ?? DEFAULT_RATE_LIMIT;

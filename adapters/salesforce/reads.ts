@@ -3,7 +3,8 @@
 import { CrmError, type CrmRecord, type Page } from '../contract.ts';
 import { chunk } from '../kit/chunk.ts';
 import { cursorCodec } from '../kit/cursor.ts';
-import type { SalesforceConnection } from './connection.ts';
+import type { SalesforceConnection, SfRecord } from './connection.ts';
+import { extraFieldsRead, readExtra } from './fields.ts';
 import { id15, isSalesforceId, parseSalesforceDate, soqlDateTime, soqlString } from './mappers.ts';
 
 const READ_CHUNK = 200;
@@ -38,14 +39,41 @@ function soqlTime(iso: string): string {
   return d.getUTCMilliseconds() === 0 ? soqlDateTime(d).replace('.000Z', 'Z') : soqlDateTime(d);
 }
 
+/**
+ * Runs a Lead query selecting our fields and the extra fields the Lead has. SOQL refuses
+ * a field the object lacks (INVALID_FIELD, the whole query): when a cached describe still
+ * listed a field deleted since, the describe is read again and the query repeated once.
+ */
+async function queryLeads(sf: SalesforceConnection, what: string, soqlFor: (select: string) => string, max: number): Promise<{ rows: SfRecord[]; records: CrmRecord[] }> {
+  let extras = await extraFieldsRead(sf);
+  const run = (ex: typeof extras) => {
+    const own = new Set(sf.fieldList.split(', ').map((f) => f.toLowerCase()));
+    const more = [...new Set(ex.map((e) => e.def.name))].filter((n) => !own.has(n.toLowerCase()));
+    return sf.query(what, soqlFor([sf.fieldList, ...more].join(', ')), max);
+  };
+  let rows: SfRecord[];
+  try {
+    rows = await run(extras);
+  } catch (e) {
+    if (extras.length === 0 || !(e instanceof CrmError) || e.code !== 'VALIDATION') throw e;
+    extras = await extraFieldsRead(sf, true);
+    rows = await run(extras);
+  }
+  const records = rows.map((r) => {
+    const rec = sf.toRecord(r);
+    if (sf.extraFields.length > 0) rec.extra = readExtra(r, extras);
+    return rec;
+  });
+  return { rows, records };
+}
+
 export async function readRecords(sf: SalesforceConnection, ids: string[]): Promise<CrmRecord[]> {
   // An id that is not a Salesforce id cannot exist; sending it would fail the whole query.
   const unique = [...new Map(ids.filter(isSalesforceId).map((id) => [id15(id), id])).values()];
   const out: CrmRecord[] = [];
   for (const part of chunk(unique, READ_CHUNK)) {
-    const soql = `SELECT ${sf.fieldList} FROM Lead WHERE Id IN (${part.map(soqlString).join(', ')})`;
-    const rows = await sf.query('readRecords', soql, part.length);
-    out.push(...rows.map((r) => sf.toRecord(r)));
+    const { records } = await queryLeads(sf, 'readRecords', (select) => `SELECT ${select} FROM Lead WHERE Id IN (${part.map(soqlString).join(', ')})`, part.length);
+    out.push(...records);
   }
   return out;
 }
@@ -57,12 +85,11 @@ export async function listPage(sf: SalesforceConnection, cursor: string | null, 
   const after = cursor ? listCursor.decode(cursor) : null;
   const where = after ? ` WHERE Id > ${soqlString(after.id)}` : '';
   // One extra row tells whether another page exists.
-  const soql = `SELECT ${sf.fieldList} FROM Lead${where} ORDER BY Id LIMIT ${pageSize + 1}`;
-  const rows = await sf.query('listPage', soql, pageSize + 1);
+  const { rows, records } = await queryLeads(sf, 'listPage', (select) => `SELECT ${select} FROM Lead${where} ORDER BY Id LIMIT ${pageSize + 1}`, pageSize + 1);
   const page = rows.slice(0, pageSize);
   const more = rows.length > pageSize;
   return {
-    records: page.map((r) => sf.toRecord(r)),
+    records: records.slice(0, pageSize),
     nextCursor: more ? listCursor.encode({ id: page[page.length - 1].Id }) : null,
   };
 }
@@ -78,14 +105,13 @@ export async function changesSince(sf: SalesforceConnection, cursor: string | nu
   }
   const c = cursor ? changesCursor.decode(cursor) : null;
   const where = c ? ` WHERE SystemModstamp > ${soqlTime(c.t)} OR (SystemModstamp = ${soqlTime(c.t)} AND Id > ${soqlString(c.id)})` : '';
-  const soql = `SELECT ${sf.fieldList} FROM Lead${where} ORDER BY SystemModstamp, Id LIMIT ${limit}`;
-  const rows = await sf.query('changesSince', soql, limit);
+  const { rows, records } = await queryLeads(sf, 'changesSince', (select) => `SELECT ${select} FROM Lead${where} ORDER BY SystemModstamp, Id LIMIT ${limit}`, limit);
   if (rows.length === 0) return { records: [], nextCursor: cursor };
   const last = rows[rows.length - 1];
   const stamp = parseSalesforceDate(last.SystemModstamp);
   if (!stamp) throw new CrmError('UPSTREAM', 'Salesforce record without SystemModstamp', { provider: 'SALESFORCE' });
   return {
-    records: rows.map((r) => sf.toRecord(r)),
+    records,
     nextCursor: changesCursor.encode({ t: stamp.toISOString(), id: last.Id }),
   };
 }

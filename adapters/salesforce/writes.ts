@@ -19,6 +19,7 @@ import { PushResults } from '../kit/push-results.ts';
 import { stopsThePush } from '../kit/retry.ts';
 import type { SalesforceConnection, SfRecord } from './connection.ts';
 import { duplicateMatchIds, fromRecordErrors, toCrmError } from './errors.ts';
+import { describeFields, extraPayload, writtenExtra, type SfDescribeField } from './fields.ts';
 import {
   isSalesforceId,
   LEAD_FIELD_MAP,
@@ -79,6 +80,16 @@ export async function pushLeads(sf: SalesforceConnection, leads: OutboundLead[],
 
 async function pushChunk(sf: SalesforceConnection, leads: OutboundLead[], originTag: string): Promise<{ results: WriteResult[]; halted: CrmError | null }> {
   const push = new PushResults(leads);
+  let defs: ReadonlyMap<string, SfDescribeField> = new Map();
+  if (leads.some((l) => l.extra && Object.keys(l.extra).length > 0)) {
+    try {
+      defs = await describeFields(sf);
+    } catch (e) {
+      const err = toCrmError(e);
+      push.skip(leads.map((_, i) => i), err); // nothing was sent
+      return { results: push.finish(notProcessed), halted: err };
+    }
+  }
   let found: Found;
   try {
     found = await lookUp(sf, leads.filter((l) => !l.externalId));
@@ -89,13 +100,13 @@ async function pushChunk(sf: SalesforceConnection, leads: OutboundLead[], origin
     return { results: push.finish(notProcessed), halted: err };
   }
   const { updates, upserts } = planWrites(leads, found, push);
-  const duplicates = await upsertNew(sf, leads, upserts, originTag, push);
+  const duplicates = await upsertNew(sf, leads, upserts, originTag, push, defs);
   if (duplicates === null) {
     // The upsert call failed for its leads; the updates after it are not sent.
     const err = push.halted()!;
     return { results: push.finish((lead) => ({ localId: lead.localId, ok: false, error: err, attempted: false })), halted: err };
   }
-  await applyUpdates(sf, leads, [...updates, ...duplicates], push);
+  await applyUpdates(sf, leads, [...updates, ...duplicates], push, defs);
   return { results: push.finish(notProcessed), halted: push.halted() };
 }
 
@@ -159,10 +170,23 @@ async function upsertNew(
   upserts: number[],
   originTag: string,
   push: PushResults,
+  defs: ReadonlyMap<string, SfDescribeField>,
 ): Promise<PendingUpdate[] | null> {
   const duplicates: PendingUpdate[] = [];
+  // A lead whose extra values cannot be written (a field the Lead lacks, a value of the
+  // wrong kind) fails alone, before the call: it would fail the others' JSON too.
+  upserts = upserts.filter((i) => {
+    try {
+      extraPayload(leads[i].extra, defs, 'create', [sf.originField, sf.externalIdField]);
+      return true;
+    } catch (e) {
+      push.fail(i, toCrmError(e));
+      return false;
+    }
+  });
   if (upserts.length === 0) return duplicates;
   const payload = upserts.map((i) => ({
+    ...extraPayload(leads[i].extra, defs, 'create', [sf.originField, sf.externalIdField]),
     ...toSalesforceCreate(leads[i].fields),
     [sf.originField]: originTag,
     [sf.externalIdField]: leads[i].localId,
@@ -188,6 +212,7 @@ async function upsertNew(
         action: r.created ? 'created' : 'updated',
         // An upsert that found our Lead from an earlier push only set what it sent.
         written: r.created ? writtenOnCreate(payload[k]) : writtenFromSalesforce(payload[k]),
+        ...withWrittenExtra(leads[index].extra, defs),
       });
       return;
     }
@@ -201,9 +226,18 @@ async function upsertNew(
   return duplicates;
 }
 
-async function applyUpdates(sf: SalesforceConnection, leads: OutboundLead[], updates: PendingUpdate[], push: PushResults): Promise<void> {
+async function applyUpdates(sf: SalesforceConnection, leads: OutboundLead[], all: PendingUpdate[], push: PushResults, defs: ReadonlyMap<string, SfDescribeField>): Promise<void> {
+  const updates = all.filter((u) => {
+    try {
+      extraPayload(leads[u.index].extra, defs, 'update', [sf.originField, sf.externalIdField]);
+      return true;
+    } catch (e) {
+      push.fail(u.index, toCrmError(e));
+      return false;
+    }
+  });
   if (updates.length === 0) return;
-  const payload = updates.map((u) => ({ Id: u.id, ...toSalesforceUpdate(leads[u.index].fields) }));
+  const payload = updates.map((u) => ({ Id: u.id, ...extraPayload(leads[u.index].extra, defs, 'update', [sf.originField, sf.externalIdField]), ...toSalesforceUpdate(leads[u.index].fields) }));
   let res: unknown;
   let saved: SaveResult[];
   try {
@@ -226,11 +260,17 @@ async function applyUpdates(sf: SalesforceConnection, leads: OutboundLead[], upd
         // Fields an update leaves alone (a required field we have no value for) keep
         // what the look-up read just before: never what a later read says.
         written: { ...(u.before ?? {}), ...writtenFromSalesforce(payload[k]) },
+        ...withWrittenExtra(leads[u.index].extra, defs),
       });
     } else {
       push.fail(u.index, fromRecordErrors(r.errors));
     }
   });
+}
+
+function withWrittenExtra(extra: OutboundLead['extra'], defs: ReadonlyMap<string, SfDescribeField>): { writtenExtra?: NonNullable<ReturnType<typeof writtenExtra>> } {
+  const out = writtenExtra(extra, defs);
+  return out ? { writtenExtra: out } : {};
 }
 
 function duplicateLeadId(errors: unknown): string | undefined {

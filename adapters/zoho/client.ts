@@ -3,6 +3,7 @@
 import type {
   ConnectionOptions,
   CrmClient,
+  CrmField,
   CrmRecord,
   OutboundLead,
   Page,
@@ -12,6 +13,7 @@ import type {
   WriteResult,
 } from '../contract.ts';
 import { ZohoConnection, type ZohoDeps, type ZohoSettings } from './connection.ts';
+import * as fields from './fields.ts';
 import * as provisioning from './provisioning.ts';
 import * as reads from './reads.ts';
 import { pushLeads } from './writes.ts';
@@ -42,6 +44,10 @@ export class ZohoClient implements CrmClient {
 
   readRecords(ids: string[]): Promise<CrmRecord[]> {
     return reads.readRecords(this.conn, ids);
+  }
+
+  listFields(): Promise<CrmField[]> {
+    return fields.listFields(this.conn);
   }
 
   listPage(cursor: string | null, pageSize: number): Promise<Page> {

@@ -4,7 +4,28 @@ import { CrmError, normaliseEmail, type CrmRecord, type Page } from '../contract
 import { chunk } from '../kit/chunk.ts';
 import { cursorCodec } from '../kit/cursor.ts';
 import { asLead, dataOf, infoOf, type ZohoConnection } from './connection.ts';
+import { extraFieldsRead, readExtra, type ZohoFieldDef } from './fields.ts';
 import { compareIds, emailCriteria, formatZohoTime, leadToRecord, parseZohoTime, picklistValue, readFieldNames, type ZohoLead } from './mappers.ts';
+
+/** Zoho's `fields` parameter names at most 50 fields. */
+const MAX_FIELDS = 50;
+
+/** The fields a read names (ours and the extra fields the module has), and how to turn an answer into a record. */
+async function readShape(conn: ZohoConnection): Promise<{ fields: string; toRecord: (item: Record<string, unknown>) => CrmRecord }> {
+  const own = readFieldNames(conn.originField);
+  const extras: ZohoFieldDef[] = await extraFieldsRead(conn, MAX_FIELDS - own.length);
+  const names = [...new Set([...own, ...extras.map((d) => d.api_name)])];
+  const asked = (conn.opts.extraFields ?? []).length > 0;
+  return {
+    fields: names.join(','),
+    toRecord: (item) => {
+      const lead = asLead(item);
+      const rec = leadToRecord(lead, conn.originField);
+      if (asked) rec.extra = readExtra(lead, extras);
+      return rec;
+    },
+  };
+}
 
 /** Records per read by ids and per write. */
 export const BATCH = 100;
@@ -32,11 +53,12 @@ const listCursor = cursorCodec<{ pt: string; pp: number }>({
 export async function readRecords(conn: ZohoConnection, ids: string[]): Promise<CrmRecord[]> {
   const unique = [...new Set(ids.filter((id) => id !== ''))];
   const byId = new Map<string, CrmRecord>();
-  const fields = readFieldNames(conn.originField).join(',');
+  if (unique.length === 0) return [];
+  const { fields, toRecord } = await readShape(conn);
   for (const batch of chunk(unique, BATCH)) {
     const res = await conn.http.request({ method: 'GET', path: '/Leads', query: { ids: batch.join(','), fields } });
     for (const item of dataOf(res, 'read by ids')) {
-      const rec = leadToRecord(asLead(item), conn.originField);
+      const rec = toRecord(item);
       byId.set(rec.externalId, rec);
     }
   }
@@ -47,18 +69,19 @@ export async function readRecords(conn: ZohoConnection, ids: string[]): Promise<
 export async function listPage(conn: ZohoConnection, cursor: string | null, pageSize: number): Promise<Page> {
   const c = cursor === null ? null : listCursor.decode(cursor);
   const perPage = c ? c.pp : Math.max(1, Math.min(MAX_PAGE, Math.floor(pageSize)));
+  const { fields, toRecord } = await readShape(conn);
   const res = await conn.http.request({
     method: 'GET',
     path: '/Leads',
     query: {
-      fields: readFieldNames(conn.originField).join(','),
+      fields,
       sort_by: 'id',
       sort_order: 'asc',
       per_page: perPage,
       page_token: c?.pt,
     },
   });
-  const records = dataOf(res, 'list').map((item) => leadToRecord(asLead(item), conn.originField));
+  const records = dataOf(res, 'list').map(toRecord);
   const { more, nextToken } = infoOf(res);
   return { records, nextCursor: more && nextToken ? listCursor.encode({ pt: nextToken, pp: perPage }) : null };
 }
@@ -82,7 +105,7 @@ export async function changesSince(conn: ZohoConnection, cursor: string | null, 
     (a.updatedAt?.getTime() ?? 0) - (b.updatedAt?.getTime() ?? 0) || compareIds(a.externalId, b.externalId);
 
   const candidates: CrmRecord[] = [];
-  const fields = readFieldNames(conn.originField).join(',');
+  const { fields, toRecord } = await readShape(conn);
   // Zoho's If-Modified-Since keeps records modified after the given second; one second
   // earlier keeps the cursor's own second (ties), filtered exactly below.
   const headers = c ? { 'If-Modified-Since': formatZohoTime(new Date(c.t - 1000)) } : undefined;
@@ -94,7 +117,7 @@ export async function changesSince(conn: ZohoConnection, cursor: string | null, 
       query: { fields, sort_by: 'Modified_Time', sort_order: 'asc', per_page: MAX_PAGE, page_token: pageToken },
       headers,
     });
-    const page = dataOf(res, 'changes').map((item) => leadToRecord(asLead(item), conn.originField));
+    const page = dataOf(res, 'changes').map(toRecord);
     candidates.push(...page.filter(after));
     const { more, nextToken } = infoOf(res);
     if (!more || !nextToken) break;

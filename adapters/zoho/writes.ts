@@ -35,6 +35,7 @@ import { chunk } from '../kit/chunk.ts';
 import { PushResults } from '../kit/push-results.ts';
 import { dataOf, type ZohoConnection } from './connection.ts';
 import { duplicateRecordId, translateZohoError, unexpectedResponse } from './errors.ts';
+import { extraData, leadFieldDefs, writtenExtra, type ZohoFieldDef } from './fields.ts';
 import type { ZohoResponse } from './http.ts';
 import { fieldsToZoho, leadToRecord, writtenFromZoho, type ZohoLead } from './mappers.ts';
 import { BATCH, matchByEmail } from './reads.ts';
@@ -57,8 +58,37 @@ interface Plan {
   followers: Map<number, number[]>;
 }
 
+/** The results of one push, and the Leads fields the leads' extra values are written to. */
+class Push extends PushResults {
+  defs: ReadonlyMap<string, ZohoFieldDef> = new Map();
+
+  /** A lead's extra values as Zoho fields, or why they cannot be written (VALIDATION). */
+  extra(conn: ZohoConnection, leads: OutboundLead[], index: number, mode: 'create' | 'update'): Record<string, unknown> | CrmError {
+    try {
+      return extraData(leads[index]!.extra, this.defs, mode, [conn.originField]);
+    } catch (e) {
+      if (!(e instanceof CrmError)) throw e;
+      return e;
+    }
+  }
+
+  wroteExtra(lead: OutboundLead, data: Record<string, unknown>): { writtenExtra?: NonNullable<ReturnType<typeof writtenExtra>> } {
+    const out = writtenExtra(lead.extra, data, this.defs);
+    return out ? { writtenExtra: out } : {};
+  }
+}
+
 export async function pushLeads(conn: ZohoConnection, leads: OutboundLead[], originTag: string): Promise<WriteResult[]> {
-  const push = new PushResults(leads);
+  const push = new Push(leads);
+  if (leads.some((l) => l.extra && Object.keys(l.extra).length > 0)) {
+    try {
+      push.defs = await leadFieldDefs(conn);
+    } catch (e) {
+      const err = callFailed(e, push);
+      push.skip(leads.map((_, i) => i), err); // nothing was sent
+      return push.finish((lead) => ({ localId: lead.localId, ok: false, error: err, attempted: false }));
+    }
+  }
   const plan = sortInputs(leads);
   await matchUnlinked(conn, leads, plan, originTag, push);
   const linkLater = await createLeads(conn, leads, plan, originTag, push);
@@ -98,7 +128,7 @@ function sortInputs(leads: OutboundLead[]): Plan {
 }
 
 /** Matched emails become 'linked' updates; the others are created (their first lead; the rest follow it). */
-async function matchUnlinked(conn: ZohoConnection, leads: OutboundLead[], plan: Plan, originTag: string, push: PushResults): Promise<void> {
+async function matchUnlinked(conn: ZohoConnection, leads: OutboundLead[], plan: Plan, originTag: string, push: Push): Promise<void> {
   let matches = new Map<string, ZohoLead>();
   if (plan.groups.size > 0) {
     try {
@@ -122,11 +152,21 @@ async function matchUnlinked(conn: ZohoConnection, leads: OutboundLead[], plan: 
 }
 
 /** Creates what has no record yet, carrying the origin tag; returns the updates that link records found on the way. */
-async function createLeads(conn: ZohoConnection, leads: OutboundLead[], plan: Plan, originTag: string, push: PushResults): Promise<PendingUpdate[]> {
+async function createLeads(conn: ZohoConnection, leads: OutboundLead[], plan: Plan, originTag: string, push: Push): Promise<PendingUpdate[]> {
   const linkLater: PendingUpdate[] = [];
-  for (const batch of chunk([...plan.creates].sort((a, b) => a - b), BATCH)) {
+  const extras = new Map<number, Record<string, unknown>>();
+  const creatable = plan.creates.filter((i) => {
+    const extra = push.extra(conn, leads, i, 'create');
+    if (extra instanceof CrmError) {
+      push.fail([i, ...(plan.followers.get(i) ?? [])], extra);
+      return false;
+    }
+    extras.set(i, extra);
+    return true;
+  });
+  for (const batch of chunk(creatable.sort((a, b) => a - b), BATCH)) {
     if (push.halted()) break;
-    const data = batch.map((i) => ({ ...fieldsToZoho(leads[i]!.fields, 'create'), [conn.originField]: originTag }));
+    const data = batch.map((i) => ({ ...extras.get(i), ...fieldsToZoho(leads[i]!.fields, 'create'), [conn.originField]: originTag }));
     let res: ZohoResponse;
     try {
       res = await sendCreates(conn, data);
@@ -136,7 +176,7 @@ async function createLeads(conn: ZohoConnection, leads: OutboundLead[], plan: Pl
     }
     const items = dataOf(res, 'create');
     if (items.length !== batch.length) throw unexpectedResponse(`create: ${items.length} results for ${batch.length} records`, res.status);
-    batch.forEach((index, j) => recordCreate(conn, { index, data: data[j]!, item: items[j]!, status: res.status }, plan, push, linkLater));
+    batch.forEach((index, j) => recordCreate(conn, { index, lead: leads[index]!, data: data[j]!, item: items[j]!, status: res.status }, plan, push, linkLater));
   }
   return linkLater;
 }
@@ -158,9 +198,9 @@ function sendCreates(conn: ZohoConnection, data: Record<string, unknown>[]): Pro
 /** The result of one record of a create call: created (or upserted into a record), a record to link, or a failure. */
 function recordCreate(
   conn: ZohoConnection,
-  r: { index: number; data: Record<string, unknown>; item: Record<string, unknown>; status: number },
+  r: { index: number; lead: OutboundLead; data: Record<string, unknown>; item: Record<string, unknown>; status: number },
   plan: Plan,
-  push: PushResults,
+  push: Push,
   linkLater: PendingUpdate[],
 ): void {
   const { index, data, item } = r;
@@ -177,6 +217,7 @@ function recordCreate(
       action: existed ? 'linked' : 'created',
       written: writtenFromZoho(data),
       record: existed ? undefined : leadToRecord({ ...data, id, Created_Time: details.Created_Time, Modified_Time: details.Modified_Time }, conn.originField),
+      ...push.wroteExtra(r.lead, data),
     });
     for (const f of followers) linkLater.push({ index: f, id, action: 'linked' });
     return;
@@ -194,10 +235,20 @@ function recordCreate(
 }
 
 /** Updates linked and matched records: our fields, never the origin tag. */
-async function updateLeads(conn: ZohoConnection, leads: OutboundLead[], updates: PendingUpdate[], push: PushResults): Promise<void> {
+async function updateLeads(conn: ZohoConnection, leads: OutboundLead[], all: PendingUpdate[], push: Push): Promise<void> {
+  const extras = new Map<number, Record<string, unknown>>();
+  const updates = all.filter((u) => {
+    const extra = push.extra(conn, leads, u.index, 'update');
+    if (extra instanceof CrmError) {
+      push.fail(u.index, extra);
+      return false;
+    }
+    extras.set(u.index, extra);
+    return true;
+  });
   for (const batch of chunk(updates, BATCH)) {
     if (push.halted()) break;
-    const data = batch.map((u) => ({ id: u.id, ...fieldsToZoho(leads[u.index]!.fields, 'update') }));
+    const data = batch.map((u) => ({ id: u.id, ...extras.get(u.index), ...fieldsToZoho(leads[u.index]!.fields, 'update') }));
     let res: ZohoResponse;
     try {
       res = await conn.http.request({ method: 'PUT', path: '/Leads', body: { data, trigger: conn.settings.triggers }, perRecord: true });
@@ -216,7 +267,7 @@ async function updateLeads(conn: ZohoConnection, leads: OutboundLead[], updates:
         // A field the update leaves alone (Last_Name we have no value for) keeps what the
         // look-up read just before the write: never what a later read says.
         const written = { ...(u.before ?? {}), ...writtenFromZoho(data[j]!) };
-        push.succeed(u.index, { externalId: u.id, action: u.action, written });
+        push.succeed(u.index, { externalId: u.id, action: u.action, written, ...push.wroteExtra(leads[u.index]!, data[j]!) });
       } else {
         push.fail(u.index, translateZohoError(item, res.status));
       }

@@ -13,7 +13,7 @@ function propertyJson(p: PropertyDef): Record<string, unknown> {
     description: p.description,
     options: p.options,
     displayOrder: -1,
-    calculated: false,
+    calculated: p.calculated ?? false,
     externalOptions: false,
     hasUniqueValue: p.name === 'email',
     hidden: false,
@@ -58,7 +58,7 @@ export function propertyRoutes(store: ContactStore): ApiRoute[] {
         if (store.properties.has(b.name)) {
           throw new HttpError(409, errorBody(`Property named '${b.name}' already exists.`, 'OBJECT_ALREADY_EXISTS', { subCategory: 'PropertyValidationError.PROPERTY_EXISTS' }));
         }
-        if (!['string', 'enumeration', 'datetime', 'number'].includes(b.type)) throw validation(`type ${b.type} is not supported`);
+        if (!['string', 'enumeration', 'datetime', 'date', 'number', 'bool', 'phone_number'].includes(b.type)) throw validation(`type ${b.type} is not supported`);
         const t = Date.now();
         const def: PropertyDef = {
           name: b.name,
@@ -68,8 +68,9 @@ export function propertyRoutes(store: ContactStore): ApiRoute[] {
           groupName: b.groupName,
           description: typeof b.description === 'string' ? b.description : '',
           options: parseOptions(b.options),
-          readOnlyValue: false,
+          readOnlyValue: b.fieldType === 'calculation_equation',
           hubspotDefined: false,
+          calculated: b.fieldType === 'calculation_equation',
           createdAt: t,
           updatedAt: t,
         };

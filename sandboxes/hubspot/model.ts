@@ -34,13 +34,15 @@ export interface PropertyOption {
 export interface PropertyDef {
   name: string;
   label: string;
-  type: 'string' | 'enumeration' | 'datetime' | 'number';
+  type: 'string' | 'enumeration' | 'datetime' | 'date' | 'number' | 'bool' | 'phone_number';
   fieldType: string;
   groupName: string;
   description: string;
   options: PropertyOption[];
   readOnlyValue: boolean;
   hubspotDefined: boolean;
+  /** A calculation property: HubSpot computes its value. */
+  calculated?: boolean;
   createdAt: number;
   updatedAt: number;
 }

@@ -4,6 +4,7 @@
 // system properties). Transport-free: api.ts turns StoreError into HubSpot's error bodies.
 import { SandboxClock } from '../kit/clock.ts';
 import { StoreError, type ChangeSource, type PropertyDef, type PropertyProblem, type StoreChange, type StoredContact } from './model.ts';
+import { seedCustomProperties, storedValue, valueProblem } from './property-values.ts';
 import { searchContacts, type SearchRequest } from './search.ts';
 
 export * from './model.ts';
@@ -65,6 +66,7 @@ export class ContactStore {
     def('createdate', 'Create Date', 'datetime', 'date', { readOnlyValue: true });
     def('lastmodifieddate', 'Last Modified Date', 'datetime', 'date', { readOnlyValue: true });
     def('hs_object_id', 'Record ID', 'number', 'number', { readOnlyValue: true });
+    seedCustomProperties(def);
   }
 
   onChange(fn: (c: StoreChange) => void): void {
@@ -134,7 +136,10 @@ export class ContactStore {
   toJson(c: StoredContact, properties: string[] | null, withHistory: string[] = []): Record<string, unknown> {
     const names = properties && properties.length > 0 ? [...new Set([...properties, ...ALWAYS_RETURNED])] : DEFAULT_RETURNED;
     const props: Record<string, string | null> = {};
-    for (const n of names) props[n] = this.value(c, n);
+    // A property the portal does not have is left out of the answer, not refused (HubSpot's
+    // documentation says nothing either way; the adapter only asks for properties the
+    // portal lists, so it relies on neither).
+    for (const n of names) if (this.properties.has(n)) props[n] = this.value(c, n);
     const out: Record<string, unknown> = {
       id: c.id,
       properties: props,
@@ -190,18 +195,19 @@ export class ContactStore {
       }
       const v = raw === null ? '' : String(raw);
       if (v === '') continue;
-      if (def.type === 'enumeration' && !def.options.some((o) => o.value === v)) {
-        out.push({
-          isValid: false,
-          message: `${v} was not one of the allowed options: [${def.options.map((o) => o.value).join(', ')}]`,
-          error: 'INVALID_OPTION',
-          name,
-        });
-      }
+      const bad = valueProblem(def, v);
+      if (bad) out.push(bad);
       if (name === 'email' && !EMAIL_RE.test(v.trim())) {
         out.push({ isValid: false, message: `Email address ${v} is invalid`, error: 'INVALID_EMAIL', name });
       }
     }
+    return out;
+  }
+
+  /** Valid values in the form HubSpot stores them (dates as YYYY-MM-DD, booleans lower-case, ...). */
+  private stored(props: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(props)) out[k] = v === null || v === undefined || String(v) === '' ? v : storedValue(this.properties.get(k), String(v));
     return out;
   }
 
@@ -217,7 +223,7 @@ export class ContactStore {
   /** Creates a contact; 409 CONFLICT when its email belongs to another contact. */
   create(props: Record<string, unknown>, source: ChangeSource): StoredContact {
     this.assertValid(props);
-    const clean = cleanProps(props);
+    const clean = cleanProps(this.stored(props));
     if (clean.email) {
       const existing = this.getByEmail(clean.email);
       if (existing) throw conflict(existing.id);
@@ -247,7 +253,7 @@ export class ContactStore {
     if (!c) throw new StoreError(404, 'OBJECT_NOT_FOUND', 'resource not found');
     this.assertValid(props);
     const incoming = Object.fromEntries(
-      Object.entries(props).map(([k, v]) => [k, k === 'email' ? normaliseEmail(String(v ?? '')) : v === null ? '' : String(v)]),
+      Object.entries(this.stored(props)).map(([k, v]) => [k, k === 'email' ? normaliseEmail(String(v ?? '')) : v === null ? '' : String(v)]),
     );
     if (incoming.email) {
       const owner = this.byEmail.get(incoming.email);

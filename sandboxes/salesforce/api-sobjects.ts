@@ -24,6 +24,7 @@ function describe(store: LeadStore, version: string): Record<string, unknown> {
       nillable: !f.required && f.type !== 'boolean' && f.name !== 'Id',
       createable: f.createable,
       updateable: f.updateable,
+      calculated: Boolean(f.calculated),
       defaultedOnCreate: Boolean(f.defaultValue) || !f.createable,
       externalId: Boolean(f.externalId),
       unique: Boolean(f.unique),

@@ -2,7 +2,22 @@
 // (the standard Lead fields), errors, writers, write outcomes, and a row as REST JSON.
 import type { Row } from './soql.ts';
 
-export type FieldType = 'id' | 'string' | 'email' | 'phone' | 'picklist' | 'datetime' | 'boolean' | 'reference' | 'textarea';
+export type FieldType =
+  | 'id'
+  | 'string'
+  | 'email'
+  | 'phone'
+  | 'picklist'
+  | 'multipicklist'
+  | 'datetime'
+  | 'date'
+  | 'boolean'
+  | 'double'
+  | 'currency'
+  | 'percent'
+  | 'int'
+  | 'reference'
+  | 'textarea';
 
 export interface FieldDef {
   name: string;
@@ -19,6 +34,8 @@ export interface FieldDef {
   picklistValues?: string[];
   restrictedPicklist?: boolean;
   defaultValue?: string;
+  /** A formula field: computed, never written through the API. */
+  calculated?: boolean;
 }
 
 /** One error as Salesforce reports it (REST uses errorCode, collections statusCode). */

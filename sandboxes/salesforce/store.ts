@@ -3,6 +3,7 @@
 import { IdFactory, KEY_PREFIX, to15, to18 } from './ids.ts';
 import { SandboxClock } from '../kit/clock.ts';
 import type { FieldKind, Row, SoqlSchema, Value } from './soql.ts';
+import { coerceTyped, isTypedField, NUMBER_TYPES, seededCustomFields } from './field-values.ts';
 import { standardFields, type Actor, type ChangeKind, type ChangeListener, type FieldDef, type SfError, type StoredLead, type WriteOutcome } from './schema.ts';
 
 export * from './schema.ts';
@@ -21,7 +22,7 @@ export class LeadStore implements SoqlSchema {
   duplicateRule: { fields: string[] } | null = null;
 
   constructor(readonly ownerId: string) {
-    for (const f of standardFields()) this.fields.set(f.name.toLowerCase(), f);
+    for (const f of [...standardFields(), ...seededCustomFields()]) this.fields.set(f.name.toLowerCase(), f);
   }
 
   // ---- schema -------------------------------------------------------------------------
@@ -54,6 +55,7 @@ export class LeadStore implements SoqlSchema {
     if (t === 'id' || t === 'reference') return 'id';
     if (t === 'datetime') return 'datetime';
     if (t === 'boolean') return 'boolean';
+    if (t && NUMBER_TYPES.has(t)) return 'number';
     return 'string';
   }
 
@@ -183,8 +185,15 @@ export class LeadStore implements SoqlSchema {
         continue;
       }
       let v: Value;
-      if (raw === null || raw === undefined) v = null;
-      else if (f.type === 'boolean') {
+      if (raw === null || raw === undefined) v = f.type === 'boolean' ? false : null;
+      else if (isTypedField(f)) {
+        const r = coerceTyped(f, raw);
+        if ('error' in r) {
+          errors.push(r.error);
+          continue;
+        }
+        v = r.value;
+      } else if (f.type === 'boolean') {
         if (typeof raw !== 'boolean') {
           errors.push({ errorCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${f.label}: value not of required type: ${String(raw)}`, fields: [f.name] });
           continue;
@@ -278,7 +287,8 @@ export class LeadStore implements SoqlSchema {
     const { values, errors } = this.coerce(input, 'insert');
     if (errors.length > 0) return { ok: false, errors };
     for (const f of this.allFields()) {
-      if (values[f.name] === undefined) values[f.name] = f.defaultValue ?? null;
+      // A checkbox is never null in Salesforce: unchecked unless set.
+      if (values[f.name] === undefined) values[f.name] = f.defaultValue ?? (f.type === 'boolean' ? false : null);
     }
     const problems = this.check(values, null);
     if (problems.length > 0) return { ok: false, errors: problems };

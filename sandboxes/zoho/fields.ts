@@ -1,6 +1,8 @@
 // The Zoho sandbox's field metadata API behind /settings/fields: creating a custom field
-// (text, picklist, email, phone, textarea, integer; a label must be unique) and adding
-// values to a custom picklist. Answers are per-field results.
+// (text, picklist, multi-select picklist, email, phone, textarea, integer, decimal,
+// currency, boolean, date, date-time; a label must be unique) and adding values to a
+// custom picklist. Answers are per-field results.
+import { jsonTypeOf } from './typed-values.ts';
 import { err, field, nextId, ok, picklist, type FieldDef, type PicklistValue, type RecordResult } from './model.ts';
 
 export function createCustomField(fields: FieldDef[], apiNameFor: ((label: string) => string) | undefined, input: Record<string, unknown>, index: number): RecordResult {
@@ -8,21 +10,21 @@ export function createCustomField(fields: FieldDef[], apiNameFor: ((label: strin
   const dataType = typeof input.data_type === 'string' ? input.data_type : '';
   if (!label) return err('MANDATORY_NOT_FOUND', { api_name: 'field_label', json_path: `$.fields[${index}].field_label` }, 'required field not found');
   if (!dataType) return err('MANDATORY_NOT_FOUND', { api_name: 'data_type', json_path: `$.fields[${index}].data_type` }, 'required field not found');
-  if (!['text', 'picklist', 'email', 'phone', 'textarea', 'integer'].includes(dataType)) {
+  if (!['text', 'picklist', 'multiselectpicklist', 'email', 'phone', 'textarea', 'integer', 'double', 'currency', 'boolean', 'date', 'datetime'].includes(dataType)) {
     return err('INVALID_DATA', { api_name: 'data_type', json_path: `$.fields[${index}].data_type` }, 'invalid data');
   }
   if (fields.some((f) => f.field_label.toLowerCase() === label.toLowerCase())) {
     return err('DUPLICATE_DATA', { api_name: 'field_label', json_path: `$.fields[${index}].field_label` }, 'duplicate data');
   }
   let values: PicklistValue[] = [];
-  if (dataType === 'picklist') {
+  if (dataType === 'picklist' || dataType === 'multiselectpicklist') {
     const raw = input.pick_list_values;
     if (!Array.isArray(raw) || raw.length === 0) {
       return err('MANDATORY_NOT_FOUND', { api_name: 'pick_list_values', json_path: `$.fields[${index}].pick_list_values` }, 'required field not found');
     }
     const parsed = parsePicklistInput(raw);
     if (!parsed) return err('INVALID_DATA', { api_name: 'pick_list_values', json_path: `$.fields[${index}].pick_list_values` }, 'invalid data');
-    values = picklist(['-None-', ...parsed]);
+    values = picklist(dataType === 'picklist' ? ['-None-', ...parsed] : parsed);
   }
   const base = apiNameFor?.(label) ?? label.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
   let apiName = base;
@@ -31,6 +33,7 @@ export function createCustomField(fields: FieldDef[], apiNameFor: ((label: strin
     api_name: apiName,
     field_label: label,
     data_type: dataType,
+    json_type: jsonTypeOf(dataType),
     custom_field: true,
     created_source: 'crm',
     pick_list_values: values,

@@ -272,6 +272,12 @@ export async function startZohoSandbox(options: ZohoSandboxOptions = {}): Promis
         custom_field: f.custom_field,
         pick_list_values: f.pick_list_values.map((p) => p.actual_value),
       })),
+    removeField: (apiName) => {
+      const i = state.fields.findIndex((f) => f.api_name === apiName && f.custom_field);
+      if (i < 0) throw new Error(`no custom field ${apiName}`);
+      state.fields.splice(i, 1);
+      for (const l of state.leads.values()) delete l.values[apiName];
+    },
     channels: () => {
       const now = state.now();
       return [...notifier.channels.values()].map((c) => ({ ...c, expiresAt: new Date(c.expiresAt), live: c.expiresAt > now }));

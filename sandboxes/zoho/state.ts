@@ -5,6 +5,7 @@
 // `{code, details, message, status}` results); the HTTP layer only routes to it.
 import { SandboxClock } from '../kit/clock.ts';
 import { createCustomField, updateCustomField } from './fields.ts';
+import { renderTyped, seededCustomFields, TYPED, typedValue } from './typed-values.ts';
 import { API_USER, err, field, formatZohoTime, LEADS_MODULE_ID, nextId, ok, picklist, type Change, type FieldDef, type RecordResult, type StateOptions, type StoredLead, type ZohoUser } from './model.ts';
 
 export * from './model.ts';
@@ -63,6 +64,7 @@ export class LeadsState {
       field({ api_name: 'Description', field_label: 'Description', data_type: 'textarea', length: 32000 }),
       field({ api_name: 'Created_Time', field_label: 'Created Time', data_type: 'datetime', read_only: true, field_read_only: true }),
       field({ api_name: 'Modified_Time', field_label: 'Modified Time', data_type: 'datetime', read_only: true, field_read_only: true }),
+      ...seededCustomFields(),
     ];
   }
 
@@ -129,7 +131,7 @@ export class LeadsState {
     };
     for (const f of this.fields) {
       if (f.api_name === 'Owner' || f.api_name === 'Created_Time' || f.api_name === 'Modified_Time') continue;
-      full[f.api_name] = lead.values[f.api_name] ?? null;
+      full[f.api_name] = TYPED.has(f.data_type) ? renderTyped(f, lead.values[f.api_name], (ms) => this.fmt(ms)) : (lead.values[f.api_name] ?? null);
     }
     const first = lead.values.First_Name;
     const last = lead.values.Last_Name;
@@ -183,6 +185,12 @@ export class LeadsState {
         values[key] = null;
         continue;
       }
+      if (TYPED.has(def.data_type)) {
+        const typed = typedValue(def, value, path, this.opts.strictPicklists);
+        if ('error' in typed) return typed;
+        values[key] = typed.value;
+        continue;
+      }
       if (typeof value !== 'string') {
         return { error: err('INVALID_DATA', { api_name: key, json_path: path, expected_data_type: 'string' }, 'invalid data') };
       }
@@ -192,7 +200,7 @@ export class LeadsState {
       if (def.data_type === 'email' && value !== '' && !EMAIL_RE.test(value)) {
         return { error: err('INVALID_DATA', { api_name: key, json_path: path }, 'invalid data') };
       }
-      if (def.data_type === 'picklist' && this.opts.strictPicklists && value !== '' && !def.pick_list_values.some((p) => p.actual_value === value)) {
+      if (def.data_type === 'picklist' && this.opts.strictPicklists && value !== '' && !def.pick_list_values.some((p) => p.display_value === value)) {
         return { error: err('INVALID_DATA', { api_name: key, json_path: path }, 'invalid data') };
       }
       // Zoho stores an empty picklist choice as null and renders it as null.
@@ -239,7 +247,7 @@ export class LeadsState {
   }
 
   private apply(lead: StoredLead, values: Record<string, unknown>, actor: ZohoUser): string[] {
-    const changed = Object.keys(values).filter((k) => lead.values[k] !== values[k]);
+    const changed = Object.keys(values).filter((k) => JSON.stringify(lead.values[k] ?? null) !== JSON.stringify(values[k] ?? null));
     Object.assign(lead.values, values);
     lead.modifiedTime = this.now();
     lead.modifiedBy = actor;

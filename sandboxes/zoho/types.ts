@@ -101,6 +101,8 @@ export interface ZohoSandboxControls extends SandboxControls<SandboxFault, Reque
   listLeads(): Record<string, unknown>[];
   /** Field metadata (the Leads module). */
   fields(): Array<{ api_name: string; field_label: string; data_type: string; custom_field: boolean; pick_list_values: string[] }>;
+  /** Deletes a custom field (as an administrator in Setup would): its values go with it. */
+  removeField(apiName: string): void;
   /** Channels registered through /actions/watch, live or expired. */
   channels(): Array<Omit<Channel, 'expiresAt'> & { expiresAt: Date; live: boolean }>;
   /** The exact request Zoho would send for a change on a channel. */

@@ -4,6 +4,7 @@ import { ORIGIN_PROPERTY } from '../../adapters/hubspot/mappers.ts';
 import type { LeadFields } from '../../adapters/contract.ts';
 import { startHubSpotSandbox, type HubSpotSandbox } from '../../sandboxes/hubspot/index.ts';
 import type { ContractHarness } from './harness.ts';
+import { runFieldsContract } from './fields-suite.ts';
 import { runContractSuite } from './suite.ts';
 
 const PUBLIC_WEBHOOK_URL = `https://sync.example.com/api/v1/webhooks/${hubspotAdapter.slug}`;
@@ -85,3 +86,33 @@ async function makeHarness(): Promise<ContractHarness> {
 }
 
 runContractSuite('HubSpot', makeHarness);
+
+runFieldsContract('HubSpot', async () => {
+  const sandbox = await startHubSpotSandbox();
+  return {
+    platformTag: 'jazzaam',
+    async connect(extraFields) {
+      const client = hubspotAdapter.connect({
+        baseUrl: sandbox.url,
+        accountId: String(sandbox.portalId),
+        credentials: { accessToken: sandbox.accessToken },
+        settings: {},
+        network: { allowLocalHosts: true },
+        extraFields,
+      });
+      await client.prepare(['jazzaam']);
+      return client;
+    },
+    names: {
+      text: 'industry_notes',
+      number: 'employee_count',
+      boolean: 'newsletter_opt_in',
+      date: 'renewal_date',
+      datetime: 'last_demo_at',
+      picklist: 'lead_grade',
+      multipicklist: 'interests',
+      readOnly: 'engagement_score',
+    },
+    close: () => sandbox.close(),
+  };
+});

@@ -9,6 +9,7 @@
 //   surface as the suite expects; that refresh-and-replay path is covered by
 //   test/adapters/salesforce/client.test.ts.
 import { salesforceAdapter } from '../../adapters/salesforce/index.ts';
+import { runFieldsContract } from './fields-suite.ts';
 import type { LeadFields } from '../../adapters/contract.ts';
 import { startSalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
 import type { ContractHarness } from './harness.ts';
@@ -91,3 +92,31 @@ async function makeHarness(): Promise<ContractHarness> {
 }
 
 runContractSuite('salesforce', makeHarness, { unsupportedTampering: ['replayed'] });
+
+runFieldsContract('salesforce', async () => {
+  const sandbox = await startSalesforceSandbox();
+  return {
+    platformTag: PLATFORM_TAG,
+    async connect(extraFields) {
+      return salesforceAdapter.connect({
+        baseUrl: sandbox.url,
+        accountId: sandbox.controls.organizationId,
+        credentials: { accessToken: sandbox.controls.credentials().accessToken },
+        settings: {},
+        network: { allowLocalHosts: true },
+        extraFields,
+      });
+    },
+    names: {
+      text: 'Industry_Notes__c',
+      number: 'Employee_Count__c',
+      boolean: 'Newsletter_Opt_In__c',
+      date: 'Renewal_Date__c',
+      datetime: 'Last_Demo_At__c',
+      picklist: 'Lead_Grade__c',
+      multipicklist: 'Interests__c',
+      readOnly: 'Engagement_Score__c',
+    },
+    close: () => sandbox.close(),
+  };
+});

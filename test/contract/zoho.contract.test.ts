@@ -6,6 +6,7 @@ import type { LeadFields } from '../../adapters/contract.ts';
 import { zohoAdapter } from '../../adapters/zoho/index.ts';
 import { startZohoSandbox } from '../../sandboxes/zoho/index.ts';
 import type { ContractHarness } from './harness.ts';
+import { runFieldsContract } from './fields-suite.ts';
 import { runContractSuite } from './suite.ts';
 
 const FIELD_API_NAMES: Record<keyof LeadFields, string> = {
@@ -104,3 +105,34 @@ async function makeHarness(): Promise<ContractHarness> {
 // replayed and cannot be told from Zoho's own redelivery. Replays are absorbed by the
 // dedupe key instead (covered in test/adapters/zoho/webhooks.test.ts).
 runContractSuite('Zoho', makeHarness, { unsupportedTampering: ['replayed'] });
+
+runFieldsContract('Zoho', async () => {
+  const sandbox = await startZohoSandbox({ separateAccounts: true });
+  return {
+    platformTag: 'jazzaam',
+    async connect(extraFields) {
+      const { accessToken, expiresAt } = sandbox.controls.issueAccessToken();
+      const client = zohoAdapter.connect({
+        baseUrl: sandbox.url,
+        accountId: '60000000001',
+        credentials: { accessToken, expiresAt, accountsUrl: sandbox.accountsUrl },
+        settings: {},
+        network: { allowLocalHosts: true },
+        extraFields,
+      });
+      await client.prepare(['jazzaam']);
+      return client;
+    },
+    names: {
+      text: 'Industry_Notes',
+      number: 'Employee_Count',
+      boolean: 'Newsletter_Opt_In',
+      date: 'Renewal_Date',
+      datetime: 'Last_Demo_At',
+      picklist: 'Lead_Grade',
+      multipicklist: 'Interests',
+      readOnly: 'Engagement_Score',
+    },
+    close: () => sandbox.close(),
+  };
+});

@@ -22,6 +22,8 @@ export interface SetupOptions {
   credentials?: (valid: Credentials) => Credentials;
   baseUrl?: (sandbox: ZohoSandbox) => string;
   deps?: ZohoDeps;
+  /** ConnectionOptions.extraFields: Leads fields beyond the six every read returns. */
+  extraFields?: string[];
 }
 
 /**
@@ -56,6 +58,7 @@ export async function setup(opts: SetupOptions = {}): Promise<Setup> {
       accountId: '60000000001',
       credentials: opts.credentials?.(valid) ?? valid,
       settings: opts.settings ?? {},
+      ...(opts.extraFields ? { extraFields: opts.extraFields } : {}),
       network: { allowLocalHosts: true }, // the sandbox listens on loopback over http
       onCredentialsChanged: (c) => {
         stored.push(c);
