@@ -23,6 +23,7 @@
 // ("Values must be represented in UTC time and can be formatted as ISO 8601 strings or
 // EPOCH-timestamps in milliseconds (i.e. midnight UTC)"); datetime -> ISO 8601 UTC;
 // null -> "" ("" clears a property) and omitted on creates.
+import { valueFromText } from '../kit/field-values.ts';
 import { CrmError, type CrmField, type CrmFieldType, type FieldValue, type LeadFields } from '../contract.ts';
 import type { HubSpotConnection } from './connection.ts';
 import { FIELD_TO_PROPERTY, ORIGIN_PROPERTY } from './mappers.ts';
@@ -77,31 +78,21 @@ function isoDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+// HubSpot returns dates as YYYY-MM-DD or as midnight UTC in ms, date-times as ISO text or ms.
+const HUBSPOT_DATES = {
+  date: (v: string) => (/^\d{4}-\d{2}-\d{2}/.test(v) ? v.slice(0, 10) : /^\d+$/.test(v) ? isoDate(Number(v)) : v),
+  datetime: (v: string) => {
+    const d = /^\d+$/.test(v) ? new Date(Number(v)) : new Date(v);
+    return Number.isNaN(d.getTime()) ? v : d.toISOString();
+  },
+};
+
 /** One property value as HubSpot returns it -> FieldValue (null for no value). */
 export function normaliseValue(type: CrmFieldType, raw: string | null | undefined): FieldValue {
   if (raw === null || raw === undefined) return null;
   const v = raw.trim();
   if (v === '') return null;
-  switch (type) {
-    case 'number': {
-      const n = Number(v);
-      return Number.isFinite(n) ? n : v;
-    }
-    case 'boolean':
-      return v.toLowerCase() === 'true';
-    case 'multipicklist':
-      return v.split(';').map((s) => s.trim()).filter((s) => s !== '');
-    case 'date': {
-      if (/^\d{4}-\d{2}-\d{2}/.test(v)) return v.slice(0, 10);
-      return /^\d+$/.test(v) ? isoDate(Number(v)) : v;
-    }
-    case 'datetime': {
-      const d = /^\d+$/.test(v) ? new Date(Number(v)) : new Date(v);
-      return Number.isNaN(d.getTime()) ? v : d.toISOString();
-    }
-    default:
-      return v;
-  }
+  return valueFromText(type, v, HUBSPOT_DATES);
 }
 
 /** A FieldValue -> the string HubSpot takes for a property of this type; throws VALIDATION for a value of the wrong kind. */

@@ -18,6 +18,7 @@
 // failing the whole query, so reads only select the extra fields the describe lists; a
 // field deleted since the describe was cached fails the query once, the describe is read
 // again and the query repeated without it (reads.ts).
+import { valueFromText } from '../kit/field-values.ts';
 import { CrmError, type CrmField, type CrmFieldType, type FieldValue, type LeadFields } from '../contract.ts';
 import type { SalesforceConnection } from './connection.ts';
 import { LEAD_FIELD_MAP, parseSalesforceDate } from './mappers.ts';
@@ -77,22 +78,7 @@ export function normaliseValue(type: CrmFieldType, raw: unknown): FieldValue {
   if (typeof raw !== 'string') return null; // compound values (address) are not extra fields
   const v = raw.trim();
   if (v === '') return null;
-  switch (type) {
-    case 'number': {
-      const n = Number(v);
-      return Number.isFinite(n) ? n : v;
-    }
-    case 'boolean':
-      return v.toLowerCase() === 'true';
-    case 'multipicklist':
-      return v.split(';').map((s) => s.trim()).filter((s) => s !== '');
-    case 'date':
-      return v.slice(0, 10);
-    case 'datetime':
-      return parseSalesforceDate(v)?.toISOString() ?? v;
-    default:
-      return v;
-  }
+  return valueFromText(type, v, { date: (d) => d.slice(0, 10), datetime: (d) => parseSalesforceDate(d)?.toISOString() ?? d });
 }
 
 /** A FieldValue -> the JSON value Salesforce takes for a field of this type; VALIDATION for a value of the wrong kind. */
