@@ -302,8 +302,14 @@ export interface CrmClient {
    * of the CRM's quota for the same events. Absent: never waits.
    */
   budgetWaitMs?(): number;
-  /** Reads records by id (batched internally); ids that do not exist are absent from the result. */
-  readRecords(ids: string[]): Promise<CrmRecord[]>;
+  /**
+   * Reads records by id (batched internally); ids that do not exist are absent from the
+   * result. `{ history: false }`: the caller needs no per-field history of these records
+   * (CrmRecord.fieldUpdatedAt, fieldHistory, extraUpdatedAt: records no lead is linked to
+   * yet), and a CRM that answers fewer records per call with history (HubSpot: 50 instead
+   * of 100) reads more per call.
+   */
+  readRecords(ids: string[], opts?: { history?: boolean }): Promise<CrmRecord[]>;
   /**
    * The fields of the object the integration syncs (contacts, leads): HubSpot's properties
    * API, Salesforce's describe, Zoho's field settings. Absent: the CRM offers no discovery.

@@ -38,8 +38,8 @@ export class HubSpotClient implements CrmClient {
     return this.conn.budgetWaitMs();
   }
 
-  readRecords(ids: string[]): Promise<CrmRecord[]> {
-    return reads.readRecords(this.conn, ids);
+  readRecords(ids: string[], opts?: { history?: boolean }): Promise<CrmRecord[]> {
+    return reads.readRecords(this.conn, ids, opts);
   }
 
   listFields(): Promise<CrmField[]> {

@@ -8,6 +8,7 @@ import {
   isCrmError,
   type ChangeEvent,
   type CrmAdapter,
+  type CrmClient,
   type CrmRecord,
   type WebhookRequest,
 } from '../../adapters/contract.ts';
@@ -186,6 +187,20 @@ function recordOutcome(deps: PassDeps, integration: Integration, row: InboxEvent
   deps.history.inbound(integration, { ...inboundFromOutcome(outcome), leadId, externalId: row.externalId, via: 'webhook', inboxEventId: row.id });
 }
 
+/**
+ * Reads a task's records: those a lead is linked to with their per-field history (a
+ * person's edit our write overwrote shows only there), those no lead is linked to yet
+ * without it: a CRM answering fewer records per call with history (HubSpot: 50, else
+ * 100) then reads a burst of new people in half the calls of its budget.
+ */
+async function readTaskRecords(prisma: PassDeps['prisma'], client: CrmClient, integrationId: string, ids: string[]): Promise<CrmRecord[]> {
+  const links = await prisma.crmLink.findMany({ where: { integrationId, externalId: { in: ids } }, select: { externalId: true } });
+  const linked = new Set(links.map((l) => l.externalId));
+  const known = ids.filter((id) => linked.has(id));
+  const fresh = ids.filter((id) => !linked.has(id));
+  return [...(known.length ? await client.readRecords(known) : []), ...(fresh.length ? await client.readRecords(fresh, { history: false }) : [])];
+}
+
 async function processForIntegration(deps: PassDeps, integration: Integration, rows: (InboxEvent & { integration: Integration })[]) {
   const { prisma } = deps;
   const log = deps.logger.child({ integrationId: integration.id, provider: integration.provider });
@@ -217,7 +232,7 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
     }
     // One batched read per task: it is also the probe of a CRM whose breaker was open.
     try {
-      const read = await client.readRecords(needRead);
+      const read = await readTaskRecords(prisma, client, integration.id, needRead);
       records = new Map(read.map((r) => [r.externalId, r]));
       await recordSuccess(prisma, integration.id, log);
     } catch (err) {

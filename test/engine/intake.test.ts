@@ -145,3 +145,42 @@ describe('events wait for the CRM call budget instead of spending it a few at a 
     expect(await stack.db.prisma.inboxEvent.findFirst({ where: { externalId: contactId } })).toMatchObject({ status: 'done', outcome: 'created' });
   });
 });
+
+describe('reading the records of webhook events', () => {
+  let stack: Stack;
+  let hs: HubSpotSandbox;
+  beforeAll(async () => {
+    stack = await startStack();
+    hs = await startHubSpotFor(stack, { webhookTargetUrl: null, rateLimit: null });
+  });
+  afterAll(async () => {
+    await hs?.close();
+    await stack?.stop();
+  });
+
+  // HubSpot's batch read answers at most 50 records when it is asked for property
+  // histories ("The maximum number of inputs supported in a batch request for property
+  // histories is 50"), 100 without. Only records a lead is linked to need the history.
+  it('a burst of 100 new people is read in ONE call, without histories; a linked contact is read with its history', async () => {
+    await connectHubSpot(stack, hs, { autoSync: false });
+    const reads = () => hs.controls.requests.filter((r) => r.path.startsWith('/crm/v3/objects/contacts/batch/read'));
+    const ids = Array.from({ length: 100 }, (_, n) => hs.createContactAsUser({ email: `burst${n}@example.com`, firstname: 'Burst' }));
+    const url = `${stack.url}/api/v1/webhooks/hubspot`;
+    const before = reads().length;
+    const req = hs.signedWebhook(ids.map((id, n) => hs.makeEvent('contact.creation', id, { eventId: 880_000 + n })), { url });
+    expect((await fetch(url, { method: 'POST', headers: req.headers, body: req.body })).status).toBe(200);
+    await eventually(async () => ((await stack.db.prisma.lead.count({ where: { email: { startsWith: 'burst' } } })) === 100 ? true : undefined), 15_000, '100 leads');
+    const burst = reads().slice(before);
+    expect(burst).toHaveLength(1);
+    expect((burst[0].body as { inputs: unknown[]; propertiesWithHistory?: unknown[] }).inputs).toHaveLength(100);
+    expect((burst[0].body as { propertiesWithHistory?: unknown[] }).propertiesWithHistory ?? []).toEqual([]);
+
+    // A person edits one of them: the contact is linked now, so it is read with its history.
+    hs.updateContactAsUser(ids[0], { firstname: 'Edited' });
+    const edit = hs.signedWebhook([hs.makeEvent('contact.propertyChange', ids[0], { eventId: 881_000, propertyName: 'firstname', propertyValue: 'Edited' })], { url });
+    expect((await fetch(url, { method: 'POST', headers: edit.headers, body: edit.body })).status).toBe(200);
+    await eventually(async () => ((await stack.db.prisma.lead.findFirst({ where: { email: 'burst0@example.com' } }))?.firstName === 'Edited' ? true : undefined), 15_000, 'the edit applied');
+    const last = reads().at(-1)!;
+    expect((last.body as { propertiesWithHistory?: unknown[] }).propertiesWithHistory).toContain('firstname');
+  });
+});
