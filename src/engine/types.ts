@@ -14,6 +14,8 @@ export interface CreateLeadInput {
   phone?: string | null;
   company?: string | null;
   status?: string | null;
+  /** Custom values by key (src/engine/attributes.ts); null values are left out. */
+  attributes?: unknown;
 }
 
 export interface UpdateLeadInput {
@@ -24,6 +26,8 @@ export interface UpdateLeadInput {
   phone?: string | null;
   company?: string | null;
   status?: string | null;
+  /** Keys given are set, keys set to null removed, keys left out kept. */
+  attributes?: unknown;
 }
 
 export interface CreateIntegrationInput {
