@@ -98,6 +98,14 @@ describe('lead attributes: refused input', () => {
     expect(row.syncVersion).toBe(1);
   });
 
+  it('hostile text inside attributes (a right-to-left override in a value, NUL in a key) is refused by the input guard, nothing stored', async () => {
+    for (const [i, attributes] of [{ plan: 'pro\u202Etxt.exe' }, { tags: ['ok', 'a\u0000b'] }, { ['k\u0000']: 1 }].entries()) {
+      const r = await stack.gql(CREATE, { input: { email: `hostile-${i}@acme.io`, attributes } });
+      expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(await stack.db.prisma.lead.count({ where: { email: `hostile-${i}@acme.io` } })).toBe(0);
+    }
+  });
+
   it('a number JSON cannot hold (an inline 1e999 literal) is refused with ATTRIBUTE_NUMBER_INVALID', async () => {
     const r = await stack.gql(`mutation { createLead(input: { email: "infinite@acme.io", attributes: { big: 1e999 } }) { id } }`);
     expect(r.errors?.[0]?.extensions?.fields).toEqual([expect.objectContaining({ field: 'attributes.big', code: 'ATTRIBUTE_NUMBER_INVALID' })]);
