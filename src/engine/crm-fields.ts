@@ -2,7 +2,7 @@
 // adapter lists them (CrmClient.listFields), kept in memory per integration for a while
 // so a settings screen opened twice does not read the CRM's schema twice. Each instance
 // keeps its own copy; `refresh` reads again.
-import type { CrmField } from '../../adapters/contract.ts';
+import { isCrmError, type CrmField } from '../../adapters/contract.ts';
 import { AppError } from '../errors.ts';
 import { markNeedsReconnect, requireConnected, revokesGrant } from './connection-state.ts';
 import { apiErrorOf, asCrmError, errInfo } from './crm-errors.ts';
@@ -67,8 +67,9 @@ export async function listCrmFields(
     fields = await client.listFields();
   } catch (e) {
     const error = asCrmError(e);
+    // A failure that is not the CRM's (a defect of the adapter) is logged whole.
     deps.logger.warn(
-      { integrationId: integration.id, provider: integration.provider, ...errInfo(error) },
+      { integrationId: integration.id, provider: integration.provider, ...errInfo(error), ...(isCrmError(e) ? {} : { err: e }) },
       `failed to list ${integration.provider} fields`,
     );
     if (revokesGrant(error)) await markNeedsReconnect(deps, integration, error);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { connectHubSpot, hubspotMoves, settle, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
 
-const LEAD = 'id email firstName attributes crmMetadata { syncVersion }';
+const LEAD = 'id email firstName attributes updatedAt crmMetadata { syncVersion }';
 const CREATE = `mutation($input: CreateLeadInput!) { createLead(input: $input) { ${LEAD} } }`;
 const UPDATE = `mutation($input: UpdateLeadInput!) { updateLead(input: $input) { ${LEAD} } }`;
 const LEADS = `query($attributes: [LeadAttributeFilter!]) { leads(first: 100, attributes: $attributes) { totalCount edges { node { email } } } }`;
@@ -14,6 +14,7 @@ interface LeadView {
   email: string;
   firstName: string | null;
   attributes: Record<string, unknown>;
+  updatedAt: string;
   crmMetadata: { syncVersion: number };
 }
 
@@ -168,9 +169,12 @@ describe('lead attributes: not pushed to CRMs', () => {
     const outbox = () => stack.db.prisma.outboxItem.count({ where: { organizationId: stack.orgId } });
     const [writesBefore, outboxBefore] = [writes(), await outbox()];
 
+    const rowBefore = (await stored(lead.id))!;
     const updated = await update({ id: lead.id, attributes: { plan: 'enterprise', seats: 10 } });
     expect(updated.attributes).toEqual({ plan: 'enterprise', seats: 10 });
     expect(updated.crmMetadata.syncVersion).toBe(1);
+    // Still a change of the lead: its updatedAt moves.
+    expect(Date.parse(updated.updatedAt)).toBeGreaterThan(rowBefore.updatedAt.getTime());
     await settle(stack, hubspotMoves(hs));
     expect(await outbox()).toBe(outboxBefore);
     expect(writes()).toBe(writesBefore);
