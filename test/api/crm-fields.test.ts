@@ -54,9 +54,13 @@ async function fields(id: string, refresh?: boolean): Promise<Field[]> {
   return (await stack.gqlOk<{ crmFields: Field[] }>(FIELDS, { id, refresh })).crmFields;
 }
 
-// Each CRM's documented field-list call: HubSpot GET /crm/v3/properties/contacts (properties
-// API), Salesforce GET /services/data/vXX.X/sobjects/Lead/describe, Zoho GET
-// /crm/v7/settings/fields?module=Leads (fields metadata API).
+// Each CRM's documented field-list call, counted in the sandbox's request log:
+// - HubSpot properties API, GET /crm/v3/properties/{objectType}: "Read all existing properties
+//   for the specified object type and HubSpot account" (enumeration options as {label, value});
+// - Salesforce sObject Describe, GET /services/data/vXX.X/sobjects/Lead/describe: the field list
+//   and object properties, picklist values included;
+// - Zoho Fields Meta Data, GET /crm/v7/settings/fields?module=Leads: "the field metadata for the
+//   specified module".
 const cases = [
   {
     crm: 'hubspot' as const,
