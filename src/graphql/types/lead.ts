@@ -54,7 +54,8 @@ const CrmLinkType = builder.objectRef<CrmLinkView>('CrmLink').implement({
 
 const ATTRIBUTES_NOTE =
   'Custom values by key (`^[a-z][a-z0-9_]{0,62}$`, at most 50): text (at most 1000 characters), number, boolean, ' +
-  'date as YYYY-MM-DD, or a list of at most 50 texts. Kept on the platform only: attributes are not pushed to CRMs, ' +
+  'date as YYYY-MM-DD (a text of that shape must be a real date), or a list of at most 50 texts of at most 255 characters. ' +
+  'Refusals are VALIDATION with a code per problem in extensions.fields. Kept on the platform only: attributes are not pushed to CRMs, ' +
   'and a change of attributes alone neither increments syncVersion nor queues a push.';
 
 export const LeadType = builder.prismaNode('Lead', {
