@@ -37,6 +37,8 @@ const HTTP_STATUS: Record<AppErrorCode, number> = {
 export interface FieldProblem {
   field: string;
   message: string;
+  /** A stable code of the problem's kind, where the field has several (lead attributes). */
+  code?: string;
 }
 
 export class AppError extends Error {

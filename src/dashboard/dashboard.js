@@ -9,7 +9,7 @@ const KEY_STORE = 'crm-sync.apiKey';
 const FEED_MAX = 200;
 const REFRESH_MS = 15_000;
 
-const LEAD = 'id email firstName lastName company crmMetadata { sourceSystem crmProvider lastSyncDirection }';
+const LEAD = 'id email firstName lastName company attributes crmMetadata { sourceSystem crmProvider lastSyncDirection }';
 const EVENT = 'id provider integrationId leadId direction kind status reason errorCode error externalId via retryable createdAt retriedAt';
 const STATUS = 'enabled totalReceived created updated skipped failed pending lastReceivedAt expiresAt pendingPushes failedPushes nextAttemptAt breaker { state until lastErrorCode } connection { state errorCode }';
 const PROVIDERS = { HUBSPOT: 'HubSpot', SALESFORCE: 'Salesforce', ZOHO: 'Zoho' };
@@ -74,6 +74,13 @@ function leadLabel(lead, fallbackId) {
   if (!lead) return h('span', { class: 'muted' }, fallbackId ? `lead ${shortId(fallbackId)}` : 'no lead');
   const name = [lead.firstName, lead.lastName].filter(Boolean).join(' ');
   return h('span', { class: 'who' }, name ? h('b', null, name) : null, name ? ' ' : null, h('span', { class: 'email' }, lead.email));
+}
+
+/** A lead's attributes as one line of text ("plan: pro · tags: a, b"), or null when it has none. */
+function attributesText(attributes) {
+  if (!attributes || typeof attributes !== 'object') return null;
+  const parts = Object.entries(attributes).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`);
+  return parts.length ? parts.join(' · ') : null;
 }
 
 function notice(message, good = false) {
@@ -324,7 +331,8 @@ function onLead(change, lead) {
   const m = lead.crmMetadata ?? {};
   const crm = provider(m.crmProvider);
   const from = !m.crmProvider ? `on the platform (${m.sourceSystem ?? '?'})` : m.lastSyncDirection === 'TO_CRM' ? `pushed to ${crm}` : `from ${crm}`;
-  feed(change === 'created' ? 'created' : 'updated', change === 'created' ? 'new lead' : 'updated', leadLabel(lead), lead.company ? `${lead.company} · ${from}` : from);
+  const detail = [lead.company, from, attributesText(lead.attributes)].filter(Boolean).join(' · ');
+  feed(change === 'created' ? 'created' : 'updated', change === 'created' ? 'new lead' : 'updated', leadLabel(lead), detail);
   refreshSoon();
 }
 

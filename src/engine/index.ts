@@ -20,6 +20,7 @@ import { resumeAbandonedImports, startImport } from './importer.ts';
 import { createIntegration, newInstanceId } from './integrations.ts';
 import { disableWebhooks, enableWebhooks, renewExpiringWebhooks, rotateWebhookSecret, webhookStatus } from './webhook-lifecycle.ts';
 import { createLead, updateLead } from './leads.ts';
+import { CrmFieldCache, listCrmFields } from './crm-fields.ts';
 import { outboxQueue } from './outbox.ts';
 import { retryFailedOutbox } from './outbox-steps.ts';
 import { pollAll } from './poller.ts';
@@ -123,6 +124,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     track,
     isStopping: () => stopping,
   };
+  const fieldCache = new CrmFieldCache();
   const intake = { ...ctx, routes, writer: new IntakeWriter(prisma) };
   // Each integration's work runs as its own task (one per queue at a time, WORKER_CONCURRENCY
   // in all): a CRM that hangs holds its own integration only.
@@ -181,6 +183,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     rotateWebhookSecret: (org, id, opts) => changing(rotateWebhookSecret(ctx, org, id, opts)),
     webhookStatus: (org, id) => webhookStatus(prisma, org, id),
     importFromCrm: (org, id) => startImport(ctx, org, id),
+    crmFields: (org, id, opts) => listCrmFields(ctx, fieldCache, org, id, opts?.refresh ?? false),
     async importJob(org, jobId) {
       const job = await prisma.importJob.findFirst({ where: { id: jobId, organizationId: org } });
       if (!job) throw notFound('Import job');

@@ -46,6 +46,7 @@ export async function insertLeadsFromRecords(
       lastSyncedAt: now,
       syncVersion: 1,
       fieldsChangedAt: stampFieldTimes(null, [...SYNCED_FIELDS], record.updatedAt ?? now, record.fieldUpdatedAt),
+      attributes: {},
       crmDeletedAt: null,
       createdAt: now,
       updatedAt: now,

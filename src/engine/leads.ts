@@ -1,10 +1,12 @@
 // Platform-side lead changes. The lead row and its outbox rows are written in one
 // transaction: once createLead/updateLead returns, the push to every auto-sync CRM
-// of the organization is durable.
+// of the organization is durable. Attributes (custom values) are not pushed to CRMs yet:
+// a change of attributes alone is stored and published, with no push and no new syncVersion.
 import { SYNCED_FIELDS } from '../../adapters/contract.ts';
 import { AppError, notFound } from '../errors.ts';
 import type { Lead } from '../generated/prisma/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
+import { mergeAttributes, parseAttributeChange, readAttributes, sameAttributes } from './attributes.ts';
 import { changedFields, parseCreateInput, parseUpdateInput, stampFieldTimes } from './fields.ts';
 import { enqueueForOtherIntegrations } from './links.ts';
 import type { CreateLeadInput, UpdateLeadInput } from './types.ts';
@@ -14,13 +16,15 @@ export type LeadDeps = Pick<EngineContext, 'prisma' | 'logger' | 'pubsub' | 'pla
 
 
 export async function createLead(deps: LeadDeps, organizationId: string, input: CreateLeadInput): Promise<Lead> {
-  const fields = parseCreateInput(input);
+  const { attributes: attributesIn, ...rest } = input;
+  const fields = parseCreateInput(rest);
+  const attributes = attributesIn == null ? {} : mergeAttributes({}, parseAttributeChange(attributesIn));
   let queued = 0;
   let lead: Lead;
   try {
     lead = await deps.prisma.$transaction(async (tx) => {
       const created = await tx.lead.create({
-        data: { organizationId, ...fields, sourceSystem: deps.platformTag, fieldsChangedAt: stampFieldTimes(null, [...SYNCED_FIELDS], new Date()) },
+        data: { organizationId, ...fields, attributes, sourceSystem: deps.platformTag, fieldsChangedAt: stampFieldTimes(null, [...SYNCED_FIELDS], new Date()) },
       });
       queued = await enqueueForOtherIntegrations(tx, created, null);
       return created;
@@ -38,9 +42,10 @@ export async function createLead(deps: LeadDeps, organizationId: string, input: 
 }
 
 export async function updateLead(deps: LeadDeps, organizationId: string, input: UpdateLeadInput): Promise<Lead> {
-  const { id, ...rest } = input;
+  const { id, attributes: attributesIn, ...rest } = input;
   if (typeof id !== 'string' || id === '') throw new AppError('VALIDATION', 'Invalid input: id is required', { fields: [{ field: 'id', message: 'is required' }] });
   const patch = parseUpdateInput(rest);
+  const attributeChange = attributesIn == null ? null : parseAttributeChange(attributesIn);
   let queued = 0;
   let changed = false;
   let lead: Lead;
@@ -49,14 +54,21 @@ export async function updateLead(deps: LeadDeps, organizationId: string, input: 
       const current = await tx.lead.findFirst({ where: { id, organizationId } });
       if (!current) throw notFound('Lead');
       const diff = changedFields(current, { ...current, ...patch });
-      if (Object.keys(diff).length === 0) return current;
+      const attributes = attributeChange ? mergeAttributes(current.attributes, attributeChange) : null;
+      const attributesChanged = attributes !== null && !sameAttributes(readAttributes(current.attributes), attributes);
+      if (Object.keys(diff).length === 0 && !attributesChanged) return current;
       changed = true;
+      if (Object.keys(diff).length === 0) {
+        // Attributes alone: not synced to CRMs, so no new version and no push.
+        return tx.lead.update({ where: { id }, data: { attributes: attributes! } });
+      }
       const { email, ...others } = diff;
       const updated = await tx.lead.update({
         where: { id },
         data: {
           ...others,
           ...(email ? { email } : {}),
+          ...(attributesChanged ? { attributes: attributes! } : {}),
           syncVersion: { increment: 1 },
           fieldsChangedAt: stampFieldTimes(current.fieldsChangedAt, Object.keys(diff) as (keyof typeof diff)[], new Date()),
         },

@@ -1,7 +1,7 @@
 // The service functions the API layers (GraphQL and the REST shim) call. Both layers
 // call the same functions with the caller's organization id; nothing here knows
 // about HTTP or GraphQL.
-import type { CrmProvider, ProvisionReport, WebhookRequest } from '../../adapters/contract.ts';
+import type { CrmField, CrmProvider, ProvisionReport, WebhookRequest } from '../../adapters/contract.ts';
 import type { ImportJob, Integration, Lead, SyncEvent } from '../generated/prisma/client.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -14,6 +14,8 @@ export interface CreateLeadInput {
   phone?: string | null;
   company?: string | null;
   status?: string | null;
+  /** Custom values by key (src/engine/attributes.ts); null values are left out. */
+  attributes?: unknown;
 }
 
 export interface UpdateLeadInput {
@@ -24,6 +26,8 @@ export interface UpdateLeadInput {
   phone?: string | null;
   company?: string | null;
   status?: string | null;
+  /** Keys given are set, keys set to null removed, keys left out kept. */
+  attributes?: unknown;
 }
 
 export interface CreateIntegrationInput {
@@ -155,6 +159,8 @@ export interface SyncService {
   /** Starts an import and returns its job at once; progress is published on 'import.progress'. */
   importFromCrm(organizationId: string, integrationId: string): Promise<ImportJob>;
   importJob(organizationId: string, jobId: string): Promise<ImportJob>;
+  /** The CRM's lead/contact fields (CrmClient.listFields), kept in memory a while unless `refresh`. */
+  crmFields(organizationId: string, integrationId: string, opts?: { refresh?: boolean }): Promise<CrmField[]>;
   /** Verifies, persists and acknowledges a webhook; processing happens afterwards. */
   receiveWebhook(provider: string, req: WebhookRequest): Promise<WebhookResponse>;
   /** Replays one failed sync event: its inbox event or outbox item goes back to pending. */

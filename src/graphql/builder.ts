@@ -40,6 +40,8 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     // Output accepts strings too: rows that travelled through Redis carry ISO strings.
     DateTime: { Input: Date; Output: Date | string };
+    // Lead attributes: checked by the engine (src/engine/attributes.ts), not by the scalar.
+    JSON: { Input: unknown; Output: unknown };
   };
   // Fields are non-null unless they say otherwise.
   DefaultFieldNullability: false;

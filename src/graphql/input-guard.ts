@@ -47,6 +47,25 @@ function walk(value: unknown, type: GraphQLInputType, path: string, multiline: b
   if (typeof value === 'string') {
     const problem = textProblem(value, { multiline });
     if (problem) out.push({ field: path, message: problem });
+    return;
+  }
+  // A JSON value (lead attributes): every key and every text inside it.
+  if (typeof value === 'object') walkJson(value, path, multiline, out);
+}
+
+function walkJson(value: unknown, path: string, multiline: boolean, out: FieldProblem[]): void {
+  if (out.length >= MAX_PROBLEMS) return;
+  if (typeof value === 'string') {
+    const problem = textProblem(value, { multiline });
+    if (problem) out.push({ field: path, message: problem });
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => walkJson(item, `${path}[${i}]`, multiline, out));
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const keyProblem = textProblem(k, { multiline: false });
+      if (keyProblem) out.push({ field: path, message: `key: ${keyProblem}` });
+      else walkJson(v, `${path}.${k}`, multiline, out);
+    }
   }
 }
 

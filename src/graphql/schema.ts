@@ -7,6 +7,7 @@ import './types/integration.ts';
 import './types/connection.ts';
 import './types/webhook.ts';
 import './types/import-job.ts';
+import './types/crm-field.ts';
 import './types/api-key.ts';
 import './types/sync-event.ts';
 

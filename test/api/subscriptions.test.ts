@@ -108,6 +108,28 @@ describe('subscriptions', () => {
     }
   });
 
+  it('delivers leadUpdated for a change of attributes alone, with the attributes and the same syncVersion', async () => {
+    const lead = (await gql(api, acme.key, CREATE_LEAD, { input: { email: 'attributes@acme.io' } })).body.data!.createLead;
+    const client = wsClient(api, acme.key);
+    try {
+      const events = client.iterate<{ leadUpdated: Record<string, any> }>({
+        query: 'subscription { leadUpdated { id attributes crmMetadata { syncVersion } } }',
+      });
+      const { event, produced } = await firstEventWhileProducing(events.next(), async (n) => {
+        const r = await gql(api, acme.key, 'mutation ($input: UpdateLeadInput!) { updateLead(input: $input) { id attributes crmMetadata { syncVersion } } }', {
+          input: { id: lead.id, attributes: { round: n } },
+        });
+        return r.body.data!.updateLead;
+      });
+      const got = event.value.data!.leadUpdated;
+      expect(produced).toContainEqual(got);
+      expect(got).toMatchObject({ id: lead.id, attributes: { round: expect.any(Number) }, crmMetadata: { syncVersion: 1 } });
+      await events.return?.();
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('serves rows that crossed Redis (dates as strings) like rows from the database', async () => {
     const lead = (await gql(api, acme.key, CREATE_LEAD, { input: { email: 'redis@acme.io' } })).body.data!.createLead;
     const row = await api.db.prisma.lead.findFirstOrThrow({ where: { organizationId: acme.organizationId, email: 'redis@acme.io' } });

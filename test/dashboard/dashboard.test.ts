@@ -116,7 +116,7 @@ describe.skipIf(!runBrowser)('operator dashboard (headless Chromium)', () => {
       async () => {
         probe++;
         await stack.gqlOk(`mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }`, {
-          i: { email: `probe${probe}@example.com`, firstName: 'Platform', lastName: `Probe ${probe}` },
+          i: { email: `probe${probe}@example.com`, firstName: 'Platform', lastName: `Probe ${probe}`, attributes: { plan: 'pro', tags: ['b2b', 'emea'] } },
         });
         try {
           await feedItem('probe').first().waitFor({ timeout: 3_000 });
@@ -129,7 +129,10 @@ describe.skipIf(!runBrowser)('operator dashboard (headless Chromium)', () => {
       'a platform lead in the live feed',
     );
     await settle(stack, hs);
-    expect(await feedItem(`probe${probe}@example.com`).filter({ hasText: 'new lead' }).first().innerText()).toContain('Platform Probe');
+    const probeText = await feedItem(`probe${probe}@example.com`).filter({ hasText: 'new lead' }).first().innerText();
+    expect(probeText).toContain('Platform Probe');
+    // The lead's attributes are shown with it.
+    expect(probeText).toContain('plan: pro · tags: b2b, emea');
 
     // A marker on this document: it is still there only if the page was not reloaded.
     await page.evaluate(() => Object.assign(window, { sameDocument: true }));

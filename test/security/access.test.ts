@@ -199,6 +199,12 @@ const CASES: Record<string, RootCase> = {
     crossOrg: async () =>
       void (await sameAsMissing('query ($id: ID!) { webhookStatus(integrationId: $id) { enabled totalReceived } }', { id: integrationA }, { id: missing() })),
   },
+  'Query.crmFields': {
+    scope: 'integrations:admin',
+    op: () => ({ query: 'query ($id: ID!) { crmFields(integrationId: $id) { name } }', variables: { id: missing() } }),
+    crossOrg: async () =>
+      void (await sameAsMissing('query ($id: ID!) { crmFields(integrationId: $id, refresh: true) { name type } }', { id: integrationA }, { id: missing() })),
+  },
   'Mutation.createApiKey': {
     scope: 'keys:admin',
     op: () => ({

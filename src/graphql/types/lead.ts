@@ -1,6 +1,7 @@
 // Lead: a Relay node backed by the Lead model, its queries, mutations and subscriptions.
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { filter, pipe } from 'graphql-yoga';
+import { parseAttributeFilter, readAttributes } from '../../engine/attributes.ts';
 import { normaliseEmail } from '../../engine/fields.ts';
 import { notFound, validationError } from '../../errors.ts';
 import type { CrmProvider, Lead, Prisma } from '../../generated/prisma/client.ts';
@@ -51,6 +52,12 @@ const CrmLinkType = builder.objectRef<CrmLinkView>('CrmLink').implement({
   }),
 });
 
+const ATTRIBUTES_NOTE =
+  'Custom values by key (`^[a-z][a-z0-9_]{0,62}$`, at most 50): text (at most 1000 characters), number, boolean, ' +
+  'date as YYYY-MM-DD (a text of that shape must be a real date), or a list of at most 50 texts of at most 255 characters. ' +
+  'Refusals are VALIDATION with a code per problem in extensions.fields. Kept on the platform only: attributes are not pushed to CRMs, ' +
+  'and a change of attributes alone neither increments syncVersion nor queues a push.';
+
 export const LeadType = builder.prismaNode('Lead', {
   id: { field: 'id' },
   // Node lookups and fallback loads only ever see the caller's organization.
@@ -63,6 +70,11 @@ export const LeadType = builder.prismaNode('Lead', {
     phone: t.exposeString('phone', { nullable: true }),
     company: t.exposeString('company', { nullable: true }),
     status: t.exposeString('status', { nullable: true }),
+    attributes: t.field({
+      type: 'JSON',
+      description: ATTRIBUTES_NOTE,
+      resolve: (lead) => readAttributes(lead.attributes),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     crmMetadata: t.field({ type: CrmMetadata, resolve: (lead) => lead }),
@@ -91,6 +103,7 @@ interface LeadFilterArgs {
   provider?: CrmProvider | null;
   createdAfter?: Date | null;
   createdBefore?: Date | null;
+  attributes?: readonly { key: string; equals?: unknown }[] | null;
 }
 
 function leadWhere(organizationId: string, args: LeadFilterArgs): Prisma.LeadWhereInput {
@@ -110,8 +123,22 @@ function leadWhere(organizationId: string, args: LeadFilterArgs): Prisma.LeadWhe
       ...(args.createdBefore != null ? { lt: args.createdBefore } : {}),
     };
   }
+  if (args.attributes?.length) {
+    where.AND = args.attributes.map((f, i) => {
+      const { key, equals } = parseAttributeFilter(f.key, f.equals, `attributes.${i}`);
+      return { attributes: { path: [key], equals: equals as Prisma.InputJsonValue } };
+    });
+  }
   return where;
 }
+
+const LeadAttributeFilter = builder.inputType('LeadAttributeFilter', {
+  description: 'Leads whose attribute `key` holds exactly `equals` (a list matches the same list, in order).',
+  fields: (t) => ({
+    key: t.string({ required: true }),
+    equals: t.field({ type: 'JSON', required: true }),
+  }),
+});
 
 builder.queryFields((t) => ({
   leads: t.prismaConnection(
@@ -131,6 +158,10 @@ builder.queryFields((t) => ({
         }),
         createdAfter: t.arg({ type: 'DateTime', description: 'Created at or after this instant.' }),
         createdBefore: t.arg({ type: 'DateTime', description: 'Created strictly before this instant.' }),
+        attributes: t.arg({
+          type: [LeadAttributeFilter],
+          description: 'Leads matching every one of these attribute filters.',
+        }),
       },
       totalCount: (_connection, args, ctx) => ctx.services.prisma.lead.count({ where: leadWhere(ctx.organizationId, args) }),
       resolve: (query, _root, args, ctx) =>
@@ -167,6 +198,7 @@ const CreateLeadInput = builder.inputType('CreateLeadInput', {
     phone: t.string(),
     company: t.string(),
     status: t.string(),
+    attributes: t.field({ type: 'JSON', description: `${ATTRIBUTES_NOTE} Keys set to null are left out.` }),
   }),
 });
 
@@ -180,6 +212,10 @@ const UpdateLeadInput = builder.inputType('UpdateLeadInput', {
     phone: t.string(),
     company: t.string(),
     status: t.string(),
+    attributes: t.field({
+      type: 'JSON',
+      description: `Keys given are set, keys set to null removed, other keys kept. ${ATTRIBUTES_NOTE}`,
+    }),
   }),
 });
 

@@ -1,5 +1,5 @@
 // Scalars and enums shared by several types.
-import { GraphQLError, Kind } from 'graphql';
+import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import { CrmProvider, SyncDirection } from '../../generated/prisma/enums.ts';
 import { builder } from '../builder.ts';
 
@@ -25,6 +25,35 @@ builder.scalarType('DateTime', {
   },
   parseValue: parseDateTime,
   parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+});
+
+/** A literal as the JSON value it spells (variables inside it are resolved). */
+function jsonLiteral(ast: ValueNode, variables: Record<string, unknown> | null | undefined): unknown {
+  switch (ast.kind) {
+    case Kind.STRING:
+    case Kind.BOOLEAN:
+      return ast.value;
+    case Kind.INT:
+    case Kind.FLOAT:
+      return Number(ast.value);
+    case Kind.NULL:
+      return null;
+    case Kind.LIST:
+      return ast.values.map((v) => jsonLiteral(v, variables));
+    case Kind.OBJECT:
+      return Object.fromEntries(ast.fields.map((f) => [f.name.value, jsonLiteral(f.value, variables)]));
+    case Kind.VARIABLE:
+      return variables?.[ast.name.value] ?? null;
+    default:
+      throw new GraphQLError('JSON cannot represent an enum value.', { extensions: { code: 'VALIDATION' } });
+  }
+}
+
+builder.scalarType('JSON', {
+  description: 'A JSON value. Lead attributes: an object of texts, numbers, booleans, dates (YYYY-MM-DD) and lists of texts.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: (ast, variables) => jsonLiteral(ast, variables),
 });
 
 export const CrmProviderEnum = builder.enumType(CrmProvider, {

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Lead" ADD COLUMN     "attributes" JSONB NOT NULL DEFAULT '{}';
