@@ -152,20 +152,19 @@ export class Connections {
     const log = this.logger.child({ integrationId: integration.id, provider: integration.provider });
     let baseUrl = integration.apiBaseUrl;
     const adapter = this.adapter(integration.provider);
+    const credentials = readCredentials(integration, this.keyring);
     const client = adapter.connect({
       baseUrl: integration.apiBaseUrl,
       accountId: integration.accountId,
-      credentials: readCredentials(integration, this.keyring),
+      credentials,
       settings: settingsOf(integration),
       logger: log,
       network: this.network,
       callTimeoutMs: this.callTimeoutMs,
       // One refresh at a time per integration, across workers and instances (token-keeper.ts),
-      // for integrations connected through OAuth. Pasted tokens keep the adapter's own
-      // renewal: the adapters' CrmOAuth.refresh refuses a whole refresh whose answer names
-      // an API host outside their allow-list, where their own renewal ignores that host
-      // and goes on (test/security/ssrf.test.ts).
-      ...(this.keeper && integration.connectedVia === 'oauth' ? { tokens: this.keeper(integration.id) } : {}),
+      // for every integration that can renew: connected through OAuth, or pasted with a
+      // refresh token (renewed with the client id and secret pasted with it).
+      ...(this.keeper && (integration.connectedVia === 'oauth' || renewable(credentials)) ? { tokens: this.keeper(integration.id) } : {}),
       onCredentialsChanged: async (credentials, connection) => {
         const merged = { ...readCredentials(integration, this.keyring), ...credentials };
         // The CRM may move an account to another API host (named in the token answer):
@@ -200,4 +199,9 @@ export class Connections {
   forget(integrationId: string) {
     this.clients.delete(integrationId);
   }
+}
+
+/** Pasted credentials that can renew their access token: a refresh token and the client it belongs to. */
+function renewable(credentials: Credentials): boolean {
+  return Boolean(credentials.refreshToken && credentials.clientId && credentials.clientSecret);
 }

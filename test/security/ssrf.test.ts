@@ -281,7 +281,9 @@ describe('base URLs a CRM names in a token refresh go through the same guard', (
       expect(zs.controls.listLeads().some((l) => l.Email === 'zoho.refresh@example.com')).toBe(true);
       expect(await apiBaseUrlOf(integrationId)).toBe(zs.url);
       const row = await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } });
-      expect(stack.keyringCredentials(row).apiDomain).toBeUndefined();
+      // Nowhere in what is stored: the refresh's tokens are kept, with the host in use.
+      expect(JSON.stringify(stack.keyringCredentials(row))).not.toContain('169.254.169.254');
+      expect([undefined, zs.url]).toContain(stack.keyringCredentials(row).apiDomain);
     } finally {
       await zs.close();
     }
@@ -298,7 +300,8 @@ describe('base URLs a CRM names in a token refresh go through the same guard', (
       expect(sf.controls.listLeads().some((l) => l.values.Email === 'sf.refresh@example.com')).toBe(true);
       expect(await apiBaseUrlOf(integrationId)).toBe(sf.url);
       const row = await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } });
-      expect(stack.keyringCredentials(row).instanceUrl).toBeUndefined();
+      expect(JSON.stringify(stack.keyringCredentials(row))).not.toContain('10.0.0.1');
+      expect([undefined, sf.url]).toContain(stack.keyringCredentials(row).instanceUrl);
     } finally {
       await sf.close();
     }
