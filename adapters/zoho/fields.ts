@@ -23,6 +23,7 @@
 // field, a value of the wrong kind, or a picklist value that is not one of the field's
 // options fails that lead with VALIDATION. (Zoho keeps a picklist value it does not list
 // instead of refusing it, so a mapping slip would otherwise add stray options.)
+import { valueFromText } from '../kit/field-values.ts';
 import { CrmError, type CrmField, type CrmFieldType, type FieldValue, type LeadFields } from '../contract.ts';
 import type { ZohoConnection } from './connection.ts';
 import { unexpectedResponse } from './errors.ts';
@@ -105,22 +106,8 @@ export function normaliseValue(type: CrmFieldType, raw: unknown): FieldValue {
   if (typeof raw !== 'string') return null; // lookups and other objects are not extra values
   const v = raw.trim();
   if (v === '') return null;
-  switch (type) {
-    case 'number': {
-      const n = Number(v);
-      return Number.isFinite(n) ? n : v;
-    }
-    case 'boolean':
-      return v.toLowerCase() === 'true';
-    case 'date':
-      return v.slice(0, 10);
-    case 'datetime':
-      return parseZohoTime(v)?.toISOString() ?? v;
-    case 'picklist':
-      return picklistValue(v);
-    default:
-      return v;
-  }
+  if (type === 'picklist') return picklistValue(v);
+  return valueFromText(type, v, { date: (d) => d.slice(0, 10), datetime: (d) => parseZohoTime(d)?.toISOString() ?? d });
 }
 
 /** Formats an ISO time the way Zoho takes it: seconds and an explicit offset. */
