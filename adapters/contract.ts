@@ -93,6 +93,8 @@ export interface CrmField {
   options?: { value: string; label: string }[];
   /** Which of the six synced fields it is, when it is one of them. */
   synced?: keyof LeadFields;
+  /** Kept by the sync itself (the origin tag, the platform's lead id): never mapped. */
+  reserved?: boolean;
 }
 
 /** One value a field held, from the CRM's history of the field. */
@@ -122,6 +124,13 @@ export interface OutboundLead {
    * (picklist option values). Only these are written; absent: none.
    */
   extra?: Record<string, FieldValue>;
+  /**
+   * Synced fields (never email) this write leaves alone: the integration's field
+   * mappings do not write them to the CRM, or write their CRM field through `extra`.
+   * Neither created nor updated from `fields`; a field the CRM requires on create still
+   * gets the adapter's placeholder unless `extra` writes that CRM field.
+   */
+  skip?: (keyof LeadFields)[];
 }
 
 export type WriteAction = 'created' | 'updated' | 'linked';
@@ -541,6 +550,11 @@ export interface CrmAdapter<Env extends z.ZodObject = z.ZodObject, S = unknown> 
   slug: string;
   /** What one record is called in this CRM, in log lines: contact, lead. */
   noun: string;
+  /**
+   * The CRM field each synced field is read from and written to by default (HubSpot
+   * property, Salesforce Lead field, Zoho api_name): the default field mappings.
+   */
+  fieldNames: Readonly<Record<keyof LeadFields, string>>;
   /** What the CRM calls the account an integration connects, for documentation: portal id. */
   accountIdName: string;
   /** What the API base URL of an integration is in this CRM, for documentation: instance URL. */

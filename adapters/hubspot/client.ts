@@ -14,6 +14,7 @@ import type {
 } from '../contract.ts';
 import { HubSpotConnection } from './connection.ts';
 import * as fields from './fields.ts';
+import { markReserved } from '../kit/skip.ts';
 import { ORIGIN_PROPERTY } from './mappers.ts';
 import * as provisioning from './provisioning.ts';
 import * as reads from './reads.ts';
@@ -42,8 +43,8 @@ export class HubSpotClient implements CrmClient {
     return reads.readRecords(this.conn, ids, opts);
   }
 
-  listFields(): Promise<CrmField[]> {
-    return fields.listFields(this.conn);
+  async listFields(): Promise<CrmField[]> {
+    return markReserved(await fields.listFields(this.conn), [ORIGIN_PROPERTY]);
   }
 
   listPage(cursor: string | null, pageSize: number): Promise<Page> {

@@ -121,10 +121,17 @@ export function wireValue(name: string, type: CrmFieldType, value: FieldValue): 
 }
 
 /** Extra values -> properties for a write; null is "" (clears) except on creates, where it is left out. */
-export function extraProperties(extra: Record<string, FieldValue> | undefined, types: ReadonlyMap<string, CrmFieldType>, mode: 'create' | 'update' | 'link'): Record<string, string> {
+export function extraProperties(
+  extra: Record<string, FieldValue> | undefined,
+  types: ReadonlyMap<string, CrmFieldType>,
+  mode: 'create' | 'update' | 'link',
+  /** Synced fields the write leaves to `extra` (OutboundLead.skip): their property may be written here. */
+  skipped: readonly (keyof LeadFields)[] = [],
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(extra ?? {})) {
-    if (name === ORIGIN_PROPERTY || SYNCED_BY_PROPERTY.has(name)) {
+    const synced = SYNCED_BY_PROPERTY.get(name);
+    if (name === ORIGIN_PROPERTY || (synced && (synced === 'email' || !skipped.includes(synced)))) {
       // The six go through LeadFields and the origin tag is ours alone (written on create only).
       throw new CrmError('VALIDATION', `HubSpot property ${name} is written by crm-sync itself, not as an extra field`, { provider: 'HUBSPOT', retryable: false });
     }

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { baseCredentials, envFlag, optionalSecret, type ConnectionOptions, type CrmAdapter, type CrmClient } from '../contract.ts';
 import { HUBSPOT_API_HOSTS, HubSpotClient } from './client.ts';
+import { FIELD_TO_PROPERTY } from './mappers.ts';
 import { hubspotOAuth } from './oauth.ts';
 import { hubspotCodec, type HubSpotWebhookSecrets } from './webhooks.ts';
 
@@ -38,6 +39,7 @@ export const hubspotAdapter = {
   label: 'HubSpot',
   slug: 'hubspot',
   noun: 'contact',
+  fieldNames: FIELD_TO_PROPERTY,
   accountIdName: 'portal id',
   apiBaseUrlName: 'public API host',
   // HubSpot's OAuth scopes are granular per CRM object (developers.hubspot.com, "Working with

@@ -22,6 +22,7 @@ import { PushResults } from '../kit/push-results.ts';
 import type { HubSpotConnection } from './connection.ts';
 import { translateBatchError, translateError } from './errors.ts';
 import { extraProperties, extraTypes, writtenExtra } from './fields.ts';
+import { omitSkipped } from '../kit/skip.ts';
 import { FIELD_TO_PROPERTY, ORIGIN_PROPERTY, toHubSpotProperties, writtenFields, writtenOnCreate, writtenOver } from './mappers.ts';
 import { BATCH_LIMIT, findByEmail, type BatchError } from './reads.ts';
 
@@ -90,7 +91,7 @@ function sortInputs(leads: OutboundLead[], push: Push): { updates: UpdateItem[];
   leads.forEach((lead, i) => {
     if (lead.externalId) {
       try {
-        const properties = { ...onlyChanged(toHubSpotProperties(lead.fields, 'update'), lead.changed), ...extraProperties(lead.extra, push.types, 'update') };
+        const properties = { ...omitSkipped(onlyChanged(toHubSpotProperties(lead.fields, 'update'), lead.changed), lead, FIELD_TO_PROPERTY), ...extraProperties(lead.extra, push.types, 'update', lead.skip) };
         updates.push({ indices: [i], id: String(lead.externalId), properties, action: 'updated', extra: lead.extra });
       } catch (e) {
         push.fail([i], translateError(e, 'map lead'));
@@ -144,10 +145,10 @@ function planLinksAndCreates(
     try {
       const rec = existing.get(email);
       if (rec) {
-        const properties = { ...toHubSpotProperties(first.fields, 'link'), ...extraProperties(first.extra, push.types, 'link') };
+        const properties = { ...omitSkipped(toHubSpotProperties(first.fields, 'link'), first, FIELD_TO_PROPERTY), ...extraProperties(first.extra, push.types, 'link', first.skip) };
         links.push({ indices, id: rec.externalId, properties, action: 'linked', before: rec.fields, extra: first.extra });
       } else {
-        const properties = { ...extraProperties(first.extra, push.types, 'create'), ...toHubSpotProperties(first.fields, 'create', originTag) };
+        const properties = { ...extraProperties(first.extra, push.types, 'create', first.skip), ...omitSkipped(toHubSpotProperties(first.fields, 'create', originTag), first, FIELD_TO_PROPERTY) };
         creates.push({ email, indices, properties, extra: first.extra });
       }
     } catch (e) {

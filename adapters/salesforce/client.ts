@@ -15,6 +15,7 @@ import type {
 } from '../contract.ts';
 import { SalesforceConnection } from './connection.ts';
 import * as fields from './fields.ts';
+import { markReserved } from '../kit/skip.ts';
 import * as provisioning from './provisioning.ts';
 import * as reads from './reads.ts';
 import { pushLeads } from './writes.ts';
@@ -45,8 +46,8 @@ export class SalesforceClient implements CrmClient {
     return reads.readRecords(this.sf, ids);
   }
 
-  listFields(): Promise<CrmField[]> {
-    return fields.listFields(this.sf);
+  async listFields(): Promise<CrmField[]> {
+    return markReserved(await fields.listFields(this.sf), [this.sf.originField, this.sf.externalIdField]);
   }
 
   listPage(cursor: string | null, pageSize: number): Promise<Page> {

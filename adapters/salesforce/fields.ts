@@ -120,9 +120,12 @@ export function extraPayload(
   defs: ReadonlyMap<string, SfDescribeField>,
   mode: 'create' | 'update',
   reserved: readonly string[] = [],
+  /** Synced fields the write leaves to `extra` (OutboundLead.skip): their field may be written here. */
+  skipped: readonly (keyof LeadFields)[] = [],
 ): Record<string, string | number | boolean | null> {
   const out: Record<string, string | number | boolean | null> = {};
-  const ours = new Set([...reserved, ...SYNCED_BY_FIELD.keys(), 'id'].map((n) => n.toLowerCase()));
+  const syncedHere = [...SYNCED_BY_FIELD.entries()].filter(([, k]) => k === 'email' || !skipped.includes(k)).map(([n]) => n);
+  const ours = new Set([...reserved, ...syncedHere, 'id'].map((n) => n.toLowerCase()));
   for (const [name, value] of Object.entries(extra ?? {})) {
     if (ours.has(name.toLowerCase())) {
       // The six go through LeadFields; the origin tag and our lead id are crm-sync's own.

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { baseCredentials, type CrmAdapter } from '../contract.ts';
 import { SALESFORCE_HOSTS, SalesforceClient } from './client.ts';
-import { id18 } from './mappers.ts';
+import { id18, LEAD_FIELD_MAP } from './mappers.ts';
 import { salesforceOAuth } from './oauth.ts';
 import { salesforceCodec, type SalesforceWebhookSecrets } from './webhooks.ts';
 
@@ -24,6 +24,7 @@ export const salesforceAdapter = {
   label: 'Salesforce',
   slug: 'salesforce',
   noun: 'lead',
+  fieldNames: LEAD_FIELD_MAP,
   accountIdName: 'organization id',
   apiBaseUrlName: 'instance URL',
   // Object permissions (Salesforce ObjectPermissions: PermissionsRead, PermissionsCreate,

@@ -19,6 +19,7 @@ import { PushResults } from '../kit/push-results.ts';
 import { stopsThePush } from '../kit/retry.ts';
 import type { SalesforceConnection, SfRecord } from './connection.ts';
 import { duplicateMatchIds, fromRecordErrors, toCrmError } from './errors.ts';
+import { blankSkipped, omitSkipped } from '../kit/skip.ts';
 import { describeFields, extraPayload, writtenExtra, type SfDescribeField } from './fields.ts';
 import {
   isSalesforceId,
@@ -177,7 +178,7 @@ async function upsertNew(
   // wrong kind) fails alone, before the call: it would fail the others' JSON too.
   upserts = upserts.filter((i) => {
     try {
-      extraPayload(leads[i].extra, defs, 'create', [sf.originField, sf.externalIdField]);
+      extraPayload(leads[i].extra, defs, 'create', [sf.originField, sf.externalIdField], leads[i].skip);
       return true;
     } catch (e) {
       push.fail(i, toCrmError(e));
@@ -186,8 +187,8 @@ async function upsertNew(
   });
   if (upserts.length === 0) return duplicates;
   const payload = upserts.map((i) => ({
-    ...extraPayload(leads[i].extra, defs, 'create', [sf.originField, sf.externalIdField]),
-    ...toSalesforceCreate(leads[i].fields),
+    ...extraPayload(leads[i].extra, defs, 'create', [sf.originField, sf.externalIdField], leads[i].skip),
+    ...omitSkipped(toSalesforceCreate(blankSkipped(leads[i])), leads[i], LEAD_FIELD_MAP, ['LastName', 'Company']),
     [sf.originField]: originTag,
     [sf.externalIdField]: leads[i].localId,
   }));
@@ -229,7 +230,7 @@ async function upsertNew(
 async function applyUpdates(sf: SalesforceConnection, leads: OutboundLead[], all: PendingUpdate[], push: PushResults, defs: ReadonlyMap<string, SfDescribeField>): Promise<void> {
   const updates = all.filter((u) => {
     try {
-      extraPayload(leads[u.index].extra, defs, 'update', [sf.originField, sf.externalIdField]);
+      extraPayload(leads[u.index].extra, defs, 'update', [sf.originField, sf.externalIdField], leads[u.index].skip);
       return true;
     } catch (e) {
       push.fail(u.index, toCrmError(e));
@@ -237,7 +238,7 @@ async function applyUpdates(sf: SalesforceConnection, leads: OutboundLead[], all
     }
   });
   if (updates.length === 0) return;
-  const payload = updates.map((u) => ({ Id: u.id, ...extraPayload(leads[u.index].extra, defs, 'update', [sf.originField, sf.externalIdField]), ...toSalesforceUpdate(leads[u.index].fields) }));
+  const payload = updates.map((u) => ({ Id: u.id, ...extraPayload(leads[u.index].extra, defs, 'update', [sf.originField, sf.externalIdField], leads[u.index].skip), ...omitSkipped(toSalesforceUpdate(leads[u.index].fields), leads[u.index], LEAD_FIELD_MAP) }));
   let res: unknown;
   let saved: SaveResult[];
   try {

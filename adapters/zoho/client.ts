@@ -14,6 +14,7 @@ import type {
 } from '../contract.ts';
 import { ZohoConnection, type ZohoDeps, type ZohoSettings } from './connection.ts';
 import * as fields from './fields.ts';
+import { markReserved } from '../kit/skip.ts';
 import * as provisioning from './provisioning.ts';
 import * as reads from './reads.ts';
 import { pushLeads } from './writes.ts';
@@ -46,8 +47,8 @@ export class ZohoClient implements CrmClient {
     return reads.readRecords(this.conn, ids);
   }
 
-  listFields(): Promise<CrmField[]> {
-    return fields.listFields(this.conn);
+  async listFields(): Promise<CrmField[]> {
+    return markReserved(await fields.listFields(this.conn), [this.conn.originField]);
   }
 
   listPage(cursor: string | null, pageSize: number): Promise<Page> {

@@ -161,10 +161,13 @@ export function extraData(
   defs: ReadonlyMap<string, ZohoFieldDef>,
   mode: 'create' | 'update',
   reserved: readonly string[] = [],
+  /** Synced fields the write leaves to `extra` (OutboundLead.skip): their field may be written here. */
+  skipped: readonly (keyof LeadFields)[] = [],
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(extra ?? {})) {
-    if (SYNCED.has(name) || reserved.includes(name) || name === 'id') {
+    const synced = SYNCED.get(name);
+    if ((synced && (synced === 'email' || !skipped.includes(synced))) || reserved.includes(name) || name === 'id') {
       // The six go through LeadFields and the origin tag is crm-sync's own (creates only).
       throw new CrmError('VALIDATION', `Zoho field ${name} is written by crm-sync itself, not as an extra field`, { provider: 'ZOHO', retryable: false });
     }

@@ -10,6 +10,7 @@ import { baseCredentials, type ConnectionOptions, type CrmAdapter, type CrmClien
 import { newChannel } from './channel.ts';
 import { connectZoho } from './client.ts';
 import { ZOHO_ACCOUNTS_HOSTS, ZOHO_API_HOSTS } from './http.ts';
+import { ZOHO_FIELD_NAMES } from './mappers.ts';
 import { zohoOAuth } from './oauth.ts';
 import { zohoWebhookCodec, type ZohoWebhookSecrets } from './webhooks.ts';
 
@@ -28,6 +29,7 @@ export const zohoAdapter = {
   label: 'Zoho',
   slug: 'zoho',
   noun: 'lead',
+  fieldNames: ZOHO_FIELD_NAMES,
   accountIdName: 'org id',
   apiBaseUrlName: "the data centre's api domain",
   // The user's profile permissions on Leads, and the OAuth scope the token was granted: Zoho

@@ -21,6 +21,9 @@ const FIELD_MAP: ReadonlyArray<readonly [keyof LeadFields, string]> = [
   ['status', 'Lead_Status'],
 ];
 
+/** The Zoho field of each synced field. */
+export const ZOHO_FIELD_NAMES = Object.fromEntries(FIELD_MAP) as Readonly<Record<keyof LeadFields, string>>;
+
 /** Field API names to request when reading Leads (`fields` parameter). */
 export function readFieldNames(originField: string): string[] {
   return [...FIELD_MAP.map(([, api]) => api), originField, 'Created_Time', 'Modified_Time'];

@@ -37,7 +37,8 @@ import { dataOf, type ZohoConnection } from './connection.ts';
 import { duplicateRecordId, translateZohoError, unexpectedResponse } from './errors.ts';
 import { extraData, leadFieldDefs, writtenExtra, type ZohoFieldDef } from './fields.ts';
 import type { ZohoResponse } from './http.ts';
-import { fieldsToZoho, leadToRecord, writtenFromZoho, type ZohoLead } from './mappers.ts';
+import { fieldsToZoho, leadToRecord, writtenFromZoho, ZOHO_FIELD_NAMES, type ZohoLead } from './mappers.ts';
+import { blankSkipped, omitSkipped } from '../kit/skip.ts';
 import { BATCH, matchByEmail } from './reads.ts';
 
 interface PendingUpdate {
@@ -65,7 +66,7 @@ class Push extends PushResults {
   /** A lead's extra values as Zoho fields, or why they cannot be written (VALIDATION). */
   extra(conn: ZohoConnection, leads: OutboundLead[], index: number, mode: 'create' | 'update'): Record<string, unknown> | CrmError {
     try {
-      return extraData(leads[index]!.extra, this.defs, mode, [conn.originField]);
+      return extraData(leads[index]!.extra, this.defs, mode, [conn.originField], leads[index]!.skip);
     } catch (e) {
       if (!(e instanceof CrmError)) throw e;
       return e;
@@ -166,7 +167,7 @@ async function createLeads(conn: ZohoConnection, leads: OutboundLead[], plan: Pl
   });
   for (const batch of chunk(creatable.sort((a, b) => a - b), BATCH)) {
     if (push.halted()) break;
-    const data = batch.map((i) => ({ ...extras.get(i), ...fieldsToZoho(leads[i]!.fields, 'create'), [conn.originField]: originTag }));
+    const data = batch.map((i) => ({ ...extras.get(i), ...omitSkipped(fieldsToZoho(blankSkipped(leads[i]!), 'create'), leads[i]!, ZOHO_FIELD_NAMES, ['Last_Name']), [conn.originField]: originTag }));
     let res: ZohoResponse;
     try {
       res = await sendCreates(conn, data);
@@ -248,7 +249,7 @@ async function updateLeads(conn: ZohoConnection, leads: OutboundLead[], all: Pen
   });
   for (const batch of chunk(updates, BATCH)) {
     if (push.halted()) break;
-    const data = batch.map((u) => ({ id: u.id, ...extras.get(u.index), ...fieldsToZoho(leads[u.index]!.fields, 'update') }));
+    const data = batch.map((u) => ({ id: u.id, ...extras.get(u.index), ...omitSkipped(fieldsToZoho(leads[u.index]!.fields, 'update'), leads[u.index]!, ZOHO_FIELD_NAMES) }));
     let res: ZohoResponse;
     try {
       res = await conn.http.request({ method: 'PUT', path: '/Leads', body: { data, trigger: conn.settings.triggers }, perRecord: true });

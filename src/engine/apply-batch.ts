@@ -16,6 +16,8 @@ import { applyRecord } from './apply.ts';
 import { canonicalFields, fieldsHash } from './fields.ts';
 import { createLeadsFromRecords, recordNoun, type ApplyDeps } from './from-crm.ts';
 import { knownState } from './links.ts';
+import { planFor, readRemoteExtra, recordUnmappable } from './mapped-fields.ts';
+import { sameValue, type Unmappable } from './mappings.ts';
 import type { ApplyResult, ApplyVia } from './outcomes.ts';
 
 /** A record to apply, with the webhook event that announced it (none for import and poll). */
@@ -39,6 +41,10 @@ export async function applyRecords(deps: ApplyDeps, integration: Integration, ba
   ]);
   const linkById = new Map(links.map((l) => [l.externalId, l]));
   const knownEmails = new Set(leads.map((l) => l.email));
+  const plan = planFor(deps.connections.adapter(integration.provider), integration);
+  // A record whose mapped fields beyond the six differ from what the link knows is decided too.
+  const extraKnown = (link: (typeof links)[number], record: CrmRecord) =>
+    plan.extra.length === 0 || Object.entries(record.extra ?? {}).every(([k, v]) => sameValue(readRemoteExtra(link.remoteExtra)[k], v) && k in readRemoteExtra(link.remoteExtra));
   const slow: number[] = [];
   const fresh: number[] = [];
   const seenEmails = new Set<string>();
@@ -49,7 +55,7 @@ export async function applyRecords(deps: ApplyDeps, integration: Integration, ba
     const link = linkById.get(record.externalId);
     const remote = canonicalFields(record.fields);
     if (link) {
-      if (!event && firstOfRecord && knownState(link, fieldsHash(remote))) results[i] = { outcome: 'unchanged', leadId: link.leadId };
+      if (!event && firstOfRecord && knownState(link, fieldsHash(remote)) && extraKnown(link, record)) results[i] = { outcome: 'unchanged', leadId: link.leadId };
       else slow.push(i);
       return;
     }
@@ -69,8 +75,12 @@ export async function applyRecords(deps: ApplyDeps, integration: Integration, ba
     if (via === 'webhook') for (const i of fresh) log.info({ externalId: items[i].record.externalId }, `creating lead from ${noun} ${items[i].record.externalId}`);
     else log.info({ records: fresh.length }, `creating ${fresh.length} lead(s) from ${noun} records`);
     try {
-      const created = await createLeadsFromRecords(prisma, integration, fresh.map((i) => items[i].record));
+      const unmappable: Unmappable[][] = [];
+      const created = await createLeadsFromRecords(prisma, integration, fresh.map((i) => items[i].record), new Date(), { plan, unmappable });
       fresh.forEach((i, n) => (results[i] = { outcome: 'created', leadId: created[n].id }));
+      for (const [n, list] of unmappable.entries()) {
+        if (list?.length) await recordUnmappable(deps, integration, 'inbound', via, created[n].id, items[fresh[n]].record.externalId, list);
+      }
       if (via === 'webhook') {
         fresh.forEach((i, n) => log.info({ leadId: created[n].id, externalId: items[i].record.externalId }, `created lead ${created[n].id} from ${noun} ${items[i].record.externalId}`));
       } else {

@@ -11,10 +11,11 @@
 //   conflicts     last writer wins by modification time: a local change newer than the
 //                 CRM's, still waiting in the outbox, is kept.
 import { hasOwnOrigin, type ChangeEvent, type CrmRecord, type LeadFields } from '../../adapters/contract.ts';
-import type { CrmLink, Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
+import type { CrmLink, Integration, Lead, Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readFieldTimes, readSnapshot, stampFieldTimes, type FieldPatch } from './fields.ts';
+import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readAllFieldTimes, readFieldTimes, readSnapshot, stampFieldTimes, type FieldPatch } from './fields.ts';
+import { hasMappedChange, mappedFromCrm, noMappedChange, planFor, readRemoteExtra, recordUnmappable, withAttributes, type MappedChange } from './mapped-fields.ts';
 import { recordNoun, type ApplyDeps, type Arrival } from './from-crm.ts';
 import { applyUnlinked } from './apply-unlinked.ts';
 import { enqueueForOtherIntegrations, touchLink } from './links.ts';
@@ -82,14 +83,15 @@ async function applyOnce(
   }
 
 
-  const arrival: Arrival = { deps, integration, record, event, remote, remoteHash, log };
+  const plan = planFor(deps.connections.adapter(integration.provider), integration);
+  const arrival: Arrival = { deps, integration, record, event, remote, remoteHash, log, plan, via };
   if (link) return applyLinked(arrival, link);
   return applyUnlinked(arrival, via, ownOrigin);
 }
 
 /** A record already linked to a lead: what the CRM changed since we last knew is applied, unless ours is newer. */
 async function applyLinked(arrival: Arrival, link: CrmLink & { lead: Lead }): Promise<ApplyResult> {
-  const { deps, integration, record, event, remote, remoteHash, log } = arrival;
+  const { deps, integration, record, event, remote, remoteHash, log, plan } = arrival;
   const { prisma } = deps;
   const lead = link.lead;
   if (link.remoteDeletedAt) {
@@ -101,6 +103,9 @@ async function applyLinked(arrival: Arrival, link: CrmLink & { lead: Lead }): Pr
   const base = readSnapshot(link.remoteFields);
   const crmChanged = base ? changedSince(base, remote) : changedFields(lead, remote);
   if (crmChanged.email === null) delete crmChanged.email; // a lead always keeps an email
+  // Fields the mappings do not take from this CRM (to the CRM only, unmapped, or mapped
+  // through another CRM field) are not applied from the adapter's own fields.
+  for (const k of plan.notFromCrm) delete crmChanged[k];
   // Our own unanswered write landing late is no change to apply (pending-writes.ts).
   const late = staleEchoes(link, lead, remote, crmChanged);
   if (late.changed) await settleLateWrites(prisma, link, lead, integration, remote, late);
@@ -109,17 +114,22 @@ async function applyLinked(arrival: Arrival, link: CrmLink & { lead: Lead }): Pr
   // A person's edit that a write of ours then overwrote is the newest change of its
   // field (overwritten.ts): applied here, and written back to the CRM below.
   const restored = event?.ownOrigin ? { fields: {}, at: {} } : overwrittenEdits(record, lead, remote, readFieldTimes(lead.fieldsChangedAt), lead.updatedAt);
+  for (const k of plan.notFromCrm) delete (restored.fields as Partial<LeadFields>)[k];
   const restoredKeys = Object.keys(restored.fields) as (keyof LeadFields)[];
   if (restoredKeys.length > 0) {
     Object.assign(crmChanged, restored.fields);
     log.info({ leadId: lead.id, fields: restoredKeys }, "a person's edit was overwritten by our earlier write: applying it and writing it back");
   }
   const diff = changedFields(lead, { ...lead, ...crmChanged });
-  if (event?.ownOrigin || Object.keys(crmChanged).length === 0 || Object.keys(diff).length === 0) {
+  // The mapped fields beyond the six, each compared on its own (mapped-fields.ts).
+  const mapped = event?.ownOrigin || plan.extra.length === 0 ? noMappedChange(readRemoteExtra(link.remoteExtra)) : mappedFromCrm(plan, link, lead, record, readAllFieldTimes(lead.fieldsChangedAt));
+  await recordUnmappable(deps, integration, 'inbound', arrival.via, lead.id, record.externalId, mapped.unmappable);
+  if (event?.ownOrigin || ((Object.keys(crmChanged).length === 0 || Object.keys(diff).length === 0) && !hasMappedChange(mapped))) {
     // Nothing new: the echo of our own write when the CRM's state moved since we last
     // read it (our push moved it), otherwise a repeat of what we know.
     const echo = Boolean(event?.ownOrigin) || (link.lastPushedAt !== null && link.lastPulledHash !== remoteHash);
-    await touchLink(prisma, link, remote, remoteHash, record.updatedAt);
+    await touchLink(prisma, link, remote, remoteHash, record.updatedAt, mapped.snapshot);
+    if (mapped.writeBack) await writeBack(deps, integration, lead, log);
     if (echo) log.debug({ leadId: lead.id }, 'skipped: echo of our own write');
     return { outcome: echo ? 'skipped_echo' : 'unchanged', leadId: lead.id };
   }
@@ -130,27 +140,43 @@ async function applyLinked(arrival: Arrival, link: CrmLink & { lead: Lead }): Pr
   // changed it (Lead.fieldsChangedAt) and when the CRM did (CrmRecord.fieldUpdatedAt,
   // else the record's modification time). A record touched later in another field
   // does not make an older change of this one win.
+  // A mapping's conflict rule may say otherwise: crm_wins applies the CRM's value,
+  // platform_wins keeps the platform's and writes it back.
   let toApply = diff;
+  let platformKept = false;
   const localChanged = base ? changedSince(base, lead) : diff;
   const contested = Object.keys(diff).filter((k) => k in localChanged) as (keyof LeadFields)[];
-  if (contested.length > 0 && (await hasPendingPush(prisma, lead.id, integration.id))) {
+  const ruleOf = (k: keyof LeadFields) => plan.fixed.get(k)?.conflict ?? 'newest';
+  const pending = contested.some((k) => ruleOf(k) !== 'crm_wins') && (await hasPendingPush(prisma, lead.id, integration.id));
+  if (contested.length > 0) {
     const localTimes = readFieldTimes(lead.fieldsChangedAt);
     const kept = contested.filter((k) => {
+      if (ruleOf(k) === 'crm_wins') return false;
+      if (ruleOf(k) === 'platform_wins') return true;
+      if (!pending) return false;
       const crmAt = record.fieldUpdatedAt?.[k] ?? record.updatedAt;
       return crmAt !== null && (localTimes[k] ?? lead.updatedAt) > crmAt;
     });
+    platformKept = !pending && kept.some((k) => ruleOf(k) === 'platform_wins');
     toApply = Object.fromEntries(Object.entries(diff).filter(([k]) => !kept.includes(k as keyof LeadFields))) as Partial<LeadFields>;
-    if (Object.keys(toApply).length === 0) {
+    if (Object.keys(toApply).length === 0 && !hasMappedChange(mapped)) {
       log.info({ leadId: lead.id }, 'skipped: local change is newer than the CRM change');
+      if (platformKept || mapped.writeBack) {
+        // The platform's value wins by its mapping's rule: the CRM gets it back.
+        await touchLink(prisma, link, remote, remoteHash, record.updatedAt, mapped.snapshot);
+        await writeBack(deps, integration, lead, log);
+      }
       return { outcome: 'skipped_stale', leadId: lead.id };
     }
     if (kept.length > 0) log.info({ leadId: lead.id, kept, applied: Object.keys(toApply) }, 'local change is newer for some fields: applying the CRM change of the others');
   }
-  const times = { updatedAt: record.updatedAt, fieldUpdatedAt: { ...record.fieldUpdatedAt, ...restored.at } };
+  // Synced fields set through extra mappings (value maps, other CRM fields).
+  toApply = { ...toApply, ...changedFields(lead, { ...lead, ...mapped.fields }) };
+  const times = { updatedAt: record.updatedAt, fieldUpdatedAt: { ...record.fieldUpdatedAt, ...restored.at, ...mapped.times } };
   // Where a restored edit is applied, the CRM holds our older value: the push goes to
-  // this CRM too, in the same transaction.
-  const pushBack = restoredKeys.some((k) => k in toApply);
-  const updated = await updateLeadFromCrm(deps, integration, lead, toApply, link.id, remote, remoteHash, times, log, pushBack);
+  // this CRM too, in the same transaction (so does a platform value kept by its rule).
+  const pushBack = restoredKeys.some((k) => k in toApply) || platformKept || mapped.writeBack;
+  const updated = await updateLeadFromCrm(deps, integration, lead, toApply, link.id, remote, remoteHash, times, log, pushBack, mapped);
   return { outcome: 'updated', leadId: updated.id };
 }
 
@@ -165,6 +191,7 @@ async function updateLeadFromCrm(
   record: Pick<CrmRecord, 'updatedAt' | 'fieldUpdatedAt'>,
   log: Logger,
   pushBack = false,
+  mapped: MappedChange = noMappedChange(),
 ): Promise<Lead> {
   const { prisma } = deps;
   const remoteUpdatedAt = record.updatedAt;
@@ -179,13 +206,16 @@ async function updateLeadFromCrm(
       data.email = email;
     }
   }
+  const attributeKeys = Object.keys(mapped.attributes);
+  const stamped = [...Object.keys(data), ...attributeKeys.map((k) => `attributes.${k}`)];
   const updated = await prisma.$transaction(async (tx) => {
     const u = await tx.lead.update({
       where: { id: lead.id },
       data: {
         ...data,
+        ...(attributeKeys.length ? { attributes: withAttributes(lead.attributes, mapped.attributes) } : {}),
         syncVersion: { increment: 1 },
-        fieldsChangedAt: stampFieldTimes(lead.fieldsChangedAt, Object.keys(data) as (keyof LeadFields)[], record.updatedAt ?? new Date(), record.fieldUpdatedAt),
+        fieldsChangedAt: stampFieldTimes(lead.fieldsChangedAt, stamped, record.updatedAt ?? new Date(), record.fieldUpdatedAt),
         lastSyncDirection: 'from_crm',
         lastSyncedAt: new Date(),
         crmProvider: lead.crmProvider ?? integration.provider,
@@ -193,14 +223,26 @@ async function updateLeadFromCrm(
     });
     await tx.crmLink.update({
       where: { id: linkId },
-      data: { remoteFields: asJson(remote), lastPulledHash: remoteHash, lastPushedHash: null, remoteUpdatedAt: remoteUpdatedAt ?? undefined },
+      data: {
+        remoteFields: asJson(remote),
+        ...(Object.keys(mapped.snapshot).length ? { remoteExtra: mapped.snapshot as Prisma.InputJsonValue } : {}),
+        lastPulledHash: remoteHash,
+        lastPushedHash: null,
+        remoteUpdatedAt: remoteUpdatedAt ?? undefined,
+      },
     });
     await enqueueForOtherIntegrations(tx, u, pushBack ? null : integration.id);
     return u;
   });
-  log.info({ leadId: lead.id, fields: Object.keys(data) }, `updated lead ${lead.id} from ${recordNoun(deps, integration)}`);
+  log.info({ leadId: lead.id, fields: [...Object.keys(data), ...attributeKeys.map((k) => `attributes.${k}`)] }, `updated lead ${lead.id} from ${recordNoun(deps, integration)}`);
   await deps.pubsub.publish('lead.updated', { organizationId: updated.organizationId, lead: updated });
   return updated;
+}
+
+/** Queues a push of the lead to this CRM: a platform value won over the CRM's by its mapping's rule. */
+async function writeBack(deps: ApplyDeps, integration: Integration, lead: Lead, log: Logger) {
+  await deps.prisma.outboxItem.create({ data: { organizationId: lead.organizationId, integrationId: integration.id, leadId: lead.id, leadVersion: lead.syncVersion } });
+  log.info({ leadId: lead.id }, 'the platform value wins by its mapping: writing it back to the CRM');
 }
 
 async function hasPendingPush(prisma: PrismaClient, leadId: string, integrationId: string) {

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { Keyring } from '../secrets.ts';
 import type { Metrics } from '../metrics.ts';
 import { measured } from './crm-call-metrics.ts';
+import { planFor } from './mapped-fields.ts';
 
 /**
  * The credentials of an integration row. The column holds an encrypted envelope
@@ -52,9 +53,10 @@ export function checkedApiBase(adapter: CrmAdapter, url: string | undefined, pol
   }
 }
 
-type ClientSource = Pick<Integration, 'apiBaseUrl' | 'credentials' | 'settings'>;
+type ClientSource = Pick<Integration, 'apiBaseUrl' | 'credentials' | 'settings'> & Partial<Pick<Integration, 'fieldMappings'>>;
 
-const clientKey = (i: ClientSource) => `${i.apiBaseUrl}|${i.credentials}|${JSON.stringify(i.settings)}`;
+// A client reads the CRM fields the mappings name: new mappings, new client.
+const clientKey = (i: ClientSource) => `${i.apiBaseUrl}|${i.credentials}|${JSON.stringify(i.settings)}|${JSON.stringify(i.fieldMappings ?? null)}`;
 
 export class Connections {
   private readonly adapters = new Map<CrmProvider, CrmAdapter>();
@@ -161,6 +163,8 @@ export class Connections {
       logger: log,
       network: this.network,
       callTimeoutMs: this.callTimeoutMs,
+      // The CRM fields the integration's mappings read beyond the six (mapped-fields.ts).
+      extraFields: planFor(adapter, integration).extraFields,
       // One refresh at a time per integration, across workers and instances (token-keeper.ts),
       // for every integration that can renew: connected through OAuth, or pasted with a
       // refresh token (renewed with the client id and secret pasted with it).

@@ -156,15 +156,30 @@ export function readFieldTimes(json: unknown): Partial<Record<keyof LeadFields, 
   return out;
 }
 
-/** `Lead.fieldsChangedAt` with `fields` stamped: `at` for each, or the CRM's own time of that field. */
+/** Every change time `Lead.fieldsChangedAt` holds: the synced fields and mapped attributes (`attributes.<key>`). */
+export function readAllFieldTimes(json: unknown): Record<string, Date> {
+  const out: Record<string, Date> = {};
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return out;
+  for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
+    if (typeof v !== 'string') continue;
+    const d = new Date(v);
+    if (!Number.isNaN(d.getTime())) out[k] = d;
+  }
+  return out;
+}
+
+/**
+ * `Lead.fieldsChangedAt` with `fields` stamped: `at` for each, or the CRM's own time of
+ * that field. Entries of other fields (attributes included) are kept.
+ */
 export function stampFieldTimes(
   json: unknown,
-  fields: (keyof LeadFields)[],
+  fields: readonly string[],
   at: Date,
-  perField: Partial<Record<keyof LeadFields, Date>> = {},
+  perField: Partial<Record<string, Date>> = {},
 ): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, d] of Object.entries(readFieldTimes(json))) out[k] = d.toISOString();
+  for (const [k, d] of Object.entries(readAllFieldTimes(json))) out[k] = d.toISOString();
   for (const k of fields) out[k] = (perField[k] ?? at).toISOString();
   return out;
 }

@@ -17,7 +17,7 @@ export type SyncEventInput = {
   leadId?: string | null;
   direction: 'inbound' | 'outbound';
   kind: string;
-  status: 'succeeded' | 'skipped' | 'failed';
+  status: 'succeeded' | 'skipped' | 'failed' | 'warning';
   reason?: string | null;
   errorCode?: string | null;
   error?: string | null;

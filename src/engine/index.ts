@@ -21,6 +21,7 @@ import { createIntegration, newInstanceId } from './integrations.ts';
 import { disableWebhooks, enableWebhooks, renewExpiringWebhooks, rotateWebhookSecret, webhookStatus } from './webhook-lifecycle.ts';
 import { createLead, updateLead } from './leads.ts';
 import { CrmFieldCache, listCrmFields } from './crm-fields.ts';
+import { resyncJob, setFieldMappings, startResync } from './field-mappings.ts';
 import { outboxQueue } from './outbox.ts';
 import { retryFailedOutbox } from './outbox-steps.ts';
 import { pollAll } from './poller.ts';
@@ -184,6 +185,9 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     webhookStatus: (org, id) => webhookStatus(prisma, org, id),
     importFromCrm: (org, id) => startImport(ctx, org, id),
     crmFields: (org, id, opts) => listCrmFields(ctx, fieldCache, org, id, opts?.refresh ?? false),
+    setFieldMappings: (org, id, mappings) => changing(setFieldMappings(ctx, fieldCache, org, id, mappings)),
+    resyncFields: (org, id, fields, source) => startResync(ctx, org, id, fields, source),
+    fieldResyncJob: (org, id) => resyncJob(ctx, org, id),
     async importJob(org, jobId) {
       const job = await prisma.importJob.findFirst({ where: { id: jobId, organizationId: org } });
       if (!job) throw notFound('Import job');

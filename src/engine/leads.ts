@@ -1,10 +1,11 @@
 // Platform-side lead changes. The lead row and its outbox rows are written in one
 // transaction: once createLead/updateLead returns, the push to every auto-sync CRM
-// of the organization is durable. Attributes (custom values) are not pushed to CRMs yet:
-// a change of attributes alone is stored and published, with no push and no new syncVersion.
+// of the organization is durable. Attributes (custom values) go to the CRMs whose field
+// mappings write them: a change of attributes alone is pushed to those only (with a new
+// syncVersion), and to none (no new syncVersion) when no mapping writes them.
 import { SYNCED_FIELDS } from '../../adapters/contract.ts';
 import { AppError, notFound } from '../errors.ts';
-import type { Lead } from '../generated/prisma/client.ts';
+import { Prisma, type Lead, type PrismaClient } from '../generated/prisma/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { mergeAttributes, parseAttributeChange, readAttributes, sameAttributes } from './attributes.ts';
 import { changedFields, parseCreateInput, parseUpdateInput, stampFieldTimes } from './fields.ts';
@@ -58,9 +59,19 @@ export async function updateLead(deps: LeadDeps, organizationId: string, input: 
       const attributesChanged = attributes !== null && !sameAttributes(readAttributes(current.attributes), attributes);
       if (Object.keys(diff).length === 0 && !attributesChanged) return current;
       changed = true;
+      const changedAttrs = attributesChanged ? changedAttributeKeys(readAttributes(current.attributes), attributes!) : [];
+      const attrTimes = changedAttrs.map((k) => `attributes.${k}`);
       if (Object.keys(diff).length === 0) {
-        // Attributes alone: not synced to CRMs, so no new version and no push.
-        return tx.lead.update({ where: { id }, data: { attributes: attributes! } });
+        // Attributes alone: pushed only to the CRMs whose field mappings write one of them.
+        const targets = await integrationsWriting(tx, organizationId, changedAttrs);
+        if (targets.length === 0) return tx.lead.update({ where: { id }, data: { attributes: attributes!, fieldsChangedAt: stampFieldTimes(current.fieldsChangedAt, attrTimes, new Date()) } });
+        const updated = await tx.lead.update({
+          where: { id },
+          data: { attributes: attributes!, syncVersion: { increment: 1 }, fieldsChangedAt: stampFieldTimes(current.fieldsChangedAt, attrTimes, new Date()) },
+        });
+        await tx.outboxItem.createMany({ data: targets.map((integrationId) => ({ organizationId, integrationId, leadId: id, leadVersion: updated.syncVersion })) });
+        queued = targets.length;
+        return updated;
       }
       const { email, ...others } = diff;
       const updated = await tx.lead.update({
@@ -70,7 +81,7 @@ export async function updateLead(deps: LeadDeps, organizationId: string, input: 
           ...(email ? { email } : {}),
           ...(attributesChanged ? { attributes: attributes! } : {}),
           syncVersion: { increment: 1 },
-          fieldsChangedAt: stampFieldTimes(current.fieldsChangedAt, Object.keys(diff) as (keyof typeof diff)[], new Date()),
+          fieldsChangedAt: stampFieldTimes(current.fieldsChangedAt, [...Object.keys(diff), ...attrTimes], new Date()),
         },
       });
       queued = await enqueueForOtherIntegrations(tx, updated, null);
@@ -88,4 +99,21 @@ export async function updateLead(deps: LeadDeps, organizationId: string, input: 
   }
   if (queued) deps.wake.outbox();
   return lead;
+}
+
+/** The attribute keys whose value differs between two sets of attributes. */
+function changedAttributeKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => JSON.stringify(a[k] ?? null) !== JSON.stringify(b[k] ?? null));
+}
+
+/** The auto-sync integrations of the organization (not disconnected) whose field mappings write one of these attributes to the CRM. */
+async function integrationsWriting(tx: Pick<PrismaClient, 'integration'>, organizationId: string, keys: string[]): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const rows = await tx.integration.findMany({
+    where: { organizationId, autoSync: true, connectionState: { not: 'disconnected' }, NOT: { fieldMappings: { equals: Prisma.AnyNull } } },
+    select: { id: true, fieldMappings: true },
+  });
+  const wanted = new Set(keys.map((k) => `attributes.${k}`));
+  return rows.filter((r) => Array.isArray(r.fieldMappings) && (r.fieldMappings as { platform?: unknown; direction?: unknown }[]).some((m) => wanted.has(String(m.platform)) && m.direction !== 'from_crm')).map((r) => r.id);
 }

@@ -1,8 +1,8 @@
 // Links between leads and CRM records, and the fan-out of a lead change to the other
 // CRMs. Every path that links a record (webhook, import, poll, read-back) or queues
 // pushes (platform edits, CRM changes) writes them through these functions.
-import { SYNCED_FIELDS, type CrmRecord, type LeadFields } from '../../adapters/contract.ts';
-import type { CrmLink, Lead, PrismaClient } from '../generated/prisma/client.ts';
+import { SYNCED_FIELDS, type CrmRecord, type FieldValue, type LeadFields } from '../../adapters/contract.ts';
+import type { CrmLink, Lead, Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import { asJson, canonicalFields, fieldsHash, readSnapshot } from './fields.ts';
 
 type LinkTx = Pick<PrismaClient, 'crmLink'>;
@@ -19,6 +19,8 @@ export function linkRow(leadId: string, integrationId: string, record: CrmRecord
     lastPulledHash: fieldsHash(remote),
     lastPushedHash: null,
     remoteUpdatedAt: record.updatedAt ?? undefined,
+    // The mapped fields beyond the six the record was read with (mapped-fields.ts).
+    ...(record.extra && Object.keys(record.extra).length ? { remoteExtra: record.extra as Prisma.InputJsonValue } : {}),
   };
 }
 
@@ -27,14 +29,30 @@ export async function createLink(tx: LinkTx, leadId: string, integrationId: stri
   await tx.crmLink.create({ data: linkRow(leadId, integrationId, record) });
 }
 
-/** Records what the CRM holds now; no write when the link knows exactly that already. */
-export async function touchLink(prisma: LinkTx, link: CrmLink, remote: LeadFields, remoteHash: string, remoteUpdatedAt: Date | null): Promise<void> {
+/**
+ * Records what the CRM holds now (and of the mapped fields beyond the six, `remoteExtra`);
+ * no write when the link knows exactly that already.
+ */
+export async function touchLink(
+  prisma: LinkTx,
+  link: CrmLink,
+  remote: LeadFields,
+  remoteHash: string,
+  remoteUpdatedAt: Date | null,
+  remoteExtra?: Record<string, FieldValue>,
+): Promise<void> {
   const base = readSnapshot(link.remoteFields);
   const sameTime = remoteUpdatedAt === null || link.remoteUpdatedAt?.getTime() === remoteUpdatedAt.getTime();
-  if (link.lastPulledHash === remoteHash && isComplete(base) && fieldsHash(base) === remoteHash && sameTime) return;
+  const extraKnown = remoteExtra === undefined || JSON.stringify(remoteExtra) === JSON.stringify(link.remoteExtra ?? {});
+  if (link.lastPulledHash === remoteHash && isComplete(base) && fieldsHash(base) === remoteHash && sameTime && extraKnown) return;
   await prisma.crmLink.update({
     where: { id: link.id },
-    data: { remoteFields: asJson(remote), lastPulledHash: remoteHash, remoteUpdatedAt: remoteUpdatedAt ?? undefined },
+    data: {
+      remoteFields: asJson(remote),
+      lastPulledHash: remoteHash,
+      remoteUpdatedAt: remoteUpdatedAt ?? undefined,
+      ...(remoteExtra && !extraKnown ? { remoteExtra: remoteExtra as Prisma.InputJsonValue } : {}),
+    },
   });
 }
 

@@ -9,6 +9,7 @@ import { isTransient, recordFailure, recordSuccess } from './breaker.ts';
 import { settingsOf, tagValuesFor } from './connections.ts';
 import { asCrmError, errInfo } from './crm-errors.ts';
 import { asJson, readSnapshot, toSnapshot } from './fields.ts';
+import { readRemoteExtra } from './mapped-fields.ts';
 import { finish, recordPush, retryOrFail, type ClaimedItem, type OutboxDeps, type PassDeps } from './outbox-steps.ts';
 import { doneColumns } from './queue.ts';
 import { inheritedWrites, type PendingWrite } from './pending-writes.ts';
@@ -92,7 +93,9 @@ export async function pushAnnounced(
       // which may already hold a person's edit. The last-read hash is dropped with it, so
       // the next read is compared field by field with what we wrote.
       const link = p.lead.links.find((l) => l.integrationId === integration.id);
-      const remoteFields = asJson({ ...(readSnapshot(link?.remoteFields) ?? {}), ...toSnapshot(r.written ?? p.outbound.fields) });
+      const remoteFields = asJson({ ...(readSnapshot(link?.remoteFields) ?? {}), ...toSnapshot(r.written ?? withoutSkipped(p.outbound)) });
+      // Likewise for the mapped fields beyond the six: what this write set, over what we knew.
+      const remoteExtra = p.outbound.extra ? { remoteExtra: { ...readRemoteExtra(link?.remoteExtra), ...(r.writtenExtra ?? p.outbound.extra) } as Prisma.InputJsonValue } : {};
       const lead = await prisma.$transaction(async (tx) => {
         // A new link inherits the lead's unanswered writes (the current one is answered).
         const inherited = link ? [] : inheritedWrites(announcedRows.filter((r) => r.leadId === p.lead.id), announcedUnlinked.get(p.lead.id));
@@ -103,12 +106,13 @@ export async function pushAnnounced(
             integrationId: integration.id,
             externalId: r.externalId,
             remoteFields,
+            ...remoteExtra,
             lastPushedHash: p.hash,
             lastPushedAt: now,
             // Earlier writes of this lead whose answer never came may still land late.
             ...pendingOf(inherited),
           },
-          update: { externalId: r.externalId, remoteFields, lastPushedHash: p.hash, lastPushedAt: now, lastPulledHash: null },
+          update: { externalId: r.externalId, remoteFields, ...remoteExtra, lastPushedHash: p.hash, lastPushedAt: now, lastPulledHash: null },
         });
         await tx.outboxItem.updateMany({
           where: { id: { in: p.items.map((x) => x.id) } },
@@ -161,4 +165,11 @@ async function prepared(deps: OutboxDeps, integration: Integration): Promise<Int
 
 function pendingOf(list: PendingWrite[]): { pendingWrites?: Prisma.InputJsonValue } {
   return list.length > 0 ? { pendingWrites: list as unknown as Prisma.InputJsonValue } : {};
+}
+
+/** The fields of a write the adapter was told to leave alone are not what the CRM holds. */
+function withoutSkipped(o: OutboundLead): Partial<OutboundLead['fields']> {
+  const out: Partial<OutboundLead['fields']> = { ...o.fields };
+  for (const k of o.skip ?? []) delete out[k];
+  return out;
 }

@@ -11,6 +11,7 @@ import { DISCONNECTED } from './connection-state.ts';
 import { asCrmError, errInfo } from './crm-errors.ts';
 import type { DispatchQueue } from './dispatcher.ts';
 import { canonicalFields, fieldsHash, readSnapshot } from './fields.ts';
+import { outboundExtra, planFor, recordUnmappable } from './mapped-fields.ts';
 import { HistoryBatch } from './history.ts';
 import { pushAnnounced, type ToPush } from './outbox-push.ts';
 import { finish, recordPush, retryOrFail, type ClaimedItem, type OutboxDeps, type PassDeps } from './outbox-steps.ts';
@@ -84,10 +85,16 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
   }
 
   const toPush: ToPush[] = [];
+  const plan = planFor(deps.connections.adapter(integration.provider), integration);
   for (const [, group] of byLead) {
     const lead = group[0].lead;
     const link = lead.links.find((l) => l.integrationId === integration.id);
     const fields = canonicalFields(lead);
+    // The mapped fields beyond the six the CRM does not hold yet, in its terms; values a
+    // mapping cannot carry are warnings in the history (the rest is still written).
+    const mapped = outboundExtra(plan, lead, link);
+    if (mapped.unmappable.length) await recordUnmappable(deps, integration, 'outbound', 'push', lead.id, link?.externalId ?? null, mapped.unmappable, group[0].id);
+    const extra = Object.keys(mapped.extra).length > 0 ? mapped.extra : undefined;
     const hash = fieldsHash(fields);
     if (!integration.autoSync) {
       await finish(prisma, group, 'done', 'skipped: auto-sync is off');
@@ -106,13 +113,15 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
       await releaseRows(prisma, 'OutboxItem', group.map((i) => i.id), new Date(Date.now() + INBOX_FIRST_MS));
       continue;
     }
-    if (link && (link.lastPushedHash === hash || holdsAll(readSnapshot(link.remoteFields), fields))) {
+    const skip = plan.skip.length ? plan.skip : undefined;
+    if (link && !extra && (link.lastPushedHash === hash || holdsAll(readSnapshot(link.remoteFields), fields, plan.skip))) {
       // The CRM already holds exactly these values: pushing again would only echo.
       await finish(prisma, group, 'done', 'unchanged');
       recordPush(deps, integration, group, { kind: 'skipped', status: 'skipped', reason: 'unchanged' });
       continue;
     }
-    toPush.push({ lead, items: group, outbound: { localId: lead.id, fields, externalId: link?.externalId ?? null, changed: changedFields(link, fields) }, hash });
+    const changed = changedFields(link, fields)?.filter((k) => !plan.skip.includes(k));
+    toPush.push({ lead, items: group, outbound: { localId: lead.id, fields, externalId: link?.externalId ?? null, changed, ...(extra ? { extra } : {}), ...(skip ? { skip } : {}) }, hash });
   }
   if (toPush.length === 0) {
     if (deps.probe) await probeUnused(prisma, integration.id);
@@ -181,8 +190,8 @@ function changedFields(link: CrmLink | undefined, fields: LeadFields): (keyof Le
   return SYNCED_FIELDS.filter((k) => !(k in snapshot) || snapshot[k] !== fields[k]);
 }
 
-/** True when a snapshot knows every synced field and each equals the lead's. */
-function holdsAll(snapshot: Partial<LeadFields> | null, fields: LeadFields): boolean {
+/** True when a snapshot knows every synced field written (not skipped) and each equals the lead's. */
+function holdsAll(snapshot: Partial<LeadFields> | null, fields: LeadFields, skip: readonly (keyof LeadFields)[]): boolean {
   if (!snapshot) return false;
-  return SYNCED_FIELDS.every((k) => k in snapshot && snapshot[k] === fields[k]);
+  return SYNCED_FIELDS.every((k) => skip.includes(k) || (k in snapshot && snapshot[k] === fields[k]));
 }

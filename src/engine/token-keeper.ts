@@ -148,7 +148,7 @@ export class TokenKeepers {
       });
       if (stored.count === 0) throw new CrmError('AUTH_EXPIRED', 'the token refresh outlived its lease; its tokens were not stored', { retryable: true });
       // The live client holds the new tokens once answered: it stays (with its rate limiter).
-      connections.renewed(integrationId, { apiBaseUrl: row.apiBaseUrl, credentials: row.credentials, settings: row.settings }, { apiBaseUrl, credentials: column, settings: row.settings });
+      connections.renewed(integrationId, { apiBaseUrl: row.apiBaseUrl, credentials: row.credentials, settings: row.settings, fieldMappings: row.fieldMappings }, { apiBaseUrl, credentials: column, settings: row.settings, fieldMappings: row.fieldMappings });
       if (apiBaseUrl !== row.apiBaseUrl) log.warn({ from: row.apiBaseUrl, to: apiBaseUrl }, 'the CRM moved this account to another API host; using it from now on');
       log.info('crm credentials refreshed and stored');
       return { credentials: merged, baseUrl: apiBaseUrl };

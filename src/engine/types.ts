@@ -2,7 +2,9 @@
 // call the same functions with the caller's organization id; nothing here knows
 // about HTTP or GraphQL.
 import type { CrmField, CrmProvider, ProvisionReport, WebhookRequest } from '../../adapters/contract.ts';
-import type { ImportJob, Integration, Lead, SyncEvent } from '../generated/prisma/client.ts';
+import type { FieldResyncJob, ImportJob, Integration, Lead, SyncEvent } from '../generated/prisma/client.ts';
+import type { ResyncSource, SetMappingsResult } from './field-mappings.ts';
+import type { MappingInput } from './mappings.ts';
 import type { Metrics } from '../metrics.ts';
 
 export type { WebhookRequest };
@@ -161,6 +163,11 @@ export interface SyncService {
   importJob(organizationId: string, jobId: string): Promise<ImportJob>;
   /** The CRM's lead/contact fields (CrmClient.listFields), kept in memory a while unless `refresh`. */
   crmFields(organizationId: string, integrationId: string, opts?: { refresh?: boolean }): Promise<CrmField[]>;
+  /** Replaces an integration's field mappings, checked against the CRM's fields (field-mappings.ts). */
+  setFieldMappings(organizationId: string, integrationId: string, mappings: readonly MappingInput[]): Promise<SetMappingsResult>;
+  /** Starts a resync of mapped fields; returns its job at once. */
+  resyncFields(organizationId: string, integrationId: string, fields: string[], source?: ResyncSource | null): Promise<FieldResyncJob>;
+  fieldResyncJob(organizationId: string, jobId: string): Promise<FieldResyncJob>;
   /** Verifies, persists and acknowledges a webhook; processing happens afterwards. */
   receiveWebhook(provider: string, req: WebhookRequest): Promise<WebhookResponse>;
   /** Replays one failed sync event: its inbox event or outbox item goes back to pending. */

@@ -8,6 +8,7 @@ import './types/connection.ts';
 import './types/webhook.ts';
 import './types/import-job.ts';
 import './types/crm-field.ts';
+import './types/field-mapping.ts';
 import './types/api-key.ts';
 import './types/sync-event.ts';
 

@@ -36,7 +36,7 @@ describe('leads created from CRM records', () => {
 
   beforeAll(async () => {
     db = await freshDatabase();
-    deps = { prisma: db.prisma, logger: mem.logger, pubsub, platformTag: 'jazzaam', connections: { noun: (p) => defaultAdapters().find((a) => a.provider === p)?.noun ?? 'record' } };
+    deps = { prisma: db.prisma, logger: mem.logger, pubsub, platformTag: 'jazzaam', connections: { noun: (p) => defaultAdapters().find((a) => a.provider === p)?.noun ?? 'record', adapter: (p) => defaultAdapters().find((a) => a.provider === p)! } };
     const orgId = (await db.prisma.organization.create({ data: { name: 'Acme' } })).id;
     const base = { apiBaseUrl: 'http://127.0.0.1:9', credentials: '{}', organizationId: orgId };
     hubspot = await db.prisma.integration.create({ data: { ...base, accountId: '1', provider: 'HUBSPOT', name: 'hs', autoSync: true } });

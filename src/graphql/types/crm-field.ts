@@ -2,7 +2,7 @@
 import type { CrmField, CrmFieldType } from '../../../adapters/contract.ts';
 import { builder } from '../builder.ts';
 
-const FIELD_TYPES: Record<CrmFieldType, 'TEXT' | 'NUMBER' | 'BOOLEAN' | 'DATE' | 'DATETIME' | 'PICKLIST' | 'MULTIPICKLIST' | 'EMAIL' | 'PHONE'> = {
+export const FIELD_TYPES: Record<CrmFieldType, 'TEXT' | 'NUMBER' | 'BOOLEAN' | 'DATE' | 'DATETIME' | 'PICKLIST' | 'MULTIPICKLIST' | 'EMAIL' | 'PHONE'> = {
   text: 'TEXT',
   number: 'NUMBER',
   boolean: 'BOOLEAN',
@@ -14,7 +14,7 @@ const FIELD_TYPES: Record<CrmFieldType, 'TEXT' | 'NUMBER' | 'BOOLEAN' | 'DATE' |
   phone: 'PHONE',
 };
 
-const CrmFieldTypeEnum = builder.enumType('CrmFieldType', {
+export const CrmFieldTypeEnum = builder.enumType('CrmFieldType', {
   description: "A CRM field's kind, the same for every CRM.",
   values: {
     TEXT: {},

@@ -18,6 +18,7 @@ export const INTEGRATION_PUBLIC_SELECT = {
   webhooksEnabled: true,
   connectionState: true,
   connectedVia: true,
+  fieldMappings: true,
   createdAt: true,
 } as const satisfies Prisma.IntegrationSelect;
 
@@ -35,6 +36,7 @@ export function integrationView(row: Integration | IntegrationView): Integration
     webhooksEnabled: row.webhooksEnabled,
     connectionState: row.connectionState,
     connectedVia: row.connectedVia,
+    fieldMappings: row.fieldMappings,
     createdAt: row.createdAt,
   };
 }

@@ -55,8 +55,8 @@ const CrmLinkType = builder.objectRef<CrmLinkView>('CrmLink').implement({
 const ATTRIBUTES_NOTE =
   'Custom values by key (`^[a-z][a-z0-9_]{0,62}$`, at most 50): text (at most 1000 characters), number, boolean, ' +
   'date as YYYY-MM-DD (a text of that shape must be a real date), or a list of at most 50 texts of at most 255 characters. ' +
-  'Refusals are VALIDATION with a code per problem in extensions.fields. Kept on the platform only: attributes are not pushed to CRMs, ' +
-  'and a change of attributes alone neither increments syncVersion nor queues a push.';
+  'Refusals are VALIDATION with a code per problem in extensions.fields. An attribute goes to a CRM only where the integration maps it ' +
+  '(Integration.fieldMappings): a change of attributes alone queues a push to those CRMs (and increments syncVersion), to none otherwise.';
 
 export const LeadType = builder.prismaNode('Lead', {
   id: { field: 'id' },

@@ -24,6 +24,7 @@ export const SyncEventStatusEnum = builder.enumType('SyncEventStatus', {
     SUCCEEDED: { value: 'succeeded', description: 'Something changed (a lead, or the CRM record).' },
     SKIPPED: { value: 'skipped', description: 'Nothing to do (own origin, echo, no email, unchanged, ...); see reason.' },
     FAILED: { value: 'failed', description: 'Given up after retries; see errorCode and error. retrySyncEvent replays it.' },
+    WARNING: { value: 'warning', description: 'A value a field mapping could not carry (errorCode VALUE_NOT_MAPPED; error says which and why): the rest of the change went through.' },
   } as const,
 });
 
