@@ -27,6 +27,8 @@ export interface SetMappingsResult {
   integration: Integration;
   /** Platform fields whose mapping is new or changed: a resync of them is offered. */
   changed: string[];
+  /** What an administrator must do in the CRM for the mapped fields' changes to be notified (empty: done by the service). */
+  manualSteps: string[];
 }
 
 /**
@@ -48,14 +50,16 @@ export async function setFieldMappings(deps: MappingDeps, cache: CrmFieldCache, 
   deps.connections.forget(integration.id);
   deps.logger.info({ integrationId: integration.id, mappings: mappings.length, changed }, 'field mappings changed');
   // HubSpot notifies a property change only for subscribed properties: subscriptions follow the mappings.
+  let manualSteps: string[] = [];
   if (updated.webhooksEnabled && planFor(adapter, updated).extraFields.length > 0) {
     try {
-      await enableWebhooks(deps, organizationId, integration.id);
+      manualSteps = (await enableWebhooks(deps, organizationId, integration.id)).provision.manualSteps;
     } catch (e) {
       deps.logger.warn({ integrationId: integration.id, err: errInfo(asCrmError(e)) }, 'webhook subscriptions could not follow the new mappings; the reconciling poll still reads the fields');
+      manualSteps = ['The CRM refused to update the webhook subscriptions for the mapped fields: call enableWebhooks again, or rely on the reconciling poll for them.'];
     }
   }
-  return { integration: await deps.prisma.integration.findUniqueOrThrow({ where: { id: integration.id } }), changed };
+  return { integration: await deps.prisma.integration.findUniqueOrThrow({ where: { id: integration.id } }), changed, manualSteps };
 }
 
 // ------------------------------------------------------------------ resync

@@ -121,7 +121,8 @@ export async function startHubSpotFor(stack: Stack, opts: HubSpotSandboxOptions 
 export const INTEGRATION_FIELDS = 'id name provider accountId autoSync webhooksEnabled';
 
 /** Creates a HubSpot integration for the stack's organization and enables its webhooks. */
-export async function connectHubSpot(stack: Stack, hs: HubSpotSandbox, opts: { autoSync?: boolean; key?: string } = {}) {
+/** `app`: also the app's id and developer key, so enableWebhooks (and field mappings) manage the subscriptions. */
+export async function connectHubSpot(stack: Stack, hs: HubSpotSandbox, opts: { autoSync?: boolean; key?: string; app?: boolean } = {}) {
   const data = await stack.gqlOk<{ createIntegration: { id: string } }>(
     `mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { ${INTEGRATION_FIELDS} } }`,
     {
@@ -132,6 +133,7 @@ export async function connectHubSpot(stack: Stack, hs: HubSpotSandbox, opts: { a
         apiBaseUrl: hs.url,
         accessToken: hs.accessToken,
         autoSync: opts.autoSync ?? true,
+        ...(opts.app ? { appId: String(hs.appId), developerApiKey: hs.developerApiKey } : {}),
       },
     },
     opts.key,

@@ -84,8 +84,11 @@ const FieldMappingInput = builder.inputType('FieldMappingInput', {
   }),
 });
 
-const SetFieldMappingsPayload = builder.objectRef<{ integration: Parameters<typeof integrationView>[0]; changed: string[] }>('SetFieldMappingsPayload').implement({
+const SetFieldMappingsPayload = builder.objectRef<{ integration: Parameters<typeof integrationView>[0]; changed: string[]; manualSteps: string[] }>('SetFieldMappingsPayload').implement({
   fields: (t) => ({
+    manualSteps: t.exposeStringList('manualSteps', {
+      description: "What an administrator must do in the CRM so changes of the mapped fields are notified (HubSpot without the app's developer key: the property subscriptions). Empty: done.",
+    }),
     integration: t.field({ type: IntegrationType, resolve: (p) => integrationView(p.integration) }),
     changed: t.exposeStringList('changed', { description: 'Platform fields whose mapping is new or changed: resyncFields brings them in line.' }),
   }),
