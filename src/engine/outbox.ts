@@ -4,7 +4,7 @@
 // transient failures with backoff and jitter (honouring the CRM's Retry-After) for
 // RETRY_WINDOW_MS (24 hours by default), charges each failure to the lead whose write
 // failed only, and fails permanent errors at once with the administrator's steps.
-import { SYNCED_FIELDS, type CrmError, type LeadFields } from '../../adapters/contract.ts';
+import { SYNCED_FIELDS, type CrmError, type LeadFields, type OutboundLead } from '../../adapters/contract.ts';
 import type { CrmLink, Integration, PrismaClient } from '../generated/prisma/client.ts';
 import { admit, isTransient, probeUnused, recordFailure } from './breaker.ts';
 import { DISCONNECTED } from './connection-state.ts';
@@ -141,14 +141,14 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
   const announced = await announceWrites(
     prisma,
     integration.id,
-    toPush.filter((p) => p.outbound.externalId).map((p) => ({ leadId: p.lead.id, fields: pickFields(p.outbound.fields, p.outbound.changed ?? SYNCED_FIELDS) })),
+    toPush.filter((p) => p.outbound.externalId).map((p) => ({ leadId: p.lead.id, fields: pickFields(p.outbound.fields, written(p.outbound)) })),
   );
   // A lead not linked yet: its write (create or link) is announced on its outbox items;
   // the link a later push makes inherits the ones never answered.
   const unlinked = toPush.filter((p) => !p.outbound.externalId);
   const announcedUnlinked = await announceUnlinkedWrites(
     prisma,
-    unlinked.map((p) => ({ leadId: p.lead.id, itemIds: p.items.map((i) => i.id), fields: p.outbound.fields })),
+    unlinked.map((p) => ({ leadId: p.lead.id, itemIds: p.items.map((i) => i.id), fields: pickFields(p.outbound.fields, written(p.outbound)) })),
   );
   const answered: { leadId: string; id: string }[] = [];
   const answeredUnlinked: string[] = [];
@@ -167,6 +167,11 @@ async function pushBatch(deps: PassDeps, integration: Integration, items: Claime
   }
 }
 
+
+/** The synced fields a write sends: the changed ones (all when unlinked), never the skipped ones. */
+function written(o: OutboundLead): (keyof LeadFields)[] {
+  return (o.changed ?? SYNCED_FIELDS).filter((k) => !o.skip?.includes(k));
+}
 
 function pickFields(fields: LeadFields, keys: readonly (keyof LeadFields)[]): Partial<LeadFields> {
   return Object.fromEntries(keys.map((k) => [k, fields[k]])) as Partial<LeadFields>;
