@@ -16,7 +16,8 @@ import { applyRecord } from './apply.ts';
 import { canonicalFields, fieldsHash } from './fields.ts';
 import { createLeadsFromRecords, recordNoun, type ApplyDeps } from './from-crm.ts';
 import { knownState } from './links.ts';
-import { planFor, readRemoteExtra, recordUnmappable } from './mapped-fields.ts';
+import { planFor, readRemoteExtra } from './mapped-fields.ts';
+import { recordUnmappable } from './mapping-warnings.ts';
 import { sameValue, type Unmappable } from './mappings.ts';
 import type { ApplyResult, ApplyVia } from './outcomes.ts';
 

@@ -7,7 +7,8 @@ import { BLANKABLE, stampFieldTimes, type FieldPatch } from './fields.ts';
 import { createLeadsFromRecords, recordNoun, type Arrival } from './from-crm.ts';
 import { createLink, linkedTo } from './links.ts';
 import { readAttributes } from './attributes.ts';
-import { inboundFields, mappedFromCrm, noMappedChange, recordUnmappable, withAttributes } from './mapped-fields.ts';
+import { inboundFields, mappedFromCrm, noMappedChange, withAttributes } from './mapped-fields.ts';
+import { recordUnmappable } from './mapping-warnings.ts';
 import type { Unmappable } from './mappings.ts';
 import type { ApplyResult, ApplyVia } from './outcomes.ts';
 

@@ -15,7 +15,8 @@ import type { CrmLink, Integration, Lead, Prisma, PrismaClient } from '../genera
 import type { Logger } from '../logger.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readAllFieldTimes, readFieldTimes, readSnapshot, stampFieldTimes, type FieldPatch } from './fields.ts';
-import { hasMappedChange, mappedFromCrm, noMappedChange, planFor, readRemoteExtra, recordUnmappable, withAttributes, type MappedChange } from './mapped-fields.ts';
+import { hasMappedChange, mappedFromCrm, noMappedChange, planFor, readRemoteExtra, withAttributes, type MappedChange } from './mapped-fields.ts';
+import { recordUnmappable } from './mapping-warnings.ts';
 import { recordNoun, type ApplyDeps, type Arrival } from './from-crm.ts';
 import { applyUnlinked } from './apply-unlinked.ts';
 import { enqueueForOtherIntegrations, touchLink } from './links.ts';

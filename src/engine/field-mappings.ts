@@ -13,7 +13,7 @@ import { canonicalFields, readSnapshot, stampFieldTimes } from './fields.ts';
 import { getIntegration } from './integrations.ts';
 import { fanOut } from './links.ts';
 import { planFor, readRemoteExtra, withAttributes } from './mapped-fields.ts';
-import { attributeKey, fromCrmValue, isAttribute, mappingsOf, parseMappings, readsCrm, writesCrm, type FieldMapping, type MappingInput } from './mappings.ts';
+import { attributeKey, fromCrmValue, isAttribute, mappingsOf, parseMappings, readsCrm, writesCrm, type FieldMapping, type MappingInput, type ResyncSource, type SetMappingsResult } from './mappings.ts';
 import { enableWebhooks } from './webhook-lifecycle.ts';
 
 export type MappingDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'platformTag' | 'instanceId' | 'track' | 'wake' | 'isStopping'>;
@@ -23,13 +23,6 @@ export function fieldMappingsOf(deps: Pick<MappingDeps, 'connections'>, integrat
   return mappingsOf(integration.fieldMappings, deps.connections.adapter(integration.provider).fieldNames);
 }
 
-export interface SetMappingsResult {
-  integration: Integration;
-  /** Platform fields whose mapping is new or changed: a resync of them is offered. */
-  changed: string[];
-  /** What an administrator must do in the CRM for the mapped fields' changes to be notified (empty: done by the service). */
-  manualSteps: string[];
-}
 
 /**
  * Replaces the integration's mappings. Each is checked against the CRM's fields (the
@@ -64,7 +57,6 @@ export async function setFieldMappings(deps: MappingDeps, cache: CrmFieldCache, 
 
 // ------------------------------------------------------------------ resync
 
-export type ResyncSource = 'crm' | 'platform';
 const PAGE = 100;
 const LEASE_MS = 60_000;
 

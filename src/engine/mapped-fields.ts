@@ -11,7 +11,6 @@
 import type { CrmAdapter, CrmRecord, FieldValue, LeadFields } from '../../adapters/contract.ts';
 import type { CrmLink, Integration, Lead } from '../generated/prisma/client.ts';
 import { parseAttributeChange, readAttributes, type AttributeValue } from './attributes.ts';
-import { HistoryBatch, type HistoryDeps } from './history.ts';
 import {
   attributeKey,
   fromCrmValue,
@@ -27,7 +26,6 @@ import {
   type MappingPlan,
   type Unmappable,
 } from './mappings.ts';
-import type { ApplyVia } from './outcomes.ts';
 
 type PlanSource = Pick<Integration, 'id' | 'fieldMappings'>;
 const plans = new Map<string, { key: string; plan: MappingPlan }>();
@@ -190,29 +188,4 @@ export function withAttributes(current: unknown, change: Record<string, Attribut
     else out[k] = v;
   }
   return out;
-}
-
-// ------------------------------------------------------------------ warnings
-
-/** Records values a mapping could not carry as warnings in the sync history. */
-export async function recordUnmappable(
-  deps: HistoryDeps,
-  integration: Pick<Integration, 'id' | 'organizationId' | 'provider'>,
-  direction: 'inbound' | 'outbound',
-  via: ApplyVia,
-  leadId: string | null,
-  externalId: string | null,
-  unmappable: Unmappable[],
-  outboxItemId?: string,
-): Promise<void> {
-  if (unmappable.length === 0) return;
-  const batch = new HistoryBatch(deps);
-  for (const u of unmappable) {
-    const what = direction === 'outbound' ? `not written to ${u.mapping.crm}` : `not applied to ${u.mapping.platform}`;
-    const row = { kind: 'skipped', status: 'warning' as const, reason: 'value_not_mapped', errorCode: 'VALUE_NOT_MAPPED', error: `${what}: ${u.reason}`, externalId, leadId, outboxItemId: outboxItemId ?? null };
-    if (direction === 'outbound') batch.outbound(integration, row);
-    else batch.inbound(integration, { ...row, via });
-  }
-  deps.logger.warn({ integrationId: integration.id, leadId, externalId, fields: unmappable.map((u) => u.mapping.platform) }, 'a mapped value could not be carried: recorded as a warning');
-  await batch.flush();
 }

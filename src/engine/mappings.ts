@@ -13,6 +13,7 @@
 // Email is the identity of a person: always synced both ways, never mappable.
 import { SYNCED_FIELDS, type CrmField, type CrmFieldType, type FieldValue, type LeadFields } from '../../adapters/contract.ts';
 import { validationError, type FieldProblem } from '../errors.ts';
+import type { Integration } from '../generated/prisma/client.ts';
 import { ATTRIBUTE_KEY } from './attributes.ts';
 
 export const DIRECTIONS = ['both', 'to_crm', 'from_crm'] as const;
@@ -39,6 +40,9 @@ export interface FieldMapping {
 }
 
 /** The synced fields a mapping may name (email is never mapped). */
+/** Which side a resync takes the values from. */
+export type ResyncSource = 'crm' | 'platform';
+
 export const MAPPABLE_FIELDS = SYNCED_FIELDS.filter((k) => k !== 'email') as Exclude<keyof LeadFields, 'email'>[];
 export type MappableField = (typeof MAPPABLE_FIELDS)[number];
 
@@ -116,6 +120,15 @@ export function planOf(mappings: FieldMapping[], fieldNames: Readonly<Record<key
 /** True when the plan is today's behaviour exactly (nothing for the mapping code to do). */
 export function isDefaultPlan(plan: MappingPlan): boolean {
   return plan.extra.length === 0 && plan.skip.length === 0 && plan.notFromCrm.size === 0 && [...plan.fixed.values()].every((m) => m.conflict === 'newest');
+}
+
+/** What setFieldMappings answers. */
+export interface SetMappingsResult {
+  integration: Integration;
+  /** Platform fields whose mapping is new or changed: a resync of them is offered. */
+  changed: string[];
+  /** What an administrator must do in the CRM for the mapped fields' changes to be notified (empty: done by the service). */
+  manualSteps: string[];
 }
 
 // ------------------------------------------------------------------ validation

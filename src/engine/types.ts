@@ -3,8 +3,7 @@
 // about HTTP or GraphQL.
 import type { CrmField, CrmProvider, ProvisionReport, WebhookRequest } from '../../adapters/contract.ts';
 import type { FieldResyncJob, ImportJob, Integration, Lead, SyncEvent } from '../generated/prisma/client.ts';
-import type { ResyncSource, SetMappingsResult } from './field-mappings.ts';
-import type { MappingInput } from './mappings.ts';
+import type { MappingInput, ResyncSource, SetMappingsResult } from './mappings.ts';
 import type { Metrics } from '../metrics.ts';
 
 export type { WebhookRequest };
