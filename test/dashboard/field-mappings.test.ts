@@ -5,7 +5,8 @@
 // cannot write, such as calculated ones (developers.hubspot.com/docs/api-reference/
 // crm-properties-v3/guide): the sandbox seeds `lead_grade` (enumeration a/b/c),
 // `employee_count` (number), `industry_notes` (text) and `engagement_score` (calculated).
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// UPDATE_SCREENSHOT=1 also writes docs/dashboard-mappings.png (the editor after a resync).
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -176,6 +177,11 @@ describe.skipIf(!runBrowser)('field-mapping editor in the dashboard (headless Ch
     expect(((await lead('cora@example.com')).attributes as Record<string, unknown>).grade).toBe('C');
     expect(((await lead('bea@example.com')).attributes as Record<string, unknown>).grade).toBe('B');
     expect(await page.getByRole('button', { name: 'Resync attributes.grade' }).isDisabled()).toBe(false);
+
+    if (process.env.UPDATE_SCREENSHOT === '1') {
+      mkdirSync(new URL('../../docs/', import.meta.url), { recursive: true });
+      await editor().screenshot({ path: new URL('../../docs/dashboard-mappings.png', import.meta.url).pathname });
+    }
   });
 
   it('raised no script error or content-security-policy violation on the page', () => {
