@@ -271,12 +271,15 @@ async function resync(fields, source, progress, buttons) {
   progress.className = 'resync-progress';
   progress.textContent = 'Starting the resync…';
   try {
-    const r = await ctx.gqlOk(`mutation($id: ID!, $f: [String!]!, $s: ResyncSource) { resyncFields(integrationId: $id, fields: $f, source: $s) { ${JOB} } }`, {
+    const body = await ctx.gql(`mutation($id: ID!, $f: [String!]!, $s: ResyncSource) { resyncFields(integrationId: $id, fields: $f, source: $s) { ${JOB} } }`, {
       id: mine.integration.id,
       f: fields,
       s: source,
     });
-    let job = r.resyncFields;
+    const error = body.errors?.[0];
+    // A refusal names each problem (extensions.fields); other errors carry their message.
+    if (error) throw new Error(Array.isArray(error.extensions?.fields) ? error.extensions.fields.map((p) => p.message).join('; ') : error.message);
+    let job = body.data.resyncFields;
     progress.dataset.job = job.id;
     progress.textContent = jobText(job);
     while (job.status === 'running' && state === mine) {

@@ -184,6 +184,16 @@ describe.skipIf(!runBrowser)('field-mapping editor in the dashboard (headless Ch
     }
   });
 
+  it('a resync the mapping\'s direction forbids is refused with the reason, and starts no job', async () => {
+    await page.getByLabel('Take the values from', { exact: true }).selectOption('PLATFORM');
+    await page.getByRole('button', { name: 'Resync attributes.score' }).click();
+    const progress = page.locator('#mapping-result .resync-progress');
+    await progress.filter({ hasText: 'Resync not started' }).waitFor({ timeout: UI_TIMEOUT });
+    expect(await progress.innerText()).toBe('Resync not started: attributes.score is mapped from_crm: it cannot be resynced from the platform');
+    expect(await progress.getAttribute('class')).toContain('bad');
+    expect(await stack.db.prisma.fieldResyncJob.count({ where: { integrationId } })).toBe(1);
+  });
+
   it('raised no script error or content-security-policy violation on the page', () => {
     expect(pageErrors).toEqual([]);
   });
