@@ -194,6 +194,22 @@ describe.skipIf(!runBrowser)('field-mapping editor in the dashboard (headless Ch
     expect(await stack.db.prisma.fieldResyncJob.count({ where: { integrationId } })).toBe(1);
   });
 
+  it('reopened, the editor shows the mappings as stored, value map included', async () => {
+    await editor().getByRole('button', { name: 'Close' }).click();
+    expect(await editor().isVisible()).toBe(false);
+    await page.locator('#integrations tr', { hasText: 'HubSpot sandbox' }).getByRole('button', { name: 'Field mappings' }).click();
+    await row(7).waitFor({ timeout: UI_TIMEOUT });
+    expect(await rows().count()).toBe(7);
+    expect(await page.getByLabel('Platform field, row 6', { exact: true }).inputValue()).toBe('attributes.grade');
+    expect(await page.getByLabel('CRM field, row 6', { exact: true }).inputValue()).toBe('lead_grade');
+    const values = [];
+    for (const j of [1, 2, 3]) {
+      values.push(`${await page.getByLabel(`Platform value ${j}, row 6`, { exact: true }).inputValue()}->${await page.getByLabel(`CRM option for value ${j}, row 6`, { exact: true }).inputValue()}`);
+    }
+    expect(values).toEqual(['A->a', 'B->b', 'C->c']);
+    expect(await page.getByLabel('Direction, row 7', { exact: true }).inputValue()).toBe('FROM_CRM');
+  });
+
   it('raised no script error or content-security-policy violation on the page', () => {
     expect(pageErrors).toEqual([]);
   });
