@@ -37,6 +37,7 @@ export async function openMappings(context, integration) {
   try {
     await load(false);
   } catch (err) {
+    if (state?.integration !== integration) return;
     setRows(h('tbody', null, h('tr', null, h('td', { colspan: 6, class: 'bad' }, `Could not load the fields: ${err.message}`))));
   }
   section.scrollIntoView({ block: 'nearest' });
@@ -61,12 +62,14 @@ function collect() {
 
 /** The CRM's fields and the stored mappings; `refresh` reads the fields from the CRM again and keeps the rows as edited. */
 async function load(refresh) {
-  const id = state.integration.id;
+  const mine = state;
+  const id = mine.integration.id;
   const edited = refresh ? collect() : null;
   const data = await ctx.gqlOk(
     `query($id: ID!, $r: Boolean) { crmFields(integrationId: $id, refresh: $r) { ${FIELDS} } integration(id: $id) { id fieldMappings { ${MAPPING} } } }`,
     { id, r: refresh },
   );
+  if (state !== mine) return; // closed (or another integration opened) meanwhile
   state.fields = new Map(data.crmFields.map((f) => [f.name, f]));
   renderRows(edited ?? data.integration?.fieldMappings ?? []);
 }
@@ -206,6 +209,7 @@ function showProblems(problems) {
 
 async function save(button) {
   const { h } = ctx;
+  const mine = state;
   const mappings = collect();
   clearProblems();
   const result = $('mapping-result');
@@ -216,6 +220,7 @@ async function save(button) {
       `mutation($id: ID!, $m: [FieldMappingInput!]!) { setFieldMappings(integrationId: $id, mappings: $m) { changed manualSteps integration { id fieldMappings { ${MAPPING} } } } }`,
       { id: state.integration.id, m: mappings },
     );
+    if (state !== mine) return; // closed meanwhile
     const error = body.errors?.[0];
     if (error) {
       const problems = Array.isArray(error.extensions?.fields) ? error.extensions.fields : [];
