@@ -4,6 +4,7 @@
 // The API key lives in sessionStorage only (never in the URL, never logged).
 
 import { connectionCell, renderConnectors, takeOAuthResult } from './connect.js';
+import { closeMappings, openMappings, wireMappings } from './mappings.js';
 
 const KEY_STORE = 'crm-sync.apiKey';
 const FEED_MAX = 200;
@@ -133,6 +134,8 @@ const unknownToServer = (errors) =>
 
 /** What the connection part (connect.js) uses of this page. */
 const connectCtx = { h, gqlOk, notice, connectors, reload: () => loadIntegrations() };
+/** What the field-mapping editor (mappings.js) uses: it reads refusals from the raw answer. */
+const mappingCtx = { h, gql, gqlOk };
 
 async function loadIntegrations() {
   const data = await gqlOk('query { integrations { id name provider accountId autoSync webhooksEnabled connectionState } }');
@@ -170,7 +173,12 @@ function integrationRow(it, s) {
     waiting(s),
     breakerCell(s),
     connectionCell(connectCtx, it, s),
-    h('td', null, historyAvailable ? h('button', { type: 'button', class: 'small', onclick: (e) => retryAll(it.id, e.currentTarget) }, 'Retry failed') : null),
+    h(
+      'td',
+      { class: 'actions' },
+      h('button', { type: 'button', class: 'small', 'data-mappings': it.id, onclick: () => openMappings(mappingCtx, it) }, 'Field mappings'),
+      historyAvailable ? [h('br'), h('button', { type: 'button', class: 'small', 'data-retry-all': it.id, onclick: (e) => retryAll(it.id, e.currentTarget) }, 'Retry failed')] : null,
+    ),
   );
 }
 
@@ -226,7 +234,7 @@ function historyMissing() {
   const note = $('failed-note');
   note.textContent = 'Not available: this service has no sync history (the syncEvents query), so failed sync events and retries cannot be shown here.';
   note.hidden = false;
-  for (const b of document.querySelectorAll('#integrations button')) b.remove();
+  for (const b of document.querySelectorAll('#integrations button[data-retry-all]')) (b.previousSibling?.remove(), b.remove());
 }
 
 async function resolveLeads(ids) {
@@ -483,6 +491,7 @@ function forget(message) {
   integrations.clear();
   leads.clear();
   failedRows.clear();
+  closeMappings();
   for (const id of ['integrations', 'failed', 'feed']) $(id).replaceChildren();
   $('feed-note').hidden = false;
   $('panels').hidden = true;
@@ -499,6 +508,7 @@ $('key-form').addEventListener('submit', (event) => {
   if (value) connect(value);
 });
 $('forget').addEventListener('click', () => forget(''));
+wireMappings(mappingCtx);
 $('show-skipped').addEventListener('change', (event) => $('feed').classList.toggle('hide-skipped', !event.currentTarget.checked));
 
 const saved = sessionStorage.getItem(KEY_STORE);
