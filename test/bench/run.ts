@@ -228,6 +228,8 @@ if (want('3')) {
   const byPath = new Map<string, number>();
   for (const c of hs.controls.requests) byPath.set(`${c.method} ${c.path}`, (byPath.get(`${c.method} ${c.path}`) ?? 0) + 1);
   console.log(`  HubSpot calls by path: ${[...byPath].map(([p, n]) => `${p} x${n}`).join(', ')}`);
+  const sizes = hs.controls.requests.filter((c) => c.path === '/crm/v3/objects/contacts/batch/create').map((c) => (c.body as { inputs?: unknown[] }).inputs?.length ?? 0);
+  console.log(`  inputs per batch create: ${sizes.join(' ')}`);
   console.log(`  all ${N_PUSH} in HubSpot after ${(total / 1000).toFixed(2)} s: ${((N_PUSH / total) * 1000).toFixed(0)} leads/s, ${batchCalls} HubSpot batch calls (${(N_PUSH / batchCalls).toFixed(1)} leads per call, ${((batchCalls / N_PUSH) * 1000).toFixed(1)} calls per 1,000 leads)`);
   await hs.close();
 }
