@@ -50,8 +50,9 @@ export async function settleWritten(deps: PassDeps, integration: Integration, wr
     try {
       leads = await recordTogether(prisma, integration, together, now);
     } catch (e) {
-      // A link made meanwhile by another worker: nothing was recorded; one by one shows which.
-      if (!isUniqueViolation(e)) throw e;
+      // A link made (or removed) meanwhile by another worker: nothing was recorded; one by
+      // one (an upsert each) records them, and shows which record is linked elsewhere.
+      if (!isUniqueViolation(e) && !isRecordGone(e)) throw e;
       alone.unshift(...together.splice(0));
     }
   }
@@ -149,6 +150,11 @@ async function recordAlone(deps: PassDeps, integration: Integration, w: Written,
     }
     throw e;
   }
+}
+
+/** An update found no row (Prisma P2025): the link was removed since the push was claimed. */
+function isRecordGone(e: unknown): boolean {
+  return e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2025';
 }
 
 function pendingOf(list: PendingWrite[]): { pendingWrites?: Prisma.InputJsonValue } {
