@@ -1,19 +1,18 @@
 // One push call of an outbox pass: the CRM is made ready for writes (once), the leads
 // are written in one call, and each lead's answer is settled: deleted in the CRM, retried
 // or failed on its own; the written ones recorded together (outbox-settle.ts).
-import { CrmError, type OutboundLead } from '../../adapters/contract.ts';
+import { CrmError } from '../../adapters/contract.ts';
 import { Prisma, type Integration } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { isTransient, recordFailure, recordSuccess } from './breaker.ts';
 import { settingsOf, tagValuesFor } from './connections.ts';
 import { asCrmError, errInfo } from './crm-errors.ts';
 import { settleWritten, type Written } from './outbox-settle.ts';
-import { finish, recordPush, retryOrFail, type ClaimedItem, type OutboxDeps, type PassDeps } from './outbox-steps.ts';
+import { finish, recordPush, retryOrFail, type OutboxDeps, type PassDeps, type ToPush } from './outbox-steps.ts';
 import { inheritedWrites } from './pending-writes.ts';
 import { applyDeletion } from './removals.ts';
 
-/** A lead's push in the call: its queued items, what is written, and the hash of its fields. */
-export type ToPush = { lead: ClaimedItem['lead']; items: ClaimedItem[]; outbound: OutboundLead; hash: string };
+export type { ToPush } from './outbox-steps.ts';
 
 export async function pushAnnounced(
   deps: PassDeps,

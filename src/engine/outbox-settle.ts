@@ -9,8 +9,7 @@ import { Prisma, type CrmLink, type Integration, type Lead, type PrismaClient } 
 import type { Logger } from '../logger.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { asJson, readSnapshot, toSnapshot } from './fields.ts';
-import type { ToPush } from './outbox-push.ts';
-import { recordPush, retryOrFail, type PassDeps } from './outbox-steps.ts';
+import { recordPush, retryOrFail, type PassDeps, type ToPush } from './outbox-steps.ts';
 import { doneColumns } from './queue.ts';
 import type { PendingWrite } from './pending-writes.ts';
 
