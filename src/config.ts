@@ -68,6 +68,12 @@ const schema = z.object({
   WEBHOOK_ROUTE_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** Worker tasks in flight at once across every integration (each integration has at most one per queue). */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  /**
+   * How long a push of fewer than 100 leads may wait for more while leads keep arriving for
+   * its CRM (its previous push started less than this ago): one call per full batch instead
+   * of one per few leads. A lead after a quiet spell is pushed at once. 0: never wait.
+   */
+  OUTBOX_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(1_000),
   /** Key encrypting CRM credentials at rest: 32 bytes, base64 or hex. */
   ENCRYPTION_KEY: z
     .string()

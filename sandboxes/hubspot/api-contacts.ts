@@ -60,7 +60,11 @@ export function contactRoutes(store: ContactStore): ApiRoute[] {
   };
 
   const batchCreate = (list: Record<string, unknown>[], started: string): Result => {
-    // All or nothing, like HubSpot: any invalid input or existing email fails the batch.
+    // All or nothing, like HubSpot without multi-status (its error handling docs: partial
+    // failures of a batch create only for inputs carrying an objectWriteTraceId): any
+    // invalid input or existing email fails the batch, and nothing is created. An existing
+    // email answers 409 CONFLICT "Contact already exists. Existing ID: <id>" naming the
+    // first existing contact only (HubSpot/hubspot-api-python#51).
     const emails = new Set<string>();
     for (const i of list) {
       const p = propsOf(i);

@@ -1,22 +1,18 @@
 // One push call of an outbox pass: the CRM is made ready for writes (once), the leads
-// are written in one call, and each lead's answer is settled on its own: linked and
-// done, deleted in the CRM, retried, or failed.
-import { CrmError, type OutboundLead } from '../../adapters/contract.ts';
+// are written in one call, and each lead's answer is settled: deleted in the CRM, retried
+// or failed on its own; the written ones recorded together (outbox-settle.ts).
+import { CrmError } from '../../adapters/contract.ts';
 import { Prisma, type Integration } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
-import { isUniqueViolation } from '../db/errors.ts';
 import { isTransient, recordFailure, recordSuccess } from './breaker.ts';
 import { settingsOf, tagValuesFor } from './connections.ts';
 import { asCrmError, errInfo } from './crm-errors.ts';
-import { asJson, readSnapshot, toSnapshot } from './fields.ts';
-import { readRemoteExtra } from './mapped-fields.ts';
-import { finish, recordPush, retryOrFail, type ClaimedItem, type OutboxDeps, type PassDeps } from './outbox-steps.ts';
-import { doneColumns } from './queue.ts';
-import { inheritedWrites, type PendingWrite } from './pending-writes.ts';
+import { settleWritten, type Written } from './outbox-settle.ts';
+import { finish, recordPush, retryOrFail, type OutboxDeps, type PassDeps, type ToPush } from './outbox-steps.ts';
+import { inheritedWrites } from './pending-writes.ts';
 import { applyDeletion } from './removals.ts';
 
-/** A lead's push in the call: its queued items, what is written, and the hash of its fields. */
-export type ToPush = { lead: ClaimedItem['lead']; items: ClaimedItem[]; outbound: OutboundLead; hash: string };
+export type { ToPush } from './outbox-steps.ts';
 
 export async function pushAnnounced(
   deps: PassDeps,
@@ -59,6 +55,7 @@ export async function pushAnnounced(
         select: { leadId: true, pendingWrites: true },
       })
     : [];
+  const written: Written[] = [];
   for (let i = 0; i < toPush.length; i++) {
     const p = toPush[i];
     const r = results[i];
@@ -86,61 +83,13 @@ export async function pushAnnounced(
       await retryOrFail(deps, p.items, r.error, log);
       continue;
     }
-    const now = new Date();
-    try {
-      // What the CRM holds now: what we knew, overlaid with what this write set (as the
-      // adapter reports it, empty fields included) — never a read made after the write,
-      // which may already hold a person's edit. The last-read hash is dropped with it, so
-      // the next read is compared field by field with what we wrote.
-      const link = p.lead.links.find((l) => l.integrationId === integration.id);
-      const remoteFields = asJson({ ...(readSnapshot(link?.remoteFields) ?? {}), ...toSnapshot(r.written ?? withoutSkipped(p.outbound)) });
-      // Likewise for the mapped fields beyond the six: what this write set, over what we knew.
-      const remoteExtra = p.outbound.extra ? { remoteExtra: { ...readRemoteExtra(link?.remoteExtra), ...(r.writtenExtra ?? p.outbound.extra) } as Prisma.InputJsonValue } : {};
-      const lead = await prisma.$transaction(async (tx) => {
-        // A new link inherits the lead's unanswered writes (the current one is answered).
-        const inherited = link ? [] : inheritedWrites(announcedRows.filter((r) => r.leadId === p.lead.id), announcedUnlinked.get(p.lead.id));
-        await tx.crmLink.upsert({
-          where: { leadId_integrationId: { leadId: p.lead.id, integrationId: integration.id } },
-          create: {
-            leadId: p.lead.id,
-            integrationId: integration.id,
-            externalId: r.externalId,
-            remoteFields,
-            ...remoteExtra,
-            lastPushedHash: p.hash,
-            lastPushedAt: now,
-            // Earlier writes of this lead whose answer never came may still land late.
-            ...pendingOf(inherited),
-          },
-          update: { externalId: r.externalId, remoteFields, ...remoteExtra, lastPushedHash: p.hash, lastPushedAt: now, lastPulledHash: null },
-        });
-        await tx.outboxItem.updateMany({
-          where: { id: { in: p.items.map((x) => x.id) } },
-          data: {
-            status: 'done',
-            doneAt: now,
-            result: r.action,
-            ...doneColumns(),
-          },
-        });
-        return tx.lead.update({
-          where: { id: p.lead.id },
-          data: { lastSyncDirection: 'to_crm', lastSyncedAt: now, crmProvider: p.lead.crmProvider ?? integration.provider },
-        });
-      });
-      log.info({ leadId: p.lead.id, externalId: r.externalId, action: r.action }, `${r.action} ${integration.provider} record ${r.externalId} for lead ${p.lead.id}`);
-      recordPush(deps, integration, p.items, { kind: r.action, status: 'succeeded', externalId: r.externalId });
-      await deps.pubsub.publish('lead.updated', { organizationId: lead.organizationId, lead });
-    } catch (e) {
-      if (isUniqueViolation(e)) {
-        // That CRM record is already linked to another lead: a person with two leads
-        // would follow. Stop and show it rather than guess.
-        await retryOrFail(deps, p.items, new CrmError('CONFLICT', `CRM record ${r.externalId} is already linked to another lead`, { retryable: false }), log);
-        continue;
-      }
-      throw e;
-    }
+    // Written: recorded with the call's other written leads once all answers are sorted.
+    const link = p.lead.links.find((l) => l.integrationId === integration.id);
+    // A new link inherits the lead's unanswered writes (the current one is answered).
+    const inherited = link ? [] : inheritedWrites(announcedRows.filter((row) => row.leadId === p.lead.id), announcedUnlinked.get(p.lead.id));
+    written.push({ p, r, link, inherited });
   }
+  await settleWritten(deps, integration, written, log);
 }
 
 /**
@@ -161,15 +110,4 @@ async function prepared(deps: OutboxDeps, integration: Integration): Promise<Int
   });
   deps.logger.info({ integrationId: integration.id, originFieldCreated: report.originFieldCreated }, 'CRM prepared for writes (origin field ready)');
   return updated;
-}
-
-function pendingOf(list: PendingWrite[]): { pendingWrites?: Prisma.InputJsonValue } {
-  return list.length > 0 ? { pendingWrites: list as unknown as Prisma.InputJsonValue } : {};
-}
-
-/** The fields of a write the adapter was told to leave alone are not what the CRM holds. */
-function withoutSkipped(o: OutboundLead): Partial<OutboundLead['fields']> {
-  const out: Partial<OutboundLead['fields']> = { ...o.fields };
-  for (const k of o.skip ?? []) delete out[k];
-  return out;
 }

@@ -1,7 +1,7 @@
 // The steps that end an outbox item's attempt: done, retried later with backoff, or
 // failed with the administrator's steps; each step of a lead's push is recorded in the
 // pass's history. Shared by the outbox pass (outbox.ts) and the push itself (outbox-push.ts).
-import { CrmError } from '../../adapters/contract.ts';
+import { CrmError, type OutboundLead } from '../../adapters/contract.ts';
 import type { CrmLink, Integration, Lead, OutboxItem, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { storedError } from './crm-errors.ts';
@@ -16,6 +16,9 @@ export type OutboxDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'p
 export type PassDeps = OutboxDeps & { history: HistoryBatch; probe: boolean };
 
 export type ClaimedItem = OutboxItem & { lead: Lead & { links: CrmLink[] }; integration: Integration };
+
+/** A lead's push in the call: its queued items, what is written, and the hash of its fields. */
+export type ToPush = { lead: ClaimedItem['lead']; items: ClaimedItem[]; outbound: OutboundLead; hash: string };
 
 /** Records one push step of a lead (its queued items) in the pass's history. */
 export function recordPush(

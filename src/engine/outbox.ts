@@ -15,6 +15,7 @@ import { outboundExtra, planFor } from './mapped-fields.ts';
 import { recordUnmappable } from './mapping-warnings.ts';
 import { HistoryBatch } from './history.ts';
 import { pushAnnounced, type ToPush } from './outbox-push.ts';
+import { BatchFill } from './outbox-fill.ts';
 import { finish, recordPush, retryOrFail, type ClaimedItem, type OutboxDeps, type PassDeps } from './outbox-steps.ts';
 import { announceUnlinkedWrites, announceWrites, forgetUnlinkedWrites, forgetWrites } from './pending-writes.ts';
 import { readBackRetried, retriedRecords } from './read-back.ts';
@@ -26,10 +27,14 @@ const INBOX_FIRST_MS = 500;
 
 /** The outbox as the dispatcher drives it: claims per integration, one push task each. */
 export function outboxQueue(deps: OutboxDeps): DispatchQueue {
+  // While leads keep arriving, a partial batch waits a little for more (outbox-fill.ts).
+  const fill = new BatchFill(OUTBOX_BATCH, deps.config.OUTBOX_BATCH_WAIT_MS, async (integrationId, limit) =>
+    (await claimRows(deps.prisma, 'OutboxItem', deps.instanceId, limit, 'createdAt', deps.config.WORK_LEASE_MS, [], integrationId)).map((r) => r.id),
+  );
   return {
     claim: async (exclude) =>
       byIntegration(await claimRows(deps.prisma, 'OutboxItem', deps.instanceId, OUTBOX_BATCH, 'createdAt', deps.config.WORK_LEASE_MS, exclude)),
-    run: (_integrationId, ids) => pushClaimed(deps, ids),
+    run: async (integrationId, ids) => pushClaimed(deps, await fill.fill(integrationId, ids)),
     release: (ids) => releaseRows(deps.prisma, 'OutboxItem', ids),
   };
 }

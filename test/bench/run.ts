@@ -35,6 +35,7 @@ const SECRET = 'bench-hubspot-secret';
 const N_ACK = Number(process.env.BENCH_ACK_REQUESTS ?? 300);
 const N_LIVE = Number(process.env.BENCH_LIVE_EVENTS ?? 50);
 const N_PUSH = Number(process.env.BENCH_PUSH_LEADS ?? 1000);
+const N_PUSH_STREAM = Number(process.env.BENCH_PUSH_STREAM_LEADS ?? 500);
 const N_IMPORT = Number(process.env.BENCH_IMPORT_RECORDS ?? 2000);
 const N_INTAKE = Number(process.env.BENCH_INTAKE_EVENTS ?? 20000);
 /** BENCH_SECTIONS=0,2 runs those sections only (default: all). */
@@ -212,21 +213,38 @@ if (want('2')) {
 }
 
 // ---------------------------------------------------------------- 3. outbound pushes
-if (want('3')) {
-  const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId: 7003, webhookTargetUrl: null, rateLimit: null });
-  const org2 = await createOrganization(db.prisma, 'Bench push');
-  const integration = await engine.createIntegration(org2.id, { provider: 'HUBSPOT', name: 'push', accountId: '7003', apiBaseUrl: hs.url, accessToken: hs.accessToken });
-  void integration; // webhooks never enabled: the first push prepares the origin property itself
-  console.log('\n3. Platform leads -> HubSpot (outbox, batched writes)');
+// (a) createLead in a tight loop: PGlite answers on the main thread without a turn of the
+//     event loop, so the pushes' HTTP waits for the loop's end: a backlog of all N, which
+//     allows full batches. (b) a stream: each lead is followed by a turn of the event loop,
+//     as leads arriving by request are, so pushes run while leads keep coming.
+async function pushRun(label: string, portalId: number, n: number, turn: boolean) {
+  const hs = await startHubSpotSandbox({ clientSecret: SECRET, portalId, webhookTargetUrl: null, rateLimit: null });
+  const org2 = await createOrganization(db.prisma, `Bench push ${portalId}`);
+  // Webhooks never enabled: the first push prepares the origin property itself.
+  await engine.createIntegration(org2.id, { provider: 'HUBSPOT', name: 'push', accountId: String(portalId), apiBaseUrl: hs.url, accessToken: hs.accessToken });
+  console.log(`  ${label}`);
   const t = performance.now();
-  for (let i = 0; i < N_PUSH; i++) await engine.createLead(org2.id, { email: `push${i}@bench.example`, firstName: 'Push' });
+  for (let i = 0; i < n; i++) {
+    await engine.createLead(org2.id, { email: `push${i}@bench.example`, firstName: 'Push' });
+    if (turn) await new Promise((r) => setImmediate(r));
+  }
   const queued = performance.now() - t;
-  await waitFor(() => hs.listContacts().length >= N_PUSH, 120_000, 'pushes');
+  await waitFor(() => hs.listContacts().length >= n, 120_000, 'pushes');
   const total = performance.now() - t;
   const batchCalls = hs.controls.requests.filter((c) => c.path.startsWith('/crm/v3/objects/contacts/batch/')).length;
-  console.log(`  ${N_PUSH} createLead calls: ${(queued / N_PUSH).toFixed(2)} ms each (lead + outbox rows, one transaction)`);
-  console.log(`  all ${N_PUSH} in HubSpot after ${(total / 1000).toFixed(2)} s: ${((N_PUSH / total) * 1000).toFixed(0)} leads/s, ${batchCalls} HubSpot batch calls (${(N_PUSH / batchCalls).toFixed(1)} leads per call, ${((batchCalls / N_PUSH) * 1000).toFixed(1)} calls per 1,000 leads)`);
+  const byPath = new Map<string, number>();
+  for (const c of hs.controls.requests) byPath.set(`${c.method} ${c.path}`, (byPath.get(`${c.method} ${c.path}`) ?? 0) + 1);
+  const sizes = hs.controls.requests.filter((c) => c.path === '/crm/v3/objects/contacts/batch/create').map((c) => (c.body as { inputs?: unknown[] }).inputs?.length ?? 0);
+  console.log(`    ${n} createLead calls: ${(queued / n).toFixed(2)} ms each (lead + outbox rows, one transaction)`);
+  console.log(`    HubSpot calls by path: ${[...byPath].map(([p, k]) => `${p} x${k}`).join(', ')}`);
+  console.log(`    inputs per batch create: ${sizes.join(' ')}`);
+  console.log(`    all ${n} in HubSpot after ${(total / 1000).toFixed(2)} s: ${((n / total) * 1000).toFixed(0)} leads/s, ${batchCalls} HubSpot batch calls (${(n / batchCalls).toFixed(1)} leads per call, ${((batchCalls / n) * 1000).toFixed(1)} calls per 1,000 leads)`);
   await hs.close();
+}
+if (want('3')) {
+  console.log('\n3. Platform leads -> HubSpot (outbox, batched writes)');
+  await pushRun(`(a) ${N_PUSH} leads created in a tight loop (a backlog)`, 7003, N_PUSH, false);
+  await pushRun(`(b) ${N_PUSH_STREAM} leads as a stream (a turn of the event loop after each)`, 7013, N_PUSH_STREAM, true);
 }
 
 // ---------------------------------------------------------------- 4. import per sandbox

@@ -74,20 +74,55 @@ describe('HubSpot client: pushLeads', () => {
     expect(c.properties[ORIGIN_PROPERTY]).toBe(TAG);
   });
 
-  it('links the existing contact when its email is created between our lookup and our create (409)', async () => {
+  it('creates 100 new leads in ONE HubSpot call: a batch create, no read by email first', async () => {
+    const leads = Array.from({ length: 100 }, (_, i) => lead(`n${i}`, { email: `new${i}@example.com`, firstName: 'New' }));
+    const before = sandbox.controls.requests.length;
+    const results = await client.pushLeads(leads, TAG);
+    expect(results.every((r) => r.ok && r.action === 'created')).toBe(true);
+    expect(sandbox.controls.requests.slice(before).map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual([`POST ${BATCH}/create 201`]);
+    expect(sandbox.listContacts().filter((c) => c.properties[ORIGIN_PROPERTY] === TAG)).toHaveLength(100);
+  });
+
+  // HubSpot refuses a whole batch create (no objectWriteTraceId: no multi-status) when one
+  // email exists: 409 CONFLICT naming the first existing id only (HubSpot/hubspot-api-python#51).
+  it('a create batch meeting an existing email (409 for the whole batch) links it without a duplicate and without tagging it', async () => {
+    const human = sandbox.createContactAsUser({ email: 'human@example.com', firstname: 'Human' });
+    const leads = Array.from({ length: 99 }, (_, i) => lead(`n${i}`, { email: `new${i}@example.com` }));
+    leads.splice(40, 0, lead('h', { email: 'Human@Example.com', firstName: 'Platform' }));
+    const before = sandbox.controls.requests.length;
+    const results = await client.pushLeads(leads, TAG);
+    expect(sandbox.controls.requests.slice(before).map((c) => `${c.path} ${c.status}`)).toEqual([
+      `${BATCH}/create 409`,
+      `${BATCH}/read 207`, // the new emails are reported not found
+      `${BATCH}/update 200`,
+      `${BATCH}/create 201`,
+    ]);
+    const linked = ok(results[40]);
+    expect([linked.action, linked.externalId]).toEqual(['linked', human]);
+    expect(results.filter((r) => r.ok && r.action === 'created')).toHaveLength(99);
+    expect(sandbox.listContacts().filter((c) => c.properties.email === 'human@example.com')).toHaveLength(1);
+    expect(sandbox.listContacts()).toHaveLength(100);
+    // Linked, so updated with our fields; not created by us, so the tag stays unset.
+    expect(sandbox.getContact(human)!.properties.firstname).toBe('Platform');
+    expect(sandbox.getContact(human)!.properties[ORIGIN_PROPERTY]).toBeNull();
+  });
+
+  it('links the existing contact when its email is created between our read and our next create (409 again: one by one)', async () => {
+    sandbox.createContactAsUser({ email: 'human@example.com' });
     let racedId = '';
-    sandbox.controls.beforeRequest({ method: 'POST', path: `${BATCH}/create` }, () => {
+    sandbox.controls.afterRequest({ method: 'POST', path: `${BATCH}/read` }, () => {
       racedId = sandbox.createContactAsUser({ email: 'race@example.com', firstname: 'Human' });
     });
     const results = await client.pushLeads(
-      [lead('race', { email: 'race@example.com', firstName: 'Platform' }), lead('calm', { email: 'calm@example.com' })],
+      [lead('human', { email: 'human@example.com' }), lead('race', { email: 'race@example.com', firstName: 'Platform' }), lead('calm', { email: 'calm@example.com' })],
       TAG,
     );
-    expect(calls(`${BATCH}/create`).map((c) => c.status)).toEqual([409]);
-    const raced = ok(results[0]);
+    expect(calls(`${BATCH}/create`).map((c) => c.status)).toEqual([409, 409]);
+    expect(ok(results[0]).action).toBe('linked');
+    const raced = ok(results[1]);
     expect(raced.externalId).toBe(racedId);
     expect(raced.action).toBe('linked');
-    expect(ok(results[1]).action).toBe('created');
+    expect(ok(results[2]).action).toBe('created');
     expect(sandbox.listContacts().filter((c) => c.properties.email === 'race@example.com')).toHaveLength(1);
     // Linked, so updated with our fields; not created by us, so the tag stays unset.
     expect(sandbox.getContact(racedId)!.properties.firstname).toBe('Platform');

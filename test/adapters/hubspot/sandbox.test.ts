@@ -269,6 +269,22 @@ describe('HubSpot sandbox wire format', () => {
     expect(sandbox.listContacts()).toHaveLength(1);
   });
 
+  // Without objectWriteTraceId HubSpot's batch create has no multi-status: one existing email
+  // refuses the whole batch, and the 409 names the first existing contact only
+  // (HubSpot/hubspot-api-python#51).
+  it('refuses a whole batch create meeting existing emails with ONE 409 CONFLICT naming the first existing id, creating nothing', async () => {
+    sandbox = await startHubSpotSandbox();
+    const one = sandbox.createContactAsUser({ email: 'one@example.com' });
+    sandbox.createContactAsUser({ email: 'two@example.com' });
+    const batch = await api('/crm/v3/objects/contacts/batch/create', {
+      method: 'POST',
+      body: JSON.stringify({ inputs: ['fresh@example.com', 'one@example.com', 'two@example.com'].map((email) => ({ properties: { email } })) }),
+    });
+    expect(batch.status).toBe(409);
+    expect(batch.body).toMatchObject({ status: 'error', category: 'CONFLICT', message: `Contact already exists. Existing ID: ${one}` });
+    expect(sandbox.listContacts().map((c) => c.properties.email).sort()).toEqual(['one@example.com', 'two@example.com']);
+  });
+
   it('requires a valid bearer token', async () => {
     sandbox = await startHubSpotSandbox();
     expect((await api('/crm/v3/objects/contacts', { token: null })).status).toBe(401);
