@@ -91,6 +91,9 @@ export class IntakeWriter {
     this.writing = true;
     try {
       while (this.queue.length > 0) {
+        // One turn of the event loop first: PGlite runs a statement synchronously, so the
+        // requests that arrived while the last one ran are read only now; they join this group.
+        await new Promise<void>((r) => setImmediate(r));
         const group = this.queue.splice(0);
         try {
           const stored = await storeEvents(this.sql, group.flatMap((g) => g.rows));

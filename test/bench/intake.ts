@@ -8,7 +8,7 @@
 //   EVENTS=20000 ROUNDS=2 ...                             events per case, rounds of both cases
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startHubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
@@ -34,6 +34,19 @@ const [line] = (await once(child.stdout!, 'data')) as [Buffer];
 const ceilingUrl = (JSON.parse(line.toString()) as { url: string }).url;
 const serviceUrl = svc.webhookUrl('hubspot');
 const drained = () => (workers ? svc.drained() : Promise.resolve());
+
+/** CPU time (ms) a process used so far: the ceiling's from /proc (Linux), the service's as it reports it. */
+const ceilingCpu = async () => {
+  const f = (await readFile(`/proc/${child.pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
+};
+const serviceCpu = async () => Number(await svc.command('cpu'));
+/** CPU time per request of a load: robust to other processes on the machine, unlike rates. */
+const cpuOf = async <T>(cpu: () => Promise<number>, requests: number, run: () => Promise<T>) => {
+  const before = await cpu();
+  const r = await run();
+  return { ...r, cpuMs: ((await cpu()) - before) / requests };
+};
 
 let nextId = 1;
 const load = async (target: string, requests: number, perRequest: number, inFlight: number) => {
@@ -68,16 +81,18 @@ const cases = [
 for (let round = 1; round <= ROUNDS; round++) {
   for (const c of cases) {
     await load(ceilingUrl, Math.ceil(c.requests / 10), c.per, c.inFlight);
-    const raw = await load(ceilingUrl, c.requests, c.per, c.inFlight);
+    const raw = await cpuOf(ceilingCpu, c.requests, () => load(ceilingUrl, c.requests, c.per, c.inFlight));
     await load(serviceUrl, Math.ceil(c.requests / 10), c.per, c.inFlight);
     await drained();
     if (profile) await svc.command('profile-start');
-    const service = await load(serviceUrl, c.requests, c.per, c.inFlight);
+    const service = await cpuOf(serviceCpu, c.requests, () => load(serviceUrl, c.requests, c.per, c.inFlight));
     if (profile) await svc.command(`profile-stop ${path.resolve(`${profile}-${c.name}-${workers ? 'workers' : 'alone'}-${round}`)}`);
     await drained();
     const rate = (r: typeof raw) => (c.per === 1 ? r.requestsPerS : r.eventsPerS);
     const unit = c.per === 1 ? 'requests/s' : 'events/s';
     console.log(`  ${c.label}: ceiling ${rate(raw).toFixed(0)} ${unit} (p99 ${pct(raw.lat, 99).toFixed(0)} ms), crm-sync ${rate(service).toFixed(0)} (p99 ${pct(service.lat, 99).toFixed(0)} ms): ratio ${(rate(service) / rate(raw)).toFixed(2)}`);
+    // Without the workers' share (WORKERS=false) this is the intake's own CPU per request.
+    console.log(`    CPU per request: ceiling ${raw.cpuMs.toFixed(2)} ms, crm-sync ${service.cpuMs.toFixed(2)} ms: ratio ${(raw.cpuMs / service.cpuMs).toFixed(2)}`);
   }
 }
 child.kill('SIGTERM');

@@ -9,6 +9,7 @@
 //               memory, buffers), as JSON in MB; then resets it
 //   "start"  -> starts the engine's workers when BENCH_START_WORKERS=later held them back; prints "started"
 //   "stop"   -> stops and exits (a --cpu-prof profile is written then)
+//   "cpu"    -> prints the CPU time this process used so far (user + system, ms)
 //   "profile-start" / "profile-stop FILE" -> CPU profile of this process between the two
 //               (a window: the load only, not the start-up), written as FILE.cpuprofile; prints "ok"
 // Settings the bench chooses per service pass through: DATABASE_URL, WORKERS,
@@ -39,7 +40,10 @@ process.stdout.write(`${JSON.stringify({ url: stack.url, apiKey: stack.apiKey })
 
 let profiler: Session | null = null;
 for await (const line of createInterface({ input: process.stdin })) {
-  if (line === 'profile-start') {
+  if (line === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    process.stdout.write(`${(user + system) / 1000}\n`);
+  } else if (line === 'profile-start') {
     profiler = new Session();
     profiler.connect();
     await profiler.post('Profiler.enable');
