@@ -37,17 +37,28 @@ export class PriorityGate {
   clear(): Promise<void> | undefined {
     if (this.urgentInFlight === 0 || this.maxWaitMs <= 0) return undefined;
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.maxWaitMs);
-      this.waiters.push(() => {
+      const done = () => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      const timer = setTimeout(() => {
+        // Waited long enough: through, and no longer among the waiters.
+        const at = this.waiters.indexOf(done);
+        if (at >= 0) this.waiters.splice(at, 1);
+        resolve();
+      }, this.maxWaitMs);
+      this.waiters.push(done);
     });
   }
 
   /** Urgent statements in flight (tests, metrics). */
   get inFlight(): number {
     return this.urgentInFlight;
+  }
+
+  /** Ordinary statements waiting (tests). */
+  get waiting(): number {
+    return this.waiters.length;
   }
 }
 

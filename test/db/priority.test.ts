@@ -70,6 +70,7 @@ describe('the priority gate', () => {
     expect(waited).toBeInstanceOf(Promise);
     await waited; // resolves: the workers advance under a flood of webhooks
     expect(gate.inFlight).toBe(1);
+    expect(gate.waiting).toBe(0);
     release();
     await stuck;
     expect(gate.inFlight).toBe(0);
