@@ -66,7 +66,7 @@ export async function storeEvents(sql: SqlRunner, rows: (IntakeRow & { id: strin
  * Group commit for intake: the events of requests arriving while a write is in flight are
  * written together by the next one (one statement for all of them), and each request is
  * answered when ITS rows are durable, with how many of them were new. Under load this
- * turns N single-event statements into a few; alone, a request is written at once. A
+ * turns N single-event statements into a few; alone, a request is written after one turn of the event loop. A
  * group that fails is written again request by request, so one bad request fails alone.
  */
 export class IntakeWriter {
