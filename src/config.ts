@@ -16,6 +16,11 @@ const schema = z.object({
     .string()
     .regex(/^[1-9][0-9]{0,5}(kB|MB|GB)$/, 'a Postgres memory size such as 32MB')
     .default('32MB'),
+  /**
+   * PGlite: statements outside transactions wait at most this long (ms) while a webhook's
+   * insert is queued or running, so intake is acknowledged ahead of the workers; 0: no priority.
+   */
+  PGLITE_INTAKE_PRIORITY_MS: z.coerce.number().int().min(0).max(1_000).default(50),
   DATABASE_URL: z.string().url().optional(),
   PUBLIC_BASE_URL: z.string().url().optional(),
   /**

@@ -18,6 +18,14 @@ describe('config', () => {
     }
   });
 
+  it('PGLITE_INTAKE_PRIORITY_MS: 50 ms by default, 0 switches the priority off, more than a second refused', () => {
+    expect(loadConfig({}).PGLITE_INTAKE_PRIORITY_MS).toBe(50);
+    expect(loadConfig({ PGLITE_INTAKE_PRIORITY_MS: '0' }).PGLITE_INTAKE_PRIORITY_MS).toBe(0);
+    for (const bad of ['-1', '1001', 'soon']) {
+      expect(() => loadConfig({ PGLITE_INTAKE_PRIORITY_MS: bad }), bad).toThrowError(/PGLITE_INTAKE_PRIORITY_MS/);
+    }
+  });
+
   it('rejects bad values with every problem named', () => {
     expect(() => loadConfig({ PORT: 'abc', PLATFORM_SOURCE_TAG: 'Has Spaces' })).toThrowError(ConfigError);
     try {

@@ -9,6 +9,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { applyMigrations } from './migrate.ts';
+import { PriorityGate, registerUrgentRunner, urgentRunner, yieldingPGlite } from './priority.ts';
 
 export { PrismaClient };
 export type Db = PrismaClient;
@@ -21,12 +22,16 @@ export interface Database {
 }
 
 export const DEFAULT_PGLITE_SHARED_BUFFERS = '32MB';
+/** How long a statement waits for webhook intake on PGlite, at most (priority.ts). */
+export const DEFAULT_PGLITE_INTAKE_PRIORITY_MS = 50;
 
 export interface DatabaseOptions {
   databaseUrl?: string;
   dataDir: string;
   /** PGlite's shared_buffers, a Postgres memory size ('32MB'); DEFAULT_PGLITE_SHARED_BUFFERS when absent. */
   pgliteSharedBuffers?: string;
+  /** PGlite: how long other statements wait for webhook intake's, at most (ms; 0: no priority). */
+  pgliteIntakePriorityMs?: number;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
 }
@@ -35,6 +40,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let factory: SqlMigrationAwareDriverAdapterFactory;
   let closeDriver: () => Promise<void>;
   let kind: Database['kind'];
+  let urgent: ReturnType<typeof urgentRunner> | undefined;
   if (opts.databaseUrl) {
     factory = new PrismaPg({ connectionString: opts.databaseUrl, max: 10 });
     closeDriver = async () => {};
@@ -49,7 +55,10 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${opts.pgliteSharedBuffers ?? DEFAULT_PGLITE_SHARED_BUFFERS}`],
     });
     await pg.waitReady;
-    factory = new PrismaPGlite(pg);
+    // Webhook intake writes ahead of everything else (priority.ts).
+    const gate = new PriorityGate(opts.pgliteIntakePriorityMs ?? DEFAULT_PGLITE_INTAKE_PRIORITY_MS);
+    urgent = urgentRunner(pg, gate);
+    factory = new PrismaPGlite(yieldingPGlite(pg, gate));
     closeDriver = () => pg.close();
     kind = 'pglite';
   }
@@ -69,6 +78,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   }
   const prisma = new PrismaClient({ adapter: factory });
   await prisma.$connect();
+  if (urgent) registerUrgentRunner(prisma, urgent);
   return {
     prisma,
     kind,

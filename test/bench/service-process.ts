@@ -18,6 +18,8 @@ export interface BenchService {
   /** Starts the workers of a service started with BENCH_START_WORKERS=later. */
   startWorkers(): Promise<void>;
   peakMemory(): Promise<{ rss: number; heap: number; external: number }>;
+  /** Sends one stdin command (service.ts lists them) and returns the line it answers. */
+  command(line: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export async function startBenchService(secret: string, profile: boolean, env: R
       const answer = await ask('drain');
       if (answer !== 'drained') throw new Error(`bench: the service answered ${answer} to drain`);
     },
+    command: (line) => ask(line),
     async peakMemory() {
       return JSON.parse(await ask('rss'));
     },

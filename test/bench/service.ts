@@ -9,14 +9,19 @@
 //               memory, buffers), as JSON in MB; then resets it
 //   "start"  -> starts the engine's workers when BENCH_START_WORKERS=later held them back; prints "started"
 //   "stop"   -> stops and exits (a --cpu-prof profile is written then)
+//   "cpu"    -> prints the CPU time this process used so far (user + system, ms)
+//   "profile-start" / "profile-stop FILE" -> CPU profile of this process between the two
+//               (a window: the load only, not the start-up), written as FILE.cpuprofile; prints "ok"
 // Settings the bench chooses per service pass through: DATABASE_URL, WORKERS,
-// ENCRYPTION_KEY (instances sharing a database share it), PGLITE_SHARED_BUFFERS.
+// ENCRYPTION_KEY (instances sharing a database share it), PGLITE_SHARED_BUFFERS, PGLITE_INTAKE_PRIORITY_MS.
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { createInterface } from 'node:readline';
 import { startBenchStack } from './stack.ts';
 
 const [dataDir, secret] = process.argv.slice(2);
 // The bench is one client sending a lot: no per-key request limit.
-const passed = ['DATABASE_URL', 'WORKERS', 'ENCRYPTION_KEY', 'PGLITE_SHARED_BUFFERS'].filter((k) => process.env[k]);
+const passed = ['DATABASE_URL', 'WORKERS', 'ENCRYPTION_KEY', 'PGLITE_SHARED_BUFFERS', 'PGLITE_INTAKE_PRIORITY_MS'].filter((k) => process.env[k]);
 const stack = await startBenchStack(
   dataDir,
   secret,
@@ -33,7 +38,24 @@ const sample = () => {
 setInterval(sample, 100).unref();
 process.stdout.write(`${JSON.stringify({ url: stack.url, apiKey: stack.apiKey })}\n`);
 
+let profiler: Session | null = null;
 for await (const line of createInterface({ input: process.stdin })) {
+  if (line === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    process.stdout.write(`${(user + system) / 1000}\n`);
+  } else if (line === 'profile-start') {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+    process.stdout.write('ok\n');
+  } else if (line.startsWith('profile-stop ') && profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    profiler.disconnect();
+    profiler = null;
+    await writeFile(`${line.slice('profile-stop '.length)}.cpuprofile`, JSON.stringify(profile));
+    process.stdout.write('ok\n');
+  }
   if (line === 'drain') {
     for (;;) {
       await stack.engine.drain();

@@ -4,9 +4,10 @@
 // (webhook-routes.ts) follow this instance's own changes at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
+import { isAck, type SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
 import { IntakeWriter, type IntakeRow } from '../../src/engine/inbox-store.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
-import { connectHubSpot, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
+import { connectHubSpot, connectSalesforce, startHubSpotFor, startSalesforceFor, startStack, type Connected, type Stack } from '../helpers/stack.ts';
 import { eventually } from '../helpers/net.ts';
 
 describe('group commit of webhook events', () => {
@@ -100,6 +101,48 @@ describe('webhook routes follow this instance’s changes at once', () => {
     await stack.gqlOk(`mutation($id: ID!) { disableWebhooks(integrationId: $id) { enabled } }`, { id: before.integrationId });
     const [after] = await deliver();
     expect(after).toMatchObject({ status: 'done', outcome: 'skipped_disabled' });
+  });
+
+  it('a disconnected integration’s next webhook is acknowledged and dropped, as one for a portal nobody connected', async () => {
+    const [before] = await deliver();
+    expect(before).toBeDefined();
+    await stack.gqlOk(`mutation($id: ID!) { disconnectCrm(integrationId: $id) { id } }`, { id: before.integrationId });
+    expect(await deliver()).toEqual([]);
+  });
+});
+
+describe('a rotated webhook secret is honoured by the very next request, routes cached or not', () => {
+  let stack: Stack;
+  let sf: SalesforceSandbox;
+  let conn: Connected;
+  const path = (url: string) => new URL(url).pathname;
+  beforeAll(async () => {
+    stack = await startStack({ WEBHOOK_ROUTE_CACHE_MS: '60000', WORKERS: 'false' });
+    sf = await startSalesforceFor(stack);
+    conn = await connectSalesforce(stack, sf, { autoSync: false });
+  });
+  afterAll(async () => {
+    await sf?.close();
+    await stack?.stop();
+  });
+
+  // Salesforce outbound messages carry no signature: the endpoint URL's last segment is the
+  // integration's secret (src/engine/webhook-secrets.ts); a SOAP fault (HTTP 500) refuses one.
+  it('after rotateWebhookEndpoint with revokePrevious, the old URL is refused and the new one taken at once', async () => {
+    const id = sf.controls.createLeadAsUser({ Email: 'cached@example.com', LastName: 'Cached', Company: 'Acme' });
+    const post = (p: string) => fetch(`${stack.url}${p}`, { method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' }, body: sf.controls.outbound.envelopeFor([id]).body });
+    const old = path(conn.enabled.webhookUrl);
+    const first = await post(old);
+    expect(isAck(first.status, await first.text())).toBe(true); // the route and its secrets are cached now
+    const { rotateWebhookEndpoint } = await stack.gqlOk<{ rotateWebhookEndpoint: { webhookUrl: string } }>(
+      `mutation($id: ID!) { rotateWebhookEndpoint(integrationId: $id, revokePrevious: true) { webhookUrl } }`,
+      { id: conn.integrationId },
+    );
+    const stored = await stack.db.prisma.inboxEvent.count();
+    expect((await post(old)).status).toBe(500);
+    expect(await stack.db.prisma.inboxEvent.count()).toBe(stored);
+    const taken = await post(path(rotateWebhookEndpoint.webhookUrl));
+    expect(isAck(taken.status, await taken.text())).toBe(true);
   });
 });
 
