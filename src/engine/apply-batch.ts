@@ -15,6 +15,7 @@ import { isUniqueViolation } from '../db/errors.ts';
 import { applyRecord } from './apply.ts';
 import { canonicalFields, fieldsHash } from './fields.ts';
 import { createLeadsFromRecords, recordNoun, type ApplyDeps } from './from-crm.ts';
+import { readMatches } from './lead-store.ts';
 import { knownState } from './links.ts';
 import type { ApplyResult, ApplyVia } from './outcomes.ts';
 
@@ -33,12 +34,8 @@ export async function applyRecords(deps: ApplyDeps, integration: Integration, ba
   const results: BatchResult[] = new Array(items.length);
   const ids = [...new Set(items.map((a) => a.record.externalId))];
   const emails = [...new Set(items.map((a) => canonicalFields(a.record.fields).email).filter((e): e is string => e !== null))];
-  const [links, leads] = await Promise.all([
-    prisma.crmLink.findMany({ where: { integrationId: integration.id, externalId: { in: ids } } }),
-    emails.length ? prisma.lead.findMany({ where: { organizationId: integration.organizationId, email: { in: emails } }, select: { email: true } }) : [],
-  ]);
+  const { links, knownEmails } = await readMatches(prisma, integration, ids, emails);
   const linkById = new Map(links.map((l) => [l.externalId, l]));
-  const knownEmails = new Set(leads.map((l) => l.email));
   const slow: number[] = [];
   const fresh: number[] = [];
   const seenEmails = new Set<string>();

@@ -6,11 +6,11 @@
 // more than the inserts themselves.
 import { randomUUID } from 'node:crypto';
 import { SYNCED_FIELDS, type CrmRecord } from '../../adapters/contract.ts';
-import type { Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
+import type { CrmLink, Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
 import { canonicalFields, fieldsHash, stampFieldTimes } from './fields.ts';
 
 /** Prisma stores DateTime as UTC wall time in timestamp(3) columns: the same text here. */
-function wallTime(d: Date): string {
+export function wallTime(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
@@ -103,4 +103,40 @@ export async function insertLeadsFromRecords(
     at,
   );
   return leads;
+}
+
+/** What matching a record needs of its link: the lead, and the state the link knows (links.ts knownState). */
+export type LinkState = Pick<CrmLink, 'externalId' | 'leadId' | 'lastPulledHash' | 'remoteFields' | 'remoteDeletedAt'>;
+
+/**
+ * Everything a batch of records is matched against, in ONE query: the links of the
+ * integration to these records, and which of these emails a lead of the organization
+ * already has.
+ */
+export async function readMatches(
+  db: Pick<PrismaClient, '$queryRawUnsafe'>,
+  integration: Pick<Integration, 'id' | 'organizationId'>,
+  externalIds: readonly string[],
+  emails: readonly string[],
+): Promise<{ links: LinkState[]; knownEmails: Set<string> }> {
+  const rows = await db.$queryRawUnsafe<
+    { link: boolean; key: string; leadId: string | null; lastPulledHash: string | null; remoteFields: CrmLink['remoteFields']; remoteDeletedAt: Date | null }[]
+  >(
+    `SELECT true AS link, "externalId" AS key, "leadId", "lastPulledHash", "remoteFields", "remoteDeletedAt"
+     FROM "CrmLink" WHERE "integrationId" = $1 AND "externalId" = ANY($2::text[])
+     UNION ALL
+     SELECT false, email, NULL, NULL, NULL, NULL
+     FROM "Lead" WHERE "organizationId" = $3 AND email = ANY($4::text[])`,
+    integration.id,
+    [...externalIds],
+    integration.organizationId,
+    [...emails],
+  );
+  const links: LinkState[] = [];
+  const knownEmails = new Set<string>();
+  for (const r of rows) {
+    if (r.link) links.push({ externalId: r.key, leadId: r.leadId!, lastPulledHash: r.lastPulledHash, remoteFields: r.remoteFields, remoteDeletedAt: r.remoteDeletedAt });
+    else knownEmails.add(r.key);
+  }
+  return { links, knownEmails };
 }
