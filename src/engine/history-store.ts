@@ -2,7 +2,7 @@
 // poll page ends with it. Written in SQL because Prisma's createManyAndReturn cost more
 // than the insert itself on an import (its per-row work for 100 rows of 16 values, then
 // parsing the 100 rows it returned); the rows are built here, so nothing is read back.
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from './ids.ts';
 import type { PrismaClient, SyncEvent } from '../generated/prisma/client.ts';
 import { wallTime } from './lead-store.ts';
 
@@ -17,7 +17,7 @@ export type SyncEventRow = Omit<SyncEvent, 'id' | 'retriedAt'>;
  */
 export async function insertSyncEvents(db: Db, rows: readonly SyncEventRow[]): Promise<SyncEvent[]> {
   if (rows.length === 0) return [];
-  const events: SyncEvent[] = rows.map((r) => ({ id: randomUUID(), ...r, retriedAt: null }));
+  const events: SyncEvent[] = rows.map((r) => ({ id: timeOrderedId(), ...r, retriedAt: null }));
   const col = <K extends keyof SyncEvent>(k: K) => events.map((e) => e[k]);
   await db.$executeRawUnsafe(
     `INSERT INTO "SyncEvent" (id, "organizationId", "integrationId", provider, "leadId", direction, kind, status, reason,
