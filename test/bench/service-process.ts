@@ -13,11 +13,12 @@ export interface BenchService {
   webhookUrl(slug: string): string;
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
   drained(): Promise<void>;
-  /** Highest RSS (MB) since the last call. */
   /** The highest RSS since the last call, with the JavaScript heap and the memory outside it (WebAssembly, buffers) then; MB. */
   /** Starts the workers of a service started with BENCH_START_WORKERS=later. */
   startWorkers(): Promise<void>;
-  peakMemory(): Promise<{ rss: number; heap: number; external: number }>;
+  peakMemory(): Promise<{ rss: number; heap: number; external: number; cpu: number }>;
+  /** Merges `settings` into the integration's settings (e.g. a HubSpot client budget). */
+  setSettings(integrationId: string, settings: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,6 +55,10 @@ export async function startBenchService(secret: string, profile: boolean, env: R
     async drained() {
       const answer = await ask('drain');
       if (answer !== 'drained') throw new Error(`bench: the service answered ${answer} to drain`);
+    },
+    async setSettings(integrationId, settings) {
+      const answer = await ask(`settings ${integrationId} ${JSON.stringify(settings)}`);
+      if (answer !== 'set') throw new Error(`bench: the service answered ${answer} to settings`);
     },
     async peakMemory() {
       return JSON.parse(await ask('rss'));
