@@ -7,7 +7,8 @@
 //   builds its SDK objects and touches every API group synchronously in the constructor,
 //   while its own (decorator-free) configuration is the current one.
 // - Every call goes through a client-side sliding-window limiter (default 100 / 10 s, or
-//   ConnectionOptions.rateLimit) and search additionally through 4 / s.
+//   the integration's rateLimit setting, or ConnectionOptions.rateLimit) and search
+//   additionally through 4 / s.
 // - No call is retried here, reads included: a 429 surfaces at once as RATE_LIMITED with
 //   retryAfterMs and the engine (which owns retries and backoff) decides. Retrying inside
 //   would hide the budget from the engine and double the wait after a 10-s 429.
@@ -101,7 +102,11 @@ export class HubSpotConnection {
       this.webhooksApi = null;
       this.appId = null;
     }
-    const rl = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
+    // The account's own budget when the integration's settings name one (rateLimit): HubSpot's
+    // developer changelog "Increasing our API limits" gives Professional and Enterprise
+    // accounts 190 requests per 10 seconds and the API Limit Increase pack 250, against
+    // the 100 of Free and Starter this client spends by default.
+    const rl = isRate(opts.settings.rateLimit) ? opts.settings.rateLimit : (opts.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.limiter = new RequestLimiter({ rate: rl, marginMs: WINDOW_MARGIN_MS });
     const srl = isRate(opts.settings.searchRateLimit) ? opts.settings.searchRateLimit : SEARCH_RATE_LIMIT;
     this.searchLimiter = new RequestLimiter({ rate: srl, marginMs: WINDOW_MARGIN_MS });

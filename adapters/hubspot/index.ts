@@ -5,8 +5,10 @@
 // developerApiKey let provision() configure the app's webhooks itself; optional
 // clientSecret verifies this integration's webhooks instead of HUBSPOT_CLIENT_SECRET.
 // Settings: what provision() returned (createdSubscriptionIds, ...); optional
-// requestTimeoutMs (default 30 s) and searchRateLimit ({requests, perMs}; default 4 / s,
-// HubSpot's search API allows about 4-5 requests per second).
+// requestTimeoutMs (default 30 s), searchRateLimit ({requests, perMs}; default 4 / s,
+// HubSpot's search API allows about 4-5 requests per second) and rateLimit ({requests,
+// perMs}; default 100 per 10 s, a Free or Starter account's burst limit: 190 for
+// Professional and Enterprise, 250 with the API Limit Increase pack).
 import { z } from 'zod';
 import { baseCredentials, envFlag, optionalSecret, type ConnectionOptions, type CrmAdapter, type CrmClient } from '../contract.ts';
 import { HUBSPOT_API_HOSTS, HubSpotClient } from './client.ts';
@@ -69,6 +71,7 @@ export const hubspotAdapter = {
     createdSubscriptionIds: z.array(z.string()).optional(),
     requestTimeoutMs: z.number().positive().optional(),
     searchRateLimit: rate.optional(),
+    rateLimit: rate.optional(),
   }),
   // Webhooks name the portal (portalId) they come from.
   routing: { by: 'account' },

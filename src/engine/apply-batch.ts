@@ -15,6 +15,7 @@ import { isUniqueViolation } from '../db/errors.ts';
 import { applyRecord } from './apply.ts';
 import { canonicalFields, fieldsHash } from './fields.ts';
 import { createLeadsFromRecords, recordNoun, type ApplyDeps } from './from-crm.ts';
+import { readMatches } from './lead-store.ts';
 import { knownState } from './links.ts';
 import { planFor, readRemoteExtra } from './mapped-fields.ts';
 import { recordUnmappable } from './mapping-warnings.ts';
@@ -36,16 +37,12 @@ export async function applyRecords(deps: ApplyDeps, integration: Integration, ba
   const results: BatchResult[] = new Array(items.length);
   const ids = [...new Set(items.map((a) => a.record.externalId))];
   const emails = [...new Set(items.map((a) => canonicalFields(a.record.fields).email).filter((e): e is string => e !== null))];
-  const [links, leads] = await Promise.all([
-    prisma.crmLink.findMany({ where: { integrationId: integration.id, externalId: { in: ids } } }),
-    emails.length ? prisma.lead.findMany({ where: { organizationId: integration.organizationId, email: { in: emails } }, select: { email: true } }) : [],
-  ]);
+  const { links, knownEmails } = await readMatches(prisma, integration, ids, emails);
   const linkById = new Map(links.map((l) => [l.externalId, l]));
-  const knownEmails = new Set(leads.map((l) => l.email));
   const plan = planFor(deps.connections.adapter(integration.provider), integration);
   // A record whose mapped fields beyond the six differ from what the link knows is decided too.
   const extraKnown = (link: (typeof links)[number], record: CrmRecord) =>
-    plan.extra.length === 0 || Object.entries(record.extra ?? {}).every(([k, v]) => sameValue(readRemoteExtra(link.remoteExtra)[k], v) && k in readRemoteExtra(link.remoteExtra));
+    plan.extra.length === 0 || Object.entries(record.extra ?? {}).every(([k, v]) => k in readRemoteExtra(link.remoteExtra) && sameValue(readRemoteExtra(link.remoteExtra)[k], v));
   const slow: number[] = [];
   const fresh: number[] = [];
   const seenEmails = new Set<string>();

@@ -7,6 +7,7 @@ import { boundedText } from '../../adapters/kit/text.ts';
 import type { CrmProvider, Integration, PrismaClient, SyncEvent } from '../generated/prisma/client.ts';
 import { AppError, notFound } from '../errors.ts';
 import { MAX_STORED_ERROR } from './crm-errors.ts';
+import { insertSyncEvents } from './history-store.ts';
 import { inboundFromOutcome, outcomeStatus, type ApplyOutcome, type ApplyVia } from './outcomes.ts';
 import type { EngineContext } from './context.ts';
 
@@ -63,9 +64,26 @@ export class HistoryBatch {
     if (rows.length === 0) return [];
     let written: SyncEvent[];
     try {
-      written = await this.deps.prisma.syncEvent.createManyAndReturn({
-        data: rows.map((r) => ({ ...r, error: r.error ? boundedText(r.error, MAX_STORED_ERROR) : r.error })),
-      });
+      written = await insertSyncEvents(
+        this.deps.prisma,
+        rows.map((r) => ({
+          organizationId: r.organizationId,
+          integrationId: r.integrationId,
+          provider: r.provider,
+          leadId: r.leadId ?? null,
+          direction: r.direction,
+          kind: r.kind,
+          status: r.status,
+          reason: r.reason ?? null,
+          errorCode: r.errorCode ?? null,
+          error: r.error ? boundedText(r.error, MAX_STORED_ERROR) : (r.error ?? null),
+          externalId: r.externalId ?? null,
+          via: r.via,
+          inboxEventId: r.inboxEventId ?? null,
+          outboxItemId: r.outboxItemId ?? null,
+          createdAt: r.createdAt,
+        })),
+      );
     } catch (err) {
       this.deps.logger.error({ err, rows: rows.length }, 'could not record sync history');
       return [];

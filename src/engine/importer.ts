@@ -13,11 +13,14 @@ import { getIntegration } from './integrations.ts';
 import { asCrmError, errInfo, storedError } from './crm-errors.ts';
 import type { ApplyOutcome } from './outcomes.ts';
 import { backoffMs } from './queue.ts';
+import { pagesAhead } from './import-pages.ts';
 import type { EngineContext } from './context.ts';
 
 export const IMPORT_PAGE_SIZE = 100;
 const IMPORT_LEASE_MS = 60_000;
 const IMPORT_MAX_RETRIES = 6;
+/** Pages read ahead of the one being applied (import-pages.ts). */
+const IMPORT_READ_AHEAD = 2;
 
 export type ImportDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'instanceId' | 'platformTag' | 'track' | 'isStopping'>;
 
@@ -85,26 +88,16 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
       }
     }
   };
-  // The next page is read while this one is applied (one read ahead, never more): the
-  // CRM's answer time and ours overlap instead of adding up. A page read ahead and not
-  // used (the instance stops, the import fails) is dropped; the job's cursor only moves
-  // past pages applied.
-  let ahead: Promise<Page> | null = null;
-  const dropAhead = () => {
-    ahead?.catch(() => {});
-    ahead = null;
-  };
+  const pages = pagesAhead(readPage, cursor, IMPORT_READ_AHEAD);
   try {
     for (;;) {
       if (deps.isStopping()) {
-        dropAhead();
+        pages.drop();
         // Leave it running with its lease expiring: the next instance resumes it.
         await prisma.importJob.update({ where: { id: job.id }, data: { lockedUntil: new Date(0) } });
         return;
       }
-      const page: Page = await (ahead ?? readPage(cursor));
-      ahead = page.nextCursor !== null ? readPage(page.nextCursor) : null;
-      ahead?.catch(() => {}); // observed below; never an unhandled rejection meanwhile
+      const page = (await pages.next()) ?? { records: [], nextCursor: null };
       const counts = { created: 0, linked: 0, updated: 0, skipped: 0, failed: 0 };
       // A record that fails fails alone (its result says so); the page goes on.
       const results = await applyRecords(deps, integration, page.records, 'import');
@@ -144,7 +137,7 @@ async function runImport(deps: ImportDeps, integration: Integration, start: Impo
       'import completed',
     );
   } catch (err) {
-    dropAhead();
+    pages.drop();
     const error = asCrmError(err);
     if (revokesGrant(error)) await markNeedsReconnect(deps, integration, error);
     job = await prisma.importJob.update({

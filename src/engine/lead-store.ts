@@ -4,13 +4,13 @@
 // of an import and every new person of a webhook batch pays for: profiled on an import,
 // Prisma's per-row work for three bulk inserts (1,400 bound values for 100 leads) cost
 // more than the inserts themselves.
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from './ids.ts';
 import { SYNCED_FIELDS, type CrmRecord } from '../../adapters/contract.ts';
-import type { Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
+import type { CrmLink, Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
 import { canonicalFields, fieldsHash, stampFieldTimes } from './fields.ts';
 
 /** Prisma stores DateTime as UTC wall time in timestamp(3) columns: the same text here. */
-function wallTime(d: Date): string {
+export function wallTime(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
@@ -31,7 +31,7 @@ export async function insertLeadsFromRecords(
   const leads: Lead[] = records.map((record) => {
     const f = canonicalFields(record.fields);
     return {
-      id: randomUUID(),
+      id: timeOrderedId(),
       organizationId: integration.organizationId,
       email: f.email!,
       firstName: f.firstName,
@@ -95,7 +95,7 @@ export async function insertLeadsFromRecords(
     leads.map((l) => l.status),
     leads.map((l) => l.sourceSystem),
     leads.map((l) => JSON.stringify(l.fieldsChangedAt)),
-    records.map(() => randomUUID()),
+    records.map(() => timeOrderedId()),
     records.map((r) => r.externalId),
     remotes.map((f) => JSON.stringify(f)),
     remotes.map((f) => fieldsHash(f)),
@@ -103,4 +103,46 @@ export async function insertLeadsFromRecords(
     at,
   );
   return leads;
+}
+
+/** What matching a record needs of its link: the lead, and the state the link knows (links.ts knownState). */
+export type LinkState = Pick<CrmLink, 'externalId' | 'leadId' | 'lastPulledHash' | 'remoteFields' | 'remoteExtra' | 'remoteDeletedAt'>;
+
+/**
+ * Everything a batch of records is matched against, in ONE query: the links of the
+ * integration to these records, and which of these emails a lead of the organization
+ * already has.
+ */
+export async function readMatches(
+  db: Pick<PrismaClient, '$queryRawUnsafe'>,
+  integration: Pick<Integration, 'id' | 'organizationId'>,
+  externalIds: readonly string[],
+  emails: readonly string[],
+): Promise<{ links: LinkState[]; knownEmails: Set<string> }> {
+  const rows = await db.$queryRawUnsafe<
+    { link: boolean; key: string; leadId: string | null; lastPulledHash: string | null; remoteFields: CrmLink['remoteFields']; remoteExtra: CrmLink['remoteExtra']; remoteDeletedAt: Date | null }[]
+  >(
+    // One index probe per value (LATERAL ... LIMIT 1: a nested loop over the list, on the
+    // unique indexes). PGlite runs no autovacuum, so its tables have no statistics, and
+    // for `email = ANY(list)` or a join the planner guessed a scan of every lead of the
+    // organization: a cost that grew with every page of an import.
+    `SELECT true AS link, l."externalId" AS key, l."leadId", l."lastPulledHash", l."remoteFields", l."remoteExtra", l."remoteDeletedAt"
+     FROM unnest($2::text[]) AS x(id)
+     CROSS JOIN LATERAL (SELECT * FROM "CrmLink" WHERE "integrationId" = $1 AND "externalId" = x.id LIMIT 1) l
+     UNION ALL
+     SELECT false, d.email, NULL, NULL, NULL, NULL, NULL
+     FROM unnest($4::text[]) AS e(email)
+     CROSS JOIN LATERAL (SELECT email FROM "Lead" WHERE "organizationId" = $3 AND email = e.email LIMIT 1) d`,
+    integration.id,
+    [...externalIds],
+    integration.organizationId,
+    [...emails],
+  );
+  const links: LinkState[] = [];
+  const knownEmails = new Set<string>();
+  for (const r of rows) {
+    if (r.link) links.push({ externalId: r.key, leadId: r.leadId!, lastPulledHash: r.lastPulledHash, remoteFields: r.remoteFields, remoteExtra: r.remoteExtra, remoteDeletedAt: r.remoteDeletedAt });
+    else knownEmails.add(r.key);
+  }
+  return { links, knownEmails };
 }

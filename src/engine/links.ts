@@ -71,7 +71,7 @@ export function isComplete(snapshot: Partial<LeadFields> | null): snapshot is Le
  * read, or exactly what the CRM holds as far as we know (after our own write). Such a
  * record needs no decision and no write (import and poll re-reads).
  */
-export function knownState(link: CrmLink, remoteHash: string): boolean {
+export function knownState(link: Pick<CrmLink, 'remoteDeletedAt' | 'lastPulledHash' | 'remoteFields'>, remoteHash: string): boolean {
   if (link.remoteDeletedAt) return false;
   if (link.lastPulledHash === remoteHash) return true;
   const base = readSnapshot(link.remoteFields);

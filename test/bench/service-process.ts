@@ -13,13 +13,14 @@ export interface BenchService {
   webhookUrl(slug: string): string;
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
   drained(): Promise<void>;
-  /** Highest RSS (MB) since the last call. */
   /** The highest RSS since the last call, with the JavaScript heap and the memory outside it (WebAssembly, buffers) then; MB. */
   /** Starts the workers of a service started with BENCH_START_WORKERS=later. */
   startWorkers(): Promise<void>;
-  peakMemory(): Promise<{ rss: number; heap: number; external: number }>;
+  peakMemory(): Promise<{ rss: number; heap: number; external: number; cpu: number }>;
   /** Sends one stdin command (service.ts lists them) and returns the line it answers. */
   command(line: string): Promise<string>;
+  /** Merges `settings` into the integration's settings (e.g. a HubSpot client budget). */
+  setSettings(integrationId: string, settings: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -58,6 +59,10 @@ export async function startBenchService(secret: string, profile: boolean, env: R
       if (answer !== 'drained') throw new Error(`bench: the service answered ${answer} to drain`);
     },
     command: (line) => ask(line),
+    async setSettings(integrationId, settings) {
+      const answer = await ask(`settings ${integrationId} ${JSON.stringify(settings)}`);
+      if (answer !== 'set') throw new Error(`bench: the service answered ${answer} to settings`);
+    },
     async peakMemory() {
       return JSON.parse(await ask('rss'));
     },

@@ -6,8 +6,9 @@
 //   "drain"  -> waits until the inbox and outbox have nothing due, prints "drained"
 //   "rss"    -> prints the highest resident set size seen (sampled every 100 ms) and what the
 //               process held then: JavaScript heap, and memory outside it (PGlite's WebAssembly
-//               memory, buffers), as JSON in MB; then resets it
+//               memory, buffers), as JSON in MB, with the process's CPU seconds so far; then resets it
 //   "start"  -> starts the engine's workers when BENCH_START_WORKERS=later held them back; prints "started"
+//   "settings ID JSON" -> merges JSON into the integration's settings (e.g. a HubSpot rateLimit); prints "set"
 //   "stop"   -> stops and exits (a --cpu-prof profile is written then)
 //   "cpu"    -> prints the CPU time this process used so far (user + system, ms)
 //   "profile-start" / "profile-stop FILE" -> CPU profile of this process between the two
@@ -30,10 +31,10 @@ const stack = await startBenchStack(
   process.env.BENCH_START_WORKERS !== 'later',
 );
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
-let peak = { rss: 0, heap: 0, external: 0 };
+let peak = { rss: 0, heap: 0, external: 0, cpu: 0 };
 const sample = () => {
   const m = process.memoryUsage();
-  if (m.rss > peak.rss * 2 ** 20) peak = { rss: mb(m.rss), heap: mb(m.heapUsed), external: mb(m.external) };
+  if (m.rss > peak.rss * 2 ** 20) peak = { rss: mb(m.rss), heap: mb(m.heapUsed), external: mb(m.external), cpu: 0 };
 };
 setInterval(sample, 100).unref();
 process.stdout.write(`${JSON.stringify({ url: stack.url, apiKey: stack.apiKey })}\n`);
@@ -66,11 +67,18 @@ for await (const line of createInterface({ input: process.stdin })) {
     process.stdout.write('drained\n');
   } else if (line === 'rss') {
     sample();
-    process.stdout.write(`${JSON.stringify(peak)}\n`);
-    peak = { rss: 0, heap: 0, external: 0 };
+    const cpu = process.cpuUsage();
+    process.stdout.write(`${JSON.stringify({ ...peak, cpu: (cpu.user + cpu.system) / 1e6 })}\n`);
+    peak = { rss: 0, heap: 0, external: 0, cpu: 0 };
   } else if (line === 'start') {
     stack.engine.start();
     process.stdout.write('started\n');
+  } else if (line.startsWith('settings ')) {
+    const [, id, json] = line.match(/^settings (\S+) (.*)$/)!;
+    const row = await stack.db.prisma.integration.findUniqueOrThrow({ where: { id } });
+    const settings = { ...(row.settings as Record<string, unknown>), ...JSON.parse(json) };
+    await stack.db.prisma.integration.update({ where: { id }, data: { settings: stack.engine.connections.settingsToStore(row.provider, settings) } });
+    process.stdout.write('set\n');
   } else if (line === 'stop') {
     await stack.stop();
     process.exit(0);

@@ -410,6 +410,18 @@ describe('HubSpot client: rate limiter', () => {
     expect(rejected.length).toBeGreaterThan(0);
     expect(rejected.every((r) => (r.reason as CrmError).code === 'RATE_LIMITED')).toBe(true);
   });
+
+  it("spends the account's own budget when the integration's settings name one (rateLimit)", async () => {
+    // A Professional account allows 190 per 10 s (developer changelog, "Increasing our API
+    // limits"); here the sandbox's 5 / s stands for it, and the default budget (100 / 10 s)
+    // would run into it.
+    sandbox.addAccessToken('burst-token');
+    const own = connect({ credentials: { accessToken: 'burst-token' }, settings: { rateLimit: { requests: 5, perMs: 1000 } } });
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => own.listPage(null, 5)));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(sandbox.controls.requests.filter((c) => c.status === 429)).toEqual([]);
+    expect(hubspotAdapter.settings.safeParse({ rateLimit: { requests: 0, perMs: 1000 } }).success).toBe(false);
+  });
 });
 
 describe('HubSpot client: provision', () => {
