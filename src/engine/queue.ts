@@ -33,7 +33,7 @@ export async function claim(
   return (await claimRows(prisma, table, owner, limit, orderColumn, leaseMs, exclude)).map((r) => r.id);
 }
 
-/** Like claim(), with each row's integration. */
+/** Like claim(), with each row's integration; `only`: of that integration only. */
 export async function claimRows(
   prisma: PrismaClient,
   table: QueueTable,
@@ -42,6 +42,7 @@ export async function claimRows(
   orderColumn: 'occurredAt' | 'createdAt',
   leaseMs: number = LEASE_MS,
   exclude: string[] = [],
+  only: string | null = null,
 ): Promise<{ id: string; integrationId: string }[]> {
   // Identifiers cannot be parameters; both come from the closed unions above.
   const sql = `
@@ -52,6 +53,7 @@ export async function claimRows(
       WHERE ((q.status = 'pending' AND q."nextAttemptAt" <= (now() AT TIME ZONE 'UTC'))
          OR (q.status = 'processing' AND q."lockedUntil" < (now() AT TIME ZONE 'UTC')))
         AND NOT (q."integrationId" = ANY($4::text[]))
+        AND ($5::text IS NULL OR q."integrationId" = $5::text)
         AND NOT EXISTS (
           SELECT 1 FROM "Integration" g
           WHERE g.id = q."integrationId"
@@ -61,7 +63,7 @@ export async function claimRows(
       FOR UPDATE OF q SKIP LOCKED
     )
     RETURNING id, "integrationId"`;
-  return prisma.$queryRawUnsafe<{ id: string; integrationId: string }[]>(sql, owner, String(leaseMs), limit, exclude);
+  return prisma.$queryRawUnsafe<{ id: string; integrationId: string }[]>(sql, owner, String(leaseMs), limit, exclude, only);
 }
 
 /** Claimed rows grouped by integration, in claim order. */

@@ -10,7 +10,7 @@
 //   6. end to end at a steady rate and in a burst (service in its own process)
 //   7. a big import: rate and peak RSS of the service process
 //   8. scale-out on PostgreSQL: events applied per second by one instance, then by two
-//   BENCH_SECTIONS=0,6 runs some only; every figure has an env override (BENCH_*);
+//   BENCH_SECTIONS=0,6 runs some only (BENCH_E2E_LOADS=steady: section 6's steady rate only); every figure has an env override (BENCH_*);
 //   BENCH_PROFILE=1 profiles the service process of sections 0 and 7 (bench-profiles/).
 //   0. (first) durable intake against a raw ceiling (test/bench/ceiling.ts), same load, one run
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -296,7 +296,7 @@ if (want('6')) {
   const loads = [
     { label: 'steady', rate: Number(process.env.BENCH_STEADY_RATE ?? 100), seconds: Number(process.env.BENCH_STEADY_SECONDS ?? 10) },
     { label: 'burst', rate: Number(process.env.BENCH_BURST_RATE ?? 1000), seconds: Number(process.env.BENCH_BURST_SECONDS ?? 20) },
-  ];
+  ].filter((l) => !process.env.BENCH_E2E_LOADS || process.env.BENCH_E2E_LOADS.split(',').includes(l.label));
   let portal = 7100;
   for (const l of loads) {
     const n = l.rate * l.seconds;
