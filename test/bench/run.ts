@@ -11,7 +11,7 @@
 //   7. a big import: rate and peak RSS of the service process
 //   8. scale-out on PostgreSQL: events applied per second by one instance, then by two
 //   BENCH_SECTIONS=0,6 runs some only (BENCH_E2E_LOADS=steady: section 6's steady rate only); every figure has an env override (BENCH_*);
-//   BENCH_PROFILE=1 profiles the service process of sections 0 and 7 (bench-profiles/).
+//   BENCH_PROFILE=1 profiles the service process of sections 0, 6 and 7 (bench-profiles/).
 //   0. (first) durable intake against a raw ceiling (test/bench/ceiling.ts), same load, one run
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -306,7 +306,7 @@ if (want('6')) {
       const email = `e2e-${l.label}-${i}@bench.example`;
       emailOf.set(hs.createContactAsUser({ email, firstname: 'E2E' }), email);
     }
-    const svc = await startBenchService(SECRET, false);
+    const svc = await startBenchService(SECRET, Boolean(process.env.BENCH_PROFILE));
     await connectHubSpotTo(svc, hs, l.label, true);
     const ws = createClient({ url: `${svc.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${svc.apiKey}` } });
     const seen = new Map<string, number>();
