@@ -27,6 +27,8 @@ export interface BudgetDemand {
   perSecond: number;
   /** When the oldest item in hand arrived (epoch ms). */
   oldestAt: number;
+  /** When the next arrival is expected (epoch ms; unknown: soon). */
+  nextArrivalAt?: number;
 }
 
 export interface LeadFields {

@@ -43,6 +43,8 @@ export interface Demand {
   perSecond: number;
   /** When the oldest item in hand arrived (epoch ms): none is held longer than one even spacing from then. */
   oldestAt: number;
+  /** When the next arrival is expected (epoch ms; unknown: soon): a hold ending before it gathers nothing. */
+  nextArrivalAt?: number;
 }
 
 /** A window's state: `ends` are the times (epoch ms, ascending) at which each request still counting stops counting. */
@@ -87,7 +89,10 @@ export function evenSpacingMs(s: WindowState): number {
  *     long as the arrivals last; work already a share, or arriving slower than the
  *     budget allows (a trickle: its share is below one item), goes at once;
  *   - otherwise it waits until the share is expected in hand, but never beyond one even
- *     spacing after its oldest item arrived, nor less than the window needs.
+ *     spacing after its oldest item arrived, nor less than the window needs; and not at
+ *     all when the next arrival is not expected before that wait ends (items arriving
+ *     one request's worth at a time, about as often as the budget allows: holding would
+ *     only delay them).
  */
 export function paceFor(s: WindowState, demand?: Demand): number {
   const wait = windowWaitMs(s);
@@ -97,6 +102,7 @@ export function paceFor(s: WindowState, demand?: Demand): number {
   if (demand.pending >= share) return wait;
   const untilShare = ((share - demand.pending) / demand.perSecond) * 1000;
   const hold = Math.min(untilShare, demand.oldestAt + spacing - s.now);
+  if (demand.nextArrivalAt !== undefined && demand.nextArrivalAt > s.now + hold) return wait;
   return Math.max(wait, Math.ceil(hold), 0);
 }
 

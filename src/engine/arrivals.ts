@@ -14,6 +14,8 @@ const RATE_MIN_SPAN_MS = 250;
 export class Arrivals {
   /** Per integration: [time, count] of events seen lately, oldest first. */
   private readonly seen = new Map<string, [number, number][]>();
+  /** Per integration: when its latest arrival signals came (the last RATE_WINDOW_MS). */
+  private readonly signalTimes = new Map<string, number[]>();
   /** Per integration: how many arrival signals so far (a waiter that missed one sees it). */
   private readonly signals = new Map<string, number>();
   private readonly waiters = new Map<string, Set<(r: WakeReason) => void>>();
@@ -40,10 +42,26 @@ export class Arrivals {
     return (count * 1000) / span;
   }
 
+  /**
+   * When the next arrival signal for the integration is expected: its latest one plus the
+   * mean gap between its signals lately (counted over at least RATE_MIN_SPAN_MS). Undefined
+   * when none came lately (events stored by another instance are not signalled here).
+   */
+  nextArrivalAt(integrationId: string, now = Date.now()): number | undefined {
+    const times = (this.signalTimes.get(integrationId) ?? []).filter((t) => t >= now - RATE_WINDOW_MS);
+    if (times.length === 0) return undefined;
+    const span = Math.min(RATE_WINDOW_MS, Math.max(RATE_MIN_SPAN_MS, now - times[0]!));
+    return times[times.length - 1]! + span / times.length;
+  }
+
   /** New events of these integrations are stored: wakes the tasks holding theirs. */
-  notify(integrationIds: readonly string[]): void {
+  notify(integrationIds: readonly string[], at = Date.now()): void {
     for (const id of integrationIds) {
       this.signals.set(id, (this.signals.get(id) ?? 0) + 1);
+      const times = this.signalTimes.get(id) ?? [];
+      while (times.length && times[0]! < at - RATE_WINDOW_MS) times.shift();
+      times.push(at);
+      this.signalTimes.set(id, times);
       const waiting = this.waiters.get(id);
       if (!waiting) continue;
       this.waiters.delete(id);

@@ -44,7 +44,13 @@ export async function gatherForRead(deps: GatherDeps, client: CrmClient, g: Gath
   let since = g.since;
   for (;;) {
     const now = Date.now();
-    const wait = client.budgetWaitMs({ pending: rows.length, perRequest, perSecond: deps.arrivals.perSecond(integration.id, now), oldestAt: firstAt });
+    const wait = client.budgetWaitMs({
+      pending: rows.length,
+      perRequest,
+      perSecond: deps.arrivals.perSecond(integration.id, now),
+      oldestAt: firstAt,
+      nextArrivalAt: deps.arrivals.nextArrivalAt(integration.id, now),
+    });
     if (wait <= 0) return rows;
     if (wait > HOLD_IN_PLACE_MAX_MS) {
       await releaseRows(deps.prisma, 'InboxEvent', rows.map((r) => r.id), new Date(now + wait));

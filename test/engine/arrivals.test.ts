@@ -18,6 +18,15 @@ describe('arrival rate of an integration', () => {
     expect(a.perSecond('hs', now + RATE_WINDOW_MS + 1)).toBe(0);
   });
 
+  it('expects the next arrival one mean gap after the latest', () => {
+    const a = new Arrivals();
+    expect(a.nextArrivalAt('hs', 1_000)).toBeUndefined();
+    for (let k = 0; k < 20; k++) a.notify(['hs'], 10_000 + k * 50);
+    const next = a.nextArrivalAt('hs', 10_000 + 19 * 50)!;
+    expect(next).toBeGreaterThanOrEqual(10_000 + 19 * 50 + 45);
+    expect(next).toBeLessThanOrEqual(10_000 + 19 * 50 + 55);
+  });
+
   it('one webhook alone does not look like a flood: it counts over a quarter of a second at least', () => {
     const a = new Arrivals();
     a.record('hs', 5, 1_000);

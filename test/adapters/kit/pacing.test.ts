@@ -45,6 +45,18 @@ describe('kit: pacing a caller that can wait and gather (paceFor)', () => {
     expect(paceFor(steady, demand({ pending: 15, perSecond: 100 }))).toBe(0);
   });
 
+  it('a hold that would end before the next arrival is expected is not made: it would only delay what is in hand', () => {
+    // Webhooks of 5 every 200 ms (25 events a second) against a window near full: the share
+    // is more than one webhook, but the next one comes after the hold would end.
+    const nearFull = window(99, 100);
+    const held = paceFor(nearFull, demand({ pending: 5, perSecond: 25 }));
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThan(200);
+    expect(paceFor(nearFull, demand({ pending: 5, perSecond: 25, nextArrivalAt: now + 200 }))).toBe(windowWaitMs(nearFull));
+    // At 100 events a second the next webhook is due within the hold: it is waited for.
+    expect(paceFor(window(50, 100), demand({ pending: 5, perSecond: 100, nextArrivalAt: now + 45 }))).toBeGreaterThanOrEqual(45);
+  });
+
   it('no event is held longer than one even spacing of the window after it arrived', () => {
     const steady = window(50, 100);
     const spacing = evenSpacingMs(steady);
