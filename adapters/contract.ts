@@ -17,6 +17,20 @@ export type { NetworkPolicy } from './kit/net-guard.ts';
 export type CrmProvider = 'HUBSPOT' | 'SALESFORCE' | 'ZOHO';
 
 /** The lead fields kept in sync, in the platform's vocabulary. null means "no value". */
+/** What a caller gathering work for one CRM call knows of it (kit/limiter.ts Demand). */
+export interface BudgetDemand {
+  /** Items in hand for the next call. */
+  pending: number;
+  /** The most items one call carries: a full call is never held. */
+  perRequest: number;
+  /** Items arriving per second, lately (0: unknown). */
+  perSecond: number;
+  /** When the oldest item in hand arrived (epoch ms). */
+  oldestAt: number;
+  /** When the next arrival is expected (epoch ms; unknown: soon). */
+  nextArrivalAt?: number;
+}
+
 export interface LeadFields {
   email: string | null;
   firstName: string | null;
@@ -304,13 +318,14 @@ export interface CrmClient {
    */
   whoami(): Promise<{ accountId: string }>;
   /**
-   * How long a caller able to wait should hold off to spend this client's rate budget
-   * evenly (0: go now): nothing while the budget is mostly unused, an even share of the
-   * window once it is half spent. The inbox then puts a partial batch of events back
-   * for that long, so they are read together with what arrives meanwhile: fewer calls
-   * of the CRM's quota for the same events. Absent: never waits.
+   * How long a caller able to wait, and to gather more work for the same call, should
+   * hold off (0: go now), given what it holds and how fast work arrives (kit/limiter.ts
+   * paceFor): a trickle the budget sustains is never held; when arrivals would spend
+   * the budget faster than it frees, a partial batch waits until it is a fair share of
+   * what the budget allows (at most one even spacing of the window). Without `demand`:
+   * only while the budget is spent. Absent: never waits.
    */
-  budgetWaitMs?(): number;
+  budgetWaitMs?(demand?: BudgetDemand): number;
   /**
    * Reads records by id (batched internally); ids that do not exist are absent from the
    * result. `{ history: false }`: the caller needs no per-field history of these records

@@ -1,6 +1,7 @@
 // The HubSpot CrmClient: one connection (connection.ts) and the reads, writes and
 // provisioning done over it, each in its own file.
 import type {
+  BudgetDemand,
   ConnectionOptions,
   CrmClient,
   CrmField,
@@ -35,8 +36,8 @@ export class HubSpotClient implements CrmClient {
     return this.conn.whoami();
   }
 
-  budgetWaitMs(): number {
-    return this.conn.budgetWaitMs();
+  budgetWaitMs(demand?: BudgetDemand): number {
+    return this.conn.budgetWaitMs(demand);
   }
 
   readRecords(ids: string[], opts?: { history?: boolean }): Promise<CrmRecord[]> {

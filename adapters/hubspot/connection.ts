@@ -22,7 +22,7 @@
 //   token expiring in the middle of a push or an import costs one refresh, not the batch.
 //   A private-app token (no expiresAt, nothing to renew it) is used as it is.
 import { Client } from '@hubspot/api-client';
-import { CrmError, type ConnectionOptions } from '../contract.ts';
+import { CrmError, type BudgetDemand, type ConnectionOptions } from '../contract.ts';
 import { withDeadline } from '../kit/deadline.ts';
 import { isRate, RequestLimiter } from '../kit/limiter.ts';
 import { checkOrigin, HostAllowList } from '../kit/net-guard.ts';
@@ -37,6 +37,15 @@ import { selfRefresh } from './oauth.ts';
 export { HUBSPOT_API_HOSTS };
 const API_HOSTS = new HostAllowList(HUBSPOT_API_HOSTS);
 
+// HubSpot's "API usage guidelines and limits" (developers.hubspot.com, developer tooling >
+// platform > usage guidelines, last modified August 2025): per 10 seconds, 100 requests
+// per app on Free and Starter accounts, 190 on Professional and Enterprise, 250 with the
+// API Limit Increase (200 for a legacy private app); per day, per account, 250,000 /
+// 625,000 / 1,000,000 (+1,000,000 per increase). The per-day limit resets at midnight in
+// the account's time zone. The default is the burst limit every account has; a connection
+// on a bigger plan passes its own (ConnectionOptions.rateLimit). At 100 per 10 s without a
+// pause, a day would take 864,000 calls: the daily limit of a Free or Starter account is
+// not enforced here, its 429 (policyName DAILY) reaches the engine like any other.
 export const DEFAULT_RATE_LIMIT = { requests: 100, perMs: 10_000 };
 export const SEARCH_RATE_LIMIT = { requests: 4, perMs: 1_000 };
 /** Extra wait after HubSpot's rolling window so clock and network jitter never push us over it. */
@@ -117,13 +126,11 @@ export class HubSpotConnection {
   }
 
   /**
-   * How long a caller able to wait should hold off to spend the rate window evenly
-   * (CrmClient.budgetWaitMs). HubSpot's "API usage guidelines and limits" give a private
-   * app 100 requests per 10 seconds on Free and Starter accounts; the developer changelog
-   * ("Increasing our API limits") raised Professional and Enterprise to 190.
+   * How long a caller able to wait and gather should hold off (CrmClient.budgetWaitMs;
+   * the kit limiter's paceFor on this connection's window, DEFAULT_RATE_LIMIT above).
    */
-  budgetWaitMs(): number {
-    return this.limiter.paceMs();
+  budgetWaitMs(demand?: BudgetDemand): number {
+    return this.limiter.paceMs(demand);
   }
 
   /**

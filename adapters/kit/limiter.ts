@@ -33,6 +33,79 @@ export function isRate(v: unknown): v is Rate {
   return !!o && typeof o.requests === 'number' && o.requests >= 1 && typeof o.perMs === 'number' && o.perMs > 0;
 }
 
+/** What a caller that gathers work for its next request knows about that work. */
+export interface Demand {
+  /** Items in hand for the next request. */
+  pending: number;
+  /** The most items one request carries: a full request is never held. */
+  perRequest: number;
+  /** Items arriving per second, lately (0: unknown). */
+  perSecond: number;
+  /** When the oldest item in hand arrived (epoch ms): none is held longer than one even spacing from then. */
+  oldestAt: number;
+  /** When the next arrival is expected (epoch ms; unknown: soon): a hold ending before it gathers nothing. */
+  nextArrivalAt?: number;
+}
+
+/** A window's state: `ends` are the times (epoch ms, ascending) at which each request still counting stops counting. */
+export interface WindowState {
+  rate: Rate;
+  marginMs: number;
+  now: number;
+  ends: readonly number[];
+}
+
+/** How long from `now` until one more request may start (0: at once). */
+export function windowWaitMs(s: WindowState): number {
+  if (s.ends.length < s.rate.requests) return 0;
+  return Math.max(0, s.ends[s.ends.length - s.rate.requests]! - s.now);
+}
+
+/**
+ * The spacing (ms) at which requests starting from now, one after another for as long as
+ * work keeps coming, never find the window full: at least one window over its requests,
+ * and wider while the window holds a clump of recent requests (an earlier burst) whose
+ * places free only later: until the i-th of them stops counting, only the free places
+ * plus i - 1 are there to start in.
+ */
+export function evenSpacingMs(s: WindowState): number {
+  const { rate, now, ends } = s;
+  let spacing = (rate.perMs + s.marginMs) / rate.requests;
+  const free = rate.requests - ends.length;
+  for (let i = 1; i <= ends.length; i++) {
+    const places = free + i - 1;
+    if (places > 0) spacing = Math.max(spacing, (ends[i - 1]! - now) / places);
+  }
+  return spacing;
+}
+
+/**
+ * The pacing decision for a caller able to wait and gather (0: start now). A request
+ * need only wait when, at the rate items arrive, starting one per arrival would spend
+ * the window faster than it frees:
+ *   - a full request (pending >= perRequest) waits for the window only;
+ *   - the share: the items arriving during one even spacing (evenSpacingMs). Holding
+ *     the work in hand until it is a share keeps the requests within the budget for as
+ *     long as the arrivals last; work already a share, or arriving slower than the
+ *     budget allows (a trickle: its share is below one item), goes at once;
+ *   - otherwise it waits until the share is expected in hand, but never beyond one even
+ *     spacing after its oldest item arrived, nor less than the window needs; and not at
+ *     all when the next arrival is not expected before that wait ends (items arriving
+ *     one request's worth at a time, about as often as the budget allows: holding would
+ *     only delay them).
+ */
+export function paceFor(s: WindowState, demand?: Demand): number {
+  const wait = windowWaitMs(s);
+  if (!demand || demand.pending >= demand.perRequest || !(demand.perSecond > 0)) return wait;
+  const spacing = evenSpacingMs(s);
+  const share = (demand.perSecond * spacing) / 1000;
+  if (demand.pending >= share) return wait;
+  const untilShare = ((share - demand.pending) / demand.perSecond) * 1000;
+  const hold = Math.min(untilShare, demand.oldestAt + spacing - s.now);
+  if (demand.nextArrivalAt !== undefined && demand.nextArrivalAt > s.now + hold) return wait;
+  return Math.max(wait, Math.ceil(hold), 0);
+}
+
 export class RequestLimiter {
   /** Admitted requests still counting: `at` is the start, or the end once one was reported; `open` until then. */
   private readonly entries: { at: number; open: boolean }[] = [];
@@ -80,27 +153,18 @@ export class RequestLimiter {
   waitMs(now = Date.now()): number {
     const rate = this.rate;
     if (!rate) return 0;
-    const ends = this.live(now)
-      .map((e) => (e.open ? now : e.at) + rate.perMs + this.marginMs)
-      .sort((a, b) => a - b);
-    if (ends.length < rate.requests) return 0;
-    return Math.max(0, ends[ends.length - rate.requests]! - now);
+    return windowWaitMs({ rate, marginMs: this.marginMs, now, ends: this.ends(rate, now) });
   }
 
   /**
-   * How long a caller that can wait (and gather more work for the same request) should
-   * hold off to spend the window evenly: nothing while less than half of it is used;
-   * beyond that, until one even share of the window (perMs / requests) has passed since
-   * the last start, or until the window frees, whichever is later. Counts nothing.
+   * How long a caller that can wait, and gather more work for the same request, should
+   * hold off (paceFor below, on this window's state). Counts nothing. Without `demand`:
+   * only as long as the window is full (waitMs).
    */
-  paceMs(now = Date.now()): number {
+  paceMs(demand?: Demand, now = Date.now()): number {
     const rate = this.rate;
     if (!rate) return 0;
-    const live = this.live(now);
-    if (live.length < rate.requests / 2) return 0;
-    const last = Math.max(...live.map((e) => e.at));
-    const even = last + rate.perMs / rate.requests - now;
-    return Math.max(0, Math.ceil(even), this.waitMs(now));
+    return paceFor({ rate, marginMs: this.marginMs, now, ends: this.ends(rate, now) }, demand);
   }
 
   /** Runs `fn` inside a concurrency slot, once the window admits it. */
@@ -114,6 +178,13 @@ export class RequestLimiter {
       this.active--;
       this.waiting.shift()?.();
     }
+  }
+
+  /** When each request still counting stops counting, ascending (one still open is taken to end now). */
+  private ends(rate: Rate, now: number): number[] {
+    return this.live(now)
+      .map((e) => (e.open ? now : e.at) + rate.perMs + this.marginMs)
+      .sort((a, b) => a - b);
   }
 
   /** The requests still counting in the window at `now`. */

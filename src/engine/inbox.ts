@@ -32,12 +32,15 @@ import type { WebhookResponse } from './types.ts';
 import { acceptedEndpointSecrets, storedChannel, usesEndpointSecret } from './webhook-secrets.ts';
 import type { EngineContext } from './context.ts';
 import type { Routed, WebhookRoutes } from './webhook-routes.ts';
+import type { Arrivals } from './arrivals.ts';
+import { gatherForRead, type ClaimedRow } from './inbox-gather.ts';
 
 export const INBOX_BATCH = 100;
 
-export type InboxDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'instanceId' | 'platformTag' | 'wake'> & Partial<Pick<EngineContext, 'metrics'>>;
+export type InboxDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'instanceId' | 'platformTag' | 'wake'> &
+  Partial<Pick<EngineContext, 'metrics'>> & { arrivals: Arrivals };
 /** Intake also needs the routes (webhook-routes.ts) and the group-commit writer (inbox-store.ts). */
-export type IntakeDeps = InboxDeps & { routes: Pick<WebhookRoutes, 'resolve'>; writer: Pick<IntakeWriter, 'store'> };
+export type IntakeDeps = Omit<InboxDeps, 'arrivals'> & { routes: Pick<WebhookRoutes, 'resolve'>; writer: Pick<IntakeWriter, 'store'> };
 
 /**
  * What verification of a webhook for this integration needs: the adapter builds it (its
@@ -142,16 +145,26 @@ function deserialiseEvent(row: InboxEvent): ChangeEvent {
 
 /** The inbox as the dispatcher drives it: claims per integration, one task each (events in order). */
 export function inboxQueue(deps: InboxDeps): DispatchQueue {
+  // Arrival signals as they stood before each claim: one coming during the claim is not missed.
+  const signalsAtClaim = new Map<string, number>();
   return {
-    claim: async (exclude) =>
-      byIntegration(await claimRows(deps.prisma, 'InboxEvent', deps.instanceId, INBOX_BATCH, 'occurredAt', deps.config.WORK_LEASE_MS, exclude)),
-    run: (_integrationId, ids) => processClaimed(deps, ids),
+    claim: async (exclude) => {
+      const signals = deps.arrivals.snapshot();
+      const groups = byIntegration(await claimRows(deps.prisma, 'InboxEvent', deps.instanceId, INBOX_BATCH, 'occurredAt', deps.config.WORK_LEASE_MS, exclude));
+      for (const id of groups.keys()) signalsAtClaim.set(id, signals(id));
+      return groups;
+    },
+    run: (integrationId, ids) => {
+      const since = signalsAtClaim.get(integrationId) ?? deps.arrivals.signalCount(integrationId);
+      signalsAtClaim.delete(integrationId);
+      return processClaimed(deps, ids, since);
+    },
     release: (ids) => releaseRows(deps.prisma, 'InboxEvent', ids),
   };
 }
 
 /** Applies claimed events of one integration (unless its circuit breaker says wait). */
-export async function processClaimed(deps: InboxDeps, ids: string[]): Promise<void> {
+export async function processClaimed(deps: InboxDeps, ids: string[], since?: number): Promise<void> {
   const rows = await deps.prisma.inboxEvent.findMany({
     where: { id: { in: ids }, status: 'processing', lockedBy: deps.instanceId },
     include: { integration: true },
@@ -166,7 +179,7 @@ export async function processClaimed(deps: InboxDeps, ids: string[]): Promise<vo
   // The history of the whole task is written with one insert at its end.
   const history = new HistoryBatch(deps);
   try {
-    await processForIntegration({ ...deps, history, probe: admission.kind === 'probe' }, rows[0].integration, rows);
+    await processForIntegration({ ...deps, history, probe: admission.kind === 'probe' }, rows[0].integration, rows, since);
   } finally {
     await history.flush();
   }
@@ -201,16 +214,24 @@ async function readTaskRecords(prisma: PassDeps['prisma'], client: CrmClient, in
   return [...(known.length ? await client.readRecords(known) : []), ...(fresh.length ? await client.readRecords(fresh, { history: false }) : [])];
 }
 
-async function processForIntegration(deps: PassDeps, integration: Integration, rows: (InboxEvent & { integration: Integration })[]) {
+async function processForIntegration(deps: PassDeps, integration: Integration, claimed: ClaimedRow[], since: number | undefined) {
   const { prisma } = deps;
   const log = deps.logger.child({ integrationId: integration.id, provider: integration.provider });
   if (!integration.webhooksEnabled) {
     await prisma.inboxEvent.updateMany({
-      where: { id: { in: rows.map((r) => r.id) } },
+      where: { id: { in: claimed.map((r) => r.id) } },
       data: { status: 'done', outcome: 'skipped_disabled', processedAt: new Date(), lockedBy: null, lockedUntil: null, attempts: { increment: 1 } },
     });
-    for (const row of rows) recordOutcome(deps, integration, row, 'skipped_disabled', null);
+    for (const row of claimed) recordOutcome(deps, integration, row, 'skipped_disabled', null);
     return;
+  }
+  let rows = claimed;
+  if (!deps.probe && rows.some((r) => r.kind !== 'deleted')) {
+    // A partial batch may wait for the next events, to read them in one call of the CRM's
+    // budget (inbox-gather.ts); null: given back, to be claimed again later.
+    const gathered = await gatherForRead(deps, deps.connections.client(integration), { integration, rows, since: since ?? deps.arrivals.signalCount(integration.id), perRequest: INBOX_BATCH }, log);
+    if (!gathered) return;
+    rows = gathered;
   }
   const events = rows.map((r) => ({ row: r, ev: deserialiseEvent(r) }));
   // A notification is never trusted for data (anyone can send one, and it may be older
@@ -220,16 +241,6 @@ async function processForIntegration(deps: PassDeps, integration: Integration, r
   let records = new Map<string, CrmRecord>();
   if (needRead.length) {
     const client = deps.connections.client(integration);
-    // The CRM's call budget is spent evenly (CrmClient.budgetWaitMs; HubSpot: 100 calls
-    // per 10 s): when it says wait, a partial batch goes back and is claimed then with
-    // the events arriving meanwhile, one read for all of them.
-    const wait = !deps.probe && rows.length < INBOX_BATCH ? (client.budgetWaitMs?.() ?? 0) : 0;
-    if (wait > 0) {
-      await releaseRows(prisma, 'InboxEvent', rows.map((r) => r.id), new Date(Date.now() + wait));
-      setTimeout(() => deps.wake.inbox(), wait).unref();
-      log.debug({ events: rows.length, waitMs: wait }, 'holding events to read them with the next ones: the CRM call budget is being spent evenly');
-      return;
-    }
     // One batched read per task: it is also the probe of a CRM whose breaker was open.
     try {
       const read = await readTaskRecords(prisma, client, integration.id, needRead);

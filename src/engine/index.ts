@@ -13,6 +13,7 @@ import { TokenKeepers } from './token-keeper.ts';
 import { completeConnection, connectCrm, connectorsOf } from './oauth-connect.ts';
 import { disconnectCrm } from './disconnect.ts';
 import { retryFailed, retrySyncEvent } from './history.ts';
+import { Arrivals } from './arrivals.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { inboxQueue, receiveWebhook } from './inbox.ts';
 import { usesEndpointSecret } from './webhook-secrets.ts';
@@ -130,7 +131,9 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   // Each integration's work runs as its own task (one per queue at a time, WORKER_CONCURRENCY
   // in all): a CRM that hangs holds its own integration only.
   const dispatch = { concurrency: config.WORKER_CONCURRENCY, idleMs, onError };
-  const inbox = new Dispatcher('inbox', inboxQueue(ctx), dispatch);
+  // Arrivals wake an inbox task holding a partial batch for the next events (inbox-gather.ts).
+  const arrivals = new Arrivals();
+  const inbox = new Dispatcher('inbox', inboxQueue({ ...ctx, arrivals }), dispatch);
   const outbox = new Dispatcher('outbox', outboxQueue(ctx), dispatch);
   // Periodic upkeep: the reconciling poll (when enabled) and renewal of expiring channels.
   const maintenance = new WorkerLoop(
@@ -200,7 +203,10 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
       if (req.endpointSecret && !usesEndpointSecret(adapter)) throw new AppError('NOT_FOUND', `No webhook endpoint for ${provider} below this path`);
       try {
         const { stored, integrationIds, ...response } = await receiveWebhook(intake, adapter, req);
-        if (stored) inbox.kick(integrationIds);
+        if (stored) {
+          arrivals.notify(integrationIds);
+          inbox.kick(integrationIds);
+        }
         return response;
       } catch (e) {
         // Refuse in the CRM's own protocol where it has one (Salesforce: a SOAP fault).
@@ -247,6 +253,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     },
     async stop(graceMs = STOP_GRACE_MS) {
       stopping = true;
+      arrivals.stop();
       // No new claims from here; the passes in hand get graceMs to finish.
       const finished = Promise.all([inbox.stop(), outbox.stop(), maintenance.stop()]).then(() => Promise.allSettled([...inFlight]));
       let timer: NodeJS.Timeout | undefined;

@@ -33,7 +33,7 @@ export async function claim(
   return (await claimRows(prisma, table, owner, limit, orderColumn, leaseMs, exclude)).map((r) => r.id);
 }
 
-/** Like claim(), with each row's integration. */
+/** Like claim(), with each row's integration; `only`: of that integration only. */
 export async function claimRows(
   prisma: PrismaClient,
   table: QueueTable,

@@ -11,8 +11,8 @@
 //   7. a big import: rate and peak RSS of the service process
 //   8. scale-out on PostgreSQL: events applied per second by one instance, then by two
 //   9. import against a throttled HubSpot: records/s against the quota's maximum
-//   BENCH_SECTIONS=0,6 runs some only; every figure has an env override (BENCH_*);
-//   BENCH_PROFILE=1 profiles the service process of sections 0 and 7 (bench-profiles/).
+//   BENCH_SECTIONS=0,6 runs some only (BENCH_E2E_LOADS=steady: section 6's steady rate only); every figure has an env override (BENCH_*);
+//   BENCH_PROFILE=1 profiles the service process of sections 0, 6 and 7 (bench-profiles/).
 //   0. (first) durable intake against a raw ceiling (test/bench/ceiling.ts), same load, one run
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -315,7 +315,7 @@ if (want('6')) {
   const loads = [
     { label: 'steady', rate: Number(process.env.BENCH_STEADY_RATE ?? 100), seconds: Number(process.env.BENCH_STEADY_SECONDS ?? 10) },
     { label: 'burst', rate: Number(process.env.BENCH_BURST_RATE ?? 1000), seconds: Number(process.env.BENCH_BURST_SECONDS ?? 20) },
-  ];
+  ].filter((l) => !process.env.BENCH_E2E_LOADS || process.env.BENCH_E2E_LOADS.split(',').includes(l.label));
   let portal = 7100;
   for (const l of loads) {
     const n = l.rate * l.seconds;
@@ -325,7 +325,7 @@ if (want('6')) {
       const email = `e2e-${l.label}-${i}@bench.example`;
       emailOf.set(hs.createContactAsUser({ email, firstname: 'E2E' }), email);
     }
-    const svc = await startBenchService(SECRET, false);
+    const svc = await startBenchService(SECRET, Boolean(process.env.BENCH_PROFILE));
     await connectHubSpotTo(svc, hs, l.label, true);
     const ws = createClient({ url: `${svc.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${svc.apiKey}` } });
     const seen = new Map<string, number>();
