@@ -136,7 +136,9 @@ export function mappedFromCrm(
       const mine = toCrmValue(m, platformValue(lead, m.platform));
       if (mine.ok && sameValue(mine.value, crmValue)) continue;
       const platformChanged = base === undefined ? platformValue(lead, m.platform) !== null : !(mine.ok && sameValue(mine.value, base));
-      if (platformChanged && !crmWins(m, fieldTimes[m.platform] ?? lead.updatedAt, crmAt)) {
+      // A field mapped from the CRM only is never written to it: the platform's value is a
+      // local one, there is nothing to write back, and the CRM's change of it is applied.
+      if (platformChanged && writesCrm(m) && !crmWins(m, fieldTimes[m.platform] ?? lead.updatedAt, crmAt)) {
         out.writeBack = true;
         continue;
       }
