@@ -2,7 +2,7 @@
 // field, in the CRM's terms, against what the link knows the CRM held, with each
 // mapping's direction and conflict rule. Pure: no database.
 import { describe, expect, it } from 'vitest';
-import { mappedFromCrm } from '../../src/engine/mapped-fields.ts';
+import { carriesExtraChanges, mappedFromCrm } from '../../src/engine/mapped-fields.ts';
 import { planOf, type ConflictRule, type FieldMapping, type MappingDirection } from '../../src/engine/mappings.ts';
 
 const NAMES = { email: 'email', firstName: 'firstname', lastName: 'lastname', phone: 'phone', company: 'company', status: 'lifecyclestage' } as const;
@@ -72,5 +72,15 @@ describe('mappedFromCrm: both sides changed a mapped field since they last agree
     );
     expect(c.attributes).toEqual({});
     expect(c.writeBack).toBe(false);
+  });
+});
+
+describe('carriesExtraChanges: does a creation notification of our own record hold a mapped value we did not write?', () => {
+  it('a value other than the one written is a change; a field never written and still empty is none; no mapped fields, none', () => {
+    const written = { Industry_Notes__c: 'Retail' };
+    expect(carriesExtraChanges(written, { extra: { Industry_Notes__c: 'Retail', Employee_Count__c: null } })).toBe(false);
+    expect(carriesExtraChanges(written, { extra: { Industry_Notes__c: 'Wholesale' } })).toBe(true);
+    expect(carriesExtraChanges(written, { extra: { Industry_Notes__c: 'Retail', Employee_Count__c: 42 } })).toBe(true);
+    expect(carriesExtraChanges(null, { extra: undefined })).toBe(false);
   });
 });
