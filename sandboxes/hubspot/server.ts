@@ -302,6 +302,8 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions = {}): Pro
       hooks.behavior = { ...b };
     },
     flushWebhooks: () => hooks.flush(),
+    holdWebhooks: () => hooks.hold(),
+    releaseWebhooks: () => hooks.release(),
     emitEvents: (events) => hooks.emit(events),
     signedWebhook(events, o = {}) {
       const target = o.url ?? hooks.targetUrl() ?? `${url}/webhook-target`;

@@ -135,8 +135,12 @@ export interface HubSpotSandbox {
   deliveries: WebhookDelivery[];
   /** Events dropped because no target URL was set. */
   undeliverable: HubSpotEvent[];
-  /** Resolves when no webhook is pending, in flight or waiting for a retry. */
+  /** Resolves when no webhook is pending, in flight or waiting for a retry (releases held events first). */
   flushWebhooks(): Promise<void>;
+  /** Keeps webhook events back until releaseWebhooks() or flushWebhooks(). */
+  holdWebhooks(): void;
+  /** Sends the events held back. */
+  releaseWebhooks(): void;
   /** Queues hand-made events (sent batched and signed like the others). */
   emitEvents(events: HubSpotEvent[]): void;
   /** A webhook request signed as the sandbox would sign it, without sending it. */

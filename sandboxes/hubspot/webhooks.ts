@@ -47,6 +47,8 @@ export class WebhookDispatcher {
   private readonly controllers = new Set<AbortController>();
   private idleWaiters: (() => void)[] = [];
   private closed = false;
+  /** Events are kept back (not batched or sent) until release() or flush(). */
+  private held = false;
 
   constructor(private readonly opts: WebhookDispatcherOptions) {
     if (opts.targetUrl) {
@@ -153,6 +155,7 @@ export class WebhookDispatcher {
       return;
     }
     this.pending.push(...events);
+    if (this.held) return;
     if (!this.batchTimer) {
       this.batchTimer = setTimeout(() => {
         this.batchTimer = null;
@@ -294,8 +297,20 @@ export class WebhookDispatcher {
     for (const fn of w) fn();
   }
 
-  /** Resolves once nothing is pending, in flight or waiting for a retry. */
+  /** Keeps events back from now on (a test control: both sides change before they meet). */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Sends what was held back, and everything from now on as it happens. */
+  release(): void {
+    this.held = false;
+    if (this.pending.length > 0 && !this.batchTimer) this.cut();
+  }
+
+  /** Resolves once nothing is pending, in flight or waiting for a retry (held events are released first). */
   flush(): Promise<void> {
+    if (this.held) this.release();
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }

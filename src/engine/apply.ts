@@ -15,7 +15,7 @@ import type { CrmLink, Integration, Lead, Prisma, PrismaClient } from '../genera
 import type { Logger } from '../logger.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { asJson, canonicalFields, changedFields, changedSince, fieldsHash, readAllFieldTimes, readFieldTimes, readSnapshot, stampFieldTimes, type FieldPatch } from './fields.ts';
-import { hasMappedChange, mappedFromCrm, noMappedChange, planFor, readRemoteExtra, withAttributes, type MappedChange } from './mapped-fields.ts';
+import { carriesExtraChanges, hasMappedChange, mappedFromCrm, noMappedChange, planFor, readRemoteExtra, withAttributes, type MappedChange } from './mapped-fields.ts';
 import { recordUnmappable } from './mapping-warnings.ts';
 import { recordNoun, type ApplyDeps, type Arrival } from './from-crm.ts';
 import { applyUnlinked } from './apply-unlinked.ts';
@@ -71,7 +71,7 @@ async function applyOnce(
   }
 
   const ownOrigin = Boolean(event?.ownOrigin) || hasOwnOrigin(record, deps.platformTag);
-  if (link && event?.kind === 'created' && ownOrigin && !carriesCrmChanges(link.remoteFields, remote)) {
+  if (link && event?.kind === 'created' && ownOrigin && !carriesCrmChanges(link.remoteFields, remote) && !carriesExtraChanges(link.remoteExtra, record)) {
     // The creation webhook of a record we created (and already linked), holding what
     // we wrote. One that holds more (a CRM automation or a person edited the record
     // before the notification went out, which some CRMs still call a creation) is

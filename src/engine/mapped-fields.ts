@@ -99,6 +99,17 @@ export interface MappedChange {
   unmappable: Unmappable[];
 }
 
+/**
+ * True when a record holds a mapped field's value other than the one the link knows the
+ * CRM held (a field the link never knew counts as empty): a creation notification of our
+ * own record that carries it was edited in the CRM before it went out (Salesforce stamps
+ * whole seconds, so an edit within the second of our create still reads as the creation).
+ */
+export function carriesExtraChanges(remoteExtra: unknown, record: Pick<CrmRecord, 'extra'>): boolean {
+  const known = readRemoteExtra(remoteExtra);
+  return Object.entries(record.extra ?? {}).some(([name, value]) => !sameValue(known[name] ?? null, value ?? null));
+}
+
 export const noMappedChange = (snapshot: Record<string, FieldValue> = {}): MappedChange => ({ fields: {}, attributes: {}, times: {}, snapshot, writeBack: false, unmappable: [] });
 
 export function hasMappedChange(c: MappedChange): boolean {
@@ -134,7 +145,9 @@ export function mappedFromCrm(
       const mine = toCrmValue(m, platformValue(lead, m.platform));
       if (mine.ok && sameValue(mine.value, crmValue)) continue;
       const platformChanged = base === undefined ? platformValue(lead, m.platform) !== null : !(mine.ok && sameValue(mine.value, base));
-      if (platformChanged && !crmWins(m, fieldTimes[m.platform] ?? lead.updatedAt, crmAt)) {
+      // A field mapped from the CRM only is never written to it: the platform's value is a
+      // local one, there is nothing to write back, and the CRM's change of it is applied.
+      if (platformChanged && writesCrm(m) && !crmWins(m, fieldTimes[m.platform] ?? lead.updatedAt, crmAt)) {
         out.writeBack = true;
         continue;
       }
