@@ -44,6 +44,7 @@ let leadB: { id: string };
 let integrationA: string;
 let integrationB: string;
 let jobA: string;
+let resyncA: string;
 let eventA: string;
 let keyOfA: { id: string; key: string };
 const missing = () => randomUUID();
@@ -204,6 +205,32 @@ const CASES: Record<string, RootCase> = {
     op: () => ({ query: 'query ($id: ID!) { crmFields(integrationId: $id) { name } }', variables: { id: missing() } }),
     crossOrg: async () =>
       void (await sameAsMissing('query ($id: ID!) { crmFields(integrationId: $id, refresh: true) { name type } }', { id: integrationA }, { id: missing() })),
+  },
+  'Query.fieldResyncJob': {
+    scope: 'integrations:admin',
+    op: () => ({ query: 'query ($id: ID!) { fieldResyncJob(id: $id) { id } }', variables: { id: missing() } }),
+    crossOrg: async () => void (await sameAsMissing('query ($id: ID!) { fieldResyncJob(id: $id) { id status processed } }', { id: resyncA }, { id: missing() })),
+  },
+  'Mutation.setFieldMappings': {
+    scope: 'integrations:admin',
+    op: () => ({
+      query: 'mutation ($id: ID!, $m: [FieldMappingInput!]!) { setFieldMappings(integrationId: $id, mappings: $m) { changed } }',
+      variables: { id: missing(), m: [] },
+    }),
+    async crossOrg() {
+      const q = 'mutation ($id: ID!, $m: [FieldMappingInput!]!) { setFieldMappings(integrationId: $id, mappings: $m) { changed } }';
+      await sameAsMissing(q, { id: integrationA, m: [{ platform: 'attributes.x', crm: 'x' }] }, { id: missing(), m: [{ platform: 'attributes.x', crm: 'x' }] });
+      expect((await api.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationA } })).fieldMappings).toBeNull();
+    },
+  },
+  'Mutation.resyncFields': {
+    scope: 'integrations:admin',
+    op: () => ({ query: 'mutation ($id: ID!) { resyncFields(integrationId: $id, fields: ["firstName"]) { id } }', variables: { id: missing() } }),
+    async crossOrg() {
+      const before = await api.db.prisma.fieldResyncJob.count();
+      await sameAsMissing('mutation ($id: ID!) { resyncFields(integrationId: $id, fields: ["firstName"]) { id } }', { id: integrationA }, { id: missing() });
+      expect(await api.db.prisma.fieldResyncJob.count()).toBe(before);
+    },
   },
   'Mutation.createApiKey': {
     scope: 'keys:admin',
@@ -462,6 +489,7 @@ describe('access control on every root field', () => {
     integrationA = await seedIntegration(a, '1001');
     integrationB = await seedIntegration(b, '2002');
     jobA = (await api.db.prisma.importJob.create({ data: { organizationId: a.organizationId, integrationId: integrationA } })).id;
+    resyncA = (await api.db.prisma.fieldResyncJob.create({ data: { organizationId: a.organizationId, integrationId: integrationA, fields: ['attributes.grade'], source: 'crm', status: 'completed' } })).id;
     eventA = (
       await api.db.prisma.syncEvent.create({
         data: {
