@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startHubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { startBenchService } from './service-process.ts';
+import { webhookLoad } from './webhook-load.ts';
 
 const SECRET = 'bench-hubspot-secret';
 const EVENTS = Number(process.env.EVENTS ?? 20_000);
@@ -48,29 +49,7 @@ const cpuOf = async <T>(cpu: () => Promise<number>, requests: number, run: () =>
   return { ...r, cpuMs: ((await cpu()) - before) / requests };
 };
 
-let nextId = 1;
-const load = async (target: string, requests: number, perRequest: number, inFlight: number) => {
-  const lat: number[] = [];
-  let sent = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (sent < requests) {
-      sent++;
-      const batch = Array.from({ length: perRequest }, () => {
-        const id = nextId++;
-        return hs.makeEvent('contact.creation', String(5_000_000 + id), { eventId: id });
-      });
-      const req = hs.signedWebhook(batch, { url: target });
-      const t = performance.now();
-      const res = await fetch(target, { method: 'POST', headers: req.headers, body: req.body });
-      await res.arrayBuffer();
-      if (res.status !== 200) throw new Error(`${target} answered ${res.status}`);
-      lat.push(performance.now() - t);
-    }
-  }));
-  const s = (performance.now() - t0) / 1000;
-  return { eventsPerS: (requests * perRequest) / s, requestsPerS: requests / s, lat };
-};
+const load = webhookLoad(hs);
 
 console.log(`intake bench: workers ${workers ? 'on' : 'off'}, ${EVENTS} events per case, ${ROUNDS} round(s)`);
 if (profile) await mkdir(path.dirname(profile), { recursive: true });

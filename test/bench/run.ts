@@ -30,6 +30,7 @@ import pg from 'pg';
 import { postgresAvailable, startPostgres } from '../helpers/postgres.ts';
 import { once } from 'node:events';
 import { startBenchService, type BenchService } from './service-process.ts';
+import { webhookLoad } from './webhook-load.ts';
 import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 
 const SECRET = 'bench-hubspot-secret';
@@ -101,30 +102,7 @@ if (want('0')) {
   const intakeUrl = svc.webhookUrl('hubspot');
   /** Waits until the service's workers have processed what was sent, so each case starts idle. */
   const drained = () => svc.drained();
-  let nextId = 1;
-  /** Sends `requests` requests of `perRequest` events, `inFlight` at a time; returns events/s, requests/s and latencies. */
-  const load = async (target: string, requests: number, perRequest: number, inFlight: number) => {
-    const lat: number[] = [];
-    let sent = 0;
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: inFlight }, async () => {
-      while (sent < requests) {
-        sent++;
-        const batch = Array.from({ length: perRequest }, () => {
-          const id = nextId++;
-          return hs.makeEvent('contact.creation', String(5_000_000 + id), { eventId: id });
-        });
-        const req = hs.signedWebhook(batch, { url: target });
-        const t = performance.now();
-        const res = await fetch(target, { method: 'POST', headers: req.headers, body: req.body });
-        await res.arrayBuffer();
-        if (res.status !== 200) throw new Error(`${target} answered ${res.status}`);
-        lat.push(performance.now() - t);
-      }
-    }));
-    const s = (performance.now() - t0) / 1000;
-    return { eventsPerS: (requests * perRequest) / s, requestsPerS: requests / s, lat };
-  };
+  const load = webhookLoad(hs);
   const cases = [
     { label: 'batches of 100 events, 4 in flight', requests: Math.max(10, Math.round(N_INTAKE / 100)), per: 100, inFlight: 4 },
     { label: '1 event per request, 8 in flight', requests: Math.max(100, Math.round(N_INTAKE / 10)), per: 1, inFlight: 8 },

@@ -3,18 +3,14 @@
 // must show webhook status, leads arriving live (no reload), a failed push with its
 // error, and a Retry button that makes the push go through.
 // UPDATE_SCREENSHOT=1 also writes docs/dashboard.png (the README's screenshot).
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Locator, Page } from 'playwright-core';
+import { openHeadless, runBrowser, type Headless } from '../helpers/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
 import { connectHubSpot, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-// Skipped only on a machine without Chromium outside CI; in CI a missing browser fails.
-const runBrowser = existsSync(CHROMIUM) || process.env.CI === 'true';
 const UI_TIMEOUT = 20_000;
 
 async function settle(stack: Stack, hs: HubSpotSandbox) {
@@ -35,35 +31,19 @@ const contactsWithEmail = (hs: HubSpotSandbox, email: string) =>
 describe.skipIf(!runBrowser)('operator dashboard (headless Chromium)', () => {
   let stack: Stack;
   let hs: HubSpotSandbox;
-  let userDataDir: string;
-  let context: BrowserContext;
+  let browser: Headless;
   let page: Page;
-  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     stack = await startStack();
     hs = await startHubSpotFor(stack);
     await connectHubSpot(stack, hs);
-    userDataDir = mkdtempSync(join(tmpdir(), 'crm-sync-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1360, height: 860 },
-      locale: 'en-GB',
-      timezoneId: 'UTC',
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
-    // CSP violations and failed module loads are reported on the console.
-    page.on('console', (msg) => {
-      // (The 401 of the wrong key pasted on purpose is expected.)
-      if (msg.type() === 'error' && !/status of 401/.test(msg.text())) pageErrors.push(`console: ${msg.text()}`);
-    });
+    browser = await openHeadless({ height: 860, ignore: /status of 401/ });
+    page = browser.page;
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await hs?.close();
     await stack?.stop();
   });
@@ -188,6 +168,6 @@ describe.skipIf(!runBrowser)('operator dashboard (headless Chromium)', () => {
   });
 
   it('raised no script error or content-security-policy violation on the page', () => {
-    expect(pageErrors).toEqual([]);
+    expect(browser.errors).toEqual([]);
   });
 });

@@ -6,17 +6,13 @@
 // crm-properties-v3/guide): the sandbox seeds `lead_grade` (enumeration a/b/c),
 // `employee_count` (number), `industry_notes` (text) and `engagement_score` (calculated).
 // UPDATE_SCREENSHOT=1 also writes docs/dashboard-mappings.png (the editor after a resync).
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { openHeadless, runBrowser, type Headless } from '../helpers/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { connectHubSpot, hubspotMoves, settle as settleAll, startHubSpotFor, startStack, type Stack } from '../helpers/stack.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-// Skipped only on a machine without Chromium outside CI; in CI a missing browser fails.
-const runBrowser = existsSync(CHROMIUM) || process.env.CI === 'true';
 const UI_TIMEOUT = 20_000;
 
 type Mapping = { platform: string; crm: string; direction: string; conflict: string; valueMap: { platform: string; crm: string }[] };
@@ -25,10 +21,8 @@ describe.skipIf(!runBrowser)('field-mapping editor in the dashboard (headless Ch
   let stack: Stack;
   let hs: HubSpotSandbox;
   let integrationId: string;
-  let userDataDir: string;
-  let context: BrowserContext;
+  let browser: Headless;
   let page: Page;
-  const pageErrors: string[] = [];
   const settle = () => settleAll(stack, hubspotMoves(hs));
   const stored = async () => (await stack.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationId } })).fieldMappings;
   const lead = (email: string) => stack.db.prisma.lead.findFirstOrThrow({ where: { organizationId: stack.orgId, email } });
@@ -41,24 +35,12 @@ describe.skipIf(!runBrowser)('field-mapping editor in the dashboard (headless Ch
     // A contact a person graded in HubSpot before any mapping: it arrives without a grade.
     hs.createContactAsUser({ email: 'cora@example.com', firstname: 'Cora', lastname: 'Graded', lead_grade: 'c' });
     await settle();
-    userDataDir = mkdtempSync(join(tmpdir(), 'crm-sync-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1360, height: 900 },
-      locale: 'en-GB',
-      timezoneId: 'UTC',
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
-    });
+    browser = await openHeadless({ height: 900 });
+    page = browser.page;
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await hs?.close();
     await stack?.stop();
   });
@@ -211,6 +193,6 @@ describe.skipIf(!runBrowser)('field-mapping editor in the dashboard (headless Ch
   });
 
   it('raised no script error or content-security-policy violation on the page', () => {
-    expect(pageErrors).toEqual([]);
+    expect(browser.errors).toEqual([]);
   });
 });

@@ -2,48 +2,30 @@
 // sandbox: Connect (the sandbox's consent screen consents and redirects to the service's
 // callback, which sends the browser back to the dashboard), the connection state after the
 // customer uninstalled the app (needs reconnect), Reconnect, then Disconnect.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { openHeadless, runBrowser, type Headless } from '../helpers/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 import { eventually } from '../helpers/net.ts';
 import type { Stack } from '../helpers/stack.ts';
 import { startOAuthHubSpot } from '../e2e/oauth/dance.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const runBrowser = existsSync(CHROMIUM) || process.env.CI === 'true';
 const UI_TIMEOUT = 20_000;
 
 describe.skipIf(!runBrowser)('connecting a CRM from the dashboard (headless Chromium)', () => {
   let stack: Stack;
   let hs: HubSpotSandbox;
-  let userDataDir: string;
-  let context: BrowserContext;
+  let browser: Headless;
   let page: Page;
-  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     ({ stack, hs } = await startOAuthHubSpot());
-    userDataDir = mkdtempSync(join(tmpdir(), 'crm-sync-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1360, height: 860 },
-      locale: 'en-GB',
-      timezoneId: 'UTC',
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
-    });
+    browser = await openHeadless({ height: 860 });
+    page = browser.page;
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await hs?.close();
     await stack?.stop();
   });
@@ -61,7 +43,7 @@ describe.skipIf(!runBrowser)('connecting a CRM from the dashboard (headless Chro
     await row().locator('.conn-state', { hasText: 'connected' }).waitFor({ timeout: UI_TIMEOUT });
     const integration = await stack.db.prisma.integration.findFirstOrThrow({ where: { organizationId: stack.orgId } });
     expect(integration).toMatchObject({ accountId: String(hs.portalId), connectedVia: 'oauth' });
-    expect(pageErrors).toEqual([]);
+    expect(browser.errors).toEqual([]);
   });
 
   it('shows "needs reconnect" once HubSpot refuses the grant, and Reconnect restores the connection', async () => {
@@ -75,7 +57,7 @@ describe.skipIf(!runBrowser)('connecting a CRM from the dashboard (headless Chro
     await row().locator('.conn-state', { hasText: /^connected$/ }).waitFor({ timeout: UI_TIMEOUT });
     // The push held meanwhile goes through.
     await eventually(() => hs.findContactByEmail('waiting@example.com') ?? undefined, 20_000, 'held push delivered');
-    expect(pageErrors).toEqual([]);
+    expect(browser.errors).toEqual([]);
   });
 
   it('Disconnect asks once more, then disconnects: the refresh token is revoked at HubSpot', async () => {
@@ -94,6 +76,6 @@ describe.skipIf(!runBrowser)('connecting a CRM from the dashboard (headless Chro
       body: new URLSearchParams({ client_id: hs.oauthClientId, client_secret: hs.clientSecret, token: refreshToken }).toString(),
     });
     expect(await introspect.json()).toEqual({ active: false });
-    expect(pageErrors).toEqual([]);
+    expect(browser.errors).toEqual([]);
   });
 });
