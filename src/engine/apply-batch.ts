@@ -41,8 +41,11 @@ export async function applyRecords(deps: ApplyDeps, integration: Integration, ba
   const linkById = new Map(links.map((l) => [l.externalId, l]));
   const plan = planFor(deps.connections.adapter(integration.provider), integration);
   // A record whose mapped fields beyond the six differ from what the link knows is decided too.
-  const extraKnown = (link: (typeof links)[number], record: CrmRecord) =>
-    plan.extra.length === 0 || Object.entries(record.extra ?? {}).every(([k, v]) => k in readRemoteExtra(link.remoteExtra) && sameValue(readRemoteExtra(link.remoteExtra)[k], v));
+  const extraKnown = (link: (typeof links)[number], record: CrmRecord) => {
+    if (plan.extra.length === 0) return true;
+    const known = readRemoteExtra(link.remoteExtra);
+    return Object.entries(record.extra ?? {}).every(([k, v]) => k in known && sameValue(known[k], v));
+  };
   const slow: number[] = [];
   const fresh: number[] = [];
   const seenEmails = new Set<string>();

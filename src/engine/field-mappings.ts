@@ -12,8 +12,8 @@ import { asCrmError, errInfo } from './crm-errors.ts';
 import { canonicalFields, readSnapshot, stampFieldTimes } from './fields.ts';
 import { getIntegration } from './integrations.ts';
 import { fanOut } from './links.ts';
-import { planFor, readRemoteExtra, withAttributes } from './mapped-fields.ts';
-import { attributeKey, fromCrmValue, isAttribute, mappingsOf, parseMappings, readsCrm, writesCrm, type FieldMapping, type MappingInput, type ResyncSource, type SetMappingsResult } from './mappings.ts';
+import { planFor, platformValue, readRemoteExtra, withAttributes } from './mapped-fields.ts';
+import { attributeKey, fromCrmValue, isAttribute, mappingsOf, parseMappings, readsCrm, sameValue, writesCrm, type FieldMapping, type MappingInput, type ResyncSource, type SetMappingsResult } from './mappings.ts';
 import { enableWebhooks } from './webhook-lifecycle.ts';
 
 export type MappingDeps = Pick<EngineContext, 'config' | 'prisma' | 'logger' | 'pubsub' | 'connections' | 'platformTag' | 'instanceId' | 'track' | 'wake' | 'isStopping'>;
@@ -175,10 +175,10 @@ async function applyPage(deps: MappingDeps, integration: Integration, mappings: 
         if (!conv.ok) continue;
         value = conv.value;
       }
+      if (sameValue(platformValue(lead, m.platform), value)) continue;
       if (isAttribute(m.platform)) {
-        const held = (lead.attributes as Record<string, unknown> | null)?.[attributeKey(m.platform)] ?? null;
-        if (JSON.stringify(held) !== JSON.stringify(value)) attrs[attributeKey(m.platform)] = value;
-      } else if ((lead as Record<string, unknown>)[m.platform] !== value) {
+        attrs[attributeKey(m.platform)] = value;
+      } else {
         (fields as Record<string, unknown>)[m.platform] = value === null ? null : String(value);
       }
     }

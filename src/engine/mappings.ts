@@ -61,7 +61,6 @@ export type MappingProblemCode =
   | 'MAPPING_VALUE_MAP_NOT_PICKLIST'
   | 'MAPPING_VALUE_MAP_UNKNOWN_OPTION'
   | 'MAPPING_VALUE_MAP_DUPLICATE'
-  | 'MAPPING_VALUE_MAP_REQUIRED'
   | 'MAPPING_TOO_MANY';
 
 const problem = (field: string, code: MappingProblemCode, message: string): FieldProblem => ({ field, code, message });
@@ -301,5 +300,3 @@ export function sameValue(a: FieldValue | undefined, b: FieldValue | undefined):
   return x === y;
 }
 
-/** The field times key of a platform field in Lead.fieldsChangedAt. */
-export const timeKey = (platform: string) => platform;
