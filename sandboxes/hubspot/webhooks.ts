@@ -165,6 +165,8 @@ export class WebhookDispatcher {
   }
 
   private cut(): void {
+    // A batch window opened before a hold sends nothing while held: release() cuts it.
+    if (this.held) return;
     let events = this.pending;
     this.pending = [];
     if (this.behavior.reorder) events = events.slice().reverse();

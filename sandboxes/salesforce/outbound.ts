@@ -248,6 +248,8 @@ export class OutboundDispatcher {
 
   private async dispatchDue(): Promise<void> {
     while (!this.closed) {
+      // Held (auto off) and nobody flushing: a timer set before the hold sends nothing.
+      if (!this.config.auto && this.drainWaiters.length === 0) return;
       const now = Date.now();
       let due = this.queue.filter((p) => p.dueAt <= now);
       if (due.length === 0 || !this.config.targetUrl) return;
