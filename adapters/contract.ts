@@ -629,11 +629,35 @@ export interface CrmAdapter<Env extends z.ZodObject = z.ZodObject, S = unknown> 
    */
   hosts: { api: readonly string[]; accounts?: readonly string[] };
   /**
+   * The client's request budget where the CRM's plan sets it and an administrator may name
+   * the account's own (setRequestBudget). Absent: the budget is not adjustable.
+   */
+  requestBudget?: RequestBudgetSpec;
+  /**
    * The account id in the one form webhooks name it (ParsedWebhook.accountIds), for an
    * id a person may write in another form (Salesforce: the 15-character org id Setup
    * shows, for the 18-character one outbound messages carry). Identity when absent.
    */
   normaliseAccountId?(accountId: string): string;
+}
+
+/** At most `requests` CRM calls in any `perMs` window. */
+export interface RequestBudget {
+  requests: number;
+  perMs: number;
+}
+
+export interface RequestBudgetSpec {
+  /** What the client spends when none is set (the budget every account of the CRM has). */
+  default: RequestBudget;
+  /** The highest the CRM documents for any plan, in its own window: a budget allowing more calls in such a window is refused. */
+  highest: RequestBudget;
+  /** The CRM's documented budgets by plan, for the person choosing one. */
+  documented: string;
+  /** The budget the integration's settings name, or null (the default applies). */
+  read(settings: Record<string, unknown>): RequestBudget | null;
+  /** The settings entries that put `budget` in force (null: back to the default); an undefined value removes its entry. */
+  write(budget: RequestBudget | null): Record<string, unknown>;
 }
 
 export type CrmErrorCode =

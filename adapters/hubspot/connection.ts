@@ -47,6 +47,8 @@ const API_HOSTS = new HostAllowList(HUBSPOT_API_HOSTS);
 // pause, a day would take 864,000 calls: the daily limit of a Free or Starter account is
 // not enforced here, its 429 (policyName DAILY) reaches the engine like any other.
 export const DEFAULT_RATE_LIMIT = { requests: 100, perMs: 10_000 };
+/** The highest per-10-s limit the guidelines name (an app on an account with the API Limit Increase). */
+export const HIGHEST_RATE_LIMIT = { requests: 250, perMs: 10_000 };
 export const SEARCH_RATE_LIMIT = { requests: 4, perMs: 1_000 };
 /** Extra wait after HubSpot's rolling window so clock and network jitter never push us over it. */
 const WINDOW_MARGIN_MS = 25;

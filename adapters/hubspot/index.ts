@@ -11,7 +11,9 @@
 // Professional and Enterprise, 250 with the API Limit Increase pack).
 import { z } from 'zod';
 import { baseCredentials, envFlag, optionalSecret, type ConnectionOptions, type CrmAdapter, type CrmClient } from '../contract.ts';
+import { isRate } from '../kit/limiter.ts';
 import { HUBSPOT_API_HOSTS, HubSpotClient } from './client.ts';
+import { DEFAULT_RATE_LIMIT, HIGHEST_RATE_LIMIT } from './connection.ts';
 import { FIELD_TO_PROPERTY } from './mappers.ts';
 import { hubspotOAuth } from './oauth.ts';
 import { hubspotCodec, type HubSpotWebhookSecrets } from './webhooks.ts';
@@ -73,6 +75,14 @@ export const hubspotAdapter = {
     searchRateLimit: rate.optional(),
     rateLimit: rate.optional(),
   }),
+  requestBudget: {
+    default: DEFAULT_RATE_LIMIT,
+    highest: HIGHEST_RATE_LIMIT,
+    documented:
+      'HubSpot (API usage guidelines): 100 requests per 10 s on Free and Starter accounts, 190 on Professional and Enterprise, 250 with the API limit increase.',
+    read: (settings) => (isRate(settings.rateLimit) ? { requests: settings.rateLimit.requests, perMs: settings.rateLimit.perMs } : null),
+    write: (budget) => ({ rateLimit: budget ?? undefined }),
+  },
   // Webhooks name the portal (portalId) they come from.
   routing: { by: 'account' },
   // Signed with the app's client secret: the integration's own, else the service-wide one.

@@ -18,11 +18,12 @@ import { Dispatcher } from './dispatcher.ts';
 import { inboxQueue, receiveWebhook } from './inbox.ts';
 import { usesEndpointSecret } from './webhook-secrets.ts';
 import { resumeAbandonedImports, startImport } from './importer.ts';
-import { createIntegration, newInstanceId } from './integrations.ts';
+import { createIntegration, getIntegration, newInstanceId } from './integrations.ts';
 import { disableWebhooks, enableWebhooks, renewExpiringWebhooks, rotateWebhookSecret, webhookStatus } from './webhook-lifecycle.ts';
 import { createLead, updateLead } from './leads.ts';
 import { CrmFieldCache, listCrmFields } from './crm-fields.ts';
 import { resyncJob, setFieldMappings, startResync } from './field-mappings.ts';
+import { requestBudgetOf, setRequestBudget } from './request-budget.ts';
 import { outboxQueue } from './outbox.ts';
 import { retryFailedOutbox } from './outbox-steps.ts';
 import { pollAll } from './poller.ts';
@@ -190,6 +191,8 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
     crmFields: (org, id, opts) => listCrmFields(ctx, fieldCache, org, id, opts?.refresh ?? false),
     setFieldMappings: (org, id, mappings) => changing(setFieldMappings(ctx, fieldCache, org, id, mappings)),
     resyncFields: (org, id, fields, source) => startResync(ctx, org, id, fields, source),
+    setRequestBudget: (org, id, budget) => changing(setRequestBudget(ctx, org, id, budget)),
+    requestBudget: async (org, id) => requestBudgetOf(ctx, await getIntegration(prisma, org, id)),
     fieldResyncJob: (org, id) => resyncJob(ctx, org, id),
     async importJob(org, jobId) {
       const job = await prisma.importJob.findFirst({ where: { id: jobId, organizationId: org } });

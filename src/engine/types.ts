@@ -1,7 +1,7 @@
 // The service functions the API layers (GraphQL and the REST shim) call. Both layers
 // call the same functions with the caller's organization id; nothing here knows
 // about HTTP or GraphQL.
-import type { CrmField, CrmProvider, ProvisionReport, WebhookRequest } from '../../adapters/contract.ts';
+import type { CrmField, CrmProvider, ProvisionReport, RequestBudget, WebhookRequest } from '../../adapters/contract.ts';
 import type { FieldResyncJob, ImportJob, Integration, Lead, SyncEvent } from '../generated/prisma/client.ts';
 import type { MappingInput, ResyncSource, SetMappingsResult } from './mappings.ts';
 import type { Metrics } from '../metrics.ts';
@@ -164,6 +164,10 @@ export interface SyncService {
   crmFields(organizationId: string, integrationId: string, opts?: { refresh?: boolean }): Promise<CrmField[]>;
   /** Replaces an integration's field mappings, checked against the CRM's fields (field-mappings.ts). */
   setFieldMappings(organizationId: string, integrationId: string, mappings: readonly MappingInput[]): Promise<SetMappingsResult>;
+  /** Sets the request budget of an integration's client (null: the CRM's default); request-budget.ts. */
+  setRequestBudget(organizationId: string, integrationId: string, budget: RequestBudgetInput | null): Promise<Integration>;
+  /** The request budget in force; null when the CRM has no adjustable budget. */
+  requestBudget(organizationId: string, integrationId: string): Promise<RequestBudgetView | null>;
   /** Starts a resync of mapped fields; returns its job at once. */
   resyncFields(organizationId: string, integrationId: string, fields: string[], source?: ResyncSource | null): Promise<FieldResyncJob>;
   fieldResyncJob(organizationId: string, jobId: string): Promise<FieldResyncJob>;
@@ -186,4 +190,21 @@ export interface WorkerStatus {
   running: boolean;
   stopping: boolean;
   workers: { name: string; running: boolean }[];
+}
+
+/** The request budget in force for an integration (request-budget.ts). */
+export interface RequestBudgetView {
+  requests: number;
+  perMs: number;
+  /** True when no budget was set: the CRM's default applies. */
+  isDefault: boolean;
+  /** The highest the CRM documents for any plan. */
+  highest: RequestBudget;
+  /** The CRM's documented budgets by plan. */
+  documented: string;
+}
+
+export interface RequestBudgetInput {
+  requests: number;
+  perSeconds: number;
 }

@@ -9,6 +9,7 @@ import './types/webhook.ts';
 import './types/import-job.ts';
 import './types/crm-field.ts';
 import './types/field-mapping.ts';
+import './types/request-budget.ts';
 import './types/api-key.ts';
 import './types/sync-event.ts';
 

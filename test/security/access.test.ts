@@ -223,6 +223,19 @@ const CASES: Record<string, RootCase> = {
       expect((await api.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationA } })).fieldMappings).toBeNull();
     },
   },
+  'Mutation.setRequestBudget': {
+    scope: 'integrations:admin',
+    op: () => ({
+      query: 'mutation ($id: ID!) { setRequestBudget(integrationId: $id, budget: { requests: 150, perSeconds: 10 }) { id } }',
+      variables: { id: missing() },
+    }),
+    async crossOrg() {
+      const before = (await api.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationA } })).settings;
+      const q = 'mutation ($id: ID!) { setRequestBudget(integrationId: $id, budget: { requests: 150, perSeconds: 10 }) { id } }';
+      await sameAsMissing(q, { id: integrationA }, { id: missing() });
+      expect((await api.db.prisma.integration.findUniqueOrThrow({ where: { id: integrationA } })).settings).toEqual(before);
+    },
+  },
   'Mutation.resyncFields': {
     scope: 'integrations:admin',
     op: () => ({ query: 'mutation ($id: ID!) { resyncFields(integrationId: $id, fields: ["firstName"]) { id } }', variables: { id: missing() } }),
