@@ -18,7 +18,8 @@
 //   in the middle of a push or an import costs one refresh. Salesforce names no expiry for
 //   a session (the org's session timeout decides): renewal happens on 401 only.
 // - A refresh token Salesforce refuses (invalid_grant) is AUTH_REVOKED.
-import { Connection } from 'jsforce';
+import { createRequire } from 'node:module';
+import type { Connection } from 'jsforce';
 import { z } from 'zod';
 import { CrmError, type AdapterLogger, type ConnectionOptions, type CrmRecord, type Credentials } from '../contract.ts';
 import { withDeadline } from '../kit/deadline.ts';
@@ -37,6 +38,13 @@ import { useGuardedTransport } from './transport.ts';
  */
 export const SALESFORCE_HOSTS: readonly string[] = ['*.salesforce.com', '*.force.com'];
 const HOSTS = new HostAllowList(SALESFORCE_HOSTS);
+
+// jsforce is loaded when the first Salesforce connection is made, not when the adapter is:
+// it costs a process some 15 MB resident, which one without Salesforce integrations
+// never needs. (Its package is CommonJS: `require` loads it synchronously.)
+const require = createRequire(import.meta.url);
+let jsforce: typeof import('jsforce') | undefined;
+const jsforceConnection = (): typeof Connection => (jsforce ??= require('jsforce') as typeof import('jsforce')).Connection;
 
 export const API_VERSION = '62.0';
 const DEFAULT_CALL_CLIENT = 'crm-sync';
@@ -133,7 +141,7 @@ export class SalesforceConnection {
     }
     const keeper = opts.tokens;
     const canRefresh = Boolean(refreshToken && clientId);
-    this.api = new Connection({
+    this.api = new (jsforceConnection())({
       instanceUrl: baseUrl,
       accessToken: accessToken ?? undefined,
       refreshToken: canRefresh ? refreshToken : undefined,

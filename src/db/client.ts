@@ -8,7 +8,8 @@ import pg from 'pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
-import { applyMigrations } from './migrate.ts';
+import { applyMigrations, migrationsUpToDate } from './migrate.ts';
+import { createPGliteDirectory, isNewPGliteDirectory, pgliteStartParams } from './pglite-create.ts';
 import { PriorityGate, registerUrgentRunner, urgentRunner, yieldingPGlite } from './priority.ts';
 
 export { PrismaClient };
@@ -41,20 +42,27 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let closeDriver: () => Promise<void>;
   let kind: Database['kind'];
   let urgent: ReturnType<typeof urgentRunner> | undefined;
+  /** Set when this call created the PGlite database: the migrations applied then. */
+  let createdWithMigrations: string[] | undefined;
+  let pgDb: PGlite | undefined;
   if (opts.databaseUrl) {
     factory = new PrismaPg({ connectionString: opts.databaseUrl, max: 10 });
     closeDriver = async () => {};
     kind = 'postgres';
   } else {
     const dir = path.join(opts.dataDir, 'pglite');
-    await mkdir(dir, { recursive: true });
     // PGlite's memory is WebAssembly memory, which grows and never shrinks: shared buffers
     // of Postgres's default 128 MB end up resident for good once a big import touched
     // them. A smaller pool leaves the rest to the operating system's file cache.
-    const pg = new PGlite(dir, {
-      startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${opts.pgliteSharedBuffers ?? DEFAULT_PGLITE_SHARED_BUFFERS}`],
-    });
+    const sharedBuffers = opts.pgliteSharedBuffers ?? DEFAULT_PGLITE_SHARED_BUFFERS;
+    if (await isNewPGliteDirectory(dir)) {
+      // A new database is made in a child process, whose memory goes when it exits (pglite-create.ts).
+      await mkdir(opts.dataDir, { recursive: true });
+      createdWithMigrations = await createPGliteDirectory(dir, { sharedBuffers, migrate: opts.migrate !== false });
+    }
+    const pg = new PGlite(dir, { startParams: pgliteStartParams(sharedBuffers) });
     await pg.waitReady;
+    pgDb = pg;
     // Webhook intake writes ahead of everything else (priority.ts).
     const gate = new PriorityGate(opts.pgliteIntakePriorityMs ?? DEFAULT_PGLITE_INTAKE_PRIORITY_MS);
     urgent = urgentRunner(pg, gate);
@@ -62,8 +70,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     closeDriver = () => pg.close();
     kind = 'pglite';
   }
-  let appliedMigrations: string[] = [];
-  if (opts.migrate !== false) {
+  let appliedMigrations: string[] = createdWithMigrations ?? [];
+  if (opts.migrate !== false && !createdWithMigrations) {
     if (kind === 'postgres') {
       // The schema engine does not close what it opens: give it its own pool and end it.
       const pool = new pg.Pool({ connectionString: opts.databaseUrl!, max: 2 });
@@ -72,7 +80,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       } finally {
         await pool.end();
       }
-    } else {
+    } else if (!(await migrationsUpToDate((sql) => pgDb!.query(sql)))) {
       appliedMigrations = await applyMigrations(factory);
     }
   }

@@ -22,6 +22,26 @@ export async function listMigrations(dir = MIGRATIONS_DIR) {
   );
 }
 
+/**
+ * True when the database records every committed migration as finished and none as
+ * failed: applyMigrations would apply nothing, and the schema engine (about 25 MB that stay
+ * resident once loaded) need not load. False when unsure (no migrations table yet, an
+ * error): applyMigrations then decides, as always. `query` runs one SQL statement.
+ */
+export async function migrationsUpToDate(query: (sql: string) => Promise<{ rows: unknown[] }>): Promise<boolean> {
+  let rows: { name: string; finished: boolean; rolledBack: boolean }[];
+  try {
+    rows = (await query(`SELECT migration_name AS name, finished_at IS NOT NULL AS finished, rolled_back_at IS NOT NULL AS "rolledBack" FROM _prisma_migrations`))
+      .rows as typeof rows;
+  } catch {
+    return false;
+  }
+  // A failed migration (neither finished nor rolled back) is the engine's to report.
+  if (rows.some((r) => !r.finished && !r.rolledBack)) return false;
+  const finished = new Set(rows.filter((r) => r.finished && !r.rolledBack).map((r) => r.name));
+  return (await listMigrations()).every((m) => finished.has(m.name));
+}
+
 /** Applies every pending migration; safe to run any number of times. Returns the names applied now. */
 export async function applyMigrations(factory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
   const schemaText = await readFile(SCHEMA_PATH, 'utf8');

@@ -13,6 +13,8 @@
 //   9. import against a throttled HubSpot: records/s against the quota's maximum
 //   BENCH_SECTIONS=0,6 runs some only (BENCH_E2E_LOADS=steady: section 6's steady rate only); every figure has an env override (BENCH_*);
 //   BENCH_PROFILE=1 profiles the service process of sections 0, 6 and 7 (bench-profiles/).
+//   BENCH_SERVICE_NODE_FLAGS="--expose-gc --max-semi-space-size=4" starts the service process with those Node/V8 flags
+//   (with --expose-gc, section 7 also prints the memory after a full garbage collection).
 //   0. (first) durable intake against a raw ceiling (test/bench/ceiling.ts), same load, one run
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -396,6 +398,11 @@ if (want('7')) {
   const mem = (m: typeof peak) => `${m.rss} MB (JavaScript heap ${m.heap} MB, outside it ${m.external} MB)`;
   console.log(`  service RSS idle: ${mem(idle)}; peak during the import: ${mem(peak)}; growth ${peak.rss - idle.rss} MB`);
   console.log(`  service CPU: ${(peak.cpu - idle.cpu).toFixed(1)} s, ${(((peak.cpu - idle.cpu) * 1000) / Math.max(1, job.created)).toFixed(3)} ms per record`);
+  // With BENCH_SERVICE_NODE_FLAGS=--expose-gc: how much of the peak's heap was garbage not yet collected.
+  if (process.env.BENCH_SERVICE_NODE_FLAGS?.includes('--expose-gc')) {
+    const after = JSON.parse(await svc.command('gc')) as typeof peak;
+    console.log(`  after a full garbage collection: ${mem(after)}`);
+  }
   await svc.stop();
   await hs.close();
 }

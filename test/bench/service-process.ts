@@ -27,7 +27,9 @@ export interface BenchService {
 /** `env`: settings of this service process (DATABASE_URL, WORKERS, ENCRYPTION_KEY, BENCH_START_WORKERS, ...). */
 export async function startBenchService(secret: string, profile: boolean, env: Record<string, string> = {}): Promise<BenchService> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-bench-service-'));
-  const args = [...(profile ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : []), '--import', 'tsx', path.join(import.meta.dirname, 'service.ts'), dir, secret];
+  // BENCH_SERVICE_NODE_FLAGS: Node/V8 flags of the service process, to compare (e.g. --liftoff-only).
+  const flags = (process.env.BENCH_SERVICE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const args = [...flags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : []), '--import', 'tsx', path.join(import.meta.dirname, 'service.ts'), dir, secret];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async () => {

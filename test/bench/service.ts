@@ -7,6 +7,8 @@
 //   "rss"    -> prints the highest resident set size seen (sampled every 100 ms) and what the
 //               process held then: JavaScript heap, and memory outside it (PGlite's WebAssembly
 //               memory, buffers), as JSON in MB, with the process's CPU seconds so far; then resets it
+//   "gc"     -> a full garbage collection (the process runs with --expose-gc), then prints the
+//               resident set size, JavaScript heap and memory outside it now, as JSON in MB
 //   "start"  -> starts the engine's workers when BENCH_START_WORKERS=later held them back; prints "started"
 //   "settings ID JSON" -> merges JSON into the integration's settings (e.g. a HubSpot rateLimit); prints "set"
 //   "stop"   -> stops and exits (a --cpu-prof profile is written then)
@@ -70,6 +72,11 @@ for await (const line of createInterface({ input: process.stdin })) {
     const cpu = process.cpuUsage();
     process.stdout.write(`${JSON.stringify({ ...peak, cpu: (cpu.user + cpu.system) / 1e6 })}\n`);
     peak = { rss: 0, heap: 0, external: 0, cpu: 0 };
+  } else if (line === 'gc') {
+    (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((r) => setTimeout(r, 200));
+    const m = process.memoryUsage();
+    process.stdout.write(`${JSON.stringify({ rss: mb(m.rss), heap: mb(m.heapUsed), external: mb(m.external) })}\n`);
   } else if (line === 'start') {
     stack.engine.start();
     process.stdout.write('started\n');
