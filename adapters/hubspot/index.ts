@@ -78,8 +78,11 @@ export const hubspotAdapter = {
   requestBudget: {
     default: DEFAULT_RATE_LIMIT,
     highest: HIGHEST_RATE_LIMIT,
+    // HubSpot's API usage guidelines give private apps these per-10-s limits; its "APIs by
+    // tier" page: "Apps using OAuth are only subject to a limit of 100 requests every 10
+    // seconds" (the default here).
     documented:
-      'HubSpot (API usage guidelines): 100 requests per 10 s on Free and Starter accounts, 190 on Professional and Enterprise, 250 with the API limit increase.',
+      'HubSpot (API usage guidelines): private apps 100 requests per 10 s on Free and Starter accounts, 190 on Professional and Enterprise, 250 with the API limit increase; apps using OAuth 100 per 10 s.',
     read: (settings) => (isRate(settings.rateLimit) ? { requests: settings.rateLimit.requests, perMs: settings.rateLimit.perMs } : null),
     write: (budget) => ({ rateLimit: budget ?? undefined }),
   },

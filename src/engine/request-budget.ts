@@ -6,15 +6,15 @@
 // with 429s. The client is rebuilt with the new budget on its next call (its key includes
 // the settings), on every instance.
 import type { RequestBudget, RequestBudgetSpec } from '../../adapters/contract.ts';
-import { AppError, validationError, type FieldProblem } from '../errors.ts';
+import { validationError, type FieldProblem } from '../errors.ts';
 import type { Integration } from '../generated/prisma/client.ts';
+import { settingsOf } from './connections.ts';
 import type { EngineContext } from './context.ts';
 import type { RequestBudgetInput, RequestBudgetView } from './types.ts';
 import { getIntegration } from './integrations.ts';
 
 type BudgetDeps = Pick<EngineContext, 'prisma' | 'connections' | 'logger'>;
 
-const settingsOf = (i: Pick<Integration, 'settings'>) => (i.settings && typeof i.settings === 'object' && !Array.isArray(i.settings) ? (i.settings as Record<string, unknown>) : {});
 
 /** The budget in force for an integration; null when its CRM has no adjustable budget. */
 export function requestBudgetOf(deps: Pick<BudgetDeps, 'connections'>, integration: Pick<Integration, 'provider' | 'settings'>): RequestBudgetView | null {
@@ -31,7 +31,7 @@ function callsPerCrmWindow(b: RequestBudget, crmWindowMs: number): number {
 }
 
 /** The budget an administrator asks for, checked against what the CRM documents; the problems, or the budget. */
-export function parseBudget(spec: RequestBudgetSpec, input: RequestBudgetInput): RequestBudget {
+function parseBudget(spec: RequestBudgetSpec, input: RequestBudgetInput): RequestBudget {
   const problems: FieldProblem[] = [];
   if (!Number.isInteger(input.requests) || input.requests < 1) problems.push({ field: 'budget.requests', code: 'BUDGET_INVALID', message: 'must be a whole number of requests, at least 1' });
   if (!Number.isInteger(input.perSeconds) || input.perSeconds < 1 || input.perSeconds > 86_400) {
@@ -61,15 +61,13 @@ export async function setRequestBudget(deps: BudgetDeps, organizationId: string,
   const integration = await getIntegration(deps.prisma, organizationId, integrationId);
   const adapter = deps.connections.adapter(integration.provider);
   const spec = adapter.requestBudget;
-  if (!spec) {
-    throw new AppError('VALIDATION', `${adapter.label} has no request budget to set: its client follows the CRM's own limits`, {
-      fields: [{ field: 'integrationId', code: 'BUDGET_NOT_ADJUSTABLE', message: `${adapter.label} has no adjustable request budget` }],
-    });
-  }
+  if (!spec) throw validationError([{ field: 'integrationId', code: 'BUDGET_NOT_ADJUSTABLE', message: `${adapter.label} has no adjustable request budget: its client follows the CRM's own limits` }]);
   const budget = input === null ? null : parseBudget(spec, input);
   const entries = spec.write(budget);
   const removed = Object.keys(entries).filter((k) => entries[k] === undefined);
   const set = Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined));
+  // The settings as they will be, checked against the adapter's schema (an adapter whose
+  // write() answers what its own schema refuses is a defect: thrown, nothing stored).
   deps.connections.settingsToStore(integration.provider, { ...settingsOf(integration), ...set });
   await deps.prisma.$executeRaw`
     UPDATE "Integration"
