@@ -21,6 +21,12 @@ const schema = z.object({
    * insert is queued or running, so intake is acknowledged ahead of the workers; 0: no priority.
    */
   PGLITE_INTAKE_PRIORITY_MS: z.coerce.number().int().min(0).max(1_000).default(50),
+  /**
+   * While webhooks flood in (src/engine/intake-first.ts), the workers' next claim waits for
+   * the flood to pause, at most this long (ms): intake keeps the CPU and the CRM gets its
+   * acknowledgement; the stored events are processed right after. 0: never wait. Any database.
+   */
+  INTAKE_FIRST_MS: z.coerce.number().int().min(0).max(1_000).default(250),
   DATABASE_URL: z.string().url().optional(),
   PUBLIC_BASE_URL: z.string().url().optional(),
   /**

@@ -26,6 +26,14 @@ describe('config', () => {
     }
   });
 
+  it('INTAKE_FIRST_MS: 250 ms by default, 0 lets the workers claim during a flood of webhooks, more than a second refused', () => {
+    expect(loadConfig({}).INTAKE_FIRST_MS).toBe(250);
+    expect(loadConfig({ INTAKE_FIRST_MS: '0' }).INTAKE_FIRST_MS).toBe(0);
+    for (const bad of ['-1', '1001', 'soon']) {
+      expect(() => loadConfig({ INTAKE_FIRST_MS: bad }), bad).toThrowError(/INTAKE_FIRST_MS/);
+    }
+  });
+
   it('rejects bad values with every problem named', () => {
     expect(() => loadConfig({ PORT: 'abc', PLATFORM_SOURCE_TAG: 'Has Spaces' })).toThrowError(ConfigError);
     try {

@@ -24,7 +24,16 @@ export class Dispatcher {
   constructor(
     readonly name: string,
     private readonly queue: DispatchQueue,
-    private readonly opts: { concurrency: number; idleMs: number; onError: (err: unknown, name: string) => void },
+    private readonly opts: {
+      concurrency: number;
+      idleMs: number;
+      onError: (err: unknown, name: string) => void;
+      /**
+       * Awaited before each claim when it returns a promise: what must go first (webhooks
+       * being received) holds the next claim back, for a bounded time (intake-first.ts).
+       */
+      before?: () => Promise<void> | undefined;
+    },
   ) {}
 
   start() {
@@ -92,6 +101,9 @@ export class Dispatcher {
   private async pass(): Promise<number> {
     const free = this.opts.concurrency - this.inFlight.size;
     if (free <= 0) return 0;
+    const first = this.opts.before?.();
+    if (first) await first;
+    if (!this.running) return 0;
     const groups = await this.queue.claim([...this.inFlight.keys()]);
     let started = 0;
     const extra: string[] = [];

@@ -33,6 +33,7 @@ import type { SyncService, WorkerStatus } from './types.ts';
 import type { EngineContext } from './context.ts';
 import { WebhookRoutes } from './webhook-routes.ts';
 import { IntakeWriter } from './inbox-store.ts';
+import { IntakeFirst } from './intake-first.ts';
 import { notFound } from '../errors.ts';
 
 /** How long stop() lets the work in hand finish before releasing it. */
@@ -131,7 +132,10 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   const intake = { ...ctx, routes, writer: new IntakeWriter(prisma) };
   // Each integration's work runs as its own task (one per queue at a time, WORKER_CONCURRENCY
   // in all): a CRM that hangs holds its own integration only.
-  const dispatch = { concurrency: config.WORKER_CONCURRENCY, idleMs, onError };
+  // Intake first (intake-first.ts): while webhooks are being received, the workers' next
+  // claim waits for a gap, at most INTAKE_FIRST_MS.
+  const intakeFirst = new IntakeFirst(config.INTAKE_FIRST_MS);
+  const dispatch = { concurrency: config.WORKER_CONCURRENCY, idleMs, onError, before: () => intakeFirst.gap() };
   // Arrivals wake an inbox task holding a partial batch for the next events (inbox-gather.ts).
   const arrivals = new Arrivals();
   const inbox = new Dispatcher('inbox', inboxQueue({ ...ctx, arrivals }), dispatch);
@@ -205,7 +209,7 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
       // Only CRMs authenticated by a secret endpoint URL have one (Salesforce).
       if (req.endpointSecret && !usesEndpointSecret(adapter)) throw new AppError('NOT_FOUND', `No webhook endpoint for ${provider} below this path`);
       try {
-        const { stored, integrationIds, ...response } = await receiveWebhook(intake, adapter, req);
+        const { stored, integrationIds, ...response } = await intakeFirst.receiving(() => receiveWebhook(intake, adapter, req));
         if (stored) {
           arrivals.notify(integrationIds);
           inbox.kick(integrationIds);

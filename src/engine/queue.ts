@@ -45,26 +45,52 @@ export async function claimRows(
   /** Only this integration's rows (all integrations' when null). */
   only: string | null = null,
 ): Promise<{ id: string; integrationId: string }[]> {
+  const params: unknown[] = [owner, String(leaseMs), limit, exclude, ...(only === null ? [] : [only])];
+  const [, rows] = await prisma.$transaction([
+    prisma.$executeRawUnsafe(CLAIM_PLAN),
+    prisma.$queryRawUnsafe<{ id: string; integrationId: string }[]>(claimSql(table, orderColumn, only !== null), ...params),
+  ]);
+  return rows;
+}
+
+/**
+ * Run before a claim, in its transaction: sorting is switched off for that statement only
+ * (SET LOCAL: the transaction's end restores it), so the planner walks the
+ * (status, order column) index in order and stops after `limit` rows. Without it, on a
+ * database whose statistics do not show the backlog (PGlite runs no autovacuum, so its
+ * tables are never analyzed; on PostgreSQL a flood faster than autoanalyze), it guesses
+ * that few rows are pending, reads every pending row and sorts them: with a backlog of
+ * 20,000 events, 23 ms per claim (65-90 ms for one integration's) against about 1 ms
+ * walking the index.
+ */
+export const CLAIM_PLAN = 'SET LOCAL enable_sort = off';
+
+/**
+ * The claim statement: $1 owner, $2 lease (ms), $3 limit, $4 integrations left alone,
+ * $5 (with `only`) the one integration. Rows under an expired lease first (claimed before,
+ * by an instance that died), then pending ones, each part oldest first.
+ */
+export function claimSql(table: QueueTable, orderColumn: 'occurredAt' | 'createdAt', only: boolean): string {
   // Identifiers cannot be parameters; both come from the closed unions above.
-  const sql = `
-    UPDATE "${table}" SET status = 'processing', "lockedBy" = $1,
-      "lockedUntil" = (now() AT TIME ZONE 'UTC') + ($2 || ' milliseconds')::interval
-    WHERE id IN (
+  const candidates = (due: string) => `
       SELECT q.id FROM "${table}" q
-      WHERE ((q.status = 'pending' AND q."nextAttemptAt" <= (now() AT TIME ZONE 'UTC'))
-         OR (q.status = 'processing' AND q."lockedUntil" < (now() AT TIME ZONE 'UTC')))
+      WHERE ${due}
         AND NOT (q."integrationId" = ANY($4::text[]))
-        AND ($5::text IS NULL OR q."integrationId" = $5::text)
+        ${only ? 'AND q."integrationId" = $5::text' : ''}
         AND NOT EXISTS (
           SELECT 1 FROM "Integration" g
           WHERE g.id = q."integrationId"
             AND (g."breakerUntil" > (now() AT TIME ZONE 'UTC') OR g."connectionState" = 'needs_reconnect'))
       ORDER BY q."${orderColumn}" ASC
       LIMIT $3
-      FOR UPDATE OF q SKIP LOCKED
-    )
+      FOR UPDATE OF q SKIP LOCKED`;
+  return `
+    WITH expired AS (${candidates(`q.status = 'processing' AND q."lockedUntil" < (now() AT TIME ZONE 'UTC')`)}),
+         due AS (${candidates(`q.status = 'pending' AND q."nextAttemptAt" <= (now() AT TIME ZONE 'UTC')`)})
+    UPDATE "${table}" SET status = 'processing', "lockedBy" = $1,
+      "lockedUntil" = (now() AT TIME ZONE 'UTC') + ($2 || ' milliseconds')::interval
+    WHERE id IN (SELECT id FROM (SELECT id FROM expired UNION ALL SELECT id FROM due) AS c LIMIT $3)
     RETURNING id, "integrationId"`;
-  return prisma.$queryRawUnsafe<{ id: string; integrationId: string }[]>(sql, owner, String(leaseMs), limit, exclude, only);
 }
 
 /** Claimed rows grouped by integration, in claim order. */
