@@ -18,7 +18,7 @@ const SHUTDOWN_HARD_LIMIT_MS = 10_000;
 export async function serve(config: Config = loadConfig()): Promise<{ url: string }> {
   const logger = createLogger(config.LOG_LEVEL);
 
-  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, pgliteSharedBuffers: config.PGLITE_SHARED_BUFFERS, pgliteIntakePriorityMs: config.PGLITE_INTAKE_PRIORITY_MS });
+  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, pgliteSharedBuffers: config.PGLITE_SHARED_BUFFERS, pgliteIntakePriorityMs: config.PGLITE_INTAKE_PRIORITY_MS, warm: true });
   if (db.appliedMigrations.length) logger.info({ migrations: db.appliedMigrations }, 'database migrated');
   await ensureBootstrap(db.prisma, config.BOOTSTRAP_API_KEY, logger);
 

@@ -10,6 +10,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { applyMigrations, migrationsUpToDate } from './migrate.ts';
 import { createPGliteDirectory, isNewPGliteDirectory, pgliteStartParams } from './pglite-create.ts';
+import { warmPGlite } from './pglite-warm.ts';
 import { PriorityGate, registerUrgentRunner, urgentRunner, yieldingPGlite } from './priority.ts';
 
 export { PrismaClient };
@@ -35,6 +36,8 @@ export interface DatabaseOptions {
   pgliteIntakePriorityMs?: number;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
+  /** PGlite: warm its code before returning (pglite-warm.ts): what a service start does, not a test's database. */
+  warm?: boolean;
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
@@ -62,6 +65,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     }
     const pg = new PGlite(dir, { startParams: pgliteStartParams(sharedBuffers) });
     await pg.waitReady;
+    if (opts.warm) await warmPGlite(pg);
     pgDb = pg;
     // Webhook intake writes ahead of everything else (priority.ts).
     const gate = new PriorityGate(opts.pgliteIntakePriorityMs ?? DEFAULT_PGLITE_INTAKE_PRIORITY_MS);

@@ -27,7 +27,7 @@ export async function startBenchStack(dataDir: string, hubspotSecret: string, en
     ...env,
   });
   const logger = createLogger('silent');
-  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir, pgliteSharedBuffers: config.PGLITE_SHARED_BUFFERS, pgliteIntakePriorityMs: config.PGLITE_INTAKE_PRIORITY_MS });
+  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir, pgliteSharedBuffers: config.PGLITE_SHARED_BUFFERS, pgliteIntakePriorityMs: config.PGLITE_INTAKE_PRIORITY_MS, warm: true });
   const pubsub = createAppPubSub();
   const engine = createSyncEngine({ config, prisma: db.prisma, logger, pubsub, idleMs: 100, keyring: keyringFromConfig(config, logger) });
   const app = buildApp({ config, db, logger, pubsub, service: engine });
