@@ -5,9 +5,9 @@
 // because this is the hottest statement of the service (profiled: Prisma's per-query
 // work and a four-statement transaction cost more than the insert itself). On PGlite it
 // runs ahead of the other statements, not through Prisma (src/db/priority.ts).
-import { randomUUID } from 'node:crypto';
 import { intakeSql, type SqlRunner } from '../db/priority.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { timeOrderedId } from './ids.ts';
 
 export interface IntakeRow {
   integrationId: string;
@@ -82,7 +82,8 @@ export class IntakeWriter {
   store(rows: IntakeRow[]): Promise<number> {
     if (rows.length === 0) return Promise.resolve(0);
     return new Promise<number>((done, fail) => {
-      this.queue.push({ rows: rows.map((r) => ({ ...r, id: randomUUID() })), done, fail });
+      // Time-ordered ids (ids.ts): a group's rows land at the right edge of the primary key.
+      this.queue.push({ rows: rows.map((r) => ({ ...r, id: timeOrderedId() })), done, fail });
       if (!this.writing) void this.drain();
     });
   }
