@@ -44,16 +44,30 @@ export function requestContext(logger: Logger): MiddlewareHandler<HttpEnv> {
   };
 }
 
-/** 413 as soon as the declared or streamed size passes the limit, before reading the rest. */
+/**
+ * 413 as soon as the declared or streamed size passes the limit, before reading the rest.
+ * A body of declared length (Content-Length, which Node's HTTP parser holds the body to)
+ * is judged by its header alone, and a request with neither Content-Length nor
+ * Transfer-Encoding has no body (RFC 9112, 6.3): neither touches the body, so a handler
+ * still reads it straight from the socket (the Node adapter's fast path) instead of
+ * through a web stream, which cost about a fifth of the CPU of a single-event webhook.
+ * A chunked body is counted as it streams in.
+ */
 export function limitBody(maxSize = MAX_BODY_BYTES): MiddlewareHandler<HttpEnv> {
-  return bodyLimit({
-    maxSize,
-    onError: (c) =>
-      appErrorResponse(c, new AppError('PAYLOAD_TOO_LARGE', `Request body is larger than ${maxSize} bytes.`), {
-        connection: 'close',
-      }),
-  });
+  const tooLarge: OnBodyTooLarge = (c) =>
+    appErrorResponse(c, new AppError('PAYLOAD_TOO_LARGE', `Request body is larger than ${maxSize} bytes.`), {
+      connection: 'close',
+    });
+  const streamed = bodyLimit({ maxSize, onError: tooLarge });
+  return async (c, next) => {
+    if (c.req.header('transfer-encoding') !== undefined) return streamed(c, next);
+    const declared = c.req.header('content-length');
+    if (declared === undefined) return next();
+    return Number(declared) > maxSize ? tooLarge(c) : next();
+  };
 }
+
+type OnBodyTooLarge = NonNullable<Parameters<typeof bodyLimit>[0]['onError']>;
 
 export const UNAUTHENTICATED_MESSAGE = 'A valid API key is required: send it as "Authorization: Bearer <key>".';
 

@@ -133,6 +133,20 @@ describe('HTTP layer', () => {
     expect(Object.keys(got.req.headers).every((h) => h === h.toLowerCase())).toBe(true);
   });
 
+  it('hands a webhook sent without a Content-Length (chunked, under the limit) to the service whole', async () => {
+    webhookAnswer = async () => ({ status: 200, contentType: 'application/json', body: '{}' });
+    const parts = ['[{"eventId":7,', '"subscriptionType":"contact.creation",', `"pad":"${'z'.repeat(100_000)}"}]`];
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const p of parts) controller.enqueue(new TextEncoder().encode(p));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${api.url}/api/v1/webhooks/hubspot`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(200);
+    expect(webhooks.at(-1)!.req.rawBody.toString('utf8')).toBe(parts.join(''));
+  });
+
   it('answers a webhook the service rejects with its status and code, without an API key', async () => {
     webhookAnswer = async () => {
       throw new AppError('UNAUTHENTICATED', 'Invalid webhook signature');
