@@ -132,8 +132,8 @@ export function createSyncEngine(deps: EngineDeps): SyncEngine {
   const intake = { ...ctx, routes, writer: new IntakeWriter(prisma) };
   // Each integration's work runs as its own task (one per queue at a time, WORKER_CONCURRENCY
   // in all): a CRM that hangs holds its own integration only.
-  // Intake first (intake-first.ts): while webhooks are being received, the workers' next
-  // claim waits for a gap, at most INTAKE_FIRST_MS.
+  // Intake first (intake-first.ts): while webhooks flood in, the workers' next claim waits
+  // for the flood to pause, at most INTAKE_FIRST_MS.
   const intakeFirst = new IntakeFirst(config.INTAKE_FIRST_MS);
   const dispatch = { concurrency: config.WORKER_CONCURRENCY, idleMs, onError, before: () => intakeFirst.gap() };
   // Arrivals wake an inbox task holding a partial batch for the next events (inbox-gather.ts).

@@ -1,6 +1,6 @@
 // Middleware shared by every route: request id and logging, body size limit, API-key auth.
 import { randomUUID } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Authenticator, Scope } from '../auth.ts';
 import { AppError } from '../errors.ts';
@@ -54,7 +54,7 @@ export function requestContext(logger: Logger): MiddlewareHandler<HttpEnv> {
  * A chunked body is counted as it streams in.
  */
 export function limitBody(maxSize = MAX_BODY_BYTES): MiddlewareHandler<HttpEnv> {
-  const tooLarge: OnBodyTooLarge = (c) =>
+  const tooLarge = (c: Context<HttpEnv>) =>
     appErrorResponse(c, new AppError('PAYLOAD_TOO_LARGE', `Request body is larger than ${maxSize} bytes.`), {
       connection: 'close',
     });
@@ -66,8 +66,6 @@ export function limitBody(maxSize = MAX_BODY_BYTES): MiddlewareHandler<HttpEnv> 
     return Number(declared) > maxSize ? tooLarge(c) : next();
   };
 }
-
-type OnBodyTooLarge = NonNullable<Parameters<typeof bodyLimit>[0]['onError']>;
 
 export const UNAUTHENTICATED_MESSAGE = 'A valid API key is required: send it as "Authorization: Bearer <key>".';
 
