@@ -1,8 +1,10 @@
 // Intake first. On one machine the workers share the CPU (and, on PGlite, the database
 // thread) with webhook intake. Under a flood of webhooks the CRM must still get its
-// acknowledgement in time (HubSpot's webhook documentation: a response slower than 5 s
-// is a failure, retried up to 10 times over 24 hours; it sends up to 10 requests at once
-// per account, so a bulk import in HubSpot arrives as overlapping requests), and
+// acknowledgement in time (HubSpot's webhooks, as our protocol reference records them: a
+// response slower than 5 s is a failure, retried up to 10 times over 24 hours, and up to
+// 10 requests are sent at once per account; older HubSpot documentation, quoted on its
+// community forum, gave 2 s per batch. An app's webhook settings cap the requests in
+// flight, so a bulk import in HubSpot arrives as overlapping requests), and
 // whatever the workers do meanwhile is taken from intake. So while webhooks are flooding
 // in, the workers' next claim waits: until the flood pauses, or `maxWaitMs` at most, so
 // processing still advances by at least one claim per maxWaitMs; the stored events are
