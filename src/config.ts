@@ -27,6 +27,11 @@ const schema = z.object({
    * acknowledgement; the stored events are processed right after. 0: never wait. Any database.
    */
   INTAKE_FIRST_MS: z.coerce.number().int().min(0).max(1_000).default(250),
+  /**
+   * How far the JavaScript heap may grow past what a full collection kept, in percent
+   * (src/heap-growth.ts); 0 leaves V8's own rule, which lets it reach about four times that.
+   */
+  HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(300).default(20),
   DATABASE_URL: z.string().url().optional(),
   PUBLIC_BASE_URL: z.string().url().optional(),
   /**

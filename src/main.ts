@@ -6,6 +6,7 @@ import { buildApp } from './app.ts';
 import { ensureBootstrap } from './auth.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/client.ts';
+import { limitHeapGrowth } from './heap-growth.ts';
 import { createSyncEngine } from './engine/index.ts';
 import { createLogger } from './logger.ts';
 import { createAppPubSub } from './pubsub.ts';
@@ -16,6 +17,7 @@ const SHUTDOWN_HARD_LIMIT_MS = 10_000;
 
 /** Starts the whole service and stops it on SIGTERM/SIGINT (then exits the process). */
 export async function serve(config: Config = loadConfig()): Promise<{ url: string }> {
+  limitHeapGrowth(config.HEAP_GROWTH_PERCENT);
   const logger = createLogger(config.LOG_LEVEL);
 
   const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, pgliteSharedBuffers: config.PGLITE_SHARED_BUFFERS, pgliteIntakePriorityMs: config.PGLITE_INTAKE_PRIORITY_MS, warm: true });

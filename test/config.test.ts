@@ -34,6 +34,14 @@ describe('config', () => {
     }
   });
 
+  it('HEAP_GROWTH_PERCENT: 20 by default, 0 leaves V8 its own rule, negative or above 300 refused', () => {
+    expect(loadConfig({}).HEAP_GROWTH_PERCENT).toBe(20);
+    expect(loadConfig({ HEAP_GROWTH_PERCENT: '0' }).HEAP_GROWTH_PERCENT).toBe(0);
+    for (const bad of ['-1', '301', '2.5', 'small']) {
+      expect(() => loadConfig({ HEAP_GROWTH_PERCENT: bad }), bad).toThrowError(/HEAP_GROWTH_PERCENT/);
+    }
+  });
+
   it('rejects bad values with every problem named', () => {
     expect(() => loadConfig({ PORT: 'abc', PLATFORM_SOURCE_TAG: 'Has Spaces' })).toThrowError(ConfigError);
     try {

@@ -16,7 +16,7 @@
 //   "profile-start" / "profile-stop FILE" -> CPU profile of this process between the two
 //               (a window: the load only, not the start-up), written as FILE.cpuprofile; prints "ok"
 // Settings the bench chooses per service pass through: DATABASE_URL, WORKERS,
-// ENCRYPTION_KEY (instances sharing a database share it), PGLITE_SHARED_BUFFERS, PGLITE_INTAKE_PRIORITY_MS, INTAKE_FIRST_MS.
+// ENCRYPTION_KEY (instances sharing a database share it), PGLITE_SHARED_BUFFERS, PGLITE_INTAKE_PRIORITY_MS, INTAKE_FIRST_MS, HEAP_GROWTH_PERCENT.
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { createInterface } from 'node:readline';
@@ -24,7 +24,7 @@ import { startBenchStack } from './stack.ts';
 
 const [dataDir, secret] = process.argv.slice(2);
 // The bench is one client sending a lot: no per-key request limit.
-const passed = ['DATABASE_URL', 'WORKERS', 'ENCRYPTION_KEY', 'PGLITE_SHARED_BUFFERS', 'PGLITE_INTAKE_PRIORITY_MS', 'INTAKE_FIRST_MS'].filter((k) => process.env[k]);
+const passed = ['DATABASE_URL', 'WORKERS', 'ENCRYPTION_KEY', 'PGLITE_SHARED_BUFFERS', 'PGLITE_INTAKE_PRIORITY_MS', 'INTAKE_FIRST_MS', 'HEAP_GROWTH_PERCENT'].filter((k) => process.env[k]);
 const stack = await startBenchStack(
   dataDir,
   secret,

@@ -6,6 +6,7 @@ import { buildApp } from '../../src/app.ts';
 import { createApiKey, createOrganization } from '../../src/auth.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/client.ts';
+import { limitHeapGrowth } from '../../src/heap-growth.ts';
 import { createSyncEngine } from '../../src/engine/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createAppPubSub } from '../../src/pubsub.ts';
@@ -26,6 +27,7 @@ export async function startBenchStack(dataDir: string, hubspotSecret: string, en
     CRM_ALLOW_LOCAL_HOSTS: 'true',
     ...env,
   });
+  limitHeapGrowth(config.HEAP_GROWTH_PERCENT); // as src/main.ts does
   const logger = createLogger('silent');
   const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir, pgliteSharedBuffers: config.PGLITE_SHARED_BUFFERS, pgliteIntakePriorityMs: config.PGLITE_INTAKE_PRIORITY_MS, warm: true });
   const pubsub = createAppPubSub();
