@@ -120,6 +120,10 @@ export function makeContext(cmd: Command, values: Record<string, string | boolea
       if (!c.DATABASE_URL) refuseOpenEmbeddedDatabase(c.DATA_DIR);
       // Loaded on demand: `--help` and usage errors should not pay for Prisma and PGlite.
       const { openDatabase } = await import('../db/client.ts');
+      // A command that opens the database may do the service's work in this process (an
+      // import, a replay): its heap is held like the service's (heap-growth.ts).
+      const { limitHeapGrowth } = await import('../heap-growth.ts');
+      limitHeapGrowth(c.HEAP_GROWTH_PERCENT);
       return openDatabase({
         databaseUrl: c.DATABASE_URL,
         dataDir: c.DATA_DIR,
