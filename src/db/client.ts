@@ -12,6 +12,7 @@ import { applyMigrations, migrationsUpToDate } from './migrate.ts';
 import { createPGliteDirectory, isNewPGliteDirectory, pgliteStartParams } from './pglite-create.ts';
 import { warmPGlite } from './pglite-warm.ts';
 import { PriorityGate, registerUrgentRunner, urgentRunner, yieldingPGlite } from './priority.ts';
+import { pgliteSql, poolSql, registerDirectSql, type SqlRunner } from './direct-sql.ts';
 
 export { PrismaClient };
 export type Db = PrismaClient;
@@ -48,9 +49,14 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   /** Set when this call created the PGlite database: the migrations applied then. */
   let createdWithMigrations: string[] | undefined;
   let pgDb: PGlite | undefined;
+  /** Set-based statements of the hot paths, straight to the driver (direct-sql.ts). */
+  let direct: SqlRunner;
   if (opts.databaseUrl) {
-    factory = new PrismaPg({ connectionString: opts.databaseUrl, max: 10 });
-    closeDriver = async () => {};
+    // One pool for Prisma's adapter and for the statements sent straight to it.
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
+    factory = new PrismaPg(pool);
+    direct = poolSql(pool);
+    closeDriver = () => pool.end();
     kind = 'postgres';
   } else {
     const dir = path.join(opts.dataDir, 'pglite');
@@ -70,7 +76,9 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     // Webhook intake writes ahead of everything else (priority.ts).
     const gate = new PriorityGate(opts.pgliteIntakePriorityMs ?? DEFAULT_PGLITE_INTAKE_PRIORITY_MS);
     urgent = urgentRunner(pg, gate);
-    factory = new PrismaPGlite(yieldingPGlite(pg, gate));
+    const yielding = yieldingPGlite(pg, gate);
+    factory = new PrismaPGlite(yielding);
+    direct = pgliteSql(yielding);
     closeDriver = () => pg.close();
     kind = 'pglite';
   }
@@ -91,6 +99,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   const prisma = new PrismaClient({ adapter: factory });
   await prisma.$connect();
   if (urgent) registerUrgentRunner(prisma, urgent);
+  registerDirectSql(prisma, direct);
   return {
     prisma,
     kind,

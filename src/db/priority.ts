@@ -9,12 +9,12 @@
 // the database, and holding it longer would only make the intake wait more.
 //
 // On PostgreSQL nothing of this applies (statements run in parallel on pooled connections):
-// intakeSql() is then Prisma's raw query.
+// intakeSql() then sends the statement straight to the pool (direct-sql.ts).
 import type { PGlite } from '@electric-sql/pglite';
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { directSql, pgliteSql, type SqlRunner } from './direct-sql.ts';
 
-/** Runs one SQL statement with positional parameters ($1, ...) and returns its rows. */
-export type SqlRunner = <T = Record<string, unknown>>(sql: string, params: unknown[]) => Promise<T[]>;
+export type { SqlRunner };
 
 /** Counts the urgent statements in flight; ordinary ones wait for none to be left (bounded). */
 export class PriorityGate {
@@ -85,7 +85,8 @@ export function yieldingPGlite(pg: PGlite, gate: PriorityGate): PGlite {
 
 /** The urgent runner of a PGlite database: straight to PGlite, ahead of what waits at the gate. */
 export function urgentRunner(pg: PGlite, gate: PriorityGate): SqlRunner {
-  return async <T>(sql: string, params: unknown[]) => gate.urgent(async () => (await pg.query<T>(sql, params)).rows);
+  const run = pgliteSql(pg);
+  return async <T>(sql: string, params: unknown[]) => gate.urgent(() => run<T>(sql, params));
 }
 
 const runners = new WeakMap<object, SqlRunner>();
@@ -97,11 +98,8 @@ export function registerUrgentRunner(prisma: object, runner: SqlRunner): void {
 
 /**
  * How intake runs its statement on this client's database: PGlite's urgent runner, or
- * (PostgreSQL, or a client not opened by openDatabase) Prisma's raw query.
+ * (PostgreSQL, or a client not opened by openDatabase) directSql's.
  */
 export function intakeSql(prisma: Pick<PrismaClient, '$queryRawUnsafe'>): SqlRunner {
-  return (
-    runners.get(prisma) ??
-    (async <T>(sql: string, params: unknown[]) => (await prisma.$queryRawUnsafe<T[]>(sql, ...params)) as T[])
-  );
+  return runners.get(prisma) ?? directSql(prisma);
 }

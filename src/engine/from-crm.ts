@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts';
 import type { Connections } from './connections.ts';
 import type { EngineContext } from './context.ts';
 import { insertLeadsFromRecords } from './lead-store.ts';
+import { directSql } from '../db/direct-sql.ts';
 import type { MappingPlan, Unmappable } from './mappings.ts';
 import { inboundFields, mappedFromCrm, noMappedChange, withAttributes } from './mapped-fields.ts';
 import type { ApplyVia } from './outcomes.ts';
@@ -62,19 +63,16 @@ export async function createLeadsFromRecords(
   const withAttrs = leads.map((lead, i) => ({ lead, attributes: withAttributes({}, changes[i].attributes), extra: changes[i].snapshot }));
   const attrRows = withAttrs.filter((x) => Object.keys(x.attributes).length > 0);
   if (attrRows.length) {
-    await db.$queryRawUnsafe(
-      `UPDATE "Lead" AS l SET "attributes" = v.a::jsonb FROM unnest($1::text[], $2::text[]) AS v(id, a) WHERE l."id" = v.id`,
+    await directSql(db)(`UPDATE "Lead" AS l SET "attributes" = v.a::jsonb FROM unnest($1::text[], $2::text[]) AS v(id, a) WHERE l."id" = v.id`, [
       attrRows.map((x) => x.lead.id),
       attrRows.map((x) => JSON.stringify(x.attributes)),
-    );
+    ]);
   }
   const extraRows = withAttrs.filter((x) => Object.keys(x.extra).length > 0);
   if (extraRows.length) {
-    await db.$queryRawUnsafe(
+    await directSql(db)(
       `UPDATE "CrmLink" AS c SET "remoteExtra" = v.x::jsonb FROM unnest($1::text[], $2::text[]) AS v(id, x) WHERE c."leadId" = v.id AND c."integrationId" = $3`,
-      extraRows.map((x) => x.lead.id),
-      extraRows.map((x) => JSON.stringify(x.extra)),
-      integration.id,
+      [extraRows.map((x) => x.lead.id), extraRows.map((x) => JSON.stringify(x.extra)), integration.id],
     );
   }
   return withAttrs.map((x) => ({ ...x.lead, attributes: x.attributes }));

@@ -5,8 +5,9 @@
 import { timeOrderedId } from './ids.ts';
 import type { PrismaClient, SyncEvent } from '../generated/prisma/client.ts';
 import { wallTime } from './lead-store.ts';
+import { directSql } from '../db/direct-sql.ts';
 
-type Db = Pick<PrismaClient, '$executeRawUnsafe'>;
+type Db = Pick<PrismaClient, '$queryRawUnsafe'>;
 
 /** A history row to write: every column but the ones this function fills (id, retriedAt). */
 export type SyncEventRow = Omit<SyncEvent, 'id' | 'retriedAt'>;
@@ -19,7 +20,7 @@ export async function insertSyncEvents(db: Db, rows: readonly SyncEventRow[]): P
   if (rows.length === 0) return [];
   const events: SyncEvent[] = rows.map((r) => ({ id: timeOrderedId(), ...r, retriedAt: null }));
   const col = <K extends keyof SyncEvent>(k: K) => events.map((e) => e[k]);
-  await db.$executeRawUnsafe(
+  await directSql(db)(
     `INSERT INTO "SyncEvent" (id, "organizationId", "integrationId", provider, "leadId", direction, kind, status, reason,
                               "errorCode", error, "externalId", via, "inboxEventId", "outboxItemId", "createdAt")
      SELECT id, organization_id, integration_id, provider::"CrmProvider", lead_id, direction::"SyncEventDirection", kind,
@@ -29,7 +30,7 @@ export async function insertSyncEvents(db: Db, rows: readonly SyncEventRow[]): P
                  $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
        AS v(id, organization_id, integration_id, provider, lead_id, direction, kind, status, reason,
             error_code, error, external_id, via, inbox_event_id, outbox_item_id, created_at)`,
-    col('id'),
+    [col('id'),
     col('organizationId'),
     col('integrationId'),
     col('provider'),
@@ -44,7 +45,7 @@ export async function insertSyncEvents(db: Db, rows: readonly SyncEventRow[]): P
     col('via'),
     col('inboxEventId'),
     col('outboxItemId'),
-    events.map((e) => wallTime(e.createdAt)),
+    events.map((e) => wallTime(e.createdAt))],
   );
   return events;
 }

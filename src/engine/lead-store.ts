@@ -8,6 +8,7 @@ import { timeOrderedId } from './ids.ts';
 import { SYNCED_FIELDS, type CrmRecord } from '../../adapters/contract.ts';
 import type { CrmLink, Integration, Lead, PrismaClient } from '../generated/prisma/client.ts';
 import { canonicalFields, fieldsHash, stampFieldTimes } from './fields.ts';
+import { directSql } from '../db/direct-sql.ts';
 
 /** Prisma stores DateTime as UTC wall time in timestamp(3) columns: the same text here. */
 export function wallTime(d: Date): string {
@@ -54,7 +55,7 @@ export async function insertLeadsFromRecords(
   });
   const remotes = records.map((r) => canonicalFields(r.fields));
   const at = wallTime(now);
-  await db.$queryRawUnsafe(
+  await directSql(db)(
     `WITH v AS (
        SELECT * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                             $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
@@ -83,7 +84,7 @@ export async function insertLeadsFromRecords(
      )
      SELECT (SELECT count(*) FROM leads)::int AS leads, (SELECT count(*) FROM links)::int AS links,
             (SELECT count(*) FROM pushes)::int AS pushes`,
-    integration.organizationId,
+    [integration.organizationId,
     integration.id,
     integration.provider,
     leads.map((l) => l.id),
@@ -100,7 +101,7 @@ export async function insertLeadsFromRecords(
     remotes.map((f) => JSON.stringify(f)),
     remotes.map((f) => fieldsHash(f)),
     records.map((r) => (r.updatedAt ? wallTime(r.updatedAt) : null)),
-    at,
+    at],
   );
   return leads;
 }
@@ -119,8 +120,8 @@ export async function readMatches(
   externalIds: readonly string[],
   emails: readonly string[],
 ): Promise<{ links: LinkState[]; knownEmails: Set<string> }> {
-  const rows = await db.$queryRawUnsafe<
-    { link: boolean; key: string; leadId: string | null; lastPulledHash: string | null; remoteFields: CrmLink['remoteFields']; remoteExtra: CrmLink['remoteExtra']; remoteDeletedAt: Date | null }[]
+  const rows = await directSql(db)<
+    { link: boolean; key: string; leadId: string | null; lastPulledHash: string | null; remoteFields: CrmLink['remoteFields']; remoteExtra: CrmLink['remoteExtra']; remoteDeletedAt: Date | null }
   >(
     // One index probe per value (LATERAL ... LIMIT 1: a nested loop over the list, on the
     // unique indexes). PGlite runs no autovacuum, so its tables have no statistics, and
@@ -133,10 +134,7 @@ export async function readMatches(
      SELECT false, d.email, NULL, NULL, NULL, NULL, NULL
      FROM unnest($4::text[]) AS e(email)
      CROSS JOIN LATERAL (SELECT email FROM "Lead" WHERE "organizationId" = $3 AND email = e.email LIMIT 1) d`,
-    integration.id,
-    [...externalIds],
-    integration.organizationId,
-    [...emails],
+    [integration.id, [...externalIds], integration.organizationId, [...emails]],
   );
   const links: LinkState[] = [];
   const knownEmails = new Set<string>();
