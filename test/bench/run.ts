@@ -13,6 +13,8 @@
 //   9. import against a throttled HubSpot: records/s against the quota's maximum
 //   BENCH_SECTIONS=0,6 runs some only (BENCH_E2E_LOADS=steady: section 6's steady rate only); every figure has an env override (BENCH_*);
 //   BENCH_PROFILE=1 profiles the service process of sections 0, 6 and 7 (bench-profiles/).
+//   Service processes run the compiled service (build/, as `npm start` does); BENCH_SERVICE_FROM_SOURCES=1 runs them
+//   from the TypeScript sources through tsx, to compare.
 //   BENCH_SERVICE_NODE_FLAGS="--expose-gc --max-semi-space-size=4" starts the service process with those Node/V8 flags
 //   (with --expose-gc, section 7 also prints the memory after a full garbage collection).
 //   0. (first) durable intake against a raw ceiling (test/bench/ceiling.ts), same load, one run
@@ -31,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { postgresAvailable, startPostgres } from '../helpers/postgres.ts';
 import { once } from 'node:events';
-import { startBenchService, type BenchService } from './service-process.ts';
+import { serviceFromSources, startBenchService, type BenchService } from './service-process.ts';
 import { webhookLoad } from './webhook-load.ts';
 import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 
@@ -86,6 +88,7 @@ const org = { id: orgId };
 const webhookUrl = stack.webhookUrl('hubspot');
 
 console.log(`crm-sync bench — node ${process.version}, ${os.cpus().length} cores, database PGlite, ${new Date().toISOString()}`);
+console.log(`service processes run ${serviceFromSources ? 'from the TypeScript sources through tsx (BENCH_SERVICE_FROM_SOURCES=1)' : 'compiled (build/, as npm start runs the service)'}`);
 
 // ---------------------------------------------------------------- 0. intake vs raw ceiling
 if (want('0')) {

@@ -1,6 +1,6 @@
 // Starts test/bench/service.ts as a child process and drives it: GraphQL with its API
 // key, and the stdin commands it answers (drain, rss, stop).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -24,12 +24,32 @@ export interface BenchService {
   stop(): Promise<void>;
 }
 
+/** True when the service process runs from the TypeScript sources (BENCH_SERVICE_FROM_SOURCES=1), not compiled. */
+export const serviceFromSources = process.env.BENCH_SERVICE_FROM_SOURCES === '1';
+
+let built = false;
+/**
+ * The service process's entry and loader arguments. By default the compiled JavaScript in
+ * build/ (built once per bench run by `npm run build`'s script), as `npm start` runs the
+ * service; with BENCH_SERVICE_FROM_SOURCES=1 the TypeScript sources through tsx (to compare).
+ */
+function serviceEntry(): string[] {
+  if (serviceFromSources) return ['--import', 'tsx', path.join(import.meta.dirname, 'service.ts')];
+  const root = path.resolve(import.meta.dirname, '../..');
+  if (!built) {
+    const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('bench: npm run build failed');
+    built = true;
+  }
+  return [path.join(root, 'build', 'test', 'bench', 'service.js')];
+}
+
 /** `env`: settings of this service process (DATABASE_URL, WORKERS, ENCRYPTION_KEY, BENCH_START_WORKERS, ...). */
 export async function startBenchService(secret: string, profile: boolean, env: Record<string, string> = {}): Promise<BenchService> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-bench-service-'));
   // BENCH_SERVICE_NODE_FLAGS: Node/V8 flags of the service process, to compare (e.g. --liftoff-only).
   const flags = (process.env.BENCH_SERVICE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const args = [...flags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : []), '--import', 'tsx', path.join(import.meta.dirname, 'service.ts'), dir, secret];
+  const args = [...flags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : []), ...serviceEntry(), dir, secret];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async () => {
