@@ -33,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { postgresAvailable, startPostgres } from '../helpers/postgres.ts';
 import { once } from 'node:events';
-import { serviceFromSources, startBenchService, type BenchService } from './service-process.ts';
+import { serviceFromSources, startBenchService, startNodeFlags, type BenchService } from './service-process.ts';
 import { webhookLoad } from './webhook-load.ts';
 import type { HubSpotSandbox } from '../../sandboxes/hubspot/server.ts';
 
@@ -88,7 +88,7 @@ const org = { id: orgId };
 const webhookUrl = stack.webhookUrl('hubspot');
 
 console.log(`crm-sync bench — node ${process.version}, ${os.cpus().length} cores, database PGlite, ${new Date().toISOString()}`);
-console.log(`service processes run ${serviceFromSources ? 'from the TypeScript sources through tsx (BENCH_SERVICE_FROM_SOURCES=1)' : 'compiled (build/, as npm start runs the service)'}`);
+console.log(`service processes run ${serviceFromSources ? 'from the TypeScript sources through tsx (BENCH_SERVICE_FROM_SOURCES=1)' : `compiled (build/), with npm start's Node flags (${startNodeFlags().join(' ') || 'none'})`}${process.env.BENCH_SERVICE_NODE_FLAGS ? `, then BENCH_SERVICE_NODE_FLAGS ${process.env.BENCH_SERVICE_NODE_FLAGS}` : ''}`);
 
 // ---------------------------------------------------------------- 0. intake vs raw ceiling
 if (want('0')) {

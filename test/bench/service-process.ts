@@ -2,6 +2,7 @@
 // key, and the stdin commands it answers (drain, rss, stop).
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,8 +31,9 @@ export const serviceFromSources = process.env.BENCH_SERVICE_FROM_SOURCES === '1'
 let built = false;
 /**
  * The service process's entry and loader arguments. By default the compiled JavaScript in
- * build/ (built once per bench run by `npm run build`'s script), as `npm start` runs the
- * service; with BENCH_SERVICE_FROM_SOURCES=1 the TypeScript sources through tsx (to compare).
+ * build/ (built once per bench run by `npm run build`'s script) with the Node flags
+ * `npm start` gives it, as `npm start` runs the service; with BENCH_SERVICE_FROM_SOURCES=1
+ * the TypeScript sources through tsx, with Node's defaults (to compare).
  */
 function serviceEntry(): string[] {
   if (serviceFromSources) return ['--import', 'tsx', path.join(import.meta.dirname, 'service.ts')];
@@ -41,7 +43,15 @@ function serviceEntry(): string[] {
     if (build.status !== 0) throw new Error('bench: npm run build failed');
     built = true;
   }
-  return [path.join(root, 'build', 'test', 'bench', 'service.js')];
+  // The bench's own flags (BENCH_SERVICE_NODE_FLAGS) come after these: the last one given wins.
+  return [...startNodeFlags(), path.join(root, 'build', 'test', 'bench', 'service.js')];
+}
+
+/** The Node flags `npm start` gives the service (package.json's config.nodeFlags). */
+export function startNodeFlags(): string[] {
+  const root = path.resolve(import.meta.dirname, '../..');
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { config?: { nodeFlags?: string } };
+  return (pkg.config?.nodeFlags ?? '').split(/\s+/).filter(Boolean);
 }
 
 /** `env`: settings of this service process (DATABASE_URL, WORKERS, ENCRYPTION_KEY, BENCH_START_WORKERS, ...). */
@@ -49,7 +59,8 @@ export async function startBenchService(secret: string, profile: boolean, env: R
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-bench-service-'));
   // BENCH_SERVICE_NODE_FLAGS: Node/V8 flags of the service process, to compare (e.g. --liftoff-only).
   const flags = (process.env.BENCH_SERVICE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const args = [...flags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : []), ...serviceEntry(), dir, secret];
+  const entry = serviceEntry();
+  const args = [...entry.slice(0, -1), ...flags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : []), entry.at(-1)!, dir, secret];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async () => {

@@ -1,13 +1,13 @@
 // Set-based statements sent straight to the driver (src/db/direct-sql.ts), on the real
 // embedded database and on a real PostgreSQL: the rows they answer are the rows Prisma
 // would answer, a transaction's statements stay in the transaction, a refused write is
-// recognised as what it is, and on PGlite they still let webhook intake go first.
+// recognised as what it is. (That they still let webhook intake go first on PGlite:
+// test/db/priority.test.ts.)
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.ts';
 import { directSql } from '../../src/db/direct-sql.ts';
 import { isUniqueViolation } from '../../src/db/errors.ts';
-import { intakeSql } from '../../src/db/priority.ts';
 import { freshDataDir } from '../helpers/db.ts';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../helpers/postgres.ts';
 
@@ -119,35 +119,3 @@ for (const [name, run, open] of databases) {
     });
   });
 }
-
-describe('on PGlite, statements sent straight to it still let webhook intake go first', () => {
-  let db: Database;
-  let dataDir: string;
-  beforeAll(async () => {
-    dataDir = await freshDataDir();
-    db = await openDatabase({ dataDir, migrate: false, pgliteIntakePriorityMs: 10_000 });
-  });
-  afterAll(async () => {
-    await db.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
-  it('an intake statement arriving after a direct one, while both wait, runs first', async () => {
-    const order: string[] = [];
-    let began!: () => void;
-    const holding = new Promise<void>((r) => (began = r));
-    // A transaction holds the database (as a worker's does): everything below queues.
-    const held = db.prisma.$transaction(async (tx) => {
-      await tx.$queryRawUnsafe('SELECT 1');
-      began();
-      await new Promise((r) => setTimeout(r, 300));
-    });
-    await holding;
-    const first = intakeSql(db.prisma)(`SELECT 1 AS n`, []).then(() => order.push('intake-1'));
-    const page = directSql(db.prisma)(`SELECT 2 AS n`, []).then(() => order.push('page'));
-    await new Promise((r) => setTimeout(r, 50));
-    const second = intakeSql(db.prisma)(`SELECT 3 AS n`, []).then(() => order.push('intake-2'));
-    await Promise.all([held, first, page, second]);
-    expect(order).toEqual(['intake-1', 'intake-2', 'page']);
-  });
-});

@@ -3,6 +3,7 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.ts';
+import { directSql } from '../../src/db/direct-sql.ts';
 import { intakeSql, PriorityGate } from '../../src/db/priority.ts';
 import { freshDataDir } from '../helpers/db.ts';
 
@@ -19,27 +20,43 @@ describe('intake statements go ahead of the others on PGlite', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  /** A transaction holding the database for `ms` (as a worker's does while it works); resolves once it holds it, with its end. */
+  async function holdDatabase(ms: number): Promise<{ ended: Promise<void> }> {
+    let began!: () => void;
+    const holding = new Promise<void>((r) => (began = r));
+    const ended = db.prisma.$transaction(async (tx) => {
+      await tx.$queryRawUnsafe('SELECT 1');
+      began();
+      await new Promise((r) => setTimeout(r, ms));
+    });
+    await holding;
+    return { ended };
+  }
+
   it('an intake statement arriving while other statements wait runs before them', async () => {
     const sql = intakeSql(db.prisma);
     const order: string[] = [];
-    // A transaction holds the database while it waits (as a worker's does while it works):
-    // everything below queues behind it.
-    let began!: () => void;
-    const holding = new Promise<void>((r) => (began = r));
-    const held = db.prisma.$transaction(async (tx) => {
-      await tx.$queryRawUnsafe('SELECT 1');
-      began();
-      await new Promise((r) => setTimeout(r, 300));
-    });
-    await holding;
+    // Everything below queues behind the transaction.
+    const held = await holdDatabase(300);
     const first = sql(`SELECT 'intake-1' AS n`, []).then(() => order.push('intake-1'));
     const others = Array.from({ length: 5 }, (_, i) => db.prisma.$queryRawUnsafe(`SELECT ${i} AS n`).then(() => order.push(`other-${i}`)));
     // The others have had the time to queue (first come, first served without priority).
     await new Promise((r) => setTimeout(r, 50));
     const second = sql(`SELECT 'intake-2' AS n`, []).then(() => order.push('intake-2'));
-    await Promise.all([held, first, second, ...others]);
+    await Promise.all([held.ended, first, second, ...others]);
     expect(order.slice(0, 2)).toEqual(['intake-1', 'intake-2']);
     expect(order.slice(2).sort()).toEqual(['other-0', 'other-1', 'other-2', 'other-3', 'other-4']);
+  });
+
+  it('a set-based statement sent straight to PGlite (direct-sql.ts) waits for intake like the ones Prisma sends', async () => {
+    const order: string[] = [];
+    const held = await holdDatabase(300);
+    const first = intakeSql(db.prisma)(`SELECT 1 AS n`, []).then(() => order.push('intake-1'));
+    const page = directSql(db.prisma)(`SELECT 2 AS n`, []).then(() => order.push('page'));
+    await new Promise((r) => setTimeout(r, 50));
+    const second = intakeSql(db.prisma)(`SELECT 3 AS n`, []).then(() => order.push('intake-2'));
+    await Promise.all([held.ended, first, page, second]);
+    expect(order).toEqual(['intake-1', 'intake-2', 'page']);
   });
 
   it('answers the rows of a statement, with parameters, as Prisma would', async () => {

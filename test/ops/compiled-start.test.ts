@@ -1,7 +1,8 @@
 // `npm start` as an operator runs it: the service is compiled to JavaScript (build/) and
-// runs on plain Node, with no TypeScript loader in the process. On a new data directory it
-// creates the database (its child process runs compiled too), applies every migration,
-// serves the dashboard's files and GraphQL, and stops cleanly on SIGTERM.
+// runs on plain Node with the flags npm start gives it, with no TypeScript loader in the
+// process. On a new data directory it creates the database (its child process runs
+// compiled too), applies every migration, serves the dashboard's files and GraphQL, and
+// stops cleanly on SIGTERM.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -79,10 +80,13 @@ describe.runIf(process.platform === 'linux')('npm start runs the compiled servic
     expect(ready!.status).toBe('ready');
     expect(ready!.checks.migrations).toMatchObject({ ok: true, applied: committed });
 
-    // The process serving is plain Node on the compiled entry: no TypeScript loader anywhere in the group.
+    // The process serving is plain Node on the compiled entry, with the Node flags npm start
+    // gives it (package.json's config.nodeFlags): no TypeScript loader anywhere in the group.
+    const { config } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { config: { nodeFlags: string } };
+    expect(config.nodeFlags).toContain('--v8-pool-size=1');
     const processes = await groupProcesses(pgid);
-    const service = processes.find((p) => /^\S*node build\/src\/main\.js$/.test(p.cmdline));
-    expect(service).toBeDefined();
+    const service = processes.find((p) => p.cmdline.endsWith(' build/src/main.js') && !p.cmdline.startsWith('sh'));
+    expect(service?.cmdline).toMatch(new RegExp(`^\\S*node ${config.nodeFlags} build/src/main\\.js$`));
     expect(processes.filter((p) => p.cmdline.includes('tsx'))).toEqual([]);
 
     const gql = await fetch(`${url}/graphql`, {
