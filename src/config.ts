@@ -14,8 +14,8 @@ const schema = z.object({
   /** The embedded database's shared_buffers (Postgres memory units). */
   PGLITE_SHARED_BUFFERS: z
     .string()
-    .regex(/^[1-9][0-9]{0,5}(kB|MB|GB)$/, 'a Postgres memory size such as 32MB')
-    .default('32MB'),
+    .regex(/^[1-9][0-9]{0,5}(kB|MB|GB)$/, 'a Postgres memory size such as 16MB')
+    .default('16MB'),
   /**
    * PGlite: statements outside transactions wait at most this long (ms) while a webhook's
    * insert is queued or running, so intake is acknowledged ahead of the workers; 0: no priority.

@@ -8,7 +8,7 @@ describe('config', () => {
     expect(c.PLATFORM_SOURCE_TAG).toBe('jazzaam');
     expect(c.PUBLIC_BASE_URL).toBe('http://localhost:4000');
     expect(c.HUBSPOT_ALLOW_LEGACY_SIGNATURES).toBe(false);
-    expect(c.PGLITE_SHARED_BUFFERS).toBe('32MB');
+    expect(c.PGLITE_SHARED_BUFFERS).toBe('16MB');
   });
 
   it('takes PGLITE_SHARED_BUFFERS as a Postgres memory size only (it is passed to the database as a setting)', () => {

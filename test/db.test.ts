@@ -40,13 +40,13 @@ describe('database', () => {
     db.close = again.close;
   });
 
-  it("runs the embedded database with the configured shared_buffers (32MB unless set), not Postgres's 128MB", async () => {
+  it("runs the embedded database with the configured shared_buffers (16MB unless set), not Postgres's 128MB", async () => {
     const shared = async () => (await db.prisma.$queryRawUnsafe<{ shared_buffers: string }[]>('SHOW shared_buffers'))[0].shared_buffers;
-    expect(await shared()).toBe('32MB');
+    expect(await shared()).toBe('16MB');
     await db.close();
-    const again = await openDatabase({ dataDir: db.dataDir, migrate: false, pgliteSharedBuffers: '16MB' });
+    const again = await openDatabase({ dataDir: db.dataDir, migrate: false, pgliteSharedBuffers: '24MB' });
     db.prisma = again.prisma;
     db.close = again.close;
-    expect(await shared()).toBe('16MB');
+    expect(await shared()).toBe('24MB');
   });
 });
