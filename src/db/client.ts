@@ -11,8 +11,8 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 import { applyMigrations, migrationsUpToDate } from './migrate.ts';
 import { createPGliteDirectory, isNewPGliteDirectory, pgliteStartParams } from './pglite-create.ts';
 import { warmPGlite } from './pglite-warm.ts';
-import { PriorityGate, registerUrgentRunner, urgentRunner, yieldingPGlite } from './priority.ts';
-import { pgliteSql, poolSql, registerDirectSql, type SqlRunner } from './direct-sql.ts';
+import { PriorityGate, urgentRunner, yieldingPGlite } from './priority.ts';
+import { pgliteSql, poolSql, registerDriverRunners, type SqlRunner } from './direct-sql.ts';
 
 export { PrismaClient };
 export type Db = PrismaClient;
@@ -48,7 +48,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let factory: SqlMigrationAwareDriverAdapterFactory;
   let closeDriver: () => Promise<void>;
   let kind: Database['kind'];
-  let urgent: ReturnType<typeof urgentRunner> | undefined;
+  let urgent: SqlRunner | undefined;
   /** Set when this call created the PGlite database: the migrations applied then. */
   let createdWithMigrations: string[] | undefined;
   let pgDb: PGlite | undefined;
@@ -101,8 +101,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   }
   const prisma = new PrismaClient({ adapter: factory });
   await prisma.$connect();
-  if (urgent) registerUrgentRunner(prisma, urgent);
-  registerDirectSql(prisma, direct);
+  registerDriverRunners(prisma, { direct, urgent });
   return {
     prisma,
     kind,

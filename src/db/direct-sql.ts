@@ -47,11 +47,24 @@ export function poolSql(pool: pg.Pool): SqlRunner {
     (await pool.query<T & pg.QueryResultRow>({ text: sql, values: params, types: poolTypes })).rows as T[];
 }
 
-const runners = new WeakMap<object, SqlRunner>();
+/** The driver's runners of a client opened by openDatabase. */
+export interface DriverRunners {
+  /** Statements sent straight to the driver (on PGlite: after webhook intake's, priority.ts). */
+  direct: SqlRunner;
+  /** PGlite only: webhook intake's, ahead of every other statement (priority.ts). */
+  urgent?: SqlRunner;
+}
 
-/** Records the driver's runner of a client opened by openDatabase. */
-export function registerDirectSql(prisma: object, runner: SqlRunner): void {
-  runners.set(prisma, runner);
+const registered = new WeakMap<object, DriverRunners>();
+
+/** Records the driver's runners of a client opened by openDatabase. */
+export function registerDriverRunners(prisma: object, runners: DriverRunners): void {
+  registered.set(prisma, runners);
+}
+
+/** The driver's runners of a client openDatabase opened; none for a transaction's client or a client made elsewhere. */
+export function driverRunners(db: object): DriverRunners | undefined {
+  return registered.get(db);
 }
 
 /**
@@ -60,5 +73,5 @@ export function registerDirectSql(prisma: object, runner: SqlRunner): void {
  * through Prisma's raw query, inside the caller's transaction when it runs in one.
  */
 export function directSql(db: Pick<PrismaClient, '$queryRawUnsafe'>): SqlRunner {
-  return runners.get(db) ?? (async <T>(sql: string, params: unknown[]) => (await db.$queryRawUnsafe<T[]>(sql, ...params)) as T[]);
+  return registered.get(db)?.direct ?? (async <T>(sql: string, params: unknown[]) => (await db.$queryRawUnsafe<T[]>(sql, ...params)) as T[]);
 }

@@ -11,8 +11,7 @@ const UNIQUE_VIOLATION = '23505';
  * DatabaseError), which carries the SQLSTATE as `code`.
  */
 export function isUniqueViolation(e: unknown): boolean {
-  if (e instanceof Error && !(e instanceof Prisma.PrismaClientKnownRequestError)) return (e as { code?: unknown }).code === UNIQUE_VIOLATION;
-  if (!(e instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  if (!(e instanceof Prisma.PrismaClientKnownRequestError)) return e instanceof Error && (e as { code?: unknown }).code === UNIQUE_VIOLATION;
   if (e.code === 'P2002') return true;
   if (e.code !== 'P2010') return false;
   const cause = (e.meta as { driverAdapterError?: { cause?: { kind?: unknown; originalCode?: unknown } } } | undefined)?.driverAdapterError?.cause;

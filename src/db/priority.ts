@@ -12,7 +12,7 @@
 // intakeSql() then sends the statement straight to the pool (direct-sql.ts).
 import type { PGlite } from '@electric-sql/pglite';
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import { directSql, pgliteSql, type SqlRunner } from './direct-sql.ts';
+import { directSql, driverRunners, pgliteSql, type SqlRunner } from './direct-sql.ts';
 
 export type { SqlRunner };
 
@@ -89,17 +89,10 @@ export function urgentRunner(pg: PGlite, gate: PriorityGate): SqlRunner {
   return async <T>(sql: string, params: unknown[]) => gate.urgent(() => run<T>(sql, params));
 }
 
-const runners = new WeakMap<object, SqlRunner>();
-
-/** Records the urgent runner of a client opened by openDatabase (PGlite only). */
-export function registerUrgentRunner(prisma: object, runner: SqlRunner): void {
-  runners.set(prisma, runner);
-}
-
 /**
  * How intake runs its statement on this client's database: PGlite's urgent runner, or
  * (PostgreSQL, or a client not opened by openDatabase) directSql's.
  */
 export function intakeSql(prisma: Pick<PrismaClient, '$queryRawUnsafe'>): SqlRunner {
-  return runners.get(prisma) ?? directSql(prisma);
+  return driverRunners(prisma)?.urgent ?? directSql(prisma);
 }

@@ -35,16 +35,15 @@ let built = false;
  * `npm start` gives it, as `npm start` runs the service; with BENCH_SERVICE_FROM_SOURCES=1
  * the TypeScript sources through tsx, with Node's defaults (to compare).
  */
-function serviceEntry(): string[] {
-  if (serviceFromSources) return ['--import', 'tsx', path.join(import.meta.dirname, 'service.ts')];
+function serviceEntry(): { nodeArgs: string[]; script: string } {
+  if (serviceFromSources) return { nodeArgs: ['--import', 'tsx'], script: path.join(import.meta.dirname, 'service.ts') };
   const root = path.resolve(import.meta.dirname, '../..');
   if (!built) {
     const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
     if (build.status !== 0) throw new Error('bench: npm run build failed');
     built = true;
   }
-  // The bench's own flags (BENCH_SERVICE_NODE_FLAGS) come after these: the last one given wins.
-  return [...startNodeFlags(), path.join(root, 'build', 'test', 'bench', 'service.js')];
+  return { nodeArgs: startNodeFlags(), script: path.join(root, 'build', 'test', 'bench', 'service.js') };
 }
 
 /** The Node flags `npm start` gives the service (package.json's config.nodeFlags). */
@@ -59,8 +58,9 @@ export async function startBenchService(secret: string, profile: boolean, env: R
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-bench-service-'));
   // BENCH_SERVICE_NODE_FLAGS: Node/V8 flags of the service process, to compare (e.g. --liftoff-only).
   const flags = (process.env.BENCH_SERVICE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const entry = serviceEntry();
-  const args = [...entry.slice(0, -1), ...flags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : []), entry.at(-1)!, dir, secret];
+  const { nodeArgs, script } = serviceEntry();
+  // The bench's own flags come after npm start's: the last one given wins.
+  const args = [...nodeArgs, ...flags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', 'bench-profiles'] : []), script, dir, secret];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async () => {
